@@ -1,0 +1,250 @@
+"""SymPy -> torch: lower a :class:`~jacli.language.Program` to a function R^n -> R^m.
+
+The lowering is a tree walk over one mapping table (:data:`TORCH_FUNCTIONS`); it
+never generates or executes source text. It records a *tape*: a list of torch
+operations over numbered slots. Equal SymPy sub-expressions share one slot, so
+common sub-expressions and let-bindings are computed once.
+
+``where(c, a, b)`` (a SymPy ``Piecewise``) differentiates only the taken branch:
+inside each branch every leaf ``x`` is replaced by ``where(c, x, x.detach())``,
+so a nan or inf derivative in the branch not taken cannot leak through.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sympy
+import torch
+
+from jacli import language
+from jacli.errors import UsageError
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+def _heaviside(x: Tensor) -> Tensor:
+    return torch.heaviside(x, torch.full_like(x, 0.5))  # SymPy's Heaviside(0) = 1/2
+
+
+def _reduce(op: Callable[[Tensor, Tensor], Tensor]) -> Callable[..., Tensor]:
+    return lambda *args: functools.reduce(op, args)
+
+
+def _add(*args: Tensor) -> Tensor:
+    if len(args) <= 4:
+        return functools.reduce(torch.add, args)
+    return torch.stack(torch.broadcast_tensors(*args)).sum(0)  # one op for long sums
+
+
+def _mul(*args: Tensor) -> Tensor:
+    return functools.reduce(torch.mul, args)
+
+
+TORCH_FUNCTIONS: dict[type, Callable[..., Tensor]] = {
+    sympy.Add: _add,
+    sympy.Mul: _mul,
+    sympy.sin: torch.sin,
+    sympy.cos: torch.cos,
+    sympy.tan: torch.tan,
+    sympy.asin: torch.asin,
+    sympy.acos: torch.acos,
+    sympy.atan: torch.atan,
+    sympy.sinh: torch.sinh,
+    sympy.cosh: torch.cosh,
+    sympy.tanh: torch.tanh,
+    sympy.exp: torch.exp,
+    sympy.log: torch.log,
+    sympy.Abs: torch.abs,
+    sympy.sign: torch.sign,
+    sympy.floor: torch.floor,
+    sympy.ceiling: torch.ceil,
+    sympy.erf: torch.special.erf,
+    sympy.atan2: torch.atan2,
+    sympy.Heaviside: _heaviside,
+    sympy.Max: _reduce(torch.maximum),
+    sympy.Min: _reduce(torch.minimum),
+    language.sigmoid: torch.sigmoid,
+    language.softplus: torch.nn.functional.softplus,
+    language.detach: torch.Tensor.detach,
+    sympy.StrictGreaterThan: torch.gt,
+    sympy.GreaterThan: torch.ge,
+    sympy.StrictLessThan: torch.lt,
+    sympy.LessThan: torch.le,
+    sympy.Equality: torch.eq,
+    sympy.Unequality: torch.ne,
+    sympy.And: _reduce(torch.logical_and),
+    sympy.Or: _reduce(torch.logical_or),
+    sympy.Not: torch.logical_not,
+}
+"""The one mapping from SymPy node types to torch functions."""
+
+
+def _lookup(expr: sympy.Basic) -> Callable[..., Tensor]:
+    for cls in type(expr).__mro__:
+        if cls in TORCH_FUNCTIONS:
+            return TORCH_FUNCTIONS[cls]
+    raise UsageError(f"cannot evaluate {type(expr).__name__} with torch: {expr}")
+
+
+@dataclass
+class _Step:
+    fn: Callable[..., Tensor]
+    args: tuple[int, ...]
+
+
+@dataclass
+class _Env:
+    """Where symbols resolve: the base env, or a branch of a ``where`` guarded on its condition."""
+
+    parent: _Env | None = None
+    cond: int = -1
+    taken_when: bool = True
+    memo: dict[sympy.Basic, int] = field(default_factory=dict)
+
+
+def _guard_true(cond: Tensor, x: Tensor) -> Tensor:
+    return torch.where(cond, x, x.detach())
+
+
+def _guard_false(cond: Tensor, x: Tensor) -> Tensor:
+    return torch.where(cond, x.detach(), x)
+
+
+def _where(cond: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    return torch.where(cond, a, b)
+
+
+class TorchFunction:
+    """``f(x, p)``: the expression on flat inputs ``x`` (n,) and parameters ``p`` (k,); returns (m,).
+
+    >>> import torch
+    >>> program = language.build_program(language.parse_expression("x*y, x+y"), {"x": (), "y": ()})
+    >>> f = to_torch(program, program.variables, ())
+    >>> f(torch.tensor([2.0, 3.0], dtype=torch.float64))
+    tensor([6., 5.], dtype=torch.float64)
+    """
+
+    def __init__(self, program: language.Program, inputs: Sequence[sympy.Symbol], params: Sequence[sympy.Symbol]):
+        self.n_inputs = len(inputs)
+        self.n_params = len(params)
+        self._bindings = {b.symbol: b.value for b in program.bindings}
+        self._leaves = list(inputs) + list(params)
+        self._constants: list[float] = []
+        self._steps: list[_Step] = []
+        base = _Env()
+        self._leaf_slot = {s: i for i, s in enumerate(self._leaves)}
+        self._outputs = [self._lower(e, base) for e in program.outputs]
+
+    # -- building the tape -------------------------------------------------------
+
+    def _new_slot(self, fn: Callable[..., Tensor], args: Sequence[int]) -> int:
+        self._steps.append(_Step(fn, tuple(args)))
+        return len(self._leaves) + len(self._steps) - 1
+
+    def _constant(self, value: float) -> int:
+        self._constants.append(value)
+        return -len(self._constants)  # negative slots are constants
+
+    def _lower(self, expr: sympy.Basic, env: _Env) -> int:
+        if expr in env.memo:
+            return env.memo[expr]
+        slot = self._lower_new(expr, env)
+        env.memo[expr] = slot
+        return slot
+
+    def _lower_new(self, expr: sympy.Basic, env: _Env) -> int:
+        if isinstance(expr, sympy.Symbol):
+            if expr in self._bindings:
+                return self._lower(self._bindings[expr], env)
+            return self._leaf(expr, env)
+        if not expr.free_symbols:
+            return self._constant(language.constant_value(expr))
+        if isinstance(expr, sympy.Pow):
+            return self._power(expr, env)
+        if isinstance(expr, sympy.Piecewise):
+            return self._piecewise(expr.args, env)
+        fn = _lookup(expr)
+        return self._new_slot(fn, [self._lower(a, env) for a in expr.args])
+
+    def _leaf(self, symbol: sympy.Symbol, env: _Env) -> int:
+        if env.parent is None:
+            if symbol not in self._leaf_slot:
+                raise UsageError(f"no value for {symbol}")
+            return self._leaf_slot[symbol]
+        outer = self._leaf(symbol, env.parent)
+        guard = _guard_true if env.taken_when else _guard_false
+        return self._new_slot(guard, [env.cond, outer])
+
+    def _power(self, expr: sympy.Pow, env: _Env) -> int:
+        base, exponent = expr.args
+        b = self._lower(base, env)
+        if exponent.free_symbols:
+            return self._new_slot(torch.pow, [b, self._lower(exponent, env)])
+        if exponent == sympy.S.Half:
+            return self._new_slot(torch.sqrt, [b])
+        if exponent == -sympy.S.Half:
+            return self._new_slot(torch.rsqrt, [b])
+        if exponent == -1:
+            return self._new_slot(torch.reciprocal, [b])
+        if exponent == 2:
+            return self._new_slot(torch.square, [b])
+        power = int(exponent) if exponent.is_Integer else language.constant_value(exponent)
+        return self._new_slot(lambda x, k=power: torch.pow(x, k), [b])
+
+    def _piecewise(self, clauses: Sequence[Any], env: _Env) -> int:
+        (value, cond), rest = clauses[0], clauses[1:]
+        if cond is sympy.true:
+            return self._lower(value, env)
+        c = self._lower(cond, env)
+        taken = self._lower(value, _Env(env, c, True))
+        if rest:
+            other = self._piecewise(rest, _Env(env, c, False))
+        else:
+            other = self._constant(float("nan"))  # SymPy: undefined outside all conditions
+        return self._new_slot(_where, [c, taken, other])
+
+    # -- running the tape ---------------------------------------------------------------
+
+    def __call__(self, x: Tensor, p: Tensor | None = None) -> Tensor:
+        leaves = list(x.unbind()) if self.n_inputs else []
+        if self.n_params:
+            assert p is not None
+            leaves += list(p.unbind())
+        constants = [torch.tensor(c, dtype=x.dtype, device=x.device) for c in self._constants]
+        steps_out: list[Tensor] = []
+        offset = len(leaves)
+
+        def get(i: int) -> Tensor:  # slots: leaves, then steps; constants are negative
+            if i < 0:
+                return constants[-i - 1]
+            if i < offset:
+                return leaves[i]
+            return steps_out[i - offset]
+
+        for step in self._steps:
+            steps_out.append(step.fn(*(get(i) for i in step.args)))
+        if not self._outputs:
+            return x.new_zeros(0)
+        return torch.stack([get(i).to(x.dtype) for i in self._outputs])
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self._outputs)
+
+
+def to_torch(
+    program: language.Program,
+    inputs: Sequence[language.Variable],
+    params: Sequence[language.Variable],
+) -> TorchFunction:
+    """Lower ``program`` to a torch function of the flat elements of ``inputs`` (and ``params``)."""
+    return TorchFunction(
+        program,
+        [s for v in inputs for s in v.symbols],
+        [s for v in params for s in v.symbols],
+    )

@@ -1,0 +1,63 @@
+"""The error tree of jacli and its exit codes (stdlib only).
+
+Every error a user can cause is a :class:`UsageError` (exit status 2). The CLI
+prints ``jacli: error: <message>`` and, for expression errors, the expression
+with a caret under the offending column.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Exit statuses of the ``jacli`` command."""
+
+    OK = 0
+    CHECK_FAILED = 1
+    USAGE = 2
+    INTERRUPTED = 130
+
+
+class JacliError(Exception):
+    """Base of every error jacli reports to the user."""
+
+    exit_code: int = ExitCode.CHECK_FAILED
+
+
+class UsageError(JacliError):
+    """Bad input of any kind: expression, point, option value, file."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ExpressionError(UsageError):
+    """A problem located in a piece of user text (0-based column ``col``)."""
+
+    def __init__(self, message: str, expression: str = "", col: int | None = None) -> None:
+        super().__init__(message)
+        self.expression = expression
+        self.col = col
+
+    def caret_lines(self) -> list[str]:
+        """The offending line of the expression and a caret under the column."""
+        if self.col is None or not self.expression:
+            return []
+        line_start = self.expression.rfind("\n", 0, self.col) + 1
+        line_end = self.expression.find("\n", self.col)
+        line = self.expression[line_start : line_end if line_end >= 0 else None]
+        column = self.col - line_start
+        if len(line) > 120:  # keep the caret readable for huge one-liners
+            start = max(0, column - 60)
+            line, column = line[start : start + 120], column - start
+        return [f"  {line}", "  " + " " * column + "^"]
+
+
+class ShapeError(UsageError):
+    """Operands or values whose shapes do not fit together."""
+
+
+class CheckFailed(JacliError):
+    """``jacli check`` found autodiff and the exact derivative disagreeing."""
+
+    exit_code = ExitCode.CHECK_FAILED

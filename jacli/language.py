@@ -1,0 +1,1045 @@
+"""The expression language: user text -> SymPy objects, through a whitelist over ``ast``.
+
+User text is data. It is checked character by character, ``^`` is rewritten to
+``**``, and Python's ``ast`` parses it; a walker then accepts only the node
+types in its dispatch table and builds SymPy objects directly. Nothing is ever
+handed to ``eval``, ``exec``, ``sympify`` or ``parse_expr``.
+
+Every value in the walker is a NumPy object array of SymPy expressions (0-d for
+a scalar), so broadcasting, indexing and stacking follow NumPy's rules.
+
+>>> program = build_program(parse_expression("2*x0+x1^2, x0**2"), {"x0": (), "x1": ()})
+>>> program.outputs
+(2*x0 + x1**2, x0**2)
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import numpy as np
+import sympy
+
+from jacli.errors import ExpressionError, ShapeError, UsageError
+
+# ---------------------------------------------------------------------------
+# Limits. The large ones can be raised through the environment.
+# ---------------------------------------------------------------------------
+
+DEFAULT_MAX_LENGTH = 1_000_000
+"""Characters in one expression (``JACLI_MAX_LENGTH``)."""
+DEFAULT_MAX_ELEMENTS = 10_000
+"""Elements of one array value, outputs, or inputs (``JACLI_MAX_ELEMENTS``)."""
+MAX_NESTING = 100
+"""Bracket nesting depth."""
+MAX_NAME_LENGTH = 64
+MAX_INT_BITS = 10_000
+"""Size of an exact integer or rational the parser may build (~3000 digits)."""
+MAX_DECIMAL_EXPONENT = 1000
+"""``1e1000`` is accepted exactly; ``1e1001`` is refused."""
+
+
+def _env_limit(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UsageError(f"{name} must be a positive integer, not {raw!r}") from None
+    if value <= 0:
+        raise UsageError(f"{name} must be a positive integer, not {raw!r}")
+    return value
+
+
+def max_length() -> int:
+    """Longest accepted expression, in characters."""
+    return _env_limit("JACLI_MAX_LENGTH", DEFAULT_MAX_LENGTH)
+
+
+def max_elements() -> int:
+    """Most elements in one array, in the outputs, or in the inputs."""
+    return _env_limit("JACLI_MAX_ELEMENTS", DEFAULT_MAX_ELEMENTS)
+
+
+# ---------------------------------------------------------------------------
+# SymPy functions of our own: derivative rules that SymPy lacks or gets wrong.
+# ---------------------------------------------------------------------------
+
+
+class detach(sympy.Function):  # noqa: N801 - printed as the user typed it
+    """The value of its argument with derivative zero (``tensor.detach()``)."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, arg: sympy.Expr) -> sympy.Expr | None:
+        return arg if arg.is_number else None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.S.Zero
+
+    def _eval_evalf(self, prec: int) -> sympy.Expr:
+        return self.args[0]._eval_evalf(prec)
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+
+class sigmoid(sympy.Function):  # noqa: N801
+    """The logistic function ``1/(1+exp(-x))``."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, arg: sympy.Expr) -> sympy.Expr | None:
+        return 1 / (1 + sympy.exp(-arg)) if arg.is_number else None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return self * (1 - self)
+
+    def _eval_rewrite_as_exp(self, arg: sympy.Expr, **kwargs: Any) -> sympy.Expr:
+        return 1 / (1 + sympy.exp(-arg))
+
+    def _eval_evalf(self, prec: int) -> sympy.Expr:
+        return self.rewrite(sympy.exp)._eval_evalf(prec)
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+
+class softplus(sympy.Function):  # noqa: N801
+    """``log(1+exp(x))``, a smooth relu."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, arg: sympy.Expr) -> sympy.Expr | None:
+        return sympy.log(1 + sympy.exp(arg)) if arg.is_number else None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sigmoid(self.args[0])
+
+    def _eval_rewrite_as_exp(self, arg: sympy.Expr, **kwargs: Any) -> sympy.Expr:
+        return sympy.log(1 + sympy.exp(arg))
+
+    def _eval_evalf(self, prec: int) -> sympy.Expr:
+        return self.rewrite(sympy.exp)._eval_evalf(prec)
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+
+class floor(sympy.floor):  # noqa: N801
+    """``floor`` with derivative zero (where it exists), as in torch."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.S.Zero
+
+
+class ceiling(sympy.ceiling):  # noqa: N801
+    """``ceil`` with derivative zero (where it exists), as in torch."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.S.Zero
+
+
+# ---------------------------------------------------------------------------
+# Values: NumPy object arrays of SymPy expressions.
+# ---------------------------------------------------------------------------
+
+Value = np.ndarray
+
+
+def scalar(expr: Any) -> Value:
+    """A 0-d object array holding ``expr``."""
+    out = np.empty((), dtype=object)
+    out[()] = expr
+    return out
+
+
+def _as_value(result: Any) -> Value:
+    return result if isinstance(result, np.ndarray) else scalar(result)
+
+
+def _broadcast_shape(what: str, values: Sequence[Value]) -> tuple[int, ...]:
+    try:
+        return tuple(np.broadcast_shapes(*(v.shape for v in values)))
+    except ValueError:
+        shapes = " and ".join(str(v.shape) for v in values)
+        raise ShapeError(f"{what}: shapes {shapes} do not broadcast") from None
+
+
+def elementwise(what: str, fn: Callable[..., Any], *values: Value) -> Value:
+    """Apply ``fn`` to matching elements of ``values``, broadcasting like torch."""
+    shape = _broadcast_shape(what, values)
+    arrays = np.broadcast_arrays(*values) if len(values) > 1 else values
+    out = np.empty(shape, dtype=object)
+    for index in np.ndindex(shape):
+        out[index] = fn(*(a[index] for a in arrays))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# The function table: the only callables user text can reach.
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """An allowed function: how many arguments it takes and how it builds."""
+
+    min_args: int
+    max_args: int | None
+    build: Callable[..., Value]
+    summary: str
+    condition_arg: bool = False  # first argument is a condition (where)
+
+
+def _unary(fn: Callable[[Any], Any], name: str) -> Callable[..., Value]:
+    return lambda arg: elementwise(name, fn, arg)
+
+
+def _log(arg: Value, base: Value | None = None) -> Value:
+    if base is None:
+        return elementwise("log", sympy.log, arg)
+    return elementwise("log", sympy.log, arg, base)
+
+
+def _extremum(fn: type, name: str) -> Callable[..., Value]:
+    def build(*args: Value) -> Value:
+        if len(args) == 1:  # max(v): the largest element of an array
+            return scalar(fn(*args[0].flat))
+        return elementwise(name, fn, *args)
+
+    return build
+
+
+def _where(cond: Value, when_true: Value, when_false: Value) -> Value:
+    return elementwise(
+        "where", lambda c, a, b: sympy.Piecewise((a, c), (b, True)), cond, when_true, when_false
+    )
+
+
+def _sum(arg: Value) -> Value:
+    return scalar(sympy.Add(*arg.flat))
+
+
+def _dot(a: Value, b: Value) -> Value:
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ShapeError(f"dot needs two vectors of the same length, got shapes {a.shape} and {b.shape}")
+    return scalar(sympy.Add(*(x * y for x, y in zip(a.flat, b.flat, strict=True))))
+
+
+FUNCTIONS: dict[str, FunctionSpec] = {
+    name: FunctionSpec(1, 1, _unary(fn, name), summary)
+    for name, fn, summary in [
+        ("sin", sympy.sin, "sine"),
+        ("cos", sympy.cos, "cosine"),
+        ("tan", sympy.tan, "tangent"),
+        ("asin", sympy.asin, "inverse sine"),
+        ("acos", sympy.acos, "inverse cosine"),
+        ("atan", sympy.atan, "inverse tangent"),
+        ("sinh", sympy.sinh, "hyperbolic sine"),
+        ("cosh", sympy.cosh, "hyperbolic cosine"),
+        ("tanh", sympy.tanh, "hyperbolic tangent"),
+        ("exp", sympy.exp, "exponential"),
+        ("log2", lambda x: sympy.log(x, 2), "base-2 logarithm"),
+        ("log10", lambda x: sympy.log(x, 10), "base-10 logarithm"),
+        ("sqrt", sympy.sqrt, "square root"),
+        ("abs", sympy.Abs, "absolute value"),
+        ("sign", sympy.sign, "sign: -1, 0 or 1"),
+        ("floor", floor, "round down (derivative 0)"),
+        ("ceil", ceiling, "round up (derivative 0)"),
+        ("erf", sympy.erf, "error function"),
+        ("sigmoid", sigmoid, "logistic function 1/(1+exp(-x))"),
+        ("softplus", softplus, "log(1+exp(x))"),
+        ("relu", lambda x: sympy.Max(0, x), "max(0, x)"),
+        ("detach", detach, "value of the argument, derivative zero"),
+    ]
+} | {
+    "log": FunctionSpec(1, 2, _log, "natural logarithm; log(x, b) in base b"),
+    "atan2": FunctionSpec(2, 2, lambda y, x: elementwise("atan2", sympy.atan2, y, x), "atan2(y, x)"),
+    "min": FunctionSpec(1, None, _extremum(sympy.Min, "min"), "smallest argument, or element of one array"),
+    "max": FunctionSpec(1, None, _extremum(sympy.Max, "max"), "largest argument, or element of one array"),
+    "where": FunctionSpec(3, 3, _where, "where(cond, a, b): a where cond holds, else b", condition_arg=True),
+    "sum": FunctionSpec(1, 1, _sum, "sum of the elements of an array"),
+    "dot": FunctionSpec(2, 2, _dot, "dot(a, b): inner product of two vectors"),
+}
+
+CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "e": sympy.E}
+RESERVED = frozenset(FUNCTIONS) | frozenset(CONSTANTS)
+
+# ---------------------------------------------------------------------------
+# Source text: character checks and the ``^`` rewrite, keeping columns.
+# ---------------------------------------------------------------------------
+
+_LOOKALIKES = {
+    "\u00d7": "*",  # ×
+    "\u00b7": "*",  # ·
+    "\u22c5": "*",  # ⋅
+    "\u2217": "*",  # ∗
+    "\u2212": "-",  # −
+    "\u2013": "-",  # –
+    "\u2014": "-",  # —
+    "\u00f7": "/",  # ÷
+    "\u00b2": "**2",  # ²
+    "\u00b3": "**3",  # ³
+    "\u03c0": "pi",  # π
+    "\u221a": "sqrt",  # √
+    "\u2264": "<=",  # ≤
+    "\u2265": ">=",  # ≥
+}
+
+
+def _character_problem(ch: str) -> str:
+    if ch == "\0":
+        return "NUL byte"
+    if ch in _LOOKALIKES:
+        return f"character {ch!r} (U+{ord(ch):04X}); use {_LOOKALIKES[ch]!r}"
+    ascii_form = unicodedata.normalize("NFKC", ch)
+    if ascii_form.isascii() and ascii_form.isprintable() and ascii_form != ch:
+        return f"character {ch!r} (U+{ord(ch):04X}); use {ascii_form!r}"
+    if ch.isascii():
+        return f"control character U+{ord(ch):04X}"
+    return f"character {ch!r} (U+{ord(ch):04X}); only ASCII is allowed"
+
+
+@dataclass(frozen=True)
+class Source:
+    """User text rewritten for ``ast``, with a map back to the user's columns."""
+
+    original: str
+    text: str
+    origin: tuple[int, ...]  # origin[i]: index in ``original`` of text[i]
+    prefix: int = 0  # characters we put in front of the user's text
+    line_starts: tuple[int, ...] = field(default=(0,))
+
+    def column(self, lineno: int | None, col_offset: int | None) -> int | None:
+        """Index in the original text of a (1-based line, 0-based column) of ``text``."""
+        if lineno is None or col_offset is None:
+            return None
+        line = min(max(lineno, 1), len(self.line_starts)) - 1
+        index = min(max(self.line_starts[line] + col_offset, 0), len(self.origin) - 1)
+        return max(self.origin[index] - self.prefix, 0)
+
+    def error(self, message: str, node: ast.AST | None = None) -> ExpressionError:
+        col = self.column(getattr(node, "lineno", None), getattr(node, "col_offset", None))
+        where = f" at column {col + 1}" if col is not None and "\n" not in self.original else ""
+        return ExpressionError(message + where, self.original, col)
+
+
+def prepare_source(text: str, prefix: str = "", suffix: str = "", what: str = "expression") -> Source:
+    """Check characters and length, rewrite ``^`` to ``**``, strip indentation."""
+    if len(text) > max_length():
+        raise UsageError(
+            f"{what} is {len(text):,} characters long; the limit is {max_length():,} "
+            "(set JACLI_MAX_LENGTH to raise it)"
+        )
+    for index, ch in enumerate(text):
+        if not (ch.isascii() and (ch.isprintable() or ch in "\t\n\r")):
+            raise ExpressionError(
+                f"{what} contains a {_character_problem(ch)} at column {index + 1}", text, index
+            )
+    out: list[str] = list(prefix)
+    origin: list[int] = [0] * len(prefix)
+    at_line_start = True
+    for index, ch in enumerate(text):
+        if ch == "\r" or (at_line_start and ch in " \t"):
+            continue  # indentation means nothing in this language
+        at_line_start = ch == "\n"
+        piece = "**" if ch == "^" else ch
+        out.extend(piece)
+        origin.extend([index + len(prefix)] * len(piece))
+    out.extend(suffix)
+    origin.extend([len(text) + len(prefix)] * (len(suffix) + 1))
+    rewritten = "".join(out)
+    starts = [0] + [m.end() for m in re.finditer("\n", rewritten)]
+    return Source(text, rewritten, tuple(origin), len(prefix), tuple(starts))
+
+
+def _check_nesting(source: Source) -> None:
+    depth = 0
+    for index, ch in enumerate(source.text):
+        if ch in "([{":
+            depth += 1
+            if depth > MAX_NESTING:
+                col = max(source.origin[index] - source.prefix, 0)
+                raise ExpressionError(
+                    f"brackets nested more than {MAX_NESTING} deep at column {col + 1}",
+                    source.original,
+                    col,
+                )
+        elif ch in ")]}":
+            depth -= 1
+
+
+def _parse_ast(source: Source, mode: str) -> ast.AST:
+    _check_nesting(source)
+    try:
+        return ast.parse(source.text, mode=mode)
+    except SyntaxError as err:
+        message = (err.msg or "invalid syntax").split(" - Consider")[0]
+        if "Exceeds the limit" in message:
+            message = "integer literal too long"
+        raise source.error(
+            f"syntax error: {message}",
+            _Position(err.lineno, (err.offset or 1) - 1),
+        ) from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError("expression is nested too deeply", source.original, None) from None
+
+
+@dataclass(frozen=True)
+class _Position:
+    lineno: int | None
+    col_offset: int
+
+
+# ---------------------------------------------------------------------------
+# Natural order of names.
+# ---------------------------------------------------------------------------
+
+
+def natural_key(name: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key: digit runs compare as numbers, letter runs by code point.
+
+    >>> sorted(["x10", "y", "x2", "a", "A", "x", "x0"], key=natural_key)
+    ['A', 'a', 'x', 'x0', 'x2', 'x10', 'y']
+    """
+    return tuple(
+        (0, int(run), run) if run.isdigit() else (1, 0, run) for run in re.findall(r"\d+|\D+", name)
+    )
+
+
+# ---------------------------------------------------------------------------
+# Parsing: text -> validated statements and free names.
+# ---------------------------------------------------------------------------
+
+_NODE_NAMES = {
+    ast.Attribute: "attribute access ('.')",
+    ast.Lambda: "lambda",
+    ast.ListComp: "comprehensions",
+    ast.SetComp: "comprehensions",
+    ast.DictComp: "comprehensions",
+    ast.GeneratorExp: "generator expressions",
+    ast.NamedExpr: "':=' assignment",
+    ast.JoinedStr: "f-strings",
+    ast.FormattedValue: "f-strings",
+    ast.Dict: "braces '{}'",
+    ast.Set: "braces '{}'",
+    ast.Starred: "'*' unpacking",
+    ast.IfExp: "'if' expressions (use where(cond, a, b))",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+    ast.Slice: "slices outside brackets",
+}
+
+_STATEMENT_NAMES = {
+    ast.Import: "import",
+    ast.ImportFrom: "import",
+    ast.FunctionDef: "def",
+    ast.AsyncFunctionDef: "def",
+    ast.ClassDef: "class",
+    ast.Return: "return",
+    ast.Delete: "del",
+    ast.AugAssign: "augmented assignment (+= and the like)",
+    ast.AnnAssign: "annotations",
+    ast.For: "for loops",
+    ast.AsyncFor: "for loops",
+    ast.While: "while loops",
+    ast.If: "if statements (use where(cond, a, b))",
+    ast.With: "with",
+    ast.AsyncWith: "with",
+    ast.Raise: "raise",
+    ast.Try: "try",
+    ast.Assert: "assert",
+    ast.Global: "global",
+    ast.Nonlocal: "nonlocal",
+    ast.Pass: "pass",
+    ast.Break: "break",
+    ast.Continue: "continue",
+}
+
+
+def _node_description(node: ast.AST) -> str:
+    if isinstance(node, ast.Constant):
+        kind = type(node.value).__name__
+        return {"str": "string literals", "bytes": "bytes literals", "bool": "True/False"}.get(
+            kind, f"{kind} literals"
+        )
+    return _NODE_NAMES.get(type(node), type(node).__name__)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement: ``name = value`` (a binding) or the final ``value``."""
+
+    target: str | None
+    value: ast.expr
+
+
+@dataclass(frozen=True)
+class ParsedExpression:
+    """Validated statements of an expression and its free names, in natural order."""
+
+    text: str
+    source: Source
+    statements: tuple[Statement, ...]
+    names: tuple[str, ...]
+    bound: tuple[str, ...]
+
+
+def _check_name(source: Source, name: str, node: ast.AST) -> None:
+    if name.startswith("__"):
+        raise source.error(f"names starting with '__' are not allowed: {name!r}", node)
+    if len(name) > MAX_NAME_LENGTH:
+        raise source.error(f"name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}", node)
+
+
+def _suggestion(name: str) -> str:
+    close = difflib.get_close_matches(name, sorted(FUNCTIONS), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{hint} Functions: {', '.join(sorted(FUNCTIONS))}"
+
+
+def parse_expression(text: str) -> ParsedExpression:
+    """Parse and validate ``text``; the free names come out in natural order.
+
+    >>> parse_expression("c = a+b; d = b+1; c*d").names
+    ('a', 'b')
+    """
+    source = prepare_source(text)
+    module = _parse_ast(source, "exec")
+    assert isinstance(module, ast.Module)
+    statements: list[Statement] = []
+    for stmt in module.body:
+        if isinstance(stmt, ast.Expr):
+            statements.append(Statement(None, stmt.value))
+        elif isinstance(stmt, ast.Assign):
+            if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+                raise source.error("only 'name = expression' bindings are allowed", stmt)
+            statements.append(Statement(stmt.targets[0].id, stmt.value))
+        else:
+            kind = _STATEMENT_NAMES.get(type(stmt), type(stmt).__name__)
+            raise source.error(f"{kind} is not part of the language", stmt)
+    if not statements:
+        raise ExpressionError("empty expression", text, None)
+    for stmt in statements[:-1]:
+        if stmt.target is None:
+            raise source.error(
+                "only the last statement may be a bare expression; bind the others with 'name = ...'",
+                stmt.value,
+            )
+    if statements[-1].target is not None:
+        raise source.error(
+            f"the last statement binds {statements[-1].target!r}; end with the expression to differentiate",
+            statements[-1].value,
+        )
+    free: dict[str, None] = {}
+    bound: dict[str, None] = {}
+    for stmt in statements:
+        for node in ast.walk(stmt.value):
+            _validate_node(source, node)
+            if isinstance(node, ast.Name) and node.id not in RESERVED and node.id not in bound:
+                free[node.id] = None
+        if stmt.target is not None:
+            _check_binding_target(source, stmt, free, bound)
+            bound[stmt.target] = None
+    return ParsedExpression(
+        text, source, tuple(statements), tuple(sorted(free, key=natural_key)), tuple(bound)
+    )
+
+
+def _check_binding_target(source: Source, stmt: Statement, free: dict, bound: dict) -> None:
+    name = stmt.target
+    assert name is not None
+    _check_name(source, name, stmt.value)
+    if name in RESERVED:
+        raise source.error(f"{name!r} is a reserved name and cannot be bound", stmt.value)
+    if name in bound:
+        raise source.error(f"{name!r} is bound twice; use a new name", stmt.value)
+    if name in free:
+        raise source.error(f"{name!r} is used before it is bound", stmt.value)
+
+
+_ALLOWED_NODES = (
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Call,
+    ast.Name,
+    ast.Constant,
+    ast.Tuple,
+    ast.List,
+    ast.Subscript,
+    ast.Slice,
+    ast.Compare,
+    ast.BoolOp,
+    ast.operator,
+    ast.unaryop,
+    ast.cmpop,
+    ast.boolop,
+    ast.expr_context,
+)
+
+
+def _validate_node(source: Source, node: ast.AST) -> None:
+    """Refuse, by name, every node outside the language (before anything is built)."""
+    if not isinstance(node, _ALLOWED_NODES):
+        raise source.error(f"{_node_description(node)} is not part of the language", node)
+    if isinstance(node, ast.Constant) and (
+        isinstance(node.value, bool) or not isinstance(node.value, int | float)
+    ):
+        raise source.error(f"{_node_description(node)} is not part of the language", node)
+    if isinstance(node, ast.Name):
+        _check_name(source, node.id, node)
+    if isinstance(node, ast.Call):
+        _validate_call(source, node)
+
+
+def _validate_call(source: Source, node: ast.Call) -> None:
+    if not isinstance(node.func, ast.Name):
+        raise source.error("only the functions of the language can be called", node)
+    name = node.func.id
+    if name not in FUNCTIONS:
+        raise source.error(f"unknown function {name!r}" + _suggestion(name).split(" Functions:")[0], node)
+    if node.keywords:
+        raise source.error(f"{name}() takes no keyword arguments", node)
+    spec = FUNCTIONS[name]
+    count = len(node.args)
+    if count < spec.min_args or (spec.max_args is not None and count > spec.max_args):
+        raise source.error(f"{name}() takes {_arity(spec)}, got {count}", node)
+
+
+def _arity(spec: FunctionSpec) -> str:
+    if spec.max_args == spec.min_args:
+        return f"{spec.min_args} argument{'s' if spec.min_args != 1 else ''}"
+    if spec.max_args is None:
+        return f"at least {spec.min_args} argument{'s' if spec.min_args != 1 else ''}"
+    return f"{spec.min_args} to {spec.max_args} arguments"
+
+
+# ---------------------------------------------------------------------------
+# Building: validated statements -> SymPy, once the shapes of variables are known.
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A free name of the expression, its shape, and its element symbols (row-major)."""
+
+    name: str
+    shape: tuple[int, ...]
+    symbols: tuple[sympy.Symbol, ...]
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.symbols)
+
+    @property
+    def size(self) -> int:
+        return len(self.symbols)
+
+
+def element_label(name: str, index: tuple[int, ...]) -> str:
+    """``x`` for a scalar, ``a[0]``, ``A[0,1]`` for array elements."""
+    return name if not index else f"{name}[{','.join(map(str, index))}]"
+
+
+def make_variable(name: str, shape: tuple[int, ...]) -> Variable:
+    """A variable with one real symbol per element, labelled like ``A[0,1]``."""
+    symbols = tuple(sympy.Symbol(element_label(name, i), real=True) for i in np.ndindex(shape))
+    return Variable(name, tuple(shape), symbols)
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A let-bound element: ``symbol`` stands for ``value``."""
+
+    symbol: sympy.Symbol
+    value: sympy.Expr
+
+
+@dataclass(frozen=True)
+class Program:
+    """An expression built for given variable shapes: SymPy outputs and bindings."""
+
+    text: str
+    variables: tuple[Variable, ...]
+    bindings: tuple[Binding, ...]
+    outputs: tuple[sympy.Expr, ...]
+    output_shape: tuple[int, ...]
+
+    @property
+    def output_labels(self) -> tuple[str, ...]:
+        if not self.output_shape:
+            return ("f",)
+        if len(self.output_shape) == 1:
+            return tuple(f"f{i}" for i in range(self.output_shape[0]))
+        return tuple(element_label("f", i) for i in np.ndindex(self.output_shape))
+
+    def variable(self, name: str) -> Variable:
+        return next(v for v in self.variables if v.name == name)
+
+
+def build_program(parsed: ParsedExpression, shapes: dict[str, tuple[int, ...]]) -> Program:
+    """Build SymPy outputs for the given variable shapes (``()`` for scalars)."""
+    variables = tuple(make_variable(name, tuple(shapes[name])) for name in parsed.names)
+    env: dict[str, Value] = {
+        v.name: np.array(v.symbols, dtype=object).reshape(v.shape) if v.shape else scalar(v.symbols[0])
+        for v in variables
+    }
+    builder = _Builder(parsed.source, env)
+    bindings: list[Binding] = []
+    for stmt in parsed.statements[:-1]:
+        assert stmt.target is not None
+        value = builder.build(stmt.value)
+        env[stmt.target] = _bind(stmt.target, value, bindings)
+    result = builder.build(parsed.statements[-1].value)
+    limit = max_elements()
+    if result.size > limit:
+        raise UsageError(
+            f"the expression has {result.size:,} outputs; the limit is {limit:,} "
+            "(set JACLI_MAX_ELEMENTS to raise it)"
+        )
+    outputs = tuple(sympy.sympify(e) if isinstance(e, int) else e for e in result.flat)
+    return Program(parsed.text, variables, tuple(bindings), outputs, result.shape)
+
+
+def _bind(name: str, value: Value, bindings: list[Binding]) -> Value:
+    """Give each non-trivial element of a bound value a symbol named after the binding."""
+    out = np.empty(value.shape, dtype=object)
+    for index in np.ndindex(value.shape):
+        element = value[index]
+        if isinstance(element, sympy.Symbol | sympy.Number) or getattr(element, "is_Boolean", False):
+            out[index] = element
+        else:
+            symbol = sympy.Symbol(element_label(name, index), real=True)
+            bindings.append(Binding(symbol, element))
+            out[index] = symbol
+    return out
+
+
+def _check_number(source: Source, value: sympy.Expr, node: ast.AST) -> sympy.Expr:
+    if isinstance(value, sympy.Rational) and max(int(value.p).bit_length(), int(value.q).bit_length()) > MAX_INT_BITS:
+        raise source.error(f"number too large (over {MAX_INT_BITS:,} bits)", node)
+    return value
+
+
+class _Builder:
+    """Walks validated ``ast`` nodes and builds object arrays of SymPy expressions."""
+
+    def __init__(self, source: Source, env: dict[str, Value], constant_only: bool = False) -> None:
+        self.source = source
+        self.env = env
+        self.constant_only = constant_only
+        self.dispatch: dict[type, Callable[[Any], Value]] = {
+            ast.BinOp: self._binop,
+            ast.UnaryOp: self._unary,
+            ast.Call: self._call,
+            ast.Name: self._name,
+            ast.Constant: self._number,
+            ast.Tuple: self._array,
+            ast.List: self._array,
+            ast.Subscript: self._subscript,
+        }
+
+    def build(self, node: ast.AST, condition: bool = False) -> Value:
+        if condition and isinstance(node, ast.Compare | ast.BoolOp):
+            return self._condition(node)
+        if condition and isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return elementwise("not", sympy.Not, self.build(node.operand, condition=True))
+        handler = self.dispatch.get(type(node))
+        if handler is None:
+            if isinstance(node, ast.Compare | ast.BoolOp):
+                raise self.source.error(
+                    "comparisons are only allowed as the condition of where(cond, a, b)", node
+                )
+            raise self.source.error(f"{_node_description(node)} is not part of the language", node)
+        try:
+            return handler(node)
+        except ShapeError as err:
+            if isinstance(err, ExpressionError):
+                raise
+            raise self.source.error(str(err), node) from None
+
+    # -- leaves ------------------------------------------------------------
+
+    def _name(self, node: ast.Name) -> Value:
+        if node.id in CONSTANTS:
+            return scalar(CONSTANTS[node.id])
+        if node.id in FUNCTIONS:
+            raise self.source.error(f"{node.id!r} is a function; call it as {node.id}(...)", node)
+        if node.id not in self.env:
+            if self.constant_only:
+                raise self.source.error(f"{node.id!r} is not a constant; values must be numbers", node)
+            raise self.source.error(f"no value for {node.id!r}", node)
+        return self.env[node.id]
+
+    def _number(self, node: ast.Constant) -> Value:
+        if isinstance(node.value, int):
+            if node.value.bit_length() > MAX_INT_BITS:
+                raise self.source.error(f"number too large (over {MAX_INT_BITS:,} bits)", node)
+            return scalar(sympy.Integer(node.value))
+        literal = self._literal_text(node)
+        try:
+            exponent = Decimal(literal).adjusted()
+        except InvalidOperation:
+            exponent = 0
+        if abs(exponent) > MAX_DECIMAL_EXPONENT:
+            raise self.source.error(
+                f"number {literal} is out of range (exponents up to ±{MAX_DECIMAL_EXPONENT})", node
+            )
+        return scalar(sympy.Rational(literal))
+
+    def _literal_text(self, node: ast.Constant) -> str:
+        text = ast.get_source_segment(self.source.text, node) or repr(node.value)
+        return text.replace("_", "")
+
+    # -- operators ----------------------------------------------------------
+
+    def _binop(self, node: ast.BinOp) -> Value:
+        op = type(node.op)
+        if op in (ast.Add, ast.Sub):
+            terms = [self.build(n) if s > 0 else self._negate(self.build(n)) for s, n in _chain(node, ast.Add, ast.Sub)]
+            return self._checked(node, elementwise("+", lambda *xs: sympy.Add(*xs), *terms))
+        if op in (ast.Mult, ast.Div):
+            factors = [self._factor(s, n) for s, n in _chain(node, ast.Mult, ast.Div)]
+            return self._checked(node, elementwise("*", lambda *xs: sympy.Mul(*xs), *factors))
+        if op is ast.Pow:
+            base, exponent = self.build(node.left), self.build(node.right)
+            return elementwise("**", lambda b, e: self._power(b, e, node), base, exponent)
+        if op is ast.MatMult:
+            return matmul(self.build(node.left), self.build(node.right))
+        symbol = {ast.Mod: "%", ast.FloorDiv: "//", ast.BitXor: "^", ast.BitAnd: "&", ast.BitOr: "|",
+                  ast.LShift: "<<", ast.RShift: ">>"}.get(op, op.__name__)  # fmt: skip
+        raise self.source.error(f"operator {symbol!r} is not part of the language", node)
+
+    def _factor(self, sign: int, node: ast.AST) -> Value:
+        value = self.build(node)
+        if sign > 0:
+            return value
+        return elementwise("/", lambda x: self._reciprocal(x, node), value)
+
+    def _reciprocal(self, x: sympy.Expr, node: ast.AST) -> sympy.Expr:
+        return _check_number(self.source, sympy.Pow(x, -1), node)
+
+    @staticmethod
+    def _negate(value: Value) -> Value:
+        return elementwise("-", lambda x: -x, value)
+
+    def _checked(self, node: ast.AST, value: Value) -> Value:
+        for element in value.flat:
+            _check_number(self.source, element, node)
+        return value
+
+    def _power(self, base: sympy.Expr, exponent: sympy.Expr, node: ast.AST) -> sympy.Expr:
+        if isinstance(base, sympy.Rational) and isinstance(exponent, sympy.Rational):
+            bits = max(int(base.p).bit_length(), int(base.q).bit_length())
+            if bits > 1 and abs(exponent) * bits > MAX_INT_BITS:
+                raise self.source.error(
+                    f"{base}**{_short(exponent)} is too large to compute exactly "
+                    f"(over {MAX_INT_BITS:,} bits)",
+                    node,
+                )
+        return _check_number(self.source, sympy.Pow(base, exponent), node)
+
+    def _unary(self, node: ast.UnaryOp) -> Value:
+        if isinstance(node.op, ast.USub):
+            return self._negate(self.build(node.operand))
+        if isinstance(node.op, ast.UAdd):
+            return self.build(node.operand)
+        what = "'not'" if isinstance(node.op, ast.Not) else "'~'"
+        raise self.source.error(f"{what} is only allowed in the condition of where(cond, a, b)", node)
+
+    def _condition(self, node: ast.Compare | ast.BoolOp) -> Value:
+        if isinstance(node, ast.BoolOp):
+            fn = sympy.And if isinstance(node.op, ast.And) else sympy.Or
+            parts = [self.build(v, condition=True) for v in node.values]
+            return elementwise("and/or", lambda *xs: fn(*xs), *parts)
+        relations = {ast.Lt: sympy.Lt, ast.LtE: sympy.Le, ast.Gt: sympy.Gt, ast.GtE: sympy.Ge,
+                     ast.Eq: sympy.Eq, ast.NotEq: sympy.Ne}  # fmt: skip
+        operands = [self.build(node.left)] + [self.build(c) for c in node.comparators]
+        parts = []
+        for op, left, right in zip(node.ops, operands, operands[1:], strict=False):
+            relation = relations.get(type(op))
+            if relation is None:
+                raise self.source.error(f"comparison {type(op).__name__!r} is not part of the language", node)
+            parts.append(elementwise("comparison", lambda a, b, r=relation: r(a, b), left, right))
+        if len(parts) == 1:
+            return parts[0]
+        return elementwise("comparison", lambda *xs: sympy.And(*xs), *parts)
+
+    # -- calls, arrays, indexing ----------------------------------------------
+
+    def _call(self, node: ast.Call) -> Value:
+        assert isinstance(node.func, ast.Name)
+        spec = FUNCTIONS[node.func.id]
+        args = [self.build(a, condition=spec.condition_arg and i == 0) for i, a in enumerate(node.args)]
+        return self._checked(node, _as_value(spec.build(*args)))
+
+    def _array(self, node: ast.Tuple | ast.List) -> Value:
+        if not node.elts:
+            raise self.source.error("empty array", node)
+        elements = [self.build(e) for e in node.elts]
+        shape = elements[0].shape
+        for position, element in enumerate(elements[1:], start=2):
+            if element.shape != shape:
+                raise self.source.error(
+                    f"array literal: element {position} has shape {element.shape} "
+                    f"but element 1 has shape {shape}",
+                    node.elts[position - 1],
+                )
+        size = len(elements) * (elements[0].size or 1)
+        if size > max_elements():
+            raise self.source.error(
+                f"array has {size:,} elements; the limit is {max_elements():,} (set JACLI_MAX_ELEMENTS to raise it)",
+                node,
+            )
+        out = np.empty((len(elements), *shape), dtype=object)
+        for i, element in enumerate(elements):
+            out[i, ...] = element
+        return out
+
+    def _subscript(self, node: ast.Subscript) -> Value:
+        value = self.build(node.value)
+        if value.ndim == 0:
+            raise self.source.error("cannot index a scalar", node)
+        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        index = tuple(self._index_part(p) for p in parts)
+        if len(index) > value.ndim:
+            raise self.source.error(f"too many indices ({len(index)}) for an array of shape {value.shape}", node)
+        try:
+            return _as_value(value[index])
+        except IndexError:
+            raise self.source.error(f"index out of range for an array of shape {value.shape}", node) from None
+
+    def _index_part(self, node: ast.AST) -> int | slice:
+        if isinstance(node, ast.Slice):
+            bounds = [None if n is None else self._integer(n) for n in (node.lower, node.upper, node.step)]
+            if bounds[2] == 0:
+                raise self.source.error("slice step cannot be zero", node)
+            return slice(*bounds)
+        return self._integer(node)
+
+    def _integer(self, node: ast.AST) -> int:
+        value = _Builder(self.source, {}, constant_only=True).build(node)
+        if value.shape != () or not isinstance(value[()], sympy.Integer):
+            raise self.source.error("indices must be integer constants", node)
+        return int(value[()])
+
+
+def _short(number: sympy.Expr) -> str:
+    text = str(number)
+    return text if len(text) <= 20 else text[:8] + "…" + text[-4:]
+
+
+def _chain(node: ast.BinOp, plus: type, minus: type) -> list[tuple[int, ast.AST]]:
+    """Flatten a left-associative chain like ``a - b + c`` into signed operands.
+
+    One SymPy ``Add``/``Mul`` for the whole chain keeps long sums linear, not quadratic.
+    """
+    items: list[tuple[int, ast.AST]] = []
+    current: ast.AST = node
+    while isinstance(current, ast.BinOp) and isinstance(current.op, plus | minus):
+        items.append((1 if isinstance(current.op, plus) else -1, current.right))
+        current = current.left
+    items.append((1, current))
+    return items[::-1]
+
+
+def matmul(a: Value, b: Value) -> Value:
+    """Matrix product of 1-D or 2-D arrays, following NumPy's rules for vectors."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"@ needs arrays, got shapes {a.shape} and {b.shape}; use * for scalars")
+    if a.ndim > 2 or b.ndim > 2:
+        raise ShapeError(f"@ supports vectors and matrices, got shapes {a.shape} and {b.shape}")
+    left = a.reshape(1, -1) if a.ndim == 1 else a
+    right = b.reshape(-1, 1) if b.ndim == 1 else b
+    if left.shape[1] != right.shape[0]:
+        raise ShapeError(
+            f"@: shapes {a.shape} and {b.shape} do not match (inner dimensions {left.shape[1]} and {right.shape[0]})"
+        )
+    out = np.empty((left.shape[0], right.shape[1]), dtype=object)
+    for i, j in np.ndindex(out.shape):
+        out[i, j] = sympy.Add(*(left[i, k] * right[k, j] for k in range(left.shape[1])))
+    if a.ndim == 1:
+        out = out[0]
+    if b.ndim == 1:
+        out = out[..., 0]
+    return _as_value(out)
+
+
+# ---------------------------------------------------------------------------
+# Values typed by the user: --at, --v, points files.
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assignments:
+    """Values from text like ``1, 2`` or ``x=1, A=[[1,2],[3,4]]`` (exact SymPy numbers)."""
+
+    positional: tuple[Value, ...]
+    named: dict[str, Value]
+
+
+def parse_assignments(text: str, what: str = "--at") -> Assignments:
+    """Parse comma-separated values, positional or ``name=value``.
+
+    >>> a = parse_assignments("x=pi/4, y=[1, 2]")
+    >>> a.named["x"][()], a.named["y"].shape
+    (pi/4, (2,))
+    """
+    source = prepare_source(text, prefix="_(", suffix="\n)", what=what)
+    tree = _parse_ast(source, "eval")
+    assert isinstance(tree, ast.Expression) and isinstance(tree.body, ast.Call)
+    call = tree.body
+    builder = _Builder(source, {}, constant_only=True)
+    for node in ast.walk(call):
+        if node is not call and node is not call.func and not isinstance(node, ast.keyword):
+            _validate_node(source, node)
+    positional = tuple(_real_value(source, builder.build(arg), arg, what) for arg in call.args)
+    named: dict[str, Value] = {}
+    for keyword in call.keywords:
+        if keyword.arg is None:
+            raise source.error("'**' is not part of the language", keyword.value)
+        _check_name(source, keyword.arg, keyword)
+        named[keyword.arg] = _real_value(source, builder.build(keyword.value), keyword.value, what)
+    return Assignments(positional, named)
+
+
+def _real_value(source: Source, value: Value, node: ast.AST, what: str) -> Value:
+    for element in value.flat:
+        if not element.is_number:
+            raise source.error(f"{what} values must be numbers, got {element}", node)
+        if element.is_real is False or element.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+            raise source.error(f"{what} value {element} is not a finite real number", node)
+    return value
+
+
+def constant_value(expr: sympy.Basic) -> float:
+    """A SymPy constant as a float: nan when not real, ±inf when out of range."""
+    if expr in (sympy.zoo, sympy.oo):
+        return float("inf")
+    if expr == -sympy.oo:
+        return float("-inf")
+    if expr is sympy.true or expr is sympy.false:
+        return float(bool(expr))
+    value = sympy.N(expr, 20)
+    if not value.is_real:
+        return float("nan")
+    return float(value)
+
+
+def flatten_values(values: Iterable[Value]) -> list[sympy.Expr]:
+    """All elements of ``values``, row-major, one after the other."""
+    return [element for value in values for element in value.flat]

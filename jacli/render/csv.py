@@ -1,0 +1,47 @@
+"""CSV: the result's rows and nothing else; with several points, one row per point."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+
+from jacli.render import full_precision
+from jacli.results import Result, flatten
+
+
+def result_rows(result: Result) -> list[list[str]]:
+    """One row per output (a vector is one row; an m×n×n Hessian gives m·n rows)."""
+    nested = result.result
+    if not isinstance(nested, list) or not nested or not isinstance(nested[0], list):
+        return [[full_precision(x) for x in flatten(nested)]]
+    rows: list[list[str]] = []
+    for item in nested:
+        if isinstance(item, list) and item and isinstance(item[0], list):
+            rows.extend([full_precision(x) for x in row] for row in item)
+        else:
+            rows.append([full_precision(x) for x in flatten(item)])
+    return rows
+
+
+def point_row(result: Result) -> list[str]:
+    """The point's values, then the flattened result."""
+    return [full_precision(x) for x in flatten(list(result.point.values()))] + [
+        full_precision(x) for x in flatten(result.result)
+    ]
+
+
+def _write(rows: Iterable[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def render_csv(result: Result) -> str:
+    """The rows of one result."""
+    return _write(result_rows(result))
+
+
+def render_csv_points(results: Iterable[Result]) -> str:
+    """One row per point."""
+    return _write(point_row(r) for r in results)

@@ -1,0 +1,47 @@
+"""JSON Lines: one object per point, with the SPEC's keys (a public interface)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from jacli.results import Nested, Result
+
+
+def _finite_or_null(nested: Nested) -> Any:
+    if isinstance(nested, list | tuple):
+        return [_finite_or_null(x) for x in nested]
+    if isinstance(nested, dict):
+        return {k: _finite_or_null(v) for k, v in nested.items()}
+    if isinstance(nested, float) and not math.isfinite(nested):
+        return None
+    return nested
+
+
+def result_object(result: Result) -> dict[str, Any]:
+    """The JSON object for one result; non-finite numbers become ``null``."""
+    obj: dict[str, Any] = {
+        "command": result.command,
+        "inputs": list(result.inputs),
+        "outputs": list(result.outputs),
+        "point": result.point,
+        "value": list(result.value),
+        "result": result.result,
+    }
+    if result.mode is not None:
+        obj["mode"] = result.mode
+    if result.v is not None:
+        obj["v"] = list(result.v)
+    if result.symbolic is not None:
+        obj["symbolic"] = result.symbolic
+    if result.bindings:
+        obj["bindings"] = dict(result.bindings)
+    if result.exact is not None:
+        obj["exact"] = result.exact
+    return _finite_or_null(obj)
+
+
+def render_json(result: Result) -> str:
+    """One line of JSON (no trailing newline)."""
+    return json.dumps(result_object(result), allow_nan=False, ensure_ascii=False)

@@ -1,0 +1,52 @@
+"""LaTeX: the symbolic and numeric results as ``bmatrix`` environments."""
+
+from __future__ import annotations
+
+from jacli.render import full_precision
+from jacli.results import Nested, Result
+
+SYMBOLS = {"jacobian": "J", "gradient": r"\nabla f", "hessian": "H", "vjp": "v^T J", "jvp": "J v", "hvp": "H v"}
+
+
+def _number(x: float) -> str:
+    text = full_precision(x)
+    if text.endswith(".0"):
+        text = text[:-2]
+    return {"nan": r"\mathrm{nan}", "inf": r"\infty", "-inf": r"-\infty"}.get(text, text)
+
+
+def bmatrix(cells: Nested) -> str:
+    """A matrix (or a row for a vector) of already-formatted cells."""
+    rows = cells if cells and isinstance(cells[0], list) else [cells]
+    body = r" \\ ".join(" & ".join(row) for row in rows)
+    return r"\begin{bmatrix} " + body + r" \end{bmatrix}"
+
+
+def _blocks(nested: Nested) -> list[Nested]:
+    """An m×n×n result as m matrices; anything else as one."""
+    if nested and isinstance(nested[0], list) and nested[0] and isinstance(nested[0][0], list):
+        return list(nested)
+    return [nested]
+
+
+def _map(nested: Nested, fn) -> Nested:  # noqa: ANN001
+    return [_map(x, fn) for x in nested] if isinstance(nested, list) else fn(nested)
+
+
+def render_latex(result: Result, document: bool = True) -> str:
+    """``symbol = symbolic = numeric``, one line per output block."""
+    numeric = _blocks(_map(result.result, _number))
+    symbolic = _blocks(result.text.latex()) if result.text is not None else [None] * len(numeric)
+    lines = []
+    name = SYMBOLS.get(result.command, result.command)
+    for index, (num, sym) in enumerate(zip(numeric, symbolic, strict=True)):
+        label = f"{name}_{{{result.outputs[index]}}}" if len(numeric) > 1 else name
+        parts = [label] + ([bmatrix(sym)] if sym is not None else []) + [bmatrix(num)]
+        lines.append(" = ".join(parts))
+    if not document:
+        if len(lines) == 1:
+            return lines[0]
+        return r"\begin{gathered} " + r" \\ ".join(lines) + r" \end{gathered}"
+    body = "\n".join(lines)
+    point = ", ".join(f"{k} = {v}" for k, v in result.point.items())
+    return f"% jacli {result.command}: {result.expression} at {point}\n{body}\n"

@@ -1,0 +1,135 @@
+"""Rich tables: the function, the point, f(x), the result, and the symbolic form beside it."""
+
+from __future__ import annotations
+
+import itertools
+
+from rich import box
+from rich.columns import Columns
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from jacli.render import format_number
+from jacli.results import COMMAND_TITLES, SYMBOLIC_DISPLAY_LIMIT, InputBlock, Nested, Result, flatten
+
+ROW_LABELS = {"gradient": "∇f", "vjp": "vᵀJ", "hvp": "H·v"}
+
+
+def _cells(result: Result, digits: int) -> Nested:
+    """Exact cells when ``--exact`` was asked, else numbers with ``digits`` significant digits."""
+    if result.exact is not None:
+        return result.exact
+    return _map(result.result, lambda x: format_number(x, digits))
+
+
+def _map(nested: Nested, fn) -> Nested:  # noqa: ANN001
+    return [_map(x, fn) for x in nested] if isinstance(nested, list) else fn(nested)
+
+
+def _table(title: str | None, row_labels: list[str], column_labels: list[str], rows: list[list[str]]) -> Table:
+    table = Table(title=title, box=box.ROUNDED, title_justify="left", title_style="bold")
+    table.add_column("", style="bold cyan", no_wrap=True)
+    for label in column_labels:
+        table.add_column(label, justify="right", header_style="bold cyan", no_wrap=True)
+    for label, row in zip(row_labels, rows, strict=True):
+        table.add_row(label, *row)
+    return table
+
+
+def _block_tables(result: Result, flat: list[str], row_label: str) -> list[Table]:
+    """A vector over the inputs, one table per variable in its own shape (``A.grad`` as a matrix)."""
+    tables = []
+    for block in result.blocks:
+        values = flat[block.start : block.stop]
+        tables.append(_shaped_table(block, values, row_label))
+    return tables
+
+
+def _shaped_table(block: InputBlock, values: list[str], row_label: str) -> Table:
+    title = f"{row_label} w.r.t. {block.name}"
+    if len(block.shape) == 2:
+        rows, columns = block.shape
+        return _table(
+            title,
+            [f"{block.name}[{i},:]" for i in range(rows)],
+            [f"[:,{j}]" for j in range(columns)],
+            [values[i * columns : (i + 1) * columns] for i in range(rows)],
+        )
+    labels = list(result_labels(block))
+    return _table(title, [row_label], labels, [values])
+
+
+def result_labels(block: InputBlock) -> list[str]:
+    if not block.shape:
+        return [block.name]
+    if len(block.shape) == 1:
+        return [f"{block.name}[{i}]" for i in range(block.shape[0])]
+    return [f"{block.name}[{','.join(map(str, i))}]" for i in itertools.product(*(range(n) for n in block.shape))]
+
+
+def numeric_tables(result: Result, digits: int) -> list[Table]:
+    """The result as tables: outputs on rows, inputs on columns."""
+    cells = _cells(result, digits)
+    inputs, outputs = list(result.inputs), list(result.outputs)
+    title = COMMAND_TITLES.get(result.command, result.command)
+    if result.command in ("gradient", "vjp", "hvp"):
+        if any(block.shape for block in result.blocks):
+            return _block_tables(result, flatten(cells), ROW_LABELS[result.command])
+        return [_table(title, [ROW_LABELS[result.command]], inputs, [cells])]
+    if result.command == "jvp":
+        return [_table(title, outputs, ["J·v"], [[c] for c in cells])]
+    if result.command == "hessian" and len(result.shape) == 3:
+        return [_table(f"{title}  ({out})", inputs, inputs, block) for out, block in zip(outputs, cells, strict=True)]
+    if result.command == "hessian":
+        return [_table(title, inputs, inputs, cells)]
+    return [_table(title, outputs, inputs, cells)]
+
+
+def _symbolic_panel(result: Result) -> RenderableType | None:
+    if result.text is None:
+        return None
+    if result.text.operations > SYMBOLIC_DISPLAY_LIMIT:
+        return Text(
+            f"symbolic form elided ({result.text.operations:,} operations); --format json prints it",
+            style="dim",
+        )
+    lines: list[RenderableType] = [Text("symbolic", style="bold"), Text(result.text.pretty())]
+    if result.bindings:
+        lines.append(Text("where " + "; ".join(f"{name} = {value}" for name, value in result.bindings), style="dim"))
+    return Group(*lines)
+
+
+def _header(result: Result, digits: int) -> Table:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold")
+    grid.add_column()
+    names = ", ".join(result.point)
+    grid.add_row("f", Text(f"({names}) = {result.expression.strip()}"))
+    grid.add_row("at", Text(", ".join(f"{k} = {_point_text(v, digits)}" for k, v in result.point.items())))
+    value = [format_number(x, digits) for x in result.value]
+    grid.add_row("f(x)", Text(value[0] if len(value) == 1 else "[" + ", ".join(value) + "]"))
+    if result.v is not None:
+        grid.add_row("v", Text("[" + ", ".join(format_number(x, digits) for x in result.v) + "]"))
+    if result.mode is not None:
+        grid.add_row("mode", Text(result.mode))
+    return grid
+
+
+def _point_text(value: Nested, digits: int) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_point_text(v, digits) for v in value) + "]"
+    return format_number(value, digits)
+
+
+def render_table(result: Result, console: Console, digits: int = 6) -> None:
+    """Print one result: header, numeric table(s) and the symbolic form beside them."""
+    console.print(_header(result, digits))
+    numeric = numeric_tables(result, digits)
+    panel = _symbolic_panel(result)
+    body: list[RenderableType] = [Group(*numeric)]
+    if panel is not None:
+        body.append(panel)
+    console.print(Columns(body, padding=(0, 4)))
+    for note in result.notes:
+        console.print(Text(note, style="dim"))

@@ -1,0 +1,45 @@
+"""Shared fixtures: run the CLI in-process with captured stdout, stderr and stdin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import pytest
+from click.testing import CliRunner
+
+from jacli import cli
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one ``jacli`` invocation printed and returned."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+Invoke = Callable[..., Outcome]
+
+
+def invoke_cli(*args: str, input: str | bytes | None = None, env: Mapping[str, str | None] | None = None) -> Outcome:
+    """Run ``jacli ARGS`` through :func:`jacli.cli.run`, exactly as the console script does."""
+    runner = CliRunner()
+    with runner.isolation(input=input, env=env) as (out, err, _):
+        code = cli.run(list(args))
+    return Outcome(int(code), out.getvalue().decode(), err.getvalue().decode())
+
+
+@pytest.fixture
+def jacli() -> Invoke:
+    """``jacli("jacobian", "x*y", "--at", "1,2")`` -> :class:`Outcome`."""
+    return invoke_cli
+
+
+def assert_usage_error(outcome: Outcome) -> None:
+    """Exit 2, a first stderr line ``jacli: error: …``, no traceback, nothing on stdout."""
+    assert outcome.exit_code == 2, outcome
+    assert outcome.stderr.startswith("jacli: error: "), outcome.stderr
+    assert "Traceback" not in outcome.stderr
+    assert outcome.stdout == ""
