@@ -43,3 +43,7 @@ def assert_usage_error(outcome: Outcome) -> None:
     assert outcome.stderr.startswith("jacli: error: "), outcome.stderr
     assert "Traceback" not in outcome.stderr
     assert outcome.stdout == ""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true", help="rewrite tests/golden/* from current output")

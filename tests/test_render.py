@@ -1,0 +1,112 @@
+"""Each renderer on hand-built results (no torch, no SymPy needed)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from rich.console import Console
+
+from jacli.render.csv import render_csv, render_csv_points
+from jacli.render.json import render_json
+from jacli.render.latex import render_latex
+from jacli.render.table import render_table
+from jacli.results import InputBlock, Result, SymbolicText
+
+
+def seed_result(**changes: object) -> Result:
+    base = {
+        "command": "jacobian",
+        "expression": "2*x0+x1**2, x0**2+2*x1**3",
+        "inputs": ("x0", "x1"),
+        "outputs": ("f0", "f1"),
+        "blocks": (InputBlock("x0", (), 0), InputBlock("x1", (), 1)),
+        "point": {"x0": 1.0, "x1": 2.0},
+        "value": (6.0, 17.0),
+        "result": [[2.0, 4.0], [2.0, 24.0]],
+        "shape": (2, 2),
+        "symbolic": [["2", "2*x1"], ["2*x0", "6*x1**2"]],
+        "mode": "reverse",
+        "text": SymbolicText(
+            pretty=lambda: "[2  2*x1]\n[2*x0  6*x1**2]",
+            latex=lambda: [["2", "2 x_{1}"], ["2 x_{0}", "6 x_{1}^{2}"]],
+            operations=5,
+        ),
+    }
+    base.update(changes)
+    return Result(**base)  # type: ignore[arg-type]
+
+
+def table_text(result: Result, width: int = 100, digits: int = 6) -> str:
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    render_table(result, console, digits)
+    return console.export_text()
+
+
+def test_json_keys_and_nulls() -> None:
+    obj = json.loads(render_json(seed_result(result=[[2.0, float("nan")], [float("inf"), 24.0]])))
+    assert list(obj) == ["command", "inputs", "outputs", "point", "value", "result", "mode", "symbolic"]
+    assert obj["result"] == [[2.0, None], [None, 24.0]]
+
+
+def test_json_without_symbolic_has_no_symbolic_key() -> None:
+    assert "symbolic" not in json.loads(render_json(seed_result(symbolic=None, text=None)))
+
+
+def test_csv_rows() -> None:
+    assert render_csv(seed_result()) == "2.0,4.0\n2.0,24.0\n"
+    vector = seed_result(command="gradient", result=[1.0, 0.5], shape=(2,))
+    assert render_csv(vector) == "1.0,0.5\n"
+    hessian = seed_result(command="hessian", result=[[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]])
+    assert render_csv(hessian) == "1.0,2.0\n3.0,4.0\n5.0,6.0\n7.0,8.0\n"
+
+
+def test_csv_points_rows_start_with_the_point() -> None:
+    rows = render_csv_points([seed_result(), seed_result(point={"x0": 3.0, "x1": float("nan")})])
+    assert rows == "1.0,2.0,2.0,4.0,2.0,24.0\n3.0,nan,2.0,4.0,2.0,24.0\n"
+
+
+def test_latex_has_symbolic_and_numeric_bmatrix() -> None:
+    text = render_latex(seed_result())
+    assert r"J = \begin{bmatrix} 2 & 2 x_{1} \\ 2 x_{0} & 6 x_{1}^{2} \end{bmatrix}" in text
+    assert r"= \begin{bmatrix} 2 & 4 \\ 2 & 24 \end{bmatrix}" in text
+
+
+def test_table_shows_labels_numbers_and_symbolic() -> None:
+    text = table_text(seed_result())
+    assert "jacobian of  f(x0, x1) = 2*x0+x1**2, x0**2+2*x1**3" in text
+    assert "f = [6, 17]" in text
+    lines = text.splitlines()
+    assert any("│ f1 │  2 │ 24 │" in line for line in lines)
+    assert any("[2*x0  6*x1**2]" in line for line in lines)
+
+
+def test_table_shows_array_gradients_in_their_own_shape() -> None:
+    result = seed_result(
+        command="vjp",
+        inputs=("A[0,0]", "A[0,1]", "A[1,0]", "A[1,1]"),
+        blocks=(InputBlock("A", (2, 2), 0),),
+        result=[6.0, 15.0, 6.0, 15.0],
+        shape=(4,),
+        v=(1.0, 1.0),
+        mode=None,
+        text=None,
+        symbolic=None,
+    )
+    text = table_text(result)
+    assert "vᵀJ w.r.t. A" in text
+    assert any("│ A[1,:] │     6 │    15 │" in line for line in text.splitlines())
+
+
+def test_table_elides_huge_symbolic_forms() -> None:
+    huge = SymbolicText(pretty=lambda: "never shown", latex=lambda: [], operations=10**6)
+    text = table_text(seed_result(text=huge))
+    assert "elided (1,000,000 operations)" in text and "never shown" not in text
+
+
+def test_table_digits_and_exact() -> None:
+    third = seed_result(command="gradient", result=[1 / 3, 2.0], shape=(2,), mode=None, text=None)
+    assert "0.333333" in table_text(third)
+    assert "0.333" in table_text(third, digits=3) and "0.3333" not in table_text(third, digits=3)
+    exact = table_text(seed_result(exact=[["2", "4"], ["2", "24"]], result=[[2.0, 4.0], [2.0, 24.0]]))
+    assert "│ f1 │  2 │ 24 │" in exact
