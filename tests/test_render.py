@@ -38,9 +38,9 @@ def seed_result(**changes: object) -> Result:
 
 
 def table_text(result: Result, width: int = 100, digits: int = 6) -> str:
-    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
-    render_table(result, console, digits)
-    return console.export_text()
+    buffer = io.StringIO()
+    render_table(result, Console(width=width, file=buffer, color_system=None), digits)
+    return buffer.getvalue()
 
 
 def test_json_keys_and_nulls() -> None:
@@ -102,6 +102,10 @@ def test_table_elides_huge_symbolic_forms() -> None:
     huge = SymbolicText(pretty=lambda: "never shown", latex=lambda: [], operations=10**6)
     text = table_text(seed_result(text=huge))
     assert "elided (1,000,000 operations)" in text and "never shown" not in text
+
+
+def test_table_lines_have_no_trailing_blanks() -> None:
+    assert all(line == line.rstrip() for line in table_text(seed_result()).splitlines())
 
 
 def test_table_digits_and_exact() -> None:
