@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -107,6 +107,8 @@ def _compiled(text: str, shapes: tuple[tuple[str, tuple[int, ...]], ...], wrt: t
 
 def wrt_names(parsed: language.ParsedExpression, wrt: str | Sequence[str] | None) -> tuple[str, ...]:
     """The differentiation variables: ``wrt`` checked against the expression, or all its names."""
+    if not parsed.names:
+        raise UsageError("the expression has no variables, so there is nothing to differentiate")
     if wrt is None:
         return parsed.names
     names = [n.strip() for n in wrt.split(",")] if isinstance(wrt, str) else list(wrt)
@@ -171,7 +173,10 @@ def assign_point(parsed: language.ParsedExpression, order: Sequence[str], at: Po
         values[name] = value
     missing = [n for n in parsed.names if n not in values]
     if missing:
-        hint = "parameters need a value by name, e.g. " + f"--at \"{missing[0]}=1\"" if len(positional) == len(order) else f"variables in order: {', '.join(order)}"
+        if len(positional) == len(order):
+            hint = f'parameters need a value by name, e.g. --at "{missing[0]}=1"'
+        else:
+            hint = f"variables in order: {', '.join(order)}"
         raise UsageError(f"--at has no value for {', '.join(map(repr, missing))} ({hint})")
     limit = language.max_elements()
     for name, value in values.items():
@@ -255,6 +260,10 @@ def _finish(
     fn = prob.function()
     value = calculus.value(fn, prob.x)
     text, symbolic_cells, exact_cells = None, None, None
+    notes: tuple[str, ...] = ()
+    if isinstance(exprs, _Skipped):  # the numbers still come out
+        notes = (f"symbolic form skipped: {exprs.reason}" + ("; so is --exact" if exact else ""),)
+        exprs, exact = None, False
     if exprs is not None:
         symbolic_cells = symbolic.to_text(exprs)
         operations = symbolic.operation_count(exprs)
@@ -267,7 +276,6 @@ def _finish(
             exact_cells = _exact(exprs, prob)
     elif exact:
         raise UsageError("--exact needs the symbolic result; drop --no-symbolic")
-    notes = ()
     return Result(
         command=command,
         expression=prob.program.text,
@@ -282,7 +290,7 @@ def _finish(
         exact=exact_cells,
         v=None if v is None else tuple(language.constant_value(e) for e in v),
         mode=mode,
-        bindings=tuple((b.symbol.name, sympy.sstr(b.value)) for b in prob.program.bindings) if exprs is not None else (),
+        bindings=_used_bindings(prob.program, exprs) if exprs is not None else (),
         notes=notes,
         text=text,
         tensor=numeric.detach(),
@@ -290,10 +298,23 @@ def _finish(
     )
 
 
+def _used_bindings(program: language.Program, exprs: Any) -> tuple[tuple[str, str], ...]:
+    """The bindings a symbolic result refers to, directly or through other bindings, in order."""
+    used: set[sympy.Symbol] = set()
+    pending = set().union(*(symbolic.as_expr(e).free_symbols for e in _flatten_exprs(exprs)))
+    definitions = {b.symbol: b.value for b in program.bindings}
+    while pending:
+        symbol = pending.pop()
+        if symbol in definitions and symbol not in used:
+            used.add(symbol)
+            pending |= definitions[symbol].free_symbols
+    return tuple((b.symbol.name, sympy.sstr(b.value)) for b in program.bindings if b.symbol in used)
+
+
 def _exact(exprs: Any, prob: Problem) -> Any:
     flat = _flatten_exprs(exprs)
     values = symbolic.evaluate_exact(flat, prob.program.bindings, prob.exact_point())
-    return _unflatten([sympy.sstr(e) for e in values], exprs)
+    return _unflatten([symbolic.exact_text(e) for e in values], exprs)
 
 
 def _flatten_exprs(exprs: Any) -> list[sympy.Expr]:
@@ -339,14 +360,30 @@ def jacobian(
     if mode not in calculus.MODES:
         raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {mode!r}")
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
+    language.check_result_size("Jacobian", (len(prob.program.outputs), prob.x.numel()))
     chosen = calculus.choose_mode(mode, prob.x.numel(), len(prob.program.outputs))
     numeric = calculus.jacobian(prob.function(), prob.x, chosen)
-    exprs = _symbolic_jacobian(prob) if symbolic_form else None
+    exprs = _symbolic(lambda: _symbolic_jacobian(prob)) if symbolic_form else None
     return _finish("jacobian", prob, numeric, exprs, exact=exact, mode=chosen)
 
 
 def _symbolic_jacobian(prob: Problem) -> list[list[sympy.Expr]]:
     return symbolic.Differentiator(prob.program).jacobian(prob.program.outputs, prob.input_symbols)
+
+
+@dataclass(frozen=True)
+class _Skipped:
+    """A symbolic result that was not derived because it would be too large."""
+
+    reason: str
+
+
+def _symbolic(compute: Callable[[], Any]) -> Any:
+    """``compute()``, or :class:`_Skipped` when the symbolic work is over its bounds."""
+    try:
+        return compute()
+    except symbolic.SymbolicTooLarge as err:
+        return _Skipped(str(err))
 
 
 def gradient(
@@ -363,7 +400,7 @@ def gradient(
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
     _require_scalar("gradient", prob)
     numeric = calculus.vjp(prob.function(), prob.x, torch.ones(1, dtype=prob.x.dtype, device=prob.x.device))
-    exprs = _symbolic_jacobian(prob)[0] if symbolic_form else None
+    exprs = _symbolic(lambda: _symbolic_jacobian(prob)[0]) if symbolic_form else None
     return _finish("gradient", prob, numeric, exprs, exact=exact)
 
 
@@ -379,13 +416,15 @@ def hessian(
 ) -> Result:
     """Hessian: n×n for a scalar ``expr``, m×n×n for a vector-valued one."""
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
-    numeric = calculus.hessian(prob.function(), prob.x)
+    language.check_result_size("Hessian", (len(prob.program.outputs), prob.x.numel(), prob.x.numel()))
+    numeric = _numeric_hessian(prob)
     exprs = None
     if symbolic_form:
-        exprs = symbolic.Differentiator(prob.program).hessian(prob.program.outputs, prob.input_symbols)
+        differentiator = symbolic.Differentiator(prob.program)
+        exprs = _symbolic(lambda: differentiator.hessian(prob.program.outputs, prob.input_symbols))
     if not prob.program.output_shape:  # a scalar f: drop the output axis
         numeric = numeric[0]
-        exprs = exprs[0] if exprs is not None else None
+        exprs = exprs[0] if isinstance(exprs, list) else exprs
     return _finish("hessian", prob, numeric, exprs, exact=exact)
 
 
@@ -406,7 +445,7 @@ def vjp(
     weights = parse_vector(v, len(labels), labels, "vjp")
     v_tensor = _tensor([language.scalar(w) for w in weights], prob.x.dtype, prob.x.device)
     numeric = calculus.vjp(prob.function(), prob.x, v_tensor)
-    exprs = symbolic.combine(weights, _symbolic_jacobian(prob)) if symbolic_form else None
+    exprs = _symbolic(lambda: symbolic.combine(weights, _symbolic_jacobian(prob))) if symbolic_form else None
     return _finish("vjp", prob, numeric, exprs, exact=exact, v=weights)
 
 
@@ -429,5 +468,596 @@ def jvp(
     numeric = calculus.jvp(prob.function(), prob.x, v_tensor)
     exprs = None
     if symbolic_form:
-        exprs = symbolic.combine(weights, symbolic.transpose(_symbolic_jacobian(prob)))
+        exprs = _symbolic(lambda: symbolic.combine(weights, symbolic.transpose(_symbolic_jacobian(prob))))
     return _finish("jvp", prob, numeric, exprs, exact=exact, v=weights)
+
+
+# ---------------------------------------------------------------------------
+# Many points: vectorised with torch.func.vmap over chunks, streamed.
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PointsEvaluation:
+    """A derivative at many points: labels once, then :class:`~jacli.batch.PointsChunk` s as they finish.
+
+    ``chunks`` is a one-shot iterator: each chunk is computed when it is asked for,
+    so memory holds one chunk however many points there are.
+    """
+
+    command: str
+    expression: str
+    variables: tuple[tuple[str, tuple[int, ...]], ...]
+    """(name, shape) of every variable, variable order: the columns of ``PointsChunk.points``."""
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    blocks: tuple[InputBlock, ...]
+    shape: tuple[int, ...]
+    """Shape of the result at one point."""
+    mode: str | None
+    v: tuple[float, ...] | None
+    chunks: Any  # Iterator[batch.PointsChunk]
+    source: Any = None  # the points.PointsReader, when reading a file (bytes read, size)
+    symbolic_exprs: Any = None
+    """A function giving the symbolic result (nested SymPy expressions), or None with ``--no-symbolic``."""
+    bindings: tuple[tuple[str, str], ...] = ()
+
+    @functools.cached_property
+    def symbolic(self) -> Any:
+        """The symbolic result as nested SymPy strings, derived on first use (only json shows it).
+
+        None when ``--no-symbolic``, or when it is too large to derive (:attr:`symbolic_note` says so).
+        """
+        if self.symbolic_exprs is None:
+            return None
+        try:
+            return symbolic.to_text(self.symbolic_exprs())
+        except symbolic.SymbolicTooLarge as err:
+            self.__dict__["symbolic_note"] = f"symbolic form skipped: {err}; the numbers are complete"
+            return None
+
+    @property
+    def symbolic_note(self) -> str | None:
+        """Why the symbolic form is missing, when it was asked for but skipped."""
+        return self.__dict__.get("symbolic_note")
+
+    @property
+    def point_labels(self) -> tuple[str, ...]:
+        """Labels of the columns of ``PointsChunk.points``: ``x``, ``a[0]``, …"""
+        return tuple(
+            language.element_label(name, index) for name, shape in self.variables for index in np.ndindex(shape)
+        )
+
+
+def _fixed_values(at: Point, parsed: language.ParsedExpression) -> dict[str, language.Value]:
+    """``--at`` with ``--points``: values by name for the variables that are not columns."""
+    if at is None:
+        return {}
+    if isinstance(at, str):
+        assignments = language.parse_assignments(at)
+        if assignments.positional:
+            raise UsageError('with --points, --at gives values by name (e.g. --at "a=2") for variables not in the file')
+        named = dict(assignments.named)
+    elif isinstance(at, Mapping):
+        named = {k: _as_value(v, k) for k, v in at.items()}
+    else:
+        raise UsageError("with --points, --at gives values by name, for variables not in the file")
+    for name in named:
+        if name not in parsed.names:
+            known = ", ".join(parsed.names) or "none"
+            raise UsageError(f"--at names {name!r}, which is not a variable of the expression (variables: {known})")
+    return named
+
+
+def _header_columns(
+    reader: Any, parsed: language.ParsedExpression, fixed: Mapping[str, language.Value]
+) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
+    """A header row -> each column variable's shape, and element label -> column index."""
+    where = f"{reader.name}:{reader.first_line}"
+    indices: dict[str, list[tuple[int, ...]]] = {}
+    label_column: dict[str, int] = {}
+    for col, label in enumerate(reader.header):
+        name, _, rest = label.partition("[")
+        index = tuple(int(i) for i in rest.rstrip("]").split(",")) if rest else ()
+        if name not in parsed.names:
+            known = ", ".join(parsed.names) or "none"
+            raise UsageError(f"{where}: the header names {label!r}, not a variable of the expression ({known})")
+        if name in fixed:
+            raise UsageError(f"{where}: {name!r} is both a column and given by --at; give it once")
+        if indices.get(name) and (not index) != (not indices[name][0]):
+            raise UsageError(f"{where}: the header names {name!r} both whole and by element")
+        indices.setdefault(name, []).append(index)
+        label_column[language.element_label(name, index)] = col
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name, seen in indices.items():
+        if len({len(i) for i in seen}) != 1:
+            raise UsageError(f"{where}: the elements of {name!r} in the header have different numbers of indices")
+        shape = tuple(max(i[d] for i in seen) + 1 for d in range(len(seen[0])))
+        missing = [language.element_label(name, i) for i in np.ndindex(shape) if i not in set(seen)]
+        if missing:
+            shown = ", ".join(missing[:5])
+            raise UsageError(f"{where}: the header has no column for {shown} (array {name!r} of shape {shape})")
+        shapes[name] = shape
+    return shapes, label_column
+
+
+def _file_layout(
+    reader: Any, parsed: language.ParsedExpression, order: Sequence[str], at: Point
+) -> tuple[dict[str, tuple[int, ...]], dict[str, list[float]], dict[str, int]]:
+    """Shapes of the variables, fixed values (from ``at``), and element label -> column of a points file."""
+    fixed = _fixed_values(at, parsed)
+    if reader.header is not None:
+        shapes, label_column = _header_columns(reader, parsed, fixed)
+    else:
+        names = [*order, *(n for n in parsed.names if n not in order and n not in fixed)]
+        names = [n for n in names if n not in fixed]
+        if reader.columns and reader.columns != len(names):
+            raise UsageError(
+                f"{reader.name}:{reader.first_line}: {reader.columns} column{'s' if reader.columns != 1 else ''} "
+                f"but {len(names)} expected ({', '.join(names) or 'none'}); a header row can name the columns"
+            )
+        shapes = {n: () for n in names}
+        label_column = {n: i for i, n in enumerate(names)}
+    for name, value in fixed.items():
+        shapes[name] = tuple(value.shape)
+    missing = [n for n in parsed.names if n not in shapes]
+    if missing:
+        raise UsageError(f"{reader.name}: no column for {', '.join(map(repr, missing))}; add one or give it by --at")
+    values = {n: [language.constant_value(e) for e in value.flat] for n, value in fixed.items()}
+    return shapes, values, label_column
+
+
+def _list_layout(
+    parsed: language.ParsedExpression, order: Sequence[str], points: Sequence[Point]
+) -> tuple[dict[str, tuple[int, ...]], Any]:
+    """Shapes of the variables and the (points, elements) array of a list of points."""
+    assigned = [assign_point(parsed, order, point) for point in points]
+    if not assigned:
+        raise UsageError("no points given")
+    shapes = {n: tuple(val.shape) for n, val in assigned[0].items()}
+    for values in assigned[1:]:
+        for n, val in values.items():
+            if tuple(val.shape) != shapes[n]:
+                raise ShapeError(f"{n!r} has shape {shapes[n]} at one point and {tuple(val.shape)} at another")
+    flat = [[language.constant_value(e) for n in parsed.names for e in values[n].flat] for values in assigned]
+    return shapes, np.asarray(flat, dtype=np.float64).reshape(len(assigned), -1)
+
+
+def _columns(
+    program: language.Program,
+    order: Sequence[str],
+    fixed: Mapping[str, list[float]],
+    label_column: Mapping[str, int] | None,
+) -> Any:
+    """The :class:`~jacli.batch.Columns` map: input columns and fixed values -> every variable's flat elements."""
+    from jacli import batch
+
+    offsets, start = {}, 0
+    for var in program.variables:
+        offsets[var.name] = start
+        start += var.size
+    from_column: list[int] = []
+    column: list[int] = []
+    fixed_at: list[int] = []
+    fixed_values: list[float] = []
+    for var in program.variables:
+        base = offsets[var.name]
+        if var.name in fixed:
+            fixed_at.extend(range(base, base + var.size))
+            fixed_values.extend(fixed[var.name])
+        else:
+            from_column.extend(range(base, base + var.size))
+            column.extend(range(base, base + var.size) if label_column is None else map(label_column.get, var.labels))
+    params = [var for var in program.variables if var.name not in order]
+    positions = [
+        [offsets[var.name] + k for var in group for k in range(var.size)]
+        for group in ([program.variable(n) for n in order], params)
+    ]
+    return batch.Columns(
+        size=start,
+        from_column=np.asarray(from_column, dtype=np.intp),
+        column=np.asarray(column, dtype=np.intp),
+        fixed_at=np.asarray(fixed_at, dtype=np.intp),
+        fixed=np.asarray(fixed_values, dtype=np.float64),
+        inputs=np.asarray(positions[0], dtype=np.intp),
+        params=np.asarray(positions[1], dtype=np.intp),
+    )
+
+
+def _symbolic_result(
+    command: str, program: language.Program, inputs: list[sympy.Symbol], weights: Sequence[sympy.Expr] | None
+) -> Any:
+    """The symbolic form of ``command`` (nested lists of SymPy expressions)."""
+    differentiator = symbolic.Differentiator(program)
+    if command == "hessian":
+        exprs = differentiator.hessian(program.outputs, inputs)
+        return exprs if program.output_shape else exprs[0]
+    jac = differentiator.jacobian(program.outputs, inputs)
+    if command == "gradient":
+        return jac[0]
+    if command == "vjp":
+        return symbolic.combine(weights, jac)
+    if command == "jvp":
+        return symbolic.combine(weights, symbolic.transpose(jac))
+    return jac
+
+
+def _input_blocks(program: language.Program, order: Sequence[str]) -> tuple[InputBlock, ...]:
+    blocks, start = [], 0
+    for name in order:
+        var = program.variable(name)
+        blocks.append(InputBlock(var.name, var.shape, start))
+        start += var.size
+    return tuple(blocks)
+
+
+def evaluate_points(
+    command: str,
+    expr: str,
+    points: str | Any | Sequence[Point],
+    *,
+    at: Point = None,
+    v: Any = "ones",
+    wrt: str | Sequence[str] | None = None,
+    mode: str = "auto",
+    dtype: str = "float64",
+    device: str = "cpu",
+    symbolic_form: bool = True,
+    chunk_size: int | None = None,
+) -> PointsEvaluation:
+    """``command`` (jacobian, gradient, hessian, vjp, jvp) of ``expr`` at many points, vectorised.
+
+    ``points``: a points file path (``-`` for stdin), a :class:`~jacli.points.PointsReader`,
+    or a list of points like ``at``. With a file, ``at`` gives by name the variables that
+    are not columns; without a header the columns are the variables in order (``wrt``
+    first, then the parameters). Results stream: ``chunks`` computes a chunk when asked.
+
+    >>> ev = evaluate_points("jacobian", "2*x0+x1**2, x0**2+2*x1**3", ["1,2", "0,0"])
+    >>> [chunk.result.tolist() for chunk in ev.chunks]
+    [[[[2.0, 4.0], [2.0, 24.0]], [[2.0, 0.0], [0.0, 0.0]]]]
+    """
+    from jacli import batch
+    from jacli.points import PointsReader, open_points
+
+    if command not in batch.COMMANDS:
+        raise UsageError(f"cannot evaluate {command!r} at many points; one of {', '.join(batch.COMMANDS)}")
+    if mode not in calculus.MODES:
+        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {mode!r}")
+    torch_dtype, torch_device = _dtype(dtype), _device(device)
+    parsed = parse(expr)
+    order = wrt_names(parsed, wrt)
+    reader, label_column, fixed, flat = None, None, {}, None
+    if isinstance(points, str | PointsReader):
+        reader = points if isinstance(points, PointsReader) else open_points(points)
+        try:
+            shapes_of, fixed, label_column = _file_layout(reader, parsed, order, at)
+        except BaseException:
+            reader.close()
+            raise
+    elif at is not None:
+        raise UsageError("give the points either as a list or with --at, not both")
+    else:
+        shapes_of, flat = _list_layout(parsed, order, points)
+    shapes = tuple((n, shapes_of[n]) for n in parsed.names)
+    program = _program(expr, shapes)
+    fn = _compiled(expr, shapes, order)
+    inputs = [s for n in order for s in program.variable(n).symbols]
+    n, m = len(inputs), len(program.outputs)
+    if command == "gradient" and m != 1:
+        raise ShapeError(
+            f"gradient needs a scalar expression, but this one has {m} outputs "
+            f"(shape {program.output_shape}); use jacobian or hessian"
+        )
+    weights, v_tensor = None, None
+    if command in ("vjp", "jvp"):
+        labels = list(program.output_labels) if command == "vjp" else [s.name for s in inputs]
+        weights = parse_vector(v, len(labels), labels, command)
+        v_tensor = _tensor([language.scalar(w) for w in weights], torch_dtype, torch_device)
+    chosen = calculus.choose_mode(mode, n, m) if command == "jacobian" else None
+    scalar_hessian = command == "hessian" and not program.output_shape
+    kernel = batch.make_kernel(fn, command, chosen or "reverse", v_tensor, drop_output_axis=scalar_hessian)
+    shape = {
+        "jacobian": (m, n),
+        "gradient": (n,),
+        "hessian": (n, n) if scalar_hessian else (m, n, n),
+        "vjp": (n,),
+        "jvp": (m,),
+    }[command]
+    if command in ("jacobian", "hessian"):
+        language.check_result_size(command.capitalize(), shape)  # the same limit as for one point
+    width = {"jacobian": min(n, m), "hessian": m * n}.get(command, 1)
+    rows = chunk_size or batch.chunk_rows(len(fn._steps) + n, width + 1)
+    if reader is not None:
+        source = ((chunk.values, chunk.first_line) for chunk in reader.chunks(rows))
+    else:
+        source = ((flat[i : i + rows], None) for i in range(0, len(flat), rows))
+    derive = functools.partial(_symbolic_result, command, program, inputs, weights)
+    return PointsEvaluation(
+        command=command,
+        expression=program.text,
+        variables=shapes,
+        inputs=tuple(s.name for s in inputs),
+        outputs=program.output_labels,
+        blocks=_input_blocks(program, order),
+        shape=shape,
+        mode=chosen,
+        v=None if weights is None else tuple(language.constant_value(w) for w in weights),
+        chunks=batch.evaluate(kernel, _columns(program, order, fixed, label_column), source, torch_dtype, torch_device),
+        source=reader,
+        symbolic_exprs=derive if symbolic_form else None,
+        bindings=tuple((b.symbol.name, sympy.sstr(b.value)) for b in program.bindings) if symbolic_form else (),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Hessian-vector products, gradient checking, computation graphs (issue 6).
+# Their modules are imported where used: the other commands never load them.
+# ---------------------------------------------------------------------------
+
+
+def hvp(
+    expr: str,
+    at: Point = None,
+    v: Any = "ones",
+    *,
+    wrt: str | Sequence[str] | None = None,
+    dtype: str = "float64",
+    device: str = "cpu",
+    symbolic_form: bool = True,
+    exact: bool = False,
+) -> Result:
+    """``H·v`` of a scalar ``expr`` by forward-over-reverse, never forming H: an n-vector.
+
+    >>> hvp("x**2*y", at="x=1, y=2", v="1,0").result
+    [4.0, 2.0]
+    """
+    prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
+    _require_scalar("hvp", prob)
+    labels = [s.name for s in prob.input_symbols]
+    weights = parse_vector(v, len(labels), labels, "hvp")
+    v_tensor = _tensor([language.scalar(w) for w in weights], prob.x.dtype, prob.x.device)
+    numeric = calculus.hvp(prob.function(), prob.x, v_tensor)
+    exprs = None
+    if symbolic_form:  # H is symmetric: Σ_i v_i H[i] = H·v
+        exprs = symbolic.combine(weights, symbolic.Differentiator(prob.program).hessian(
+            prob.program.outputs, prob.input_symbols)[0])  # fmt: skip
+    return _finish("hvp", prob, numeric, exprs, exact=exact, v=weights)
+
+
+def check(
+    expr: str,
+    at: Point = None,
+    *,
+    wrt: str | Sequence[str] | None = None,
+    h: float | None = None,
+    richardson: bool = False,
+    rtol: float | None = None,
+    atol: float | None = None,
+    mode: str = "auto",
+    dtype: str = "float64",
+    device: str = "cpu",
+) -> Any:
+    """The Jacobian three ways — autodiff, exact (SymPy at 30 digits), central differences — compared.
+
+    Returns a :class:`~jacli.results.CheckResult`; ``ok`` is False when autodiff
+    and the exact derivative disagree beyond ``atol + rtol·|exact|`` or the
+    function is not differentiable at the point (``jacli check`` then exits 1).
+
+    >>> r = check("x**2*y", at="x=1, y=2")
+    >>> r.ok, r.autodiff, r.exact
+    (True, [[4.0, 1.0]], [[4.0, 1.0]])
+    >>> check("abs(x - 1)", at="x=1").not_differentiable
+    ('f w.r.t. x',)
+    """
+    from jacli import checking
+    from jacli.results import CheckResult
+
+    if mode not in calculus.MODES:
+        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {mode!r}")
+    for name, value in (("--h", h), ("--rtol", rtol), ("--atol", atol)):
+        if value is not None and not (math.isfinite(value) and value >= 0 and (name != "--h" or value > 0)):
+            raise UsageError(f"{name} must be a finite {'positive' if name == '--h' else 'non-negative'} number")
+    prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
+    program, outputs = prob.program, prob.program.output_labels
+    chosen = calculus.choose_mode(mode, prob.x.numel(), len(program.outputs))
+    autodiff = calculus.jacobian(prob.function(), prob.x, chosen).detach().cpu().tolist()
+    exprs = _symbolic_jacobian(prob)
+    point = prob.exact_point()
+    flat = symbolic.evaluate_numeric(_flatten_exprs(exprs), program.bindings, point)
+    exact = _unflatten(flat, exprs)
+    step = h if h is not None else checking.default_step(prob.x.dtype, richardson)
+    fd = checking.central_differences(prob.fn, prob.x, prob.p, step, scale=h is None, richardson=richardson)
+    finite_difference = fd.detach().cpu().tolist()
+    default_rtol, default_atol = checking.TOLERANCES[prob.x.dtype]
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
+    ad_errors = checking.compare(autodiff, exact, rtol, atol)
+    fd_errors = checking.compare(finite_difference, exact, rtol, atol)
+    sites = checking.nonsmooth_sites(program, point)
+    # only the inputs a non-smooth site depends on can lose differentiability there
+    suspects = [s for s in prob.input_symbols if any(s in site.depends_on for site in sites)]
+    not_diff = checking.not_differentiable(program, suspects, point, outputs) if suspects else []
+    inputs = tuple(s.name for s in prob.input_symbols)
+    notes = []
+    if sites and not not_diff:
+        notes.append("non-smooth sub-expressions here, but the one-sided derivatives agree: differentiable")
+    if not_diff:
+        notes.append("autodiff and SymPy give a conventional value where no derivative exists")
+    return CheckResult(
+        expression=program.text,
+        inputs=inputs,
+        outputs=outputs,
+        point=prob.point_json(),
+        value=tuple(calculus.value(prob.function(), prob.x).cpu().tolist()),
+        autodiff=autodiff,
+        exact=exact,
+        finite_difference=finite_difference,
+        max_abs_error={"autodiff": ad_errors.max_abs, "finite_difference": fd_errors.max_abs},
+        max_rel_error={"autodiff": ad_errors.max_rel, "finite_difference": fd_errors.max_rel},
+        ok=not ad_errors.mismatches and not not_diff,
+        rtol=rtol,
+        atol=atol,
+        h=step,
+        richardson=richardson,
+        dtype=dtype,
+        mode=chosen,
+        nonsmooth=tuple(str(s) for s in sites),
+        not_differentiable=tuple(not_diff),
+        mismatches=tuple(f"∂{outputs[i]}/∂{inputs[j]}" for i, j in ad_errors.mismatches),
+        notes=tuple(notes),
+    )
+
+
+def graph(
+    expr: str,
+    at: Point = None,
+    v: Any = None,
+    *,
+    wrt: str | Sequence[str] | None = None,
+    mode: str = "reverse",
+    input: str | None = None,
+    dtype: str = "float64",
+) -> Any:
+    """The computation graph at a point: forward values, local partials, adjoints (or tangents).
+
+    ``mode="reverse"``: adjoints ∂(Σ vᵢ fᵢ)/∂node, ``v`` over the outputs (default
+    the first output). ``mode="forward"``: also tangents ∂node/∂x along ``v`` over
+    the inputs, or along the input named ``input`` (default the first input).
+
+    >>> g = graph("(a+b)*(b+1)", at="a=2, b=1")
+    >>> [(n.label, n.value, n.adjoint) for n in g.nodes]
+    [('a', 2.0, 2.0), ('b', 1.0, 5.0), ('c', 3.0, 2.0), ('d', 2.0, 3.0), ('e', 6.0, 1.0)]
+    """
+    from jacli import graphs
+    from jacli.results import GraphEdge, GraphNode, GraphResult
+
+    if mode not in ("reverse", "forward"):
+        raise UsageError(f"graph --mode must be reverse or forward, not {mode!r}")
+    if input is not None and mode != "forward":
+        raise UsageError("--input seeds forward mode; add --mode forward (reverse mode is seeded by --v)")
+    prob = problem(expr, at, wrt=wrt, dtype=dtype)
+    inputs, params = prob.input_symbols, [s for var in prob.params for s in var.symbols]
+    g = graphs.computation_graph(
+        prob.program, inputs + params, prob.x.tolist() + prob.p.tolist(),
+        inputs=inputs, parsed=parse(expr), dtype=prob.x.dtype,
+    )  # fmt: skip
+    outputs, input_labels = prob.program.output_labels, [s.name for s in inputs]
+    notes = []
+    if mode == "reverse" and v is not None:
+        weights = [language.constant_value(w) for w in parse_vector(v, len(outputs), outputs, "vjp")]
+    else:
+        weights = [1.0] + [0.0] * (len(outputs) - 1)
+        if len(outputs) > 1:
+            notes.append(f"adjoints of {outputs[0]}, the first output; --v weights the outputs (a VJP)")
+    adjoints = g.adjoints(weights)
+    tangents, seed = None, tuple(weights)
+    if mode == "forward":
+        if v is not None:
+            direction = [language.constant_value(w) for w in parse_vector(v, len(input_labels), input_labels, "jvp")]
+        else:
+            chosen = input if input is not None else input_labels[0]
+            if chosen not in input_labels:
+                raise UsageError(f"--input {chosen!r} is not an input (inputs: {', '.join(input_labels)})")
+            direction = [float(label == chosen) for label in input_labels]
+            if input is None and len(input_labels) > 1:
+                notes.append(f"tangents ∂node/∂{chosen}, the first input; --input or --v picks another direction")
+        node_of = {node.label: i for i, node in enumerate(g.nodes) if node.kind == "input"}
+        pairs = zip(input_labels, direction, strict=True)
+        tangents = g.tangents({node_of[label]: t for label, t in pairs if label in node_of})
+        seed = tuple(direction)
+    output_of: dict[int, str] = {}
+    for label, node_id in zip(outputs, g.outputs, strict=True):
+        output_of[node_id] = f"{output_of[node_id]}, {label}" if node_id in output_of else label
+    nodes = tuple(
+        GraphNode(
+            id=i,
+            op=n.op,
+            label=n.label,
+            definition=n.definition,
+            value=n.value,
+            adjoint=adjoints[i],
+            tangent=None if tangents is None else tangents[i],
+            output=output_of.get(i),
+        )
+        for i, n in enumerate(g.nodes)
+    )
+    edges = tuple(GraphEdge(e.source, e.target, e.partial) for e in g.edges)
+    return GraphResult(
+        expression=prob.program.text,
+        point=prob.point_json(),
+        inputs=tuple(input_labels),
+        outputs=outputs,
+        mode=mode,
+        v=seed,
+        nodes=nodes,
+        edges=edges,
+        notes=tuple(notes),
+    )
+
+
+def torch_program(
+    command: str,
+    expr: str,
+    at: Point = None,
+    v: Any = "ones",
+    *,
+    wrt: str | Sequence[str] | None = None,
+    mode: str = "auto",
+    dtype: str = "float64",
+    command_line: str = "",
+) -> str:
+    """``--show-torch``: a short runnable PyTorch program computing ``command`` of ``expr`` at ``at``.
+
+    >>> print(torch_program("gradient", "x**2*y", at="x=1, y=2").splitlines()[-1])
+    print(result.tolist())  # shape (2,): one entry per input element (x, y)
+    """
+    from jacli import torch_program as programs
+
+    prob = problem(expr, at, wrt=wrt, dtype=dtype)
+    point = prob.point_json()
+    outputs, labels = prob.program.output_labels, [s.name for s in prob.input_symbols]
+    if command in ("gradient", "hvp"):
+        _require_scalar(command, prob)
+    weights = None
+    if command == "vjp":
+        weights = [language.constant_value(w) for w in parse_vector(v, len(outputs), outputs, "vjp")]
+    elif command in ("jvp", "hvp"):
+        weights = [language.constant_value(w) for w in parse_vector(v, len(labels), labels, command)]
+    chosen = None
+    if command == "jacobian":
+        if mode not in calculus.MODES:
+            raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {mode!r}")
+        chosen = calculus.choose_mode(mode, prob.x.numel(), len(outputs))
+    return programs.torch_program(
+        command,
+        parse(expr),
+        inputs=[(var.name, point[var.name]) for var in prob.inputs],
+        params=[(var.name, point[var.name]) for var in prob.params],
+        outputs=outputs,
+        input_labels=labels,
+        dtype=dtype,
+        v=weights,
+        mode=chosen,
+        command_line=command_line,
+    )
+
+
+DENSE_FUNC_HESSIAN_INPUTS = 32
+"""From this many inputs, a dense Hessian uses torch.func (vectorised) instead of n autograd passes."""
+
+
+def _numeric_hessian(prob: Problem) -> Tensor:
+    """(m, n, n): sparse (one HVP per colour) when the pattern allows, else dense; see ``bench/scale.py``."""
+    from jacli import sparse
+
+    patterns = sparse.sparse_patterns(prob.program, prob.input_symbols)
+    if patterns is not None:
+        return sparse.hessian(prob.function(), prob.x, patterns)
+    if prob.x.numel() >= DENSE_FUNC_HESSIAN_INPUTS:
+        import warnings
+
+        with warnings.catch_warnings():
+            # forward mode loads torch's jvp decompositions through the deprecated torch.jit.script
+            warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", DeprecationWarning)
+            return torch.func.jacfwd(torch.func.jacrev(prob.function()))(prob.x)
+    return calculus.hessian(prob.function(), prob.x)

@@ -13,6 +13,7 @@ tensor([[ 2.,  4.],
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -75,6 +76,35 @@ def vjp(fn: TorchFn, point: Tensor, v: Tensor) -> Tensor:
 def jvp(fn: TorchFn, point: Tensor, v: Tensor) -> Tensor:
     """``J·v`` by one forward-mode pass with dual numbers; shape ``(m,)``."""
     with forward_ad.dual_level():
-        y = fn(forward_ad.make_dual(point.detach(), v))
+        with warnings.catch_warnings():
+            # the first make_dual loads torch's jvp decompositions through torch.jit.script,
+            # which warns about its own deprecation; nothing the user can act on
+            warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", DeprecationWarning)
+            dual = forward_ad.make_dual(point.detach(), v)
+        y = fn(dual)
         tangent = forward_ad.unpack_dual(y).tangent
     return torch.zeros_like(y.detach()) if tangent is None else tangent
+
+
+def hvp(fn: TorchFn, point: Tensor, v: Tensor) -> Tensor:
+    """Hessian-vector product ``H·v`` of a scalar ``fn`` (one output); shape ``(n,)``.
+
+    Forward-over-reverse: a forward-mode pass (``torch.func.jvp``) through the
+    reverse-mode gradient (``torch.func.grad``), so H (n×n) is never formed;
+    the cost is a small constant times one gradient. The first ``torch.func``
+    call imports ``torch._dynamo`` (≈1.3 s here); ``torch.autograd.forward_ad``
+    duals through ``torch.autograd.grad(create_graph=True)`` import it too
+    (≈2 s: the backward decompositions run under ``torch._compile``).
+
+    >>> f = lambda x: (x[0] ** 2 * x[1]).reshape(1)
+    >>> hvp(f, torch.tensor([1.0, 2.0], dtype=torch.float64), torch.tensor([1.0, 0.0], dtype=torch.float64))
+    tensor([4., 2.], dtype=torch.float64)
+    """
+
+    def scalar(x: Tensor) -> Tensor:
+        return fn(x).sum()  # one output: the sum is that output
+
+    with warnings.catch_warnings():
+        # torch.func.jvp loads torch's jvp decompositions through the deprecated torch.jit.script (as in jvp)
+        warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", DeprecationWarning)
+        return torch.func.jvp(torch.func.grad(scalar), (point.detach(),), (v,))[1]

@@ -8,6 +8,8 @@ imported inside command bodies.
 from __future__ import annotations
 
 import enum
+import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -15,10 +17,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
+from typer.core import TyperGroup
 
 from jacli.errors import ExitCode, ExpressionError, JacliError, UsageError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from jacli.results import Result
 
 
@@ -45,19 +50,6 @@ class Mode(str, enum.Enum):
     reverse = "reverse"
 
 
-LANGUAGE_HELP = """\
-Expression language (see also: jacli language)
-
-  components   2*x0+x1**2, x0**2+2*x1**3   (optional [ ]; nested [[..]] for arrays)
-  operators    + - * / ** ^ (power), unary -, @ (matrix product), ( )
-  numbers      2  0.5  1e-3   constants pi, e
-  functions    sin cos tan asin acos atan atan2 sinh cosh tanh exp log log(x, b)
-               log2 log10 sqrt abs sign min max floor ceil erf sigmoid softplus relu
-               where(cond, a, b)  detach(e)  sum(v)  dot(a, b)  a[0]  A[1,2]
-  bindings     c = a+b; d = b+1; c*d     (';' or newlines; the last line is the output)
-  variables    every other name, in natural order (x2 before x10); --wrt picks them
-"""
-
 ExprArg = Annotated[str, typer.Argument(help="The expression, or - to read it from stdin.", metavar="EXPR")]
 AtOpt = Annotated[
     list[str] | None,
@@ -72,6 +64,18 @@ DigitsOpt = Annotated[int, typer.Option("--digits", min=1, max=17, help="Signifi
 DeviceOpt = Annotated[Device, typer.Option("--device", help="Where torch computes.")]
 ModeOpt = Annotated[Mode, typer.Option("--mode", help="auto: forward when fewer inputs than outputs.")]
 VOpt = Annotated[str, typer.Option("--v", help="The vector v: '1,2', an array literal, or 'ones'.")]
+ShowTorchOpt = Annotated[
+    bool, typer.Option("--show-torch", help="Print a runnable PyTorch program for this result (instead of the result).")
+]
+PointsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--points",
+        metavar="FILE",
+        help="Many points: CSV/TSV/whitespace rows, optional header naming variables; '-' reads stdin.",
+    ),
+]
+ChunkOpt = Annotated[int | None, typer.Option("--chunk-size", min=1, help="Points per vectorised chunk (--points).")]
 
 
 def _version(value: bool) -> None:
@@ -82,10 +86,78 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+# ---------------------------------------------------------------------------
+# Shell conventions: colour only on a terminal, quiet on a closed pipe.
+# ---------------------------------------------------------------------------
+
+COLOR_KEY = "jacli.color"  # ctx.meta: the --color/--no-color flag, None when not given
+
+
+def color_wanted(flag: bool | None = None) -> bool:
+    """Colour (and Rich's help layout) when forced, else only on a terminal without ``NO_COLOR`` or ``TERM=dumb``."""
+    if flag is not None:
+        return flag
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # stdout closed or replaced by an object without a terminal
+        return False
+
+
+def stdout_console() -> Console:
+    """A Rich console on stdout: colour only when :func:`color_wanted`, else no escape codes at all."""
+    from rich.console import Console  # Rich loads only when a table is printed
+
+    ctx = click.get_current_context(silent=True)
+    if not color_wanted(ctx.meta.get(COLOR_KEY) if ctx is not None else None):
+        return Console(highlight=False, color_system=None)
+    # Forced into a pipe there is no terminal to ask: the 16 standard colours are understood everywhere.
+    system = "auto" if sys.stdout.isatty() else "standard"
+    return Console(highlight=False, force_terminal=True, no_color=False, color_system=system)
+
+
+def _set_help_style(command: click.Command, markup: str | None) -> None:
+    """Typer's Rich help on a colour terminal; Click's plain help (no boxes, no Rich import) elsewhere."""
+    if isinstance(command, TyperGroup | typer.core.TyperCommand):
+        command.rich_markup_mode = markup  # type: ignore[assignment]
+    for sub in getattr(command, "commands", {}).values():
+        _set_help_style(sub, markup)
+
+
+def _color(ctx: typer.Context, value: bool | None) -> bool | None:
+    if value is not None:
+        ctx.meta[COLOR_KEY] = value
+        _set_help_style(ctx.find_root().command, app.rich_markup_mode if value else None)
+    return value
+
+
+class _RootGroup(TyperGroup):
+    """The root command: a reader that stops early (``jacli … | head -1``) ends jacli quietly."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:  # eager options print here: jacli --help | head -1
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            raise typer.Exit(ExitCode.BROKEN_PIPE) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # in-process callers (tests, the server) then see every write, flushed or not
+        except BrokenPipeError:
+            raise typer.Exit(ExitCode.BROKEN_PIPE) from None
+        return result
+
+
 app = typer.Typer(
     name="jacli",
+    cls=_RootGroup,
     help="Jacobians, gradients, Hessians, VJPs and JVPs of typed expressions, at a point.",
-    epilog='Example: jacli jacobian "2*x0+x1**2, x0**2+2*x1**3" --at 1,2',
+    epilog=(
+        'Example: jacli jacobian "2*x0+x1**2, x0**2+2*x1**3" --at 1,2\n\n'
+        "The expression language: jacli language. Each command: jacli COMMAND --help."
+    ),
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
@@ -97,6 +169,16 @@ def _main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    color: Annotated[
+        bool | None,
+        typer.Option(
+            "--color/--no-color",
+            callback=_color,
+            is_eager=True,
+            show_default=False,
+            help="Force colour on or off (default: on a terminal, unless NO_COLOR is set).",
+        ),
+    ] = None,
 ) -> None:
     """Jacobians, gradients, Hessians, VJPs and JVPs of typed expressions, at a point."""
 
@@ -128,15 +210,18 @@ def reported_errors() -> Iterator[None]:
     except RecursionError:
         _error("the expression is nested too deeply to differentiate")
         raise typer.Exit(ExitCode.USAGE) from None
+    except MemoryError:  # a last line of defence: the limits in jacli.language should come first
+        _error("out of memory: the input is too large (see 'Limits and safety' in the README)")
+        raise typer.Exit(ExitCode.USAGE) from None
 
 
 def read_expression(expr: str) -> str:
-    """``-`` reads the expression from stdin."""
+    """``-`` reads the expression from stdin (trailing newlines dropped, as ``$(…)`` does in a shell)."""
     if expr != "-":
         return expr
     data = sys.stdin.buffer.read()
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as err:
         raise UsageError(f"stdin is not UTF-8 text (byte {err.start + 1})") from None
 
@@ -158,11 +243,9 @@ def _emit(results: list[Result], output: OutputFormat, digits: int) -> None:
         for result in results:
             sys.stdout.write(render_latex(result))
     else:
-        from rich.console import Console  # noqa: PLC0415
-
         from jacli.render.table import render_table  # noqa: PLC0415
 
-        console = Console(highlight=False)
+        console = stdout_console()
         for index, result in enumerate(results):
             if index:
                 console.print()
@@ -174,11 +257,73 @@ def _emit(results: list[Result], output: OutputFormat, digits: int) -> None:
 
 
 def _run(compute: Callable[..., Result], expr: str, at: list[str] | None, output: OutputFormat, digits: int, **kwargs: Any) -> None:
+    batch = kwargs.pop("batch", None)
     with reported_errors():
         text = read_expression(expr)
+        if batch is not None and _many_points(batch, expr, at, output, kwargs):
+            _run_points(text, at, output, digits=digits, batch=batch, options=kwargs)
+            return
         points = at or [None]
         results = [compute(text, point, **kwargs) for point in points]
         _emit(results, output, digits)
+
+
+def _many_points(batch: dict[str, Any], expr: str, at: list[str] | None, output: OutputFormat, kwargs: Any) -> bool:
+    """``--points``, or several ``--at`` with json/csv output: the vectorised, streamed path."""
+    if batch["points"] is None:
+        return bool(at) and len(at) > 1 and output in (OutputFormat.json, OutputFormat.csv) and not kwargs["exact"]
+    if output is OutputFormat.latex:
+        raise UsageError("--format latex shows one point; with --points use table, json or csv")
+    if kwargs["exact"]:
+        raise UsageError("--exact evaluates one point at a time; drop it with --points (or use --at)")
+    if batch["points"] == "-" and expr == "-":
+        raise UsageError("the expression and --points cannot both come from stdin; put one in a file")
+    return True
+
+
+@contextmanager
+def _progress(source: Any) -> Iterator[Callable[[], None] | None]:
+    """A Rich progress bar on stderr for a points file of known size, when stderr is a terminal."""
+    if source is None or not source.size or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import Progress  # noqa: PLC0415
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("points", total=source.size)
+        yield lambda: progress.update(task, completed=source.bytes_read)
+
+
+def _run_points(
+    text: str, at: list[str] | None, output: OutputFormat, *, digits: int, batch: dict[str, Any], options: Any
+) -> None:
+    """Many points: the vectorised batch API, written chunk by chunk as it computes."""
+    from jacli.render.points import write_points  # noqa: PLC0415
+
+    options = {k: v for k, v in options.items() if k != "exact"}
+    if batch["points"] is not None:
+        points, fixed = batch["points"], ", ".join(at) if at else None
+    else:
+        points, fixed = at, None
+    evaluation = _api().evaluate_points(
+        batch["command"], text, points, at=fixed, v=batch.get("v", "ones"), chunk_size=batch["chunk_size"], **options
+    )
+    console = stdout_console() if output is OutputFormat.table else None
+    try:
+        with _progress(evaluation.source) as on_chunk:
+            summary = write_points(
+                evaluation, output.value, sys.stdout, digits=digits, console=console, on_chunk=on_chunk
+            )
+    finally:
+        evaluation.chunks.close()  # stops reading (table output stops early) and closes the file
+    if evaluation.symbolic_note:
+        warn(evaluation.symbolic_note)
+    if summary.nonfinite:
+        warn(
+            f"non-finite values (nan/inf) at {summary.nonfinite} of {summary.points} points, first at "
+            f"{summary.first_nonfinite}: points may be outside the function's domain"
+        )
 
 
 def _api() -> Any:
@@ -196,6 +341,8 @@ def _api() -> Any:
 def jacobian(
     expr: ExprArg,
     at: AtOpt = None,
+    points: PointsOpt = None,
+    chunk_size: ChunkOpt = None,
     wrt: WrtOpt = None,
     mode: ModeOpt = Mode.auto,
     output: FormatOpt = OutputFormat.table,
@@ -204,16 +351,22 @@ def jacobian(
     dtype: DtypeOpt = Dtype.float64,
     device: DeviceOpt = Device.cpu,
     digits: DigitsOpt = 6,
+    show_torch: ShowTorchOpt = False,
 ) -> None:
     """Jacobian matrix (m×n: outputs × inputs) at a point."""
+    if show_torch:
+        return _show_torch("jacobian", expr, at, output, points, wrt=wrt, mode=mode.value, dtype=dtype.value)
     _run(_api().jacobian, expr, at, output, digits, wrt=wrt, mode=mode.value, dtype=dtype.value,
-         device=device.value, symbolic_form=symbolic, exact=exact)  # fmt: skip
+         device=device.value, symbolic_form=symbolic, exact=exact,
+         batch={"command": "jacobian", "points": points, "chunk_size": chunk_size})  # fmt: skip
 
 
 @app.command(epilog='Example: jacli gradient "x1**2 + x2**3 + x3**4" --at 1,2,3')
 def gradient(
     expr: ExprArg,
     at: AtOpt = None,
+    points: PointsOpt = None,
+    chunk_size: ChunkOpt = None,
     wrt: WrtOpt = None,
     output: FormatOpt = OutputFormat.table,
     symbolic: SymbolicOpt = True,
@@ -221,16 +374,22 @@ def gradient(
     dtype: DtypeOpt = Dtype.float64,
     device: DeviceOpt = Device.cpu,
     digits: DigitsOpt = 6,
+    show_torch: ShowTorchOpt = False,
 ) -> None:
     """Gradient (n-vector) of a scalar expression at a point."""
+    if show_torch:
+        return _show_torch("gradient", expr, at, output, points, wrt=wrt, dtype=dtype.value)
     _run(_api().gradient, expr, at, output, digits, wrt=wrt, dtype=dtype.value, device=device.value,
-         symbolic_form=symbolic, exact=exact)  # fmt: skip
+         symbolic_form=symbolic, exact=exact,
+         batch={"command": "gradient", "points": points, "chunk_size": chunk_size})  # fmt: skip
 
 
 @app.command(epilog='Example: jacli hessian "x0**2*x1, x0*x1**3" --at 1,2')
 def hessian(
     expr: ExprArg,
     at: AtOpt = None,
+    points: PointsOpt = None,
+    chunk_size: ChunkOpt = None,
     wrt: WrtOpt = None,
     output: FormatOpt = OutputFormat.table,
     symbolic: SymbolicOpt = True,
@@ -238,10 +397,14 @@ def hessian(
     dtype: DtypeOpt = Dtype.float64,
     device: DeviceOpt = Device.cpu,
     digits: DigitsOpt = 6,
+    show_torch: ShowTorchOpt = False,
 ) -> None:
     """Hessian at a point: n×n for a scalar expression, m×n×n for a vector-valued one."""
+    if show_torch:
+        return _show_torch("hessian", expr, at, output, points, wrt=wrt, dtype=dtype.value)
     _run(_api().hessian, expr, at, output, digits, wrt=wrt, dtype=dtype.value, device=device.value,
-         symbolic_form=symbolic, exact=exact)  # fmt: skip
+         symbolic_form=symbolic, exact=exact,
+         batch={"command": "hessian", "points": points, "chunk_size": chunk_size})  # fmt: skip
 
 
 @app.command(epilog='Example: jacli vjp "2*x0+x1**2, x0**2+2*x1**3" --at 1,2 --v 1,2')
@@ -249,6 +412,8 @@ def vjp(
     expr: ExprArg,
     v: VOpt,
     at: AtOpt = None,
+    points: PointsOpt = None,
+    chunk_size: ChunkOpt = None,
     wrt: WrtOpt = None,
     output: FormatOpt = OutputFormat.table,
     symbolic: SymbolicOpt = True,
@@ -256,14 +421,85 @@ def vjp(
     dtype: DtypeOpt = Dtype.float64,
     device: DeviceOpt = Device.cpu,
     digits: DigitsOpt = 6,
+    show_torch: ShowTorchOpt = False,
 ) -> None:
     """Vector-Jacobian product vᵀJ (reverse mode; v has one entry per output)."""
+    if show_torch:
+        return _show_torch("vjp", expr, at, output, points, v=v, wrt=wrt, dtype=dtype.value)
     _run(lambda text, point, **kw: _api().vjp(text, point, v, **kw), expr, at, output, digits, wrt=wrt,
-         dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact)  # fmt: skip
+         dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact,
+         batch={"command": "vjp", "v": v, "points": points, "chunk_size": chunk_size})  # fmt: skip
 
 
 @app.command(epilog='Example: jacli jvp "2*x0+x1**2, x0**2+2*x1**3" --at 1,2 --v 1,0')
 def jvp(
+    expr: ExprArg,
+    v: VOpt,
+    at: AtOpt = None,
+    points: PointsOpt = None,
+    chunk_size: ChunkOpt = None,
+    wrt: WrtOpt = None,
+    output: FormatOpt = OutputFormat.table,
+    symbolic: SymbolicOpt = True,
+    exact: ExactOpt = False,
+    dtype: DtypeOpt = Dtype.float64,
+    device: DeviceOpt = Device.cpu,
+    digits: DigitsOpt = 6,
+    show_torch: ShowTorchOpt = False,
+) -> None:
+    """Jacobian-vector product J·v (forward mode; v has one entry per input)."""
+    if show_torch:
+        return _show_torch("jvp", expr, at, output, points, v=v, wrt=wrt, dtype=dtype.value)
+    _run(lambda text, point, **kw: _api().jvp(text, point, v, **kw), expr, at, output, digits, wrt=wrt,
+         dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact,
+         batch={"command": "jvp", "v": v, "points": points, "chunk_size": chunk_size})  # fmt: skip
+
+
+# -- check, graph, hvp and --show-torch (how derivatives are computed, made visible) ----------
+
+
+def _show_torch(
+    command: str, expr: str, at: list[str] | None, output: OutputFormat, points: str | None = None, **kwargs: Any
+) -> None:
+    """``--show-torch``: the PyTorch program on stdout *instead of* the result, so it can be saved and run."""
+    with reported_errors():
+        if output is not OutputFormat.table:
+            raise UsageError(f"--show-torch prints a program instead of the result; drop --format {output.value}")
+        if points is not None or (at and len(at) > 1):
+            raise UsageError("--show-torch shows one point; give one --at")
+        text = read_expression(expr)
+        line = f"jacli {command} {_quote(text)}" + (f" --at {_quote(at[0])}" if at else "")
+        if "v" in kwargs:
+            line += f" --v {_quote(kwargs['v'])}"
+        program = _api().torch_program(command, text, at[0] if at else None, command_line=line, **kwargs)
+        sys.stdout.write(program)
+
+
+def _quote(text: str) -> str:
+    import shlex  # noqa: PLC0415
+
+    return shlex.quote(" ".join(text.split()))
+
+
+class CheckFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class GraphFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    dot = "dot"
+
+
+class GraphMode(str, enum.Enum):
+    reverse = "reverse"
+    forward = "forward"
+
+
+@app.command(epilog='Example: jacli hvp "x**2*y + y**3" --at x=1,y=2 --v 1,0')
+def hvp(
     expr: ExprArg,
     v: VOpt,
     at: AtOpt = None,
@@ -274,16 +510,197 @@ def jvp(
     dtype: DtypeOpt = Dtype.float64,
     device: DeviceOpt = Device.cpu,
     digits: DigitsOpt = 6,
+    show_torch: ShowTorchOpt = False,
 ) -> None:
-    """Jacobian-vector product J·v (forward mode; v has one entry per input)."""
-    _run(lambda text, point, **kw: _api().jvp(text, point, v, **kw), expr, at, output, digits, wrt=wrt,
+    """Hessian-vector product H·v of a scalar expression (forward over reverse; H is never formed)."""
+    if show_torch:
+        return _show_torch("hvp", expr, at, output, v=v, wrt=wrt, dtype=dtype.value)
+    _run(lambda text, point, **kw: _api().hvp(text, point, v, **kw), expr, at, output, digits, wrt=wrt,
          dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact)  # fmt: skip
 
 
-@app.command()
+@app.command(epilog='Example: jacli check "abs(x - 1) + x**2" --at x=1   (exits 1: not differentiable there)')
+def check(
+    expr: ExprArg,
+    at: AtOpt = None,
+    wrt: WrtOpt = None,
+    h: Annotated[
+        float | None, typer.Option("--h", help="Finite-difference step (absolute). [default: ε^(1/3)·max(1,|x|)]")
+    ] = None,
+    richardson: Annotated[
+        bool, typer.Option("--richardson", help="Richardson extrapolation: (4·D(h/2) - D(h))/3, error O(h⁴).")
+    ] = False,
+    rtol: Annotated[float | None, typer.Option("--rtol", help="Relative tolerance [1e-7; float32: 1e-3].")] = None,
+    atol: Annotated[float | None, typer.Option("--atol", help="Absolute tolerance [1e-9; float32: 1e-5].")] = None,
+    mode: ModeOpt = Mode.auto,
+    output: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.table,
+    dtype: DtypeOpt = Dtype.float64,
+    device: DeviceOpt = Device.cpu,
+    digits: DigitsOpt = 6,
+) -> None:
+    """Check autodiff against the exact symbolic derivative and finite differences; exit 1 on disagreement.
+
+    Also exits 1 where the function is not differentiable (abs at 0, a tie in max/min,
+    a where on its boundary, floor at an integer), naming the non-smooth sub-expression.
+    """
+    from jacli.errors import CheckFailed  # noqa: PLC0415
+
+    with reported_errors():
+        text = read_expression(expr)
+        results = [
+            _api().check(text, point, wrt=wrt, h=h, richardson=richardson, rtol=rtol, atol=atol, mode=mode.value,
+                         dtype=dtype.value, device=device.value)
+            for point in (at or [None])
+        ]  # fmt: skip
+        if output is CheckFormat.json:
+            from jacli.render.check import render_check_json  # noqa: PLC0415
+
+            for result in results:
+                typer.echo(render_check_json(result))
+        elif output is CheckFormat.csv:
+            from jacli.render.check import render_check_csv  # noqa: PLC0415
+
+            for result in results:
+                sys.stdout.write(render_check_csv(result))
+        else:
+            from jacli.render.check import render_check_table  # noqa: PLC0415
+
+            console = stdout_console()
+            for index, result in enumerate(results):
+                if index:
+                    console.print()
+                render_check_table(result, console, digits)
+        for result in results:
+            _warn_nonfinite(result.point, [*result.value, *_leaves(result.autodiff)])
+        failed = [r for r in results if not r.ok]
+        if failed:
+            point = ", ".join(f"{k}={v}" for k, v in failed[0].point.items())
+            raise CheckFailed(f"check failed at {point}: {failed[0].verdict}")
+
+
+@app.command(epilog='Example: jacli graph "(a+b)*(b+1)" --at "a=2, b=1" --format dot | dot -Tsvg > graph.svg')
+def graph(
+    expr: ExprArg,
+    at: AtOpt = None,
+    v: Annotated[
+        str | None,
+        typer.Option("--v", help="Seed. Reverse mode: weights of the outputs (a VJP); forward: an input direction."),
+    ] = None,
+    wrt: WrtOpt = None,
+    mode: Annotated[
+        GraphMode, typer.Option("--mode", help="reverse: adjoints ∂f/∂node; forward: tangents ∂node/∂x.")
+    ] = GraphMode.reverse,
+    input_name: Annotated[
+        str | None, typer.Option("--input", help="Forward mode: the input x of ∂node/∂x (default: the first).")
+    ] = None,
+    output: Annotated[GraphFormat, typer.Option("--format", "-f", help="Output format.")] = GraphFormat.table,
+    dtype: DtypeOpt = Dtype.float64,
+    digits: DigitsOpt = 6,
+) -> None:
+    """The computation graph at a point: each node's operation, value and adjoint; local partials on the edges.
+
+    Let-bindings name their nodes; other nodes get letters the expression does not use.
+    """
+    with reported_errors():
+        text = read_expression(expr)
+        results = [
+            _api().graph(text, point, v, wrt=wrt, mode=mode.value, input=input_name, dtype=dtype.value)
+            for point in (at or [None])
+        ]
+        from jacli.render import graph as render  # noqa: PLC0415
+
+        if output is GraphFormat.json:
+            for result in results:
+                typer.echo(render.render_graph_json(result))
+        elif output is GraphFormat.dot:
+            for result in results:
+                sys.stdout.write(render.render_graph_dot(result))
+        else:
+            console = stdout_console()
+            for index, result in enumerate(results):
+                if index:
+                    console.print()
+                render.render_graph_table(result, console, digits)
+        for result in results:
+            outputs = [n for n in result.nodes if n.output]
+            numbers = [n.value for n in outputs] + [n.adjoint for n in result.nodes if n.op == "input"]
+            _warn_nonfinite(result.point, numbers + [n.tangent for n in outputs if n.tangent is not None])
+
+
+def _leaves(nested: Any) -> list[float]:
+    return [x for item in nested for x in _leaves(item)] if isinstance(nested, list) else [nested]
+
+
+def _warn_nonfinite(point: dict[str, Any], numbers: list[float]) -> None:
+    import math  # noqa: PLC0415
+
+    if not all(math.isfinite(x) for x in numbers):
+        where = ", ".join(f"{k}={v}" for k, v in point.items())
+        warn(f"non-finite values (nan/inf) at {where}: the point may be outside the function's domain")
+
+
+@app.command(epilog="Example: jacli language | less")
 def language() -> None:
-    """The expression language: operators, functions, bindings, variables."""
-    typer.echo(LANGUAGE_HELP, nl=False)
+    """The expression language: operators, functions, arrays, bindings, variables."""
+    from jacli.reference import LANGUAGE  # plain text, stdlib only: no SymPy for a help page
+
+    typer.echo(LANGUAGE, nl=False)
+
+
+# ---------------------------------------------------------------------------
+# The warm server (jacli/server.py): `jacli server start|stop|status`.
+# ---------------------------------------------------------------------------
+
+server_app = typer.Typer(
+    help="A warm background server, so one-shot commands answer in milliseconds (see JACLI_SERVER).",
+    epilog="Example: jacli server start, then jacli server status; jacli server stop when done",
+    no_args_is_help=True,
+)
+app.add_typer(server_app, name="server")
+
+
+@server_app.command("start", epilog="Example: jacli server start --idle-timeout 3600")
+def server_start(
+    idle_timeout: Annotated[
+        float | None,
+        typer.Option("--idle-timeout", min=0, help="Exit after this many idle seconds; 0: never. "
+                     "[default: $JACLI_SERVER_IDLE_TIMEOUT or 900]"),
+    ] = None,
+    time_limit: Annotated[
+        int, typer.Option("--time-limit", min=0, help="Seconds one command may run; 0: no limit.")
+    ] = 300,
+    memory_limit: Annotated[
+        int, typer.Option("--memory-limit", min=0, help="MiB of memory one command may use; 0: no limit.")
+    ] = 4096,
+) -> None:
+    """Start this user's server in the background; returns once it is ready."""
+    from jacli import server
+
+    idle = server.default_idle_timeout() if idle_timeout is None else idle_timeout
+    with reported_errors():
+        info = server.start(server.Limits(idle, time_limit, memory_limit))
+    typer.echo(server.describe(info))
+
+
+@server_app.command("stop", epilog="Example: jacli server stop")
+def server_stop() -> None:
+    """Stop the server (it finishes the commands it is running first)."""
+    from jacli import server
+
+    pid = server.stop()
+    typer.echo("jacli server: not running" if pid is None else f"jacli server {pid} stopped")
+
+
+@server_app.command("status", epilog="Example: jacli server status")
+def server_status() -> None:
+    """Pid, uptime, requests served, idle timeout and version; exit status 1 when not running."""
+    from jacli import server
+
+    info = server.status()
+    if info is None:
+        typer.echo("jacli server: not running")
+        raise typer.Exit(1)
+    typer.echo(server.describe(info))
 
 
 # ---------------------------------------------------------------------------
@@ -291,11 +708,58 @@ def language() -> None:
 # ---------------------------------------------------------------------------
 
 
+def _restore_argument_help(command: click.Command) -> None:
+    """Put back ``typer.Argument(help=…)``, which Typer < 0.26 loses under Click >= 8.5.
+
+    Typer prints its own "Arguments" section, so Click 8.5's "Positional
+    arguments" section (shown once an argument has help) is switched off.
+    """
+    function = getattr(command.callback, "__wrapped__", None)
+    if function is not None and any(isinstance(p, click.Argument) and not p.help for p in command.params):
+        declared = typer.utils.get_params_from_function(function)
+        for param in command.params:
+            meta = declared.get(param.name or "")
+            if isinstance(param, click.Argument) and not param.help and meta is not None:
+                param.help = getattr(meta.default, "help", None)
+        if hasattr(command, "format_arguments"):
+            command.format_arguments = lambda ctx, formatter: None  # type: ignore[method-assign]
+    for sub in getattr(command, "commands", {}).values():
+        _restore_argument_help(sub)
+
+
+_RICH_TAG = re.compile(r"(?<!\\)\[/?[a-z#@][^\[\]]*\]")  # Rich markup such as [bold] … [/bold]
+
+
+def _strip_rich_tags(text: str) -> str:
+    return _RICH_TAG.sub("", text)
+
+
+def click_command() -> click.Command:
+    """The Click command tree of :data:`app`, built afresh: help styled for where stdout goes."""
+    command = typer.main.get_command(app)  # this also registers Typer's completion classes
+    # Typer imports Rich (~100 ms, at every Tab in zsh and fish) only to strip markup from completion help.
+    completion_classes = sys.modules.get("typer._completion_classes")
+    if completion_classes is not None and hasattr(completion_classes, "_sanitize_help_text"):
+        completion_classes._sanitize_help_text = _strip_rich_tags
+    _restore_argument_help(command)
+    if not color_wanted():
+        _set_help_style(command, None)
+    return command
+
+
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # Click >= 8.2
+
+
 def run(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI on ``argv`` and return its exit status (never raises for user errors)."""
-    command = typer.main.get_command(app)
+    """Run the CLI on ``argv`` in-process and return its exit status (never raises for user errors)."""
+    command = click_command()
     try:
         status = command.main(args=list(argv) if argv is not None else None, prog_name="jacli", standalone_mode=False)
+    except SystemExit as exc:  # completion requests and --install/--show-completion end in sys.exit
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except _NO_ARGS_IS_HELP as err:  # bare `jacli`: say what is missing, then the help, all on stderr
+        _error("missing command", ["", err.format_message()])
+        return ExitCode.USAGE
     except click.UsageError as err:
         hint = f"\nTry '{err.ctx.command_path} --help' for help." if err.ctx is not None else ""
         _error(err.format_message() + hint)
@@ -308,6 +772,38 @@ def run(argv: Sequence[str] | None = None) -> int:
     return status if isinstance(status, int) else ExitCode.OK
 
 
+def _flush_std_streams() -> bool:
+    """Flush stdout and stderr; False when a reader closed one of them early."""
+    intact = True
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except BrokenPipeError:
+            intact = False
+            # Nothing more can reach this reader; point the descriptor at /dev/null so no later flush complains.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # closed or detached stream (`jacli … >&-`)
+            pass
+    return intact
+
+
 def main() -> None:
-    """Console-script entry point."""
-    sys.exit(run(sys.argv[1:]))
+    """Console-script entry point: :func:`run`, then a quick exit once the output is out.
+
+    Tearing down an interpreter that imported torch costs about half a second
+    (module finalisers, not user work). Once stdout and stderr are flushed
+    nothing a user depends on is left, so the process ends with ``os._exit``.
+    Only here: :func:`run` stays an ordinary in-process call.
+    """
+    try:
+        status = run(sys.argv[1:])
+        if not _flush_std_streams():
+            status = ExitCode.BROKEN_PIPE
+    except KeyboardInterrupt:  # Ctrl-C after run() returned, while flushing
+        status = ExitCode.INTERRUPTED
+    if "torch" in sys.modules:
+        os._exit(status)
+    sys.exit(status)

@@ -17,6 +17,7 @@ class ExitCode(enum.IntEnum):
     CHECK_FAILED = 1
     USAGE = 2
     INTERRUPTED = 130
+    BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader closed stdout early, as `yes | head -1` reports
 
 
 class JacliError(Exception):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import math
 import os
 import re
 import unicodedata
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import mpmath
 import numpy as np
 import sympy
 
@@ -45,6 +47,12 @@ MAX_INT_BITS = 10_000
 """Size of an exact integer or rational the parser may build (~3000 digits)."""
 MAX_DECIMAL_EXPONENT = 1000
 """``1e1000`` is accepted exactly; ``1e1001`` is refused."""
+MAX_INTEGER_EXPONENT = 2**53
+"""Largest integer exponent (``x**(10**9)`` is fine; ``x**(2**100)`` is refused)."""
+MAX_CONSTANT_BITS = 100_000
+"""Magnitude of any constant the parser builds: ``|c| < 2**100000`` (about 10**30103)."""
+MAX_TREE_SIZE = 1_000_000
+"""Symbolic terms (SymPy tree nodes) in one built value, e.g. ``A@A@A@A@A@A`` of 10×10 matrices."""
 
 
 def _env_limit(name: str, default: int) -> int:
@@ -68,6 +76,22 @@ def max_length() -> int:
 def max_elements() -> int:
     """Most elements in one array, in the outputs, or in the inputs."""
     return _env_limit("JACLI_MAX_ELEMENTS", DEFAULT_MAX_ELEMENTS)
+
+
+def check_result_size(what: str, shape: Sequence[int]) -> None:
+    """Refuse, before any work, a result with more than ``10 × max_elements()`` entries.
+
+    >>> check_result_size("Jacobian", (300, 400))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    jacli.errors.UsageError: the Jacobian would have 120,000 entries (300 × 400); the limit is 100,000 ...
+    """
+    size, limit = math.prod(shape), 10 * max_elements()
+    if size > limit:
+        raise UsageError(
+            f"the {what} would have {size:,} entries ({' × '.join(map(str, shape))}); the limit is {limit:,} "
+            "(differentiate w.r.t. fewer variables with --wrt, or set JACLI_MAX_ELEMENTS)"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -181,6 +205,12 @@ def _broadcast_shape(what: str, values: Sequence[Value]) -> tuple[int, ...]:
 def elementwise(what: str, fn: Callable[..., Any], *values: Value) -> Value:
     """Apply ``fn`` to matching elements of ``values``, broadcasting like torch."""
     shape = _broadcast_shape(what, values)
+    size, limit = math.prod(shape), max_elements()
+    if size > limit:
+        raise ShapeError(
+            f"{what}: the result would have {size:,} elements; the limit is {limit:,} "
+            "(set JACLI_MAX_ELEMENTS to raise it)"
+        )
     arrays = np.broadcast_arrays(*values) if len(values) > 1 else values
     out = np.empty(shape, dtype=object)
     for index in np.ndindex(shape):
@@ -224,9 +254,7 @@ def _extremum(fn: type, name: str) -> Callable[..., Value]:
 
 
 def _where(cond: Value, when_true: Value, when_false: Value) -> Value:
-    return elementwise(
-        "where", lambda c, a, b: sympy.Piecewise((a, c), (b, True)), cond, when_true, when_false
-    )
+    return elementwise("where", lambda c, a, b: sympy.Piecewise((a, c), (b, True)), cond, when_true, when_false)
 
 
 def _sum(arg: Value) -> Value:
@@ -331,23 +359,36 @@ class Source:
         index = min(max(self.line_starts[line] + col_offset, 0), len(self.origin) - 1)
         return max(self.origin[index] - self.prefix, 0)
 
+    def segment(self, node: ast.AST) -> str | None:
+        """The rewritten text of ``node`` (``ast.get_source_segment`` splits the whole text on every call)."""
+        try:
+            start = self.line_starts[node.lineno - 1] + node.col_offset  # type: ignore[attr-defined]
+            end = self.line_starts[node.end_lineno - 1] + node.end_col_offset  # type: ignore[attr-defined]
+        except (AttributeError, IndexError, TypeError):
+            return None
+        return self.text[start:end]
+
     def error(self, message: str, node: ast.AST | None = None) -> ExpressionError:
         col = self.column(getattr(node, "lineno", None), getattr(node, "col_offset", None))
         where = f" at column {col + 1}" if col is not None and "\n" not in self.original else ""
         return ExpressionError(message + where, self.original, col)
 
 
+def _printable(text: str) -> str:
+    """``text`` for echoing on a terminal: control characters become '?' (one for one, so columns hold)."""
+    return "".join(ch if ch.isprintable() or ch in "\t\n" else "?" for ch in text)
+
+
 def prepare_source(text: str, prefix: str = "", suffix: str = "", what: str = "expression") -> Source:
     """Check characters and length, rewrite ``^`` to ``**``, strip indentation."""
     if len(text) > max_length():
         raise UsageError(
-            f"{what} is {len(text):,} characters long; the limit is {max_length():,} "
-            "(set JACLI_MAX_LENGTH to raise it)"
+            f"{what} is {len(text):,} characters long; the limit is {max_length():,} (set JACLI_MAX_LENGTH to raise it)"
         )
     for index, ch in enumerate(text):
         if not (ch.isascii() and (ch.isprintable() or ch in "\t\n\r")):
             raise ExpressionError(
-                f"{what} contains a {_character_problem(ch)} at column {index + 1}", text, index
+                f"{what} contains a {_character_problem(ch)} at column {index + 1}", _printable(text), index
             )
     out: list[str] = list(prefix)
     origin: list[int] = [0] * len(prefix)
@@ -395,7 +436,12 @@ def _parse_ast(source: Source, mode: str) -> ast.AST:
             _Position(err.lineno, (err.offset or 1) - 1),
         ) from None
     except (RecursionError, MemoryError):
-        raise ExpressionError("expression is nested too deeply", source.original, None) from None
+        raise ExpressionError(
+            "expression is nested too deeply or chains too many operators for the parser "
+            "(about 20,000 terms in one sum at most; split it with let-bindings)",
+            source.original,
+            None,
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -415,9 +461,7 @@ def natural_key(name: str) -> tuple[tuple[int, int, str], ...]:
     >>> sorted(["x10", "y", "x2", "a", "A", "x", "x0"], key=natural_key)
     ['A', 'a', 'x', 'x0', 'x2', 'x10', 'y']
     """
-    return tuple(
-        (0, int(run), run) if run.isdigit() else (1, 0, run) for run in re.findall(r"\d+|\D+", name)
-    )
+    return tuple((0, int(run), run) if run.isdigit() else (1, 0, run) for run in re.findall(r"\d+|\D+", name))
 
 
 # ---------------------------------------------------------------------------
@@ -474,9 +518,7 @@ _STATEMENT_NAMES = {
 def _node_description(node: ast.AST) -> str:
     if isinstance(node, ast.Constant):
         kind = type(node.value).__name__
-        return {"str": "string literals", "bytes": "bytes literals", "bool": "True/False"}.get(
-            kind, f"{kind} literals"
-        )
+        return {"str": "string literals", "bytes": "bytes literals", "bool": "True/False"}.get(kind, f"{kind} literals")
     return _NODE_NAMES.get(type(node), type(node).__name__)
 
 
@@ -508,8 +550,9 @@ def _check_name(source: Source, name: str, node: ast.AST) -> None:
 
 def _suggestion(name: str) -> str:
     close = difflib.get_close_matches(name, sorted(FUNCTIONS), n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"{hint} Functions: {', '.join(sorted(FUNCTIONS))}"
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; the functions are {', '.join(sorted(FUNCTIONS))}"
 
 
 def parse_expression(text: str) -> ParsedExpression:
@@ -519,6 +562,8 @@ def parse_expression(text: str) -> ParsedExpression:
     ('a', 'b')
     """
     source = prepare_source(text)
+    if not text.strip(" \t\r\n;"):
+        raise ExpressionError("empty expression", text, None)
     module = _parse_ast(source, "exec")
     assert isinstance(module, ast.Module)
     statements: list[Statement] = []
@@ -555,9 +600,7 @@ def parse_expression(text: str) -> ParsedExpression:
         if stmt.target is not None:
             _check_binding_target(source, stmt, free, bound)
             bound[stmt.target] = None
-    return ParsedExpression(
-        text, source, tuple(statements), tuple(sorted(free, key=natural_key)), tuple(bound)
-    )
+    return ParsedExpression(text, source, tuple(statements), tuple(sorted(free, key=natural_key)), tuple(bound))
 
 
 def _check_binding_target(source: Source, stmt: Statement, free: dict, bound: dict) -> None:
@@ -596,9 +639,7 @@ def _validate_node(source: Source, node: ast.AST) -> None:
     """Refuse, by name, every node outside the language (before anything is built)."""
     if not isinstance(node, _ALLOWED_NODES):
         raise source.error(f"{_node_description(node)} is not part of the language", node)
-    if isinstance(node, ast.Constant) and (
-        isinstance(node.value, bool) or not isinstance(node.value, int | float)
-    ):
+    if isinstance(node, ast.Constant) and (isinstance(node.value, bool) or not isinstance(node.value, int | float)):
         raise source.error(f"{_node_description(node)} is not part of the language", node)
     if isinstance(node, ast.Name):
         _check_name(source, node.id, node)
@@ -611,7 +652,7 @@ def _validate_call(source: Source, node: ast.Call) -> None:
         raise source.error("only the functions of the language can be called", node)
     name = node.func.id
     if name not in FUNCTIONS:
-        raise source.error(f"unknown function {name!r}" + _suggestion(name).split(" Functions:")[0], node)
+        raise source.error(f"unknown function {name!r}{_suggestion(name)}", node)
     if node.keywords:
         raise source.error(f"{name}() takes no keyword arguments", node)
     spec = FUNCTIONS[name]
@@ -708,8 +749,7 @@ def build_program(parsed: ParsedExpression, shapes: dict[str, tuple[int, ...]]) 
     limit = max_elements()
     if result.size > limit:
         raise UsageError(
-            f"the expression has {result.size:,} outputs; the limit is {limit:,} "
-            "(set JACLI_MAX_ELEMENTS to raise it)"
+            f"the expression has {result.size:,} outputs; the limit is {limit:,} (set JACLI_MAX_ELEMENTS to raise it)"
         )
     outputs = tuple(sympy.sympify(e) if isinstance(e, int) else e for e in result.flat)
     return Program(parsed.text, variables, tuple(bindings), outputs, result.shape)
@@ -742,6 +782,8 @@ class _Builder:
         self.source = source
         self.env = env
         self.constant_only = constant_only
+        self._sizes: dict[Any, tuple[int, bool]] = {}
+        self._evaluator = _Evaluator(strict=True)
         self.dispatch: dict[type, Callable[[Any], Value]] = {
             ast.BinOp: self._binop,
             ast.UnaryOp: self._unary,
@@ -761,16 +803,68 @@ class _Builder:
         handler = self.dispatch.get(type(node))
         if handler is None:
             if isinstance(node, ast.Compare | ast.BoolOp):
-                raise self.source.error(
-                    "comparisons are only allowed as the condition of where(cond, a, b)", node
-                )
+                raise self.source.error("comparisons are only allowed as the condition of where(cond, a, b)", node)
             raise self.source.error(f"{_node_description(node)} is not part of the language", node)
         try:
-            return handler(node)
+            return self._guard(node, handler(node))
         except ShapeError as err:
             if isinstance(err, ExpressionError):
                 raise
             raise self.source.error(str(err), node) from None
+        except (TypeError, ValueError) as err:  # SymPy refuses ill-defined math: max(log(x, 1)) is max(zoo*log(x))
+            raise self.source.error(f"this part is undefined ({_short(err)})", node) from None
+
+    def _guard(self, node: ast.AST, value: Value) -> Value:
+        """Refuse astronomically large constants and expressions, before SymPy works on them.
+
+        SymPy evaluates functions of numbers as they are built (``floor``,
+        ``Max``, comparisons); on a constant like ``exp(exp(exp(100)))`` that
+        evaluation never ends, so each constant is measured as soon as it exists.
+        """
+        total = 0
+        for element in value.flat:
+            try:
+                size, constant = self._info(element)
+            except _ExponentTooLarge as err:
+                raise self.source.error(
+                    f"the exponent {_short(err.args[0])} is too large (integer powers up to 2**53)", node
+                ) from None
+            total += size
+            if constant and isinstance(element, sympy.Expr) and not isinstance(element, sympy.Rational):
+                try:
+                    with mpmath.workprec(53):
+                        self._evaluator.value(element)
+                except _ConstantTooLarge:
+                    raise self.source.error(
+                        f"the constant {_short(sympy.sstr(element))} is too large "
+                        f"(its magnitude is over 2**{MAX_CONSTANT_BITS:,})",
+                        node,
+                    ) from None
+        if total > MAX_TREE_SIZE:
+            raise self.source.error(
+                f"this part of the expression grows to {total:,} symbolic terms; the limit is "
+                f"{MAX_TREE_SIZE:,} (give intermediate results names with let-bindings: 'C = A@B; ...')",
+                node,
+            )
+        return value
+
+    def _info(self, expr: Any) -> tuple[int, bool]:
+        """Tree size and constancy of ``expr`` (memoized: cost proportional to new nodes)."""
+        known = self._sizes.get(expr)
+        if known is None:
+            if not isinstance(expr, sympy.Basic):
+                return 1, True
+            if isinstance(expr, sympy.Symbol):
+                known = (1, False)
+            else:
+                parts = [self._info(a) for a in expr.args]
+                known = (1 + sum(p[0] for p in parts), all(p[1] for p in parts))
+                if isinstance(expr, sympy.Pow) and expr.exp.is_Integer and abs(expr.exp) > MAX_INTEGER_EXPONENT:
+                    # float64 x**k is 0, 1 or inf for such k, and torch takes integer powers as int64;
+                    # checked on every new node because SymPy merges powers: (x**a)**b, x**a * x**b
+                    raise _ExponentTooLarge(expr.exp)
+            self._sizes[expr] = known
+        return known
 
     # -- leaves ------------------------------------------------------------
 
@@ -786,6 +880,8 @@ class _Builder:
         return self.env[node.id]
 
     def _number(self, node: ast.Constant) -> Value:
+        if self._literal_text(node)[:2].lower() in ("0x", "0o", "0b"):
+            raise self.source.error("hexadecimal, octal and binary numbers are not part of the language", node)
         if isinstance(node.value, int):
             if node.value.bit_length() > MAX_INT_BITS:
                 raise self.source.error(f"number too large (over {MAX_INT_BITS:,} bits)", node)
@@ -796,14 +892,11 @@ class _Builder:
         except InvalidOperation:
             exponent = 0
         if abs(exponent) > MAX_DECIMAL_EXPONENT:
-            raise self.source.error(
-                f"number {literal} is out of range (exponents up to ±{MAX_DECIMAL_EXPONENT})", node
-            )
+            raise self.source.error(f"number {literal} is out of range (exponents up to ±{MAX_DECIMAL_EXPONENT})", node)
         return scalar(sympy.Rational(literal))
 
     def _literal_text(self, node: ast.Constant) -> str:
-        text = ast.get_source_segment(self.source.text, node) or repr(node.value)
-        return text.replace("_", "")
+        return (self.source.segment(node) or repr(node.value)).replace("_", "")
 
     # -- operators ----------------------------------------------------------
 
@@ -811,15 +904,22 @@ class _Builder:
         op = type(node.op)
         if op in (ast.Add, ast.Sub):
             terms = [self.build(n) if s > 0 else self._negate(self.build(n)) for s, n in _chain(node, ast.Add, ast.Sub)]
-            return self._checked(node, elementwise("+", lambda *xs: sympy.Add(*xs), *terms))
+            return self._checked(node, elementwise("+", sympy.Add, *terms))
         if op in (ast.Mult, ast.Div):
             factors = [self._factor(s, n) for s, n in _chain(node, ast.Mult, ast.Div)]
-            return self._checked(node, elementwise("*", lambda *xs: sympy.Mul(*xs), *factors))
+            return self._checked(node, elementwise("*", sympy.Mul, *factors))
         if op is ast.Pow:
             base, exponent = self.build(node.left), self.build(node.right)
             return elementwise("**", lambda b, e: self._power(b, e, node), base, exponent)
         if op is ast.MatMult:
-            return matmul(self.build(node.left), self.build(node.right))
+            left, right = self.build(node.left), self.build(node.right)
+            products, limit = _matmul_products(left, right), 10 * max_elements()
+            if products > limit:
+                raise self.source.error(
+                    f"@ would take {products:,} symbolic products; the limit is {limit:,} (10 × JACLI_MAX_ELEMENTS)",
+                    node,
+                )
+            return matmul(left, right)
         symbol = {ast.Mod: "%", ast.FloorDiv: "//", ast.BitXor: "^", ast.BitAnd: "&", ast.BitOr: "|",
                   ast.LShift: "<<", ast.RShift: ">>"}.get(op, op.__name__)  # fmt: skip
         raise self.source.error(f"operator {symbol!r} is not part of the language", node)
@@ -844,11 +944,12 @@ class _Builder:
 
     def _power(self, base: sympy.Expr, exponent: sympy.Expr, node: ast.AST) -> sympy.Expr:
         if isinstance(base, sympy.Rational) and isinstance(exponent, sympy.Rational):
-            bits = max(int(base.p).bit_length(), int(base.q).bit_length())
-            if bits > 1 and abs(exponent) * bits > MAX_INT_BITS:
+            # bit_length - 1 <= log2|base| < bit_length: 2**9000 and 10**3000 pass, 2**10001 does not;
+            # the result itself is checked after, so the estimate costs at most twice the limit
+            bits = max(int(base.p).bit_length(), int(base.q).bit_length()) - 1
+            if bits > 0 and abs(exponent) * bits > MAX_INT_BITS:
                 raise self.source.error(
-                    f"{base}**{_short(exponent)} is too large to compute exactly "
-                    f"(over {MAX_INT_BITS:,} bits)",
+                    f"{_short(base)}**{_short(exponent)} is too large to compute exactly (over {MAX_INT_BITS:,} bits)",
                     node,
                 )
         return _check_number(self.source, sympy.Pow(base, exponent), node)
@@ -865,7 +966,7 @@ class _Builder:
         if isinstance(node, ast.BoolOp):
             fn = sympy.And if isinstance(node.op, ast.And) else sympy.Or
             parts = [self.build(v, condition=True) for v in node.values]
-            return elementwise("and/or", lambda *xs: fn(*xs), *parts)
+            return elementwise("and/or", fn, *parts)
         relations = {ast.Lt: sympy.Lt, ast.LtE: sympy.Le, ast.Gt: sympy.Gt, ast.GtE: sympy.Ge,
                      ast.Eq: sympy.Eq, ast.NotEq: sympy.Ne}  # fmt: skip
         operands = [self.build(node.left)] + [self.build(c) for c in node.comparators]
@@ -874,10 +975,15 @@ class _Builder:
             relation = relations.get(type(op))
             if relation is None:
                 raise self.source.error(f"comparison {type(op).__name__!r} is not part of the language", node)
-            parts.append(elementwise("comparison", lambda a, b, r=relation: r(a, b), left, right))
+            try:
+                parts.append(elementwise("comparison", lambda a, b, r=relation: r(a, b), left, right))
+            except TypeError:  # SymPy refuses to order a number that is not real: acos(2) < x
+                raise self.source.error(
+                    "a comparison needs real numbers; one side is not real (or undefined)", node
+                ) from None
         if len(parts) == 1:
             return parts[0]
-        return elementwise("comparison", lambda *xs: sympy.And(*xs), *parts)
+        return elementwise("comparison", sympy.And, *parts)
 
     # -- calls, arrays, indexing ----------------------------------------------
 
@@ -890,13 +996,18 @@ class _Builder:
     def _array(self, node: ast.Tuple | ast.List) -> Value:
         if not node.elts:
             raise self.source.error("empty array", node)
+        if len(node.elts) > max_elements():
+            raise self.source.error(
+                f"array has {len(node.elts):,} elements; the limit is {max_elements():,} "
+                "(set JACLI_MAX_ELEMENTS to raise it)",
+                node,
+            )
         elements = [self.build(e) for e in node.elts]
         shape = elements[0].shape
         for position, element in enumerate(elements[1:], start=2):
             if element.shape != shape:
                 raise self.source.error(
-                    f"array literal: element {position} has shape {element.shape} "
-                    f"but element 1 has shape {shape}",
+                    f"array literal: element {position} has shape {element.shape} but element 1 has shape {shape}",
                     node.elts[position - 1],
                 )
         size = len(elements) * (elements[0].size or 1)
@@ -938,9 +1049,10 @@ class _Builder:
         return int(value[()])
 
 
-def _short(number: sympy.Expr) -> str:
-    text = str(number)
-    return text if len(text) <= 20 else text[:8] + "…" + text[-4:]
+def _short(item: Any) -> str:
+    """``item`` as text, at most 40 characters (a huge number or expression in a message is noise)."""
+    text = str(item)
+    return text if len(text) <= 40 else text[:28] + "…" + text[-8:]
 
 
 def _chain(node: ast.BinOp, plus: type, minus: type) -> list[tuple[int, ast.AST]]:
@@ -955,6 +1067,12 @@ def _chain(node: ast.BinOp, plus: type, minus: type) -> list[tuple[int, ast.AST]
         current = current.left
     items.append((1, current))
     return items[::-1]
+
+
+def _matmul_products(a: Value, b: Value) -> int:
+    if a.ndim == 0 or b.ndim == 0:
+        return 0  # matmul explains the error
+    return a.size * (b.shape[-1] if b.ndim == 2 else 1)
 
 
 def matmul(a: Value, b: Value) -> Value:
@@ -1013,31 +1131,257 @@ def parse_assignments(text: str, what: str = "--at") -> Assignments:
         if keyword.arg is None:
             raise source.error("'**' is not part of the language", keyword.value)
         _check_name(source, keyword.arg, keyword)
+        if keyword.arg in named:
+            raise source.error(f"{what} gives {keyword.arg!r} twice", keyword)
         named[keyword.arg] = _real_value(source, builder.build(keyword.value), keyword.value, what)
     return Assignments(positional, named)
+
+
+def _segment(source: Source, node: ast.AST) -> str:
+    """The user's text of ``node``, shortened, for messages."""
+    return _short(source.segment(node) or "?")
 
 
 def _real_value(source: Source, value: Value, node: ast.AST, what: str) -> Value:
     for element in value.flat:
         if not element.is_number:
-            raise source.error(f"{what} values must be numbers, got {element}", node)
-        if element.is_real is False or element.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
-            raise source.error(f"{what} value {element} is not a finite real number", node)
+            raise source.error(f"{what} values must be numbers, got {_short(element)}", node)
+        if element.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+            raise source.error(f"{what} value {_segment(source, node)} is infinite or undefined", node)
+        if element.is_real is False:
+            raise source.error(f"{what} value {_segment(source, node)} is not real (it is {_short(element)})", node)
     return value
 
 
 def constant_value(expr: sympy.Basic) -> float:
-    """A SymPy constant as a float: nan when not real, ±inf when out of range."""
+    """A SymPy constant as a float: nan when not real, ±inf when out of range.
+
+    Never hangs: the value is computed by :class:`_Evaluator` at a fixed
+    precision, so ``exp(exp(exp(100)))`` is ``inf`` at once (SymPy's ``N`` would
+    need about 10**43 bits of working precision).
+
+    >>> constant_value(sympy.pi / 4), constant_value(sympy.exp(sympy.exp(sympy.exp(100))))
+    (0.7853981633974483, inf)
+    """
     if expr in (sympy.zoo, sympy.oo):
         return float("inf")
     if expr == -sympy.oo:
         return float("-inf")
     if expr is sympy.true or expr is sympy.false:
         return float(bool(expr))
-    value = sympy.N(expr, 20)
-    if not value.is_real:
-        return float("nan")
-    return float(value)
+    if isinstance(expr, sympy.Rational):
+        return _rational_float(expr)
+    with mpmath.workprec(_EVAL_BITS):
+        value = _Evaluator(strict=False).value(expr)
+        if mpmath.isnan(value.real) or (value.imag and abs(value.imag) > abs(value.real) * _IMAGINARY_TOLERANCE):
+            return float("nan")
+        return float(value.real)
+
+
+def _rational_float(value: sympy.Rational) -> float:
+    try:
+        return int(value.p) / int(value.q)  # correctly rounded
+    except OverflowError:
+        if abs(value.p) < abs(value.q):
+            return 0.0
+        return math.inf if value.p > 0 else -math.inf
+
+
+_EVAL_BITS = 113
+"""Working precision of :func:`constant_value` (quad precision; floats need 53 bits)."""
+_IMAGINARY_TOLERANCE = 2.0**-100
+_HUGE_ARGUMENT = 2**40
+"""``exp(z)`` for ``|z|`` beyond this is 0 or inf in any float format; it is not computed."""
+_TRIG_BITS = 20_000
+"""``sin(z)`` needs ``log2|z|`` extra bits to reduce its argument; beyond this it is nan."""
+
+
+class _ExponentTooLarge(Exception):
+    """A power with an integer exponent over :data:`MAX_INTEGER_EXPONENT` (its exponent in ``args``)."""
+
+
+class _ConstantTooLarge(Exception):
+    """A constant's magnitude is over :data:`MAX_CONSTANT_BITS` (strict evaluation only)."""
+
+
+def _mpc(z: Any) -> mpmath.mpc:
+    return mpmath.mpc(z)
+
+
+class _Evaluator:
+    """Values of constant SymPy expressions with mpmath at a fixed precision, bounded in time.
+
+    SymPy's ``evalf`` raises its working precision with the magnitude of an
+    exponent, without limit. Here every node is computed from its children's
+    values, and the functions whose cost grows with the size of their argument
+    are guarded: ``exp`` of a huge argument is inf or 0, ``sin`` of an
+    astronomically large one is nan. With ``strict`` a value over
+    :data:`MAX_CONSTANT_BITS` raises :class:`_ConstantTooLarge` instead.
+    """
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.memo: dict[sympy.Basic, mpmath.mpc] = {}
+
+    def value(self, expr: sympy.Basic) -> mpmath.mpc:
+        if expr not in self.memo:
+            self.memo[expr] = self._checked(self._compute(expr))
+        return self.memo[expr]
+
+    def _checked(self, z: mpmath.mpc) -> mpmath.mpc:
+        if self.strict and mpmath.isfinite(z) and z != 0 and mpmath.mag(z) > MAX_CONSTANT_BITS:
+            raise _ConstantTooLarge
+        return z
+
+    def _overflow(self, z: mpmath.mpc) -> mpmath.mpc:
+        if self.strict:
+            raise _ConstantTooLarge
+        return z
+
+    def _compute(self, expr: sympy.Basic) -> mpmath.mpc:
+        if isinstance(expr, sympy.Rational):
+            return _mpc(mpmath.mpf(int(expr.p)) / int(expr.q))
+        if isinstance(expr, sympy.Float):
+            return _mpc(mpmath.mpf(expr._mpf_))
+        if expr is sympy.nan:
+            return _mpc(mpmath.nan)
+        if expr in (sympy.zoo, sympy.oo):
+            return _mpc(mpmath.inf)
+        if expr == -sympy.oo:
+            return _mpc(-mpmath.inf)
+        if expr is sympy.I:
+            return mpmath.mpc(0, 1)
+        if isinstance(expr, sympy.NumberSymbol):  # pi, E
+            return _mpc(mpmath.mpf(expr.evalf(40)._mpf_))
+        if not all(isinstance(a, sympy.Expr) for a in expr.args):  # Piecewise and the like
+            return self._fallback(expr, [self.value(a) for a in _numeric_parts(expr)])
+        args = [self.value(a) for a in expr.args]
+        if isinstance(expr, sympy.Add):  # real arithmetic where possible: inf * 0j would be nan
+            return _mpc(mpmath.fsum(_real_if_real(a) for a in args))
+        if isinstance(expr, sympy.Mul):
+            return _mpc(mpmath.fprod(_real_if_real(a) for a in args))
+        if isinstance(expr, sympy.Pow):
+            return self._power(*args)
+        for cls in type(expr).__mro__:
+            rule = _RULES.get(cls)
+            if rule is not None:
+                return _mpc(rule(self, *args))
+        return self._fallback(expr, args)
+
+    # -- guarded functions ---------------------------------------------------------
+
+    def _power(self, base: mpmath.mpc, exponent: mpmath.mpc) -> mpmath.mpc:
+        if base == 0:
+            if exponent.real > 0:
+                return _mpc(0)
+            return _mpc(1) if exponent == 0 else _mpc(mpmath.inf)
+        if not (mpmath.isfinite(base) and mpmath.isfinite(exponent)):
+            return _mpc(mpmath.power(_real_if_real(base), _real_if_real(exponent)))
+        with mpmath.workprec(30):
+            log_size = exponent.real * mpmath.log(abs(base), 2)
+        if abs(log_size) > _HUGE_ARGUMENT:
+            return self._overflow(_mpc(mpmath.inf if log_size > 0 else 0))
+        if exponent.imag == 0 and exponent.real == int(exponent.real) and base.imag == 0:
+            return _mpc(mpmath.power(base.real, int(exponent.real)))
+        return _mpc(mpmath.power(base.real if base.imag == 0 else base, exponent))
+
+    def _exp(self, z: mpmath.mpc) -> mpmath.mpc:
+        if mpmath.isfinite(z) and abs(z.real) > _HUGE_ARGUMENT:
+            if z.real < 0:
+                return _mpc(0)
+            return self._overflow(_mpc(mpmath.inf if z.imag == 0 else mpmath.nan))
+        return mpmath.exp(z)
+
+    def _fallback(self, expr: sympy.Basic, args: list[mpmath.mpc]) -> mpmath.mpc:
+        # Every argument has a bounded value, so SymPy's evalf is bounded too.
+        if not all(mpmath.isfinite(a) and (a == 0 or mpmath.mag(a) <= MAX_CONSTANT_BITS) for a in args):
+            return _mpc(mpmath.nan)
+        value = sympy.N(expr, 34)
+        try:
+            return _mpc(complex(value))
+        except (TypeError, ValueError):
+            return _mpc(mpmath.nan)
+
+
+def _numeric_parts(expr: sympy.Basic) -> list[sympy.Expr]:
+    """The outermost numeric sub-expressions below the non-numeric nodes of ``expr``."""
+    parts, pending = [], list(expr.args)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, sympy.Expr):
+            parts.append(node)
+        else:
+            pending.extend(node.args)
+    return parts
+
+
+def _real_if_real(z: mpmath.mpc) -> Any:
+    return z.real if z.imag == 0 else z
+
+
+def _real_function(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda ev, *zs: fn(*(_real_if_real(z) for z in zs))
+
+
+def _trig(fn: Callable[[Any], Any]) -> Callable[..., Any]:
+    def apply(ev: _Evaluator, z: mpmath.mpc) -> Any:
+        if mpmath.isfinite(z) and z != 0 and mpmath.mag(z) > _TRIG_BITS:
+            return ev._overflow(_mpc(mpmath.nan))
+        return fn(_real_if_real(z))
+
+    return apply
+
+
+def _exp_like(fn: Callable[[Any], Any], at_plus: Any, at_minus: Any) -> Callable[..., Any]:
+    """``fn`` where ``|z|`` is moderate; its limits at ±inf beyond :data:`_HUGE_ARGUMENT`."""
+
+    def apply(ev: _Evaluator, z: mpmath.mpc) -> Any:
+        if mpmath.isfinite(z) and abs(z.real) > _HUGE_ARGUMENT:
+            limit = at_plus(z) if z.real > 0 else at_minus(z)
+            return ev._overflow(_mpc(limit)) if mpmath.isinf(limit) else limit
+        return fn(_real_if_real(z))
+
+    return apply
+
+
+def _sign(z: mpmath.mpc) -> Any:
+    return mpmath.sign(z.real) if z.imag == 0 else z / abs(z) if z != 0 else 0
+
+
+def _extremum(pick: Callable[..., Any]) -> Callable[..., Any]:
+    def apply(ev: _Evaluator, *zs: mpmath.mpc) -> Any:
+        if any(z.imag != 0 or mpmath.isnan(z.real) for z in zs):
+            return mpmath.nan
+        return pick(z.real for z in zs)
+
+    return apply
+
+
+_RULES: dict[type, Callable[..., Any]] = {
+    sympy.exp: lambda ev, z: ev._exp(z),
+    sympy.sinh: _exp_like(mpmath.sinh, lambda z: mpmath.inf, lambda z: -mpmath.inf),
+    sympy.cosh: _exp_like(mpmath.cosh, lambda z: mpmath.inf, lambda z: mpmath.inf),
+    sympy.tanh: _exp_like(mpmath.tanh, lambda z: 1, lambda z: -1),
+    sigmoid: _exp_like(lambda z: 1 / (1 + mpmath.exp(-z)), lambda z: 1, lambda z: 0),
+    softplus: _exp_like(lambda z: mpmath.log1p(mpmath.exp(z)), lambda z: z.real, lambda z: 0),
+    sympy.sin: _trig(mpmath.sin),
+    sympy.cos: _trig(mpmath.cos),
+    sympy.tan: _trig(mpmath.tan),
+    sympy.asin: _real_function(mpmath.asin),
+    sympy.acos: _real_function(mpmath.acos),
+    sympy.atan: _real_function(mpmath.atan),
+    sympy.atan2: _real_function(mpmath.atan2),
+    sympy.log: _real_function(mpmath.log),
+    sympy.erf: _real_function(mpmath.erf),
+    sympy.Abs: lambda ev, z: abs(z),
+    sympy.sign: lambda ev, z: _sign(z),
+    sympy.floor: _real_function(mpmath.floor),
+    sympy.ceiling: _real_function(mpmath.ceil),
+    sympy.Max: _extremum(max),
+    sympy.Min: _extremum(min),
+    detach: lambda ev, z: z,
+}
+"""How :class:`_Evaluator` computes each SymPy function (looked up along the MRO)."""
 
 
 def flatten_values(values: Iterable[Value]) -> list[sympy.Expr]:

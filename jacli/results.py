@@ -21,9 +21,9 @@ COMMAND_TITLES = {
     "jacobian": "Jacobian ∂f/∂x",
     "gradient": "gradient ∇f",
     "hessian": "Hessian ∂²f/∂x²",
-    "vjp": "vector-Jacobian product vᵀJ",
-    "jvp": "Jacobian-vector product J·v",
-    "hvp": "Hessian-vector product H·v",
+    "vjp": "VJP vᵀJ",
+    "jvp": "JVP J·v",
+    "hvp": "HVP H·v",
 }
 
 
@@ -93,3 +93,99 @@ def flatten(nested: Nested) -> list[Any]:
     if isinstance(nested, list | tuple):
         return [leaf for item in nested for leaf in flatten(item)]
     return [nested]
+
+
+# ---------------------------------------------------------------------------
+# check and graph (issue 6).
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """``jacli check``: the Jacobian three ways (m×n each), their errors and the verdict."""
+
+    expression: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    point: dict[str, Nested]
+    value: tuple[float, ...]
+    autodiff: Nested
+    exact: Nested
+    finite_difference: Nested
+    max_abs_error: dict[str, float]
+    """Keys ``autodiff`` and ``finite_difference``: max |method - exact| over the entries."""
+    max_rel_error: dict[str, float]
+    """Same keys: max |method - exact| / max(|method|, |exact|) (0 where both are 0)."""
+    ok: bool
+    rtol: float
+    atol: float
+    h: float
+    """The base finite-difference step (scaled by max(1, |x_j|) unless --h was given)."""
+    richardson: bool
+    dtype: str
+    mode: str
+    nonsmooth: tuple[str, ...] = ()
+    """Non-smooth sub-expressions at the point, e.g. ``abs(x - 1): kink (x - 1 = 0)``."""
+    not_differentiable: tuple[str, ...] = ()
+    """Inputs along which the one-sided derivatives differ: the derivative does not exist."""
+    mismatches: tuple[str, ...] = ()
+    """Entries where autodiff and the exact value disagree beyond atol + rtol·|exact|."""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def verdict(self) -> str:
+        """One line: OK, or why not."""
+        if self.not_differentiable:
+            return "FAIL: not differentiable here (" + "; ".join(self.not_differentiable) + ")"
+        if self.mismatches:
+            return f"FAIL: autodiff and the exact derivative disagree at {', '.join(self.mismatches)}"
+        return f"OK: autodiff agrees with the exact derivative (rtol {self.rtol:g}, atol {self.atol:g})"
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """A node of the computation graph: an input, a let-bound name, or an operation."""
+
+    id: int
+    op: str
+    """``input``, ``parameter``, ``const`` or the operation: ``add``, ``mul``, ``pow``, ``log``, ``where``, …"""
+    label: str
+    """The variable (``x``, ``A[0,1]``), the bound name (``c``), or an automatic name (``c``, ``d``, …)."""
+    definition: str
+    """The operation over the operands' labels: ``a + b``, ``c*d``, ``log(a)``."""
+    value: float
+    adjoint: float
+    """∂(seeded output)/∂node from the reverse pass."""
+    tangent: float | None = None
+    """∂node/∂(seeded input direction), forward mode only."""
+    output: str | None = None
+    """The output label (``f``, ``f0``) when this node is an output."""
+
+
+@dataclass(frozen=True)
+class GraphEdge:
+    """An operand edge: ``target`` uses ``source``; ``partial`` is ∂target/∂source at the point."""
+
+    source: int
+    target: int
+    partial: float
+
+
+@dataclass(frozen=True)
+class GraphResult:
+    """``jacli graph``: nodes in topological order (inputs first), edges, and the seeds."""
+
+    expression: str
+    point: dict[str, Nested]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    mode: str
+    v: tuple[float, ...]
+    """Reverse mode: the output weights (a VJP). Forward mode: the input tangent (a JVP)."""
+    nodes: tuple[GraphNode, ...]
+    edges: tuple[GraphEdge, ...]
+    notes: tuple[str, ...] = ()
+
+    def node(self, label: str) -> GraphNode:
+        """The node labelled ``label``."""
+        return next(n for n in self.nodes if n.label == label)

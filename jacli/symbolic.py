@@ -8,6 +8,9 @@ the chain, not exponentially.
 
 from __future__ import annotations
 
+import functools
+import os
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -18,7 +21,38 @@ from jacli.errors import UsageError
 
 MAX_EXACT_POWER = 10_000
 """Largest integer power evaluated exactly (``--exact``); larger ones are refused."""
+MAX_EXACT_BITS = 20_000
+"""Largest numerator or denominator that ``--exact`` carries from one binding to the next."""
 EVAL_PRECISION = 30
+SYMENGINE_MIN_SYMBOLS = 48
+"""From this many variable elements on, derivatives go through SymEngine when it is installed."""
+SPARSE_SUM_TERMS = 32
+"""Sums with more terms than this are differentiated term by term, only the terms that contain x."""
+
+
+MAX_DERIVATIVE_WORK = 20_000
+"""Predicted size (tree size × depth) of one derivative; SymPy cannot be stopped once it starts one."""
+MAX_SYMBOLIC_SECONDS = 10.0
+"""Time for all the derivatives of one result; no new derivative starts after it."""
+
+
+class SymbolicTooLarge(UsageError):
+    """The symbolic derivative would take too long; the API skips it (with a note) where it can."""
+
+
+def _tree_shape(expr: sympy.Basic, memo: dict[sympy.Basic, tuple[int, int]]) -> tuple[int, int]:
+    """Tree size and depth of ``expr`` (memoised over shared sub-expressions)."""
+    known = memo.get(expr)
+    if known is None:
+        parts = [_tree_shape(a, memo) for a in expr.args]
+        known = (1 + sum(p[0] for p in parts), 1 + max((p[1] for p in parts), default=0))
+        memo[expr] = known
+    return known
+
+
+def as_expr(value: Any) -> sympy.Basic:
+    """A SymPy object as it is; a Python int as a SymPy Integer (never parses text)."""
+    return value if isinstance(value, sympy.Basic) else sympy.Integer(value)
 
 
 class Differentiator:
@@ -27,14 +61,70 @@ class Differentiator:
     def __init__(self, program: language.Program) -> None:
         self.bindings = {b.symbol: b.value for b in program.bindings}
         self._binding_derivatives: dict[tuple[sympy.Symbol, sympy.Symbol], sympy.Expr] = {}
+        self._dependencies: dict[sympy.Basic, frozenset[sympy.Symbol]] = {}
+        self._terms: dict[sympy.Basic, dict[sympy.Symbol, list[sympy.Expr]]] = {}
+        # SymEngine (when installed) only for big problems: its results can be written differently
+        # (same value), and small problems keep SymPy's familiar forms.
+        self._accelerate = sum(len(v.symbols) for v in program.variables) >= SYMENGINE_MIN_SYMBOLS
+        self._shapes: dict[sympy.Basic, tuple[int, int]] = {}
+        self._deadline: float | None = None
+
+    def _charge(self, expr: sympy.Expr) -> None:
+        """Refuse a derivative predicted to be huge, and any derivative after the time budget.
+
+        A derivative copies the path above each occurrence of x, so its size is
+        about (tree size × depth); nested functions make second derivatives
+        explode (``hessian`` of ``sin(sin(...(x*y)))``), and SymPy cannot be
+        stopped once it has started one.
+        """
+        now = time.monotonic()
+        if self._deadline is None:
+            self._deadline = now + MAX_SYMBOLIC_SECONDS
+        size, depth = _tree_shape(as_expr(expr), self._shapes)
+        if size * depth > MAX_DERIVATIVE_WORK or now > self._deadline:
+            raise SymbolicTooLarge(
+                "the symbolic derivative is too large to derive in reasonable time "
+                f"(over {MAX_DERIVATIVE_WORK:,} predicted terms or {MAX_SYMBOLIC_SECONDS:g} s)"
+            )
+
+    def dependencies(self, expr: sympy.Expr) -> frozenset[sympy.Symbol]:
+        """The unbound symbols that ``expr`` depends on, through the bindings (memoised)."""
+        known = self._dependencies.get(expr)
+        if known is None:
+            free = sympy.sympify(expr).free_symbols
+            bound = free & self.bindings.keys()
+            known = frozenset(free - bound).union(*(self.dependencies(self.bindings[b]) for b in bound))
+            self._dependencies[expr] = known
+        return known
+
+    def _terms_with(self, expr: sympy.Add, x: sympy.Symbol) -> list[sympy.Expr]:
+        """The terms of a long sum that depend on ``x`` (an index built once per sum)."""
+        index = self._terms.get(expr)
+        if index is None:
+            index = {}
+            for term in expr.args:
+                for symbol in self.dependencies(term):
+                    index.setdefault(symbol, []).append(term)
+            self._terms[expr] = index
+        return index.get(x, [])
 
     def derivative(self, expr: sympy.Expr, x: sympy.Symbol) -> sympy.Expr:
-        """``d expr / d x``, with bound names held fixed as symbols."""
-        result = sympy.diff(expr, x)
+        """``d expr / d x``, with bound names held fixed as symbols.
+
+        Sparse where it pays: zero without differentiating when ``expr`` does not depend
+        on ``x``; a long sum differentiates only its terms that contain ``x`` (so the
+        gradient of an n-term sum costs O(n), not O(n²)).
+        """
+        if x not in self.dependencies(expr):
+            return sympy.S.Zero
+        if isinstance(expr, sympy.Add) and len(expr.args) > SPARSE_SUM_TERMS:
+            return sympy.Add(*(self.derivative(term, x) for term in self._terms_with(expr, x)))
+        self._charge(expr)
+        result = _diff(expr, x, self._accelerate)
         for bound in expr.free_symbols & self.bindings.keys():
             inner = self._binding_derivative(bound, x)
             if inner != 0:
-                result += sympy.diff(expr, bound) * inner
+                result += _diff(expr, bound, self._accelerate) * inner
         return result
 
     def _binding_derivative(self, bound: sympy.Symbol, x: sympy.Symbol) -> sympy.Expr:
@@ -50,13 +140,60 @@ class Differentiator:
     def hessian(self, outputs: Sequence[sympy.Expr], inputs: Sequence[sympy.Symbol]) -> list[list[list[sympy.Expr]]]:
         """``[[[d² f_k / d x_i d x_j]]]``, shape (m, n, n); symmetric, so each pair is derived once."""
         result = []
+        position = {x: j for j, x in enumerate(inputs)}
         for row in self.jacobian(outputs, inputs):
             block = [[sympy.S.Zero] * len(inputs) for _ in inputs]
             for i, first in enumerate(row):
-                for j in range(i, len(inputs)):
-                    block[i][j] = block[j][i] = self.derivative(first, inputs[j])
+                # only the inputs that the first derivative depends on give non-zero second derivatives
+                for j in sorted(position[x] for x in self.dependencies(first) if x in position):
+                    if j >= i:
+                        block[i][j] = block[j][i] = self.derivative(first, inputs[j])
             result.append(block)
         return result
+
+
+# ---------------------------------------------------------------------------
+# Optional accelerator: SymEngine (SymPy's C++ core, ``pip install symengine``).
+# ---------------------------------------------------------------------------
+
+_SYMENGINE_FUNCTIONS = frozenset(
+    {
+        sympy.sin, sympy.cos, sympy.tan, sympy.asin, sympy.acos, sympy.atan,
+        sympy.sinh, sympy.cosh, sympy.tanh, sympy.exp, sympy.log,
+    }
+)  # fmt: skip
+"""Functions that SymEngine differentiates exactly like SymPy; anything else stays with SymPy."""
+_SYMENGINE_NODES = (sympy.Add, sympy.Mul, sympy.Pow, sympy.Symbol, sympy.Number, sympy.NumberSymbol)
+"""Other node types SymEngine handles like SymPy (no Max, Piecewise, Heaviside, …)."""
+
+
+@functools.cache
+def _symengine() -> Any:
+    if os.environ.get("JACLI_SYMENGINE", "auto") == "off":
+        return None
+    try:
+        import symengine
+    except ImportError:
+        return None
+    return symengine
+
+
+def _diff(expr: sympy.Expr, x: sympy.Symbol, accelerate: bool = True) -> sympy.Expr:
+    """``sympy.diff(expr, x)``; through SymEngine when it is installed and knows every function in ``expr``.
+
+    SymPy spends most of a derivative in its assumption system; SymEngine does the
+    same algebra in C++. The result comes back as SymPy with the original symbols.
+    """
+    engine = _symengine() if accelerate else None
+    expr = as_expr(expr)
+    nodes = sympy.preorder_traversal(expr)
+    if engine is None or not all(isinstance(n, _SYMENGINE_NODES) or n.func in _SYMENGINE_FUNCTIONS for n in nodes):
+        return sympy.diff(expr, x)
+    symbols = {s.name: s for s in expr.free_symbols}
+    if x.name not in symbols:
+        return sympy.S.Zero
+    derivative = engine.sympify(expr).diff(engine.Symbol(x.name))._sympy_()
+    return derivative.xreplace({s: symbols[s.name] for s in derivative.free_symbols})
 
 
 def combine(weights: Sequence[sympy.Expr], rows: Sequence[Sequence[sympy.Expr]]) -> list[sympy.Expr]:
@@ -91,8 +228,37 @@ def evaluate_exact(
         _check_exact_powers(expr)
     values = dict(point)
     for binding in bindings:
-        values[binding.symbol] = _simplify(binding.value.xreplace(values))
-    return [_simplify(sympy.sympify(e).xreplace(values)) for e in exprs]
+        values[binding.symbol] = _check_exact_size(_exact_value(binding.value, values))
+    return [_check_exact_size(_exact_value(as_expr(e), values)) for e in exprs]
+
+
+def _exact_value(expr: sympy.Basic, values: dict[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
+    """``expr`` at ``values``, simplified; ``nan`` where SymPy cannot decide (``where(nan > 0, …)``)."""
+    try:
+        return _simplify(expr.xreplace(values))
+    except (TypeError, ValueError, ZeroDivisionError):  # comparisons of nan or non-real numbers; 0**-1 in evalf
+        return sympy.nan
+
+
+def exact_text(value: sympy.Basic) -> str:
+    """SymPy syntax for an exact value.
+
+    Sorting the terms of a sum evaluates them numerically; with fractions like
+    10**-300 that takes SymPy seconds to minutes, so such values keep SymPy's
+    internal order.
+    """
+    huge = any(max(int(a.p).bit_length(), int(a.q).bit_length()) > 64 for a in value.atoms(sympy.Rational))
+    return sympy.sstr(value, order="none") if huge else sympy.sstr(value)
+
+
+def _check_exact_size(value: sympy.Expr) -> sympy.Expr:
+    """Refuse exact numbers that grow past ``MAX_EXACT_BITS`` (e.g. iterated maps at a rational point)."""
+    for atom in value.atoms(sympy.Rational):
+        if max(int(atom.p).bit_length(), int(atom.q).bit_length()) > MAX_EXACT_BITS:
+            raise UsageError(
+                f"--exact: the exact value grows beyond {MAX_EXACT_BITS:,} bits; drop --exact for floating point"
+            )
+    return value
 
 
 def _simplify(value: sympy.Expr) -> sympy.Expr:
@@ -112,7 +278,7 @@ def evaluate_numeric(
     values = {s: sympy.Float(v, precision) for s, v in point.items()}
     for binding in bindings:
         values[binding.symbol] = binding.value.xreplace(values).evalf(precision)
-    return [_to_float(sympy.sympify(e).xreplace(values).evalf(precision)) for e in exprs]
+    return [_to_float(as_expr(e).xreplace(values).evalf(precision)) for e in exprs]
 
 
 def _to_float(value: sympy.Expr) -> float:
@@ -142,7 +308,7 @@ def _display_symbol(symbol: sympy.Symbol) -> sympy.Symbol:
 def _for_display(expr: Any) -> Any:
     if isinstance(expr, list):
         return [_for_display(e) for e in expr]
-    expr = sympy.sympify(expr)
+    expr = as_expr(expr)
     return expr.xreplace({s: _display_symbol(s) for s in expr.free_symbols})
 
 
@@ -150,6 +316,8 @@ def to_text(expr: Any) -> Any:
     """SymPy syntax for an expression, or nested lists of them."""
     if isinstance(expr, list):
         return [to_text(e) for e in expr]
+    if expr is sympy.S.Zero:  # most entries of a big sparse Hessian
+        return "0"
     return sympy.sstr(expr)
 
 
@@ -166,7 +334,7 @@ def to_latex(expr: Any) -> Any:
     """LaTeX for an expression, or nested lists of them."""
     if isinstance(expr, list):
         return [to_latex(e) for e in expr]
-    expr = sympy.sympify(expr)
+    expr = as_expr(expr)
     return sympy.latex(expr, symbol_names=_latex_names(expr))
 
 
@@ -174,6 +342,8 @@ def operation_count(exprs: Any) -> int:
     """Total operations in an expression or nested lists of them."""
     if isinstance(exprs, list):
         return sum(operation_count(e) for e in exprs)
+    if exprs is sympy.S.Zero:
+        return 0
     return int(sympy.count_ops(exprs))
 
 

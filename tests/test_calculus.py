@@ -9,7 +9,7 @@ from jacli import calculus
 torch.manual_seed(0)
 
 
-def quadratic_form(matrix: torch.Tensor):  # noqa: ANN201
+def quadratic_form(matrix: torch.Tensor):
     return lambda x: (x @ matrix @ x).reshape(1)
 
 

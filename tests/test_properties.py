@@ -20,7 +20,8 @@ def expressions(names: list[str], depth: int = 3) -> st.SearchStrategy[str]:
     leaves = st.one_of(st.sampled_from(names), st.integers(-3, 3).map(str), st.sampled_from(["0.5", "pi", "e"]))
 
     def extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-        binary = st.tuples(children, st.sampled_from(["+", "-", "*"]), children).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
+        operator = st.sampled_from(["+", "-", "*"])
+        binary = st.tuples(children, operator, children).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
         unary = st.tuples(st.sampled_from(UNARY), children).map(lambda t: f"{t[0]}({t[1]})")
         wrapped = st.tuples(st.sampled_from(SAFE_WRAPS), children).map(lambda t: t[0].format(t[1]))
         quotient = children.map(lambda c: f"(1 / (1 + ({c})**2))")

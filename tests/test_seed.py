@@ -55,9 +55,7 @@ def test_vjp_of_two_tensors(jacli: Invoke) -> None:
     assert obj["outputs"] == ["f0", "f1"]
 
 
-@pytest.mark.parametrize(
-    ("expr", "expected"), [("sum(detach(x*x)*x)", [0, 1, 4, 9]), ("sum(x*x*x)", [0, 3, 12, 27])]
-)
+@pytest.mark.parametrize(("expr", "expected"), [("sum(detach(x*x)*x)", [0, 1, 4, 9]), ("sum(x*x*x)", [0, 3, 12, 27])])
 def test_detach(jacli: Invoke, expr: str, expected: list[float]) -> None:
     assert run_json(jacli, "gradient", expr, "--at", "x=[0,1,2,3]")["result"] == expected
 

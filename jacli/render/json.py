@@ -45,3 +45,31 @@ def result_object(result: Result) -> dict[str, Any]:
 def render_json(result: Result) -> str:
     """One line of JSON (no trailing newline)."""
     return json.dumps(result_object(result), allow_nan=False, ensure_ascii=False)
+
+
+MARKER = "\0"
+"""Stands for a number in a row template (JSON writes it as a distinctive escape)."""
+
+
+def json_row_template(template: Result) -> str:
+    """One JSON line for ``template``, whose numbers are :data:`MARKER` s, as a ``%`` format (no newline).
+
+    The keys and their order come from :func:`result_object`, so the fast path and
+    :func:`render_json` cannot drift apart.
+    """
+    text = json.dumps(result_object(template), allow_nan=False, ensure_ascii=False)
+    return text.replace("%", "%%").replace(json.dumps(MARKER), "%s")
+
+
+def render_json_rows(row_template: str, rows: Any, nonfinite: Any = ()) -> str:
+    """JSON Lines for rows of numbers (a 2-D NumPy array) filled into ``row_template``.
+
+    ``nonfinite``: flat indices of nan/inf numbers, written as ``null`` as the SPEC asks.
+    """
+    count = rows.shape[0]
+    if count == 0:
+        return ""
+    values = rows.ravel().tolist()
+    for index in nonfinite:
+        values[index] = "null"
+    return ((row_template + "\n") * count) % tuple(values)

@@ -80,7 +80,7 @@ def numeric_tables(result: Result, digits: int) -> list[Table]:
     if result.command == "jvp":
         return [_table(title, outputs, ["J·v"], [[c] for c in cells])]
     if result.command == "hessian" and len(result.shape) == 3:
-        return [_table(f"{title}  ({out})", inputs, inputs, block) for out, block in zip(outputs, cells, strict=True)]
+        return [_table(f"Hessian of {out}", inputs, inputs, block) for out, block in zip(outputs, cells, strict=True)]
     if result.command == "hessian":
         return [_table(title, inputs, inputs, cells)]
     return [_table(title, outputs, inputs, cells)]
@@ -101,14 +101,17 @@ def _symbolic_panel(result: Result) -> RenderableType | None:
 
 
 def _header(result: Result, digits: int) -> Table:
-    grid = Table.grid(padding=(0, 1))
+    grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
     names = ", ".join(result.point)
-    grid.add_row("f", Text(f"({names}) = {result.expression.strip()}"))
+    *bindings, output = [s.strip() for s in result.expression.replace("\n", ";").split(";") if s.strip()]
+    grid.add_row(f"{result.command} of", Text(f"f({names}) = {' '.join(output.split())}"))
+    if bindings:
+        grid.add_row("where", Text("; ".join(bindings)))
     grid.add_row("at", Text(", ".join(f"{k} = {_point_text(v, digits)}" for k, v in result.point.items())))
     value = [format_number(x, digits) for x in result.value]
-    grid.add_row("f(x)", Text(value[0] if len(value) == 1 else "[" + ", ".join(value) + "]"))
+    grid.add_row("value", Text("f = " + (value[0] if len(value) == 1 else "[" + ", ".join(value) + "]")))
     if result.v is not None:
         grid.add_row("v", Text("[" + ", ".join(format_number(x, digits) for x in result.v) + "]"))
     if result.mode is not None:
@@ -124,6 +127,14 @@ def _point_text(value: Nested, digits: int) -> str:
 
 def render_table(result: Result, console: Console, digits: int = 6) -> None:
     """Print one result: header, numeric table(s) and the symbolic form beside them."""
+    with console.capture() as captured:
+        _print_result(result, console, digits)
+    # Rich pads every line to the width of its layout; trailing blanks help no one in a pipe
+    console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+    console.file.flush()
+
+
+def _print_result(result: Result, console: Console, digits: int) -> None:
     console.print(_header(result, digits))
     numeric = numeric_tables(result, digits)
     panel = _symbolic_panel(result)

@@ -1,0 +1,127 @@
+"""Throughput: the seed Jacobian at 10^4, 10^5, 10^6 random points, CSV in -> CSV out, whole process.
+
+Every pipeline runs as its own process on the same file, in the same run:
+
+- ``jacli``: ``jacli jacobian SEED --points in.csv --format csv``
+- ``floor func``: hand-written NumPy + ``torch.func.vmap(jacrev)``, same reading and formatting
+- ``floor autograd``: hand-written NumPy + batched ``torch.autograd.grad`` (no torch.func, so no
+  ``torch._dynamo`` import) and a fast exit (``os._exit``): the fastest torch pipeline here
+- ``loop``: a Python loop with ``torch.autograd.functional.jacobian`` per point (skipped above
+  ``--loop-max`` points: it is linear in N; the table says so)
+
+Prints points/s, the ratio of jacli's throughput to each other pipeline's, and peak RSS.
+Usage: ``python bench/throughput.py [--sizes 10000,100000,1000000] [--loop-max 100000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SEED = "2*x0+x1**2, x0**2+2*x1**3"
+
+FLOOR_FUNC = r"""
+import sys, numpy as np, torch
+from torch.func import jacrev, vmap
+def f(x):
+    return torch.stack([2 * x[0] + x[1] ** 2, x[0] ** 2 + 2 * x[1] ** 3])
+pts = np.loadtxt(sys.argv[1], delimiter=",", ndmin=2)
+jac = vmap(jacrev(f))(torch.from_numpy(pts)).numpy().reshape(len(pts), -1)
+rows = np.concatenate([pts, jac], axis=1)
+out = sys.stdout
+for i in range(0, len(rows), 65536):
+    part = rows[i : i + 65536]
+    out.write(("%s,%s,%s,%s,%s,%s\n" * len(part)) % tuple(part.ravel().tolist()))
+"""
+
+FLOOR_AUTOGRAD = r"""
+import os, sys, numpy as np, torch
+pts = np.loadtxt(sys.argv[1], delimiter=",", ndmin=2)
+x = torch.from_numpy(pts).requires_grad_(True)
+y = torch.stack([2 * x[:, 0] + x[:, 1] ** 2, x[:, 0] ** 2 + 2 * x[:, 1] ** 3], dim=1)
+rows_of_j = [torch.autograd.grad(y[:, i].sum(), x, retain_graph=True)[0] for i in range(2)]
+jac = torch.stack(rows_of_j, dim=1).detach().numpy().reshape(len(pts), -1)
+rows = np.concatenate([pts, jac], axis=1)
+out = sys.stdout
+for i in range(0, len(rows), 65536):
+    part = rows[i : i + 65536]
+    out.write(("%s,%s,%s,%s,%s,%s\n" * len(part)) % tuple(part.ravel().tolist()))
+out.flush()
+os._exit(0)
+"""
+
+LOOP = r"""
+import sys, numpy as np, torch
+def f(x):
+    return torch.stack([2 * x[0] + x[1] ** 2, x[0] ** 2 + 2 * x[1] ** 3])
+pts = np.loadtxt(sys.argv[1], delimiter=",", ndmin=2)
+out = sys.stdout
+for p in pts:
+    j = torch.autograd.functional.jacobian(f, torch.from_numpy(p)).reshape(-1).tolist()
+    out.write(",".join(map(repr, [*p.tolist(), *j])) + "\n")
+"""
+
+
+def run(argv: list[str], stdin_path: Path | None = None) -> tuple[float, float, Path]:
+    """Run a whole process; returns (seconds, peak RSS in MiB, stdout file)."""
+    out = Path(tempfile.mkstemp(suffix=".csv")[1])
+    with out.open("wb") as stdout, open(stdin_path or os.devnull, "rb") as stdin:
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, stdout=stdout, stdin=stdin, env={**os.environ, "JACLI_SERVER": "off"})
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"{argv[:4]} failed with status {status}")
+    return seconds, usage.ru_maxrss / 1024, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--loop-max", type=int, default=100_000)
+    args = parser.parse_args()
+    jacli = shutil.which("jacli") or str(Path(sys.executable).with_name("jacli"))
+    work = Path(tempfile.mkdtemp(prefix="jacli-bench-"))
+    rng = np.random.default_rng(0)
+    print(f"seed Jacobian {SEED!r}, float64, CSV in -> CSV out, whole process; {os.cpu_count()} CPUs")
+    header = f"{'points':>9} {'pipeline':<15} {'seconds':>8} {'points/s':>11} {'jacli ×':>8} {'peak RSS':>9}"
+    print(header)
+    print("-" * len(header))
+    for n in (int(s) for s in args.sizes.split(",")):
+        path = work / f"pts{n}.csv"
+        np.savetxt(path, rng.uniform(-2, 2, size=(n, 2)), delimiter=",", fmt="%.17g")
+        pipelines = {
+            "jacli": [jacli, "jacobian", SEED, "--points", str(path), "--format", "csv"],
+            "floor func": [sys.executable, "-c", FLOOR_FUNC, str(path)],
+            "floor autograd": [sys.executable, "-c", FLOOR_AUTOGRAD, str(path)],
+            "loop": [sys.executable, "-c", LOOP, str(path)],
+        }
+        timings, outputs = {}, {}
+        for name, argv in pipelines.items():
+            if name == "loop" and n > args.loop_max:
+                print(f"{n:>9,} {name:<15} {'skipped (linear in N; see smaller sizes)':>40}")
+                continue
+            seconds, rss, out = run(argv)
+            timings[name] = seconds
+            outputs[name] = out
+            ratio = "" if name == "jacli" else f"{seconds / timings['jacli']:>7.2f}×"
+            print(f"{n:>9,} {name:<15} {seconds:>8.2f} {n / seconds:>11,.0f} {ratio:>8} {rss:>7.0f} MB")
+        reference = np.loadtxt(outputs["floor func"], delimiter=",")
+        for name, out in outputs.items():
+            got = np.loadtxt(out, delimiter=",")
+            assert got.shape == (n, 6) and np.allclose(got, reference, rtol=1e-12), f"{name} disagrees"
+            out.unlink()
+        path.unlink()
+    print("jacli × = (pipeline's seconds) / (jacli's seconds): above 1 means jacli is faster")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,291 @@
+"""Gradient checking: finite differences, non-smooth points, and comparing derivatives.
+
+``jacli check`` computes a Jacobian three ways — torch autodiff, the exact SymPy
+derivative evaluated at high precision, and central finite differences — and
+compares the first two. This module holds the numerical parts:
+
+- :func:`central_differences`: ``(f(x + h e_j) - f(x - h e_j)) / 2h`` per input,
+  truncation error ``h²/6·|f'''|`` (Richardson: ``(4 D(h/2) - D(h)) / 3``, error
+  ``O(h⁴)``), plus rounding ``≈ ε|f|/h``; the default step balances the two.
+- :func:`nonsmooth_sites`: sub-expressions at a point where they are not smooth
+  (``abs`` or ``sign`` at 0, ``floor``/``ceil`` at an integer, a tie in ``max``/``min``
+  — ``relu`` is ``max(0, x)`` — and a ``where`` on its boundary).
+- :func:`not_differentiable`: whether such a site makes the *function* not
+  differentiable, by one-sided difference quotients at 60 significant digits
+  (``abs(x)**2`` at 0 has a kink inside but is differentiable; ``abs(x)`` is not).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import sympy  # noqa: TID253 - a stage module, like symbolic.py
+import torch  # noqa: TID253
+
+from jacli import language
+from jacli.printing import user_text
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from jacli.compile import TorchFunction
+
+TOLERANCES = {torch.float64: (1e-7, 1e-9), torch.float32: (1e-3, 1e-5)}
+"""Default (rtol, atol) per dtype for autodiff vs the exact derivative: generous against
+rounding in long expressions, far tighter than any real disagreement."""
+
+PRECISION = 60
+"""Significant digits for the one-sided difference quotients of :func:`not_differentiable`."""
+ONE_SIDED_STEPS = (sympy.Rational(1, 10**20), sympy.Rational(1, 10**25))
+ZERO = sympy.Float("1e-40")
+"""|value| below this (at :data:`PRECISION` digits) counts as exactly zero for non-smooth sites."""
+
+
+def machine_epsilon(dtype: torch.dtype) -> float:
+    return torch.finfo(dtype).eps
+
+
+def default_step(dtype: torch.dtype, richardson: bool = False) -> float:
+    """ε^(1/3) for central differences (ε^(1/5) with Richardson): truncation ≈ rounding.
+
+    >>> round(default_step(torch.float64), 9), round(default_step(torch.float32), 6)
+    (6.055e-06, 0.004922)
+    """
+    return machine_epsilon(dtype) ** (1 / 5 if richardson else 1 / 3)
+
+
+def central_differences(
+    fn: TorchFunction, x: Tensor, p: Tensor, h: float, *, scale: bool = True, richardson: bool = False
+) -> Tensor:
+    """Jacobian ``(m, n)`` by central differences with step ``h`` (times ``max(1, |x_j|)`` when ``scale``).
+
+    The step actually taken is ``(x + h) - (x - h)`` in the dtype, so the
+    representation error of ``x ± h`` does not enter the quotient.
+
+    >>> f = lambda x, p: torch.stack([x[0] ** 3])
+    >>> d = central_differences(f, torch.tensor([1.0], dtype=torch.float64), None, 1e-3)
+    >>> abs(float(d[0, 0]) - 3) < 2e-6   # truncation h²/6·f''' = 1e-6
+    True
+    """
+    columns = []
+    for j in range(x.numel()):
+        step = h * max(1.0, abs(float(x[j]))) if scale else h
+        estimate = _central(fn, x, p, j, step)
+        if richardson:
+            estimate = (4 * _central(fn, x, p, j, step / 2) - estimate) / 3
+        columns.append(estimate)
+    if not columns:
+        return x.new_zeros(fn(x, p).numel(), 0)
+    return torch.stack(columns, dim=1)
+
+
+def _central(fn: TorchFunction, x: Tensor, p: Tensor, j: int, step: float) -> Tensor:
+    with torch.no_grad():
+        plus, minus = x.clone(), x.clone()
+        plus[j] += step
+        minus[j] -= step
+        return (fn(plus, p) - fn(minus, p)) / (plus[j] - minus[j])
+
+
+def predicted_error(h: float, third: float, value: float, eps: float) -> float:
+    """Predicted error of a central difference: truncation ``h²/6·|f'''|`` plus rounding ``ε|f|/h``.
+
+    >>> predicted_error(1e-3, 6.0, 1.0, 2.2e-16) < 1.01e-6
+    True
+    """
+    return h * h / 6 * abs(third) + eps * abs(value) / h
+
+
+# ---------------------------------------------------------------------------
+# Comparing.
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    max_abs: float
+    max_rel: float
+    mismatches: tuple[tuple[int, int], ...]  # (output, input) entries beyond atol + rtol·|exact|
+
+
+def compare(
+    method: Sequence[Sequence[float]], exact: Sequence[Sequence[float]], rtol: float, atol: float
+) -> Comparison:
+    """Errors of ``method`` against ``exact``; nan agrees with nan and inf with the same inf.
+
+    >>> compare([[1.0, 2.0]], [[1.0, 2.5]], 1e-7, 1e-9)
+    Comparison(max_abs=0.5, max_rel=0.2, mismatches=((0, 1),))
+    """
+    max_abs, max_rel, mismatches = 0.0, 0.0, []
+    for i, (row, exact_row) in enumerate(zip(method, exact, strict=True)):
+        for j, (a, e) in enumerate(zip(row, exact_row, strict=True)):
+            if _same(a, e):
+                continue
+            diff = abs(a - e)
+            if math.isnan(diff):
+                diff = math.inf
+            max_abs = max(max_abs, diff)
+            scale = max(abs(a), abs(e))
+            max_rel = max(max_rel, diff / scale if scale > 0 and math.isfinite(scale) else math.inf)
+            if not diff <= atol + rtol * abs(e):
+                mismatches.append((i, j))
+    return Comparison(max_abs, max_rel, tuple(mismatches))
+
+
+def _same(a: float, e: float) -> bool:
+    return a == e or (math.isnan(a) and math.isnan(e))
+
+
+# ---------------------------------------------------------------------------
+# Non-smooth points.
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NonSmooth:
+    """A sub-expression that is not smooth at the point, and why."""
+
+    expression: str
+    reason: str
+    depends_on: frozenset[sympy.Symbol] = field(default=frozenset(), compare=False)
+    """The variables' element symbols the sub-expression depends on (through bindings)."""
+
+    def __str__(self) -> str:
+        return f"{self.expression}: {self.reason}"
+
+
+def _numeric_values(
+    bindings: Sequence[language.Binding], point: dict[sympy.Symbol, sympy.Expr]
+) -> dict[sympy.Symbol, sympy.Expr]:
+    values: dict[sympy.Symbol, sympy.Expr] = {s: sympy.Float(v, PRECISION) for s, v in point.items()}
+    for binding in bindings:
+        values[binding.symbol] = binding.value.xreplace(values).evalf(PRECISION)
+    return values
+
+
+def _at(expr: sympy.Basic, values: dict[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
+    return expr.xreplace(values).evalf(PRECISION)
+
+
+def _is_zero(value: sympy.Expr) -> bool:
+    return bool(value.is_number and value.is_real and abs(value) < ZERO)
+
+
+def nonsmooth_sites(program: language.Program, point: dict[sympy.Symbol, sympy.Expr]) -> list[NonSmooth]:
+    """Sub-expressions of ``program`` (through its bindings) that are not smooth at ``point``."""
+    values = _numeric_values(program.bindings, point)
+    bindings = {b.symbol: b.value for b in program.bindings}
+    seen: set[sympy.Basic] = set()
+    stack: list[sympy.Basic] = list(program.outputs)
+    sites: list[NonSmooth] = []
+    while stack:
+        expr = stack.pop()
+        if expr in seen or not isinstance(expr, sympy.Basic):
+            continue
+        seen.add(expr)
+        if isinstance(expr, sympy.Symbol):
+            if expr in bindings:
+                stack.append(bindings[expr])
+            continue
+        site = _site(expr, values)
+        if site is not None and str(site) not in {str(s) for s in sites}:
+            sites.append(replace(site, depends_on=_dependencies(expr, bindings)))
+        stack.extend(expr.args)
+    return sites
+
+
+def _dependencies(expr: sympy.Basic, bindings: dict[sympy.Symbol, sympy.Expr]) -> frozenset[sympy.Symbol]:
+    found: set[sympy.Symbol] = set()
+    pending = set(expr.free_symbols)
+    while pending:
+        symbol = pending.pop()
+        if symbol in bindings:
+            pending |= bindings[symbol].free_symbols - found
+        found.add(symbol)
+    return frozenset(s for s in found if s not in bindings)
+
+
+def _site(expr: sympy.Basic, values: dict[sympy.Symbol, sympy.Expr]) -> NonSmooth | None:
+    if not expr.free_symbols:
+        return None
+    text = user_text(expr)
+    if isinstance(expr, sympy.Abs | sympy.sign | sympy.Heaviside):
+        arg = expr.args[0]
+        if _is_zero(_at(arg, values)):
+            kind = "kink" if isinstance(expr, sympy.Abs) else "jump"
+            return NonSmooth(text, f"{kind} where {user_text(arg)} = 0")
+    if isinstance(expr, sympy.floor | sympy.ceiling):
+        arg = expr.args[0]
+        value = _at(arg, values)
+        if value.is_number and value.is_real and _is_zero(value - sympy.Integer(round(value))):
+            return NonSmooth(text, f"jump: {user_text(arg)} = {round(value)} is an integer")
+    if isinstance(expr, sympy.Max | sympy.Min):
+        args = [(a, _at(a, values)) for a in expr.args]
+        real = [(a, v) for a, v in args if v.is_number and v.is_real]
+        if len(real) == len(args):
+            best = max(v for _, v in real) if isinstance(expr, sympy.Max) else min(v for _, v in real)
+            tied = [a for a, v in real if _is_zero(v - best)]
+            if len(tied) > 1:
+                names = " = ".join(user_text(a) for a in tied)
+                shown = "" if any(a.is_number for a in tied) else f" = {_short(best)}"
+                return NonSmooth(text, f"tie: {names}{shown}")
+    if isinstance(expr, sympy.Piecewise):
+        for _value, cond in expr.args:
+            for relation in _relations(cond):
+                if _is_zero(_at(relation.lhs - relation.rhs, values)):
+                    where = f"{user_text(relation.lhs)} = {user_text(relation.rhs)}"
+                    return NonSmooth(text, f"on the boundary of its condition {user_text(relation)} ({where})")
+    return None
+
+
+def _relations(cond: sympy.Basic) -> list[sympy.core.relational.Relational]:
+    if isinstance(cond, sympy.core.relational.Relational):
+        return [cond]
+    if isinstance(cond, sympy.logic.boolalg.BooleanFunction):
+        return [r for a in cond.args for r in _relations(a)]
+    return []
+
+
+def _short(value: sympy.Expr) -> str:
+    number = float(value)
+    return str(int(number)) if number.is_integer() and abs(number) < 1e15 else f"{number:.6g}"
+
+
+def not_differentiable(
+    program: language.Program,
+    inputs: Sequence[sympy.Symbol],
+    point: dict[sympy.Symbol, sympy.Expr],
+    labels: Sequence[str],
+) -> list[str]:
+    """Inputs along which an output's one-sided difference quotients disagree (or blow up as h → 0).
+
+    At a kink the left and right quotients differ by the jump in slope; at a
+    jump they grow like 1/h, so two steps (1e-20, 1e-25) disagree; for a smooth
+    function all four agree to about ``h·|f''|``. Returns ``"f0 w.r.t. x"`` items.
+    """
+    failures = []
+    base = _outputs_at(program, point)
+    for symbol in inputs:
+        quotients = []
+        for h in ONE_SIDED_STEPS:
+            plus = _outputs_at(program, point | {symbol: point[symbol] + h})
+            minus = _outputs_at(program, point | {symbol: point[symbol] - h})
+            quotients.append([(p - b) / h for p, b in zip(plus, base, strict=True)])
+            quotients.append([(b - m) / h for m, b in zip(minus, base, strict=True)])
+        for i, label in enumerate(labels):
+            estimates = [q[i] for q in quotients]
+            if not all(e.is_number and e.is_finite for e in estimates):
+                continue  # outside the domain nearby: nothing to say here
+            size = max(abs(e) for e in estimates)
+            spread = max(estimates) - min(estimates)
+            if spread > sympy.Float("1e-8") * (1 + size):
+                failures.append(f"{label} w.r.t. {symbol.name}")
+    return failures
+
+
+def _outputs_at(program: language.Program, point: dict[sympy.Symbol, sympy.Expr]) -> list[sympy.Expr]:
+    values = _numeric_values(program.bindings, point)
+    return [sympy.sympify(_at(out, values)) for out in program.outputs]

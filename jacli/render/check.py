@@ -1,0 +1,132 @@
+"""``jacli check``: the three Jacobians side by side, their errors, and the verdict.
+
+JSON keys (SPEC): ``inputs``, ``outputs``, ``point``, ``autodiff``, ``exact``,
+``finite_difference`` (m×n matrices), ``max_abs_error`` and ``max_rel_error``
+(keys ``autodiff``, ``finite_difference``), ``ok``; and besides them ``command``,
+``expression``, ``value``, ``rtol``, ``atol``, ``h``, ``richardson``, ``dtype``,
+``mode``, ``nonsmooth``, ``not_differentiable``, ``verdict``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+from jacli.render import format_number, full_precision
+from jacli.results import CheckResult, Nested
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def _finite_or_null(nested: Nested) -> Any:
+    if isinstance(nested, list | tuple):
+        return [_finite_or_null(x) for x in nested]
+    if isinstance(nested, dict):
+        return {k: _finite_or_null(v) for k, v in nested.items()}
+    if isinstance(nested, float) and not math.isfinite(nested):
+        return None
+    return nested
+
+
+def check_object(result: CheckResult) -> dict[str, Any]:
+    """The JSON object; non-finite numbers become ``null``."""
+    return _finite_or_null({
+        "command": "check",
+        "expression": result.expression,
+        "inputs": list(result.inputs),
+        "outputs": list(result.outputs),
+        "point": result.point,
+        "value": list(result.value),
+        "autodiff": result.autodiff,
+        "exact": result.exact,
+        "finite_difference": result.finite_difference,
+        "max_abs_error": dict(result.max_abs_error),
+        "max_rel_error": dict(result.max_rel_error),
+        "ok": result.ok,
+        "rtol": result.rtol,
+        "atol": result.atol,
+        "h": result.h,
+        "richardson": result.richardson,
+        "dtype": result.dtype,
+        "mode": result.mode,
+        "nonsmooth": list(result.nonsmooth),
+        "not_differentiable": list(result.not_differentiable),
+        "verdict": result.verdict,
+    })  # fmt: skip
+
+
+def render_check_json(result: CheckResult) -> str:
+    """One line of JSON (no trailing newline)."""
+    return json.dumps(check_object(result), allow_nan=False, ensure_ascii=False)
+
+
+def _entries(result: CheckResult) -> list[tuple[str, str, float, float, float]]:
+    return [
+        (out, inp, result.autodiff[i][j], result.exact[i][j], result.finite_difference[i][j])
+        for i, out in enumerate(result.outputs)
+        for j, inp in enumerate(result.inputs)
+    ]
+
+
+def render_check_csv(result: CheckResult) -> str:
+    """One row per Jacobian entry: output, input, autodiff, exact, finite_difference."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for out, inp, auto, exact, fd in _entries(result):
+        writer.writerow([out, inp, full_precision(auto), full_precision(exact), full_precision(fd)])
+    return buffer.getvalue()
+
+
+def _error(a: float, e: float, digits: int) -> str:
+    if a == e or (math.isnan(a) and math.isnan(e)):
+        return "0"
+    return format_number(abs(a - e), min(digits, 3))
+
+
+def render_check_table(result: CheckResult, console: Console, digits: int = 6) -> None:
+    """Header, one row per entry (autodiff | exact | finite differences | errors), notes and the verdict."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    names = ", ".join(result.point)
+    grid.add_row("check of", Text(f"f({names}) = {' '.join(result.expression.split())}"))
+    grid.add_row("at", Text(", ".join(f"{k} = {_point(v, digits)}" for k, v in result.point.items())))
+    method = "central differences" + (" + Richardson" if result.richardson else "")
+    grid.add_row("finite diff.", Text(f"{method}, h = {result.h:.3g}, {result.dtype}"))
+    grid.add_row("tolerance", Text(f"|autodiff - exact| ≤ {result.atol:g} + {result.rtol:g}·|exact|"))
+    console.print(grid)
+    table = Table(box=box.ROUNDED, title="Jacobian three ways", title_justify="left", title_style="bold")
+    for header in ("entry", "autodiff", "exact (SymPy)", "finite diff.", "|ad - exact|", "|fd - exact|"):
+        table.add_column(header, justify="left" if header == "entry" else "right", no_wrap=True)
+    for out, inp, auto, exact, fd in _entries(result):
+        table.add_row(
+            f"∂{out}/∂{inp}", format_number(auto, digits), format_number(exact, digits),
+            format_number(fd, digits), _error(auto, exact, digits), _error(fd, exact, digits),
+        )  # fmt: skip
+    console.print(table)
+    abs_err, rel_err = result.max_abs_error, result.max_rel_error
+    for what, errors in (("abs", abs_err), ("rel", rel_err)):
+        console.print(
+            f"max {what} error: autodiff {format_number(errors['autodiff'], 3)}, "
+            f"finite differences {format_number(errors['finite_difference'], 3)}",
+            highlight=False,
+        )
+    for site in result.nonsmooth:
+        console.print(Text(f"non-smooth here: {site}", style="yellow"))
+    for note in result.notes:
+        console.print(Text(note, style="dim"))
+    console.print(Text(result.verdict, style="bold green" if result.ok else "bold red"))
+
+
+def _point(value: Nested, digits: int) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_point(v, digits) for v in value) + "]"
+    return format_number(value, digits)

@@ -1,0 +1,203 @@
+"""Results at many points, written chunk by chunk as they are computed.
+
+``json``: one line per point (the keys of :func:`jacli.render.json.result_object`);
+``csv``: one row per point, the point's values then the flattened result;
+``table``: a compact table, one row per point, capped at :data:`TABLE_MAX_POINTS`.
+The chunks are duck-typed :class:`jacli.batch.PointsChunk` s (NumPy arrays); this
+module does not import NumPy or torch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+from jacli.render import format_number
+from jacli.render.csv import render_csv_rows
+from jacli.render.json import MARKER, json_row_template, render_json_rows
+from jacli.results import Result
+
+if TYPE_CHECKING:
+    from jacli.api import PointsEvaluation
+
+TABLE_MAX_POINTS = 20
+"""Points shown by ``--format table``; more are counted and noted, not shown."""
+TABLE_MAX_COLUMNS = 12
+"""Result entries shown per point in ``--format table``."""
+FORMAT_BYTES = 8 << 20
+"""About this many bytes of text are formatted at a time (bounded memory for wide rows)."""
+
+
+@dataclass
+class Summary:
+    """What was written: the number of points and the first points with nan/inf."""
+
+    points: int = 0
+    nonfinite: int = 0
+    first_nonfinite: str | None = None
+
+
+def _nested(leaves: Iterator[Any], shape: tuple[int, ...]) -> Any:
+    if not shape:
+        return next(leaves)
+    return [_nested(leaves, shape[1:]) for _ in range(shape[0])]
+
+
+def template_result(ev: PointsEvaluation, symbolic: Any = None) -> Result:
+    """A :class:`Result` shaped like one point of ``ev``, with :data:`MARKER` for every number.
+
+    Markers appear in the order point, value, result: the columns of ``PointsChunk.flat(value=True)``.
+    """
+    marker = itertools.repeat(MARKER)
+    return Result(
+        command=ev.command,
+        expression=ev.expression,
+        inputs=ev.inputs,
+        outputs=ev.outputs,
+        blocks=ev.blocks,
+        point={name: _nested(marker, shape) for name, shape in ev.variables},
+        value=tuple(MARKER for _ in ev.outputs),
+        result=_nested(marker, ev.shape),
+        shape=ev.shape,
+        symbolic=symbolic,
+        v=ev.v,
+        mode=ev.mode,
+        bindings=ev.bindings,
+    )
+
+
+def _point_text(labels: tuple[str, ...], row: list[float]) -> str:
+    return ", ".join(f"{label}={x!r}" for label, x in zip(labels, row, strict=True))
+
+
+def _note_nonfinite(summary: Summary, ev: PointsEvaluation, chunk: Any) -> None:
+    bad = chunk.nonfinite_rows()
+    if len(bad) and summary.first_nonfinite is None:
+        first = int(bad[0])
+        point = _point_text(ev.point_labels, chunk.points[first].tolist())
+        summary.first_nonfinite = f"point {summary.points + first + 1} ({point})"
+    summary.nonfinite += len(bad)
+
+
+def _slices(rows: int, width_bytes: int) -> Iterator[slice]:
+    step = max(1, FORMAT_BYTES // max(1, width_bytes))
+    return (slice(i, i + step) for i in range(0, rows, step))
+
+
+def write_points(
+    ev: PointsEvaluation,
+    output: str,
+    out: TextIO,
+    *,
+    digits: int = 6,
+    console: Any = None,
+    on_chunk: Callable[[], None] | None = None,
+) -> Summary:
+    """Write ``ev`` in ``output`` (json, csv or table) to ``out`` as its chunks finish."""
+    summary = Summary()
+    if output == "table":
+        return _write_table(ev, console, digits, summary, on_chunk)
+    if output == "json":
+        row_template = json_row_template(template_result(ev, ev.symbolic))
+        width = len(row_template) + 24 * (len(ev.point_labels) + len(ev.outputs) + math.prod(ev.shape))
+    else:
+        width = 24 * (len(ev.point_labels) + math.prod(ev.shape))
+    for chunk in ev.chunks:
+        _note_nonfinite(summary, ev, chunk)
+        table = chunk.flat(value=output == "json")
+        for part in _slices(chunk.rows, width):
+            rows = table[part]
+            if output == "json":
+                bad = (~_isfinite(rows)).ravel().nonzero()[0]
+                out.write(render_json_rows(row_template, rows, bad))
+            else:
+                out.write(render_csv_rows(rows))
+        out.flush()
+        summary.points += chunk.rows
+        if on_chunk is not None:
+            on_chunk()
+    return summary
+
+
+def _isfinite(rows: Any) -> Any:
+    return (rows - rows) == 0  # nan and ±inf give nan; NumPy without importing it
+
+
+# ---------------------------------------------------------------------------
+# The compact table.
+# ---------------------------------------------------------------------------
+
+_RESULT_NAMES = {"jacobian": "J", "gradient": "∇f", "hessian": "H", "vjp": "vᵀJ", "jvp": "J·v"}
+
+
+def result_labels(ev: PointsEvaluation) -> list[str]:
+    """Labels of the flattened result: ``J[f0,x1]``, ``∇f[x0]``, ``H[x0,x1]``, …"""
+    axes = {
+        "jacobian": (ev.outputs, ev.inputs),
+        "gradient": (ev.inputs,),
+        "hessian": (ev.inputs, ev.inputs) if len(ev.shape) == 2 else (ev.outputs, ev.inputs, ev.inputs),
+        "vjp": (ev.inputs,),
+        "jvp": (ev.outputs,),
+    }[ev.command]
+    name = _RESULT_NAMES[ev.command]
+    return [f"{name}[{','.join(index)}]" for index in itertools.product(*axes)]
+
+
+def _take_rows(chunks: Iterable[Any], limit: int, on_chunk: Callable[[], None] | None) -> tuple[list[Any], bool]:
+    """The first ``limit`` points (chunk, row) and whether more exist; stops computing there."""
+    taken: list[Any] = []
+    for chunk in chunks:
+        if on_chunk is not None:
+            on_chunk()
+        for row in range(chunk.rows):
+            if len(taken) == limit:
+                return taken, True
+            taken.append((chunk, row))
+    return taken, False
+
+
+def _write_table(
+    ev: PointsEvaluation, console: Any, digits: int, summary: Summary, on_chunk: Callable[[], None] | None
+) -> Summary:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from jacli.results import COMMAND_TITLES
+
+    taken, more = _take_rows(ev.chunks, TABLE_MAX_POINTS, on_chunk)
+    labels = result_labels(ev)
+    shown = labels[:TABLE_MAX_COLUMNS]
+    title = Text(f"{COMMAND_TITLES.get(ev.command, ev.command)} of f = {' '.join(ev.expression.split())}", style="bold")
+    table = Table(box=box.ROUNDED)
+    table.add_column("#", style="dim", justify="right")
+    for label in ev.point_labels:
+        table.add_column(Text(label, style="bold cyan"), justify="right", no_wrap=True)
+    for label in shown:
+        table.add_column(Text(label, style="bold"), justify="right", no_wrap=True)
+    if len(labels) > len(shown):
+        table.add_column("…", no_wrap=True)
+    for index, (chunk, row) in enumerate(taken, start=1):
+        point = [format_number(x, digits) for x in chunk.points[row].tolist()]
+        flat = chunk.result[row].reshape(-1).tolist()
+        if not all(math.isfinite(x) for x in flat + chunk.value[row].tolist()):
+            summary.nonfinite += 1
+            if summary.first_nonfinite is None:
+                point_text = _point_text(ev.point_labels, chunk.points[row].tolist())
+                summary.first_nonfinite = f"point {index} ({point_text})"
+        cells = [format_number(x, digits) for x in flat[: len(shown)]]
+        table.add_row(str(index), *point, *cells, *(["…"] if len(labels) > len(shown) else []))
+    summary.points = len(taken)
+    console.print(title)
+    console.print(table)
+    notes = []
+    if more:
+        notes.append(f"showing the first {TABLE_MAX_POINTS} points; --format csv or json gives every point")
+    if len(labels) > len(shown):
+        notes.append(f"showing {len(shown)} of {len(labels)} entries per point; --format csv or json gives all")
+    for note in notes:
+        console.print(Text(note, style="dim"))
+    return summary

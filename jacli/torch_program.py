@@ -1,0 +1,386 @@
+"""``--show-torch``: the short PyTorch program a student would write for the same result.
+
+The program is generated from the validated ``ast`` of the expression (so it
+reads like what the user typed: ``A @ B``, ``3 * a ** 3 - b ** 2``, bindings as
+assignments) by translating each node to torch through one table
+(:data:`TORCH_NAMES`), then printed with :func:`ast.unparse`. Nothing is
+executed here: the text is for the user (and a test runs it).
+
+Per command: ``jacobian`` uses ``torch.func.jacrev``/``jacfwd`` (the mode jacli
+chose), ``gradient`` ``y.backward()``, ``vjp`` ``y.backward(gradient=v)``,
+``hessian`` ``torch.autograd.functional.hessian`` (or a Jacobian of a Jacobian
+built with ``create_graph=True`` for a vector-valued f), ``jvp``
+``torch.func.jvp`` and ``hvp`` ``torch.func.jvp`` of ``torch.func.grad``
+(forward over reverse). The last line prints the result as a flat Python list,
+in jacli's order (outputs × inputs, inputs flattened row-major).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import keyword
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jacli import language
+from jacli.errors import UsageError
+
+TORCH_NAMES: dict[str, str] = {
+    "sin": "torch.sin",
+    "cos": "torch.cos",
+    "tan": "torch.tan",
+    "asin": "torch.asin",
+    "acos": "torch.acos",
+    "atan": "torch.atan",
+    "sinh": "torch.sinh",
+    "cosh": "torch.cosh",
+    "tanh": "torch.tanh",
+    "exp": "torch.exp",
+    "log2": "torch.log2",
+    "log10": "torch.log10",
+    "sqrt": "torch.sqrt",
+    "abs": "torch.abs",
+    "sign": "torch.sign",
+    "floor": "torch.floor",
+    "ceil": "torch.ceil",
+    "erf": "torch.special.erf",
+    "sigmoid": "torch.sigmoid",
+    "softplus": "torch.nn.functional.softplus",
+    "relu": "torch.relu",
+    "atan2": "torch.atan2",
+    "sum": "torch.sum",
+    "dot": "torch.dot",
+    "where": "torch.where",
+}
+"""jacli function -> torch function; ``log``, ``min``, ``max`` and ``detach`` are built by hand."""
+
+GENERATED = frozenset({"torch", "math", "dtype", "inputs", "tangents", "result", "blocks", "sizes", "jacobian_f",
+                       "grad_f", "grads", "rows", "span"})  # fmt: skip
+"""Global names the program uses itself; a user variable with one of them gets a trailing ``_``.
+(Comprehension and lambda variables have their own scope and cannot clash.)"""
+
+
+def _attr(dotted: str) -> ast.expr:
+    parts = dotted.split(".")
+    node: ast.expr = ast.Name(parts[0], ast.Load())
+    for part in parts[1:]:
+        node = ast.Attribute(node, part, ast.Load())
+    return node
+
+
+def _call(dotted: str, *args: ast.expr, **keywords: ast.expr) -> ast.Call:
+    return ast.Call(_attr(dotted), list(args), [ast.keyword(k, v) for k, v in keywords.items()])
+
+
+def _dtype() -> ast.expr:
+    return ast.Name("dtype", ast.Load())
+
+
+class _Translator:
+    """Validated jacli ``ast`` -> Python ``ast`` over torch."""
+
+    def __init__(self, source: language.Source, names: dict[str, str]) -> None:
+        self.source = source
+        self.names = names  # variable or bound name -> name in the program
+
+    def constant(self, node: ast.AST) -> bool:
+        return not any(isinstance(n, ast.Name) and n.id in self.names for n in ast.walk(node))
+
+    def tensor(self, node: ast.AST) -> ast.expr:
+        """A constant sub-expression as ``torch.tensor(value, dtype=dtype)``."""
+        text = ast.get_source_segment(self.source.text, node)
+        if text is None:
+            raise UsageError("--show-torch: cannot read a constant back from the expression")
+        value = language.parse_assignments(text, what="constant").positional[0]
+        floats = [language.constant_value(e) for e in value.flat]
+        literal: Any = floats[0] if value.shape == () else _nest(floats, value.shape)
+        return _call("torch.tensor", ast.Constant(literal) if value.shape == () else _literal(literal), dtype=_dtype())
+
+    def operand(self, node: ast.AST) -> ast.expr:
+        """An argument of a torch function: constants become tensors (torch.maximum(x, 0) needs one)."""
+        return self.tensor(node) if self.constant(node) else self.expr(node)
+
+    def expr(self, node: ast.AST) -> ast.expr:
+        if isinstance(node, ast.Constant):
+            return ast.Constant(node.value)
+        if isinstance(node, ast.Name):
+            if node.id in ("pi", "e"):
+                return _attr(f"math.{node.id}")
+            return ast.Name(self.names[node.id], ast.Load())
+        if isinstance(node, ast.BinOp):
+            return ast.BinOp(self.expr(node.left), node.op, self.expr(node.right))
+        if isinstance(node, ast.UnaryOp):
+            op = ast.Invert() if isinstance(node.op, ast.Not) else node.op
+            return ast.UnaryOp(op, self.expr(node.operand))
+        if isinstance(node, ast.Compare):
+            parts = [node.left, *node.comparators]
+            pieces: list[ast.expr] = [
+                ast.Compare(self.expr(a), [op], [self.expr(b)])
+                for op, a, b in zip(node.ops, parts, parts[1:], strict=False)
+            ]
+            return _chain(pieces, ast.BitAnd())
+        if isinstance(node, ast.BoolOp):
+            op = ast.BitAnd() if isinstance(node.op, ast.And) else ast.BitOr()
+            return _chain([self.expr(v) for v in node.values], op)
+        if isinstance(node, ast.List | ast.Tuple):
+            if self.constant(node):
+                return self.tensor(node)
+            return _call("torch.stack", ast.List([self.operand(e) for e in node.elts], ast.Load()))
+        if isinstance(node, ast.Subscript):
+            if self.constant(node):
+                return self.tensor(node)
+            return ast.Subscript(self.expr(node.value), node.slice, ast.Load())
+        if isinstance(node, ast.Call):
+            if self.constant(node):
+                return self.tensor(node)
+            return self.call(node)
+        raise UsageError(f"--show-torch cannot translate {type(node).__name__}")
+
+    def call(self, node: ast.Call) -> ast.expr:
+        assert isinstance(node.func, ast.Name)
+        name, args = node.func.id, node.args
+        if name == "detach":
+            return ast.Call(ast.Attribute(self.expr(args[0]), "detach", ast.Load()), [], [])
+        if name == "log" and len(args) == 2:
+            return ast.BinOp(
+                _call("torch.log", self.operand(args[0])), ast.Div(), _call("torch.log", self.operand(args[1]))
+            )
+        if name == "log":
+            return _call("torch.log", self.operand(args[0]))
+        if name in ("max", "min") and len(args) == 1:
+            return _call(f"torch.a{name}", self.operand(args[0]))
+        if name in ("max", "min"):
+            pairwise = "torch.maximum" if name == "max" else "torch.minimum"
+            result = self.operand(args[0])
+            for arg in args[1:]:
+                result = _call(pairwise, result, self.operand(arg))
+            return result
+        if name == "where":  # torch.where takes Python numbers for the branches
+            cond, when_true, when_false = args
+            return _call("torch.where", self.expr(cond), self.expr(when_true), self.expr(when_false))
+        return _call(TORCH_NAMES[name], *(self.operand(a) for a in args))
+
+    def output(self, node: ast.AST) -> ast.expr:
+        """The last statement: top-level commas stack into a vector."""
+        if isinstance(node, ast.Tuple) and not self.constant(node):
+            return _call("torch.stack", ast.List([self.operand(e) for e in node.elts], ast.Load()))
+        return self.operand(node)
+
+
+def _chain(pieces: Sequence[ast.expr], op: ast.operator) -> ast.expr:
+    result = pieces[0]
+    for piece in pieces[1:]:
+        result = ast.BinOp(result, op, piece)
+    return result
+
+
+def _nest(flat: list[float], shape: tuple[int, ...]) -> Any:
+    if len(shape) == 1:
+        return flat
+    step = len(flat) // shape[0]
+    return [_nest(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
+def _literal(value: Any) -> ast.expr:
+    if isinstance(value, list):
+        return ast.List([_literal(v) for v in value], ast.Load())
+    return ast.Constant(value)
+
+
+def _program_names(parsed: language.ParsedExpression) -> dict[str, str]:
+    names = {}
+    for name in (*parsed.names, *parsed.bound):
+        clash = name in GENERATED or keyword.iskeyword(name) or hasattr(builtins, name)
+        names[name] = name + "_" if clash else name
+    return names
+
+
+def _fresh(preferred: Sequence[str], taken: set[str]) -> str:
+    return next(n for n in preferred if n not in taken)
+
+
+def _value_text(value: Any) -> str:
+    return ast.unparse(_literal(value))
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What the command-specific lines need: names in the program and the shapes."""
+
+    f: str  # the function
+    y: str  # its value
+    vec: str  # the vector v
+    m: int
+    n: int
+    outputs: str  # output labels, for comments
+    inputs: str  # input labels, for comments
+
+    @property
+    def flat(self) -> str:
+        return f"lambda *xs: {self.f}(*xs).reshape(-1)"
+
+
+def torch_program(
+    command: str,
+    parsed: language.ParsedExpression,
+    *,
+    inputs: Sequence[tuple[str, Any]],
+    params: Sequence[tuple[str, Any]],
+    outputs: Sequence[str],
+    input_labels: Sequence[str],
+    dtype: str = "float64",
+    v: Sequence[float] | None = None,
+    mode: str | None = None,
+    command_line: str = "",
+) -> str:
+    """The program text. ``inputs``/``params``: (name, value as float or nested list), in order."""
+    names = _program_names(parsed)
+    taken = set(names.values())
+    ctx = _Context(
+        f=_fresh(["f", "func", "f_"], taken),
+        y=_fresh(["y", "out", "y_"], taken),
+        vec=_fresh(["v", "vec", "v_"], taken),
+        m=len(outputs),
+        n=len(input_labels),
+        outputs=", ".join(outputs),
+        inputs=", ".join(input_labels),
+    )
+    function_text = _function_text(parsed, names, [names[n] for n, _ in inputs], ctx.f)
+    lines = [
+        f"# {command_line or 'jacli ' + command}",
+        "# the same result in PyTorch; run it with: python this_file.py",
+    ]
+    if any(
+        isinstance(node, ast.Call) and getattr(node.func, "id", "") == "where"
+        for s in parsed.statements
+        for node in ast.walk(s.value)
+    ):
+        lines.append("# note: torch.where differentiates both branches, so a nan in the branch not taken")
+        lines.append("# leaks into the derivative; jacli's where differentiates only the branch taken")
+    lines += ["import math", "", "import torch", "", f"dtype = torch.{dtype}", "", "", function_text, "", ""]
+    for name, value in params:
+        lines.append(f"{names[name]} = torch.tensor({_value_text(value)}, dtype=dtype)  # a parameter: held constant")
+    flag = ", requires_grad=True" if command in ("gradient", "vjp") else ""
+    for name, value in inputs:
+        lines.append(f"{names[name]} = torch.tensor({_value_text(value)}, dtype=dtype{flag})")
+    arg_names = [names[name] for name, _ in inputs]
+    lines.append("inputs = (" + ", ".join(arg_names) + ("," if len(arg_names) == 1 else "") + ")")
+    if command == "jacobian":
+        lines += _jacobian_lines(ctx, mode)
+    elif command in ("gradient", "vjp"):
+        lines += _backward_lines(ctx, v if command == "vjp" else None)
+    elif command == "hessian":
+        lines += _hessian_lines(ctx)
+    elif command in ("jvp", "hvp"):
+        assert v is not None
+        lines += _forward_lines(ctx, command, inputs, v)
+    else:
+        raise UsageError(f"--show-torch is not available for {command}")
+    text = "\n".join(lines) + "\n"
+    return text if "math." in function_text else text.replace("import math\n\n", "", 1)
+
+
+def _function_text(parsed: language.ParsedExpression, names: dict[str, str], args: list[str], f: str) -> str:
+    translator = _Translator(parsed.source, names)
+    body: list[ast.stmt] = []
+    for stmt in parsed.statements[:-1]:
+        assert stmt.target is not None
+        body.append(ast.Assign([ast.Name(names[stmt.target], ast.Store())], translator.expr(stmt.value)))
+    body.append(ast.Return(translator.output(parsed.statements[-1].value)))
+    arguments = ast.arguments([], [ast.arg(a) for a in args], None, [], [], None, [])
+    function = ast.FunctionDef(f, arguments, body, [], None, None, type_params=[])
+    return ast.unparse(ast.fix_missing_locations(ast.Module([function], [])))
+
+
+def _jacobian_lines(ctx: _Context, mode: str | None) -> list[str]:
+    transform = "jacfwd" if mode == "forward" else "jacrev"
+    why = "one forward-mode pass per input" if mode == "forward" else "one reverse pass per output"
+    return [
+        "",
+        f"# torch.func.{transform}: {why} (jacli --mode {mode or 'reverse'})",
+        f"blocks = torch.func.{transform}({ctx.flat}, argnums=tuple(range(len(inputs))))(*inputs)",
+        f"result = torch.cat([b.reshape({ctx.m}, -1) for b in blocks], dim=1)",
+        f"print(result.tolist())  # shape ({ctx.m}, {ctx.n}): J[i, j] = ∂f_i/∂x_j; rows {ctx.outputs}; "
+        f"columns {ctx.inputs}",
+    ]
+
+
+def _backward_lines(ctx: _Context, v: Sequence[float] | None) -> list[str]:
+    f, y, vec = ctx.f, ctx.y, ctx.vec
+    if v is not None:
+        lines = [
+            "",
+            f"{vec} = torch.tensor({_value_text(list(v))}, dtype=dtype)  # one weight per output ({ctx.outputs})",
+            f"{y} = {f}(*inputs)",
+            f"{y}.backward(gradient={vec}.reshape({y}.shape))  # one reverse pass: vᵀJ lands in each x.grad",
+        ]
+    else:
+        lines = ["", f"{y} = {f}(*inputs)  # a scalar", f"{y}.backward()  # one reverse pass: ∂y/∂x lands in x.grad"]
+    return [
+        *lines,
+        "grads = [t.grad if t.grad is not None else torch.zeros_like(t) for t in inputs]",
+        "result = torch.cat([g.reshape(-1) for g in grads])",
+        f"print(result.tolist())  # shape ({ctx.n},): one entry per input element ({ctx.inputs})",
+    ]
+
+
+def _hessian_lines(ctx: _Context) -> list[str]:
+    m, n = ctx.m, ctx.n
+    if m == 1:
+        return [
+            "",
+            f"blocks = torch.autograd.functional.hessian({ctx.f}, inputs)  # blocks[i][j]: ∂²f/∂x_i∂x_j",
+            "sizes = [t.numel() for t in inputs]",
+            "span = range(len(inputs))",
+            "rows = [[blocks[i][j].reshape(sizes[i], sizes[j]) for j in span] for i in span]",
+            "result = torch.cat([torch.cat(row, dim=1) for row in rows])",
+            f"print(result.tolist())  # shape ({n}, {n}): H[i, j] = ∂²f/∂x_i∂x_j over {ctx.inputs}",
+        ]
+    return [
+        "",
+        "",
+        "def jacobian_f(*xs):",
+        "    # create_graph=True keeps the first derivatives differentiable for the second pass",
+        f"    blocks = torch.autograd.functional.jacobian({ctx.flat}, xs, create_graph=True)",
+        f"    return torch.cat([b.reshape({m}, -1) for b in blocks], dim=1)",
+        "",
+        "",
+        "blocks = torch.autograd.functional.jacobian(jacobian_f, inputs)",
+        f"result = torch.cat([b.reshape({m}, {n}, -1) for b in blocks], dim=2)",
+        f"print(result.tolist())  # shape ({m}, {n}, {n}): H[k, i, j] = ∂²f_k/∂x_i∂x_j",
+    ]
+
+
+def _forward_lines(ctx: _Context, command: str, inputs: Sequence[tuple[str, Any]], v: Sequence[float]) -> list[str]:
+    split, start = [], 0
+    for _name, value in inputs:
+        size = math.prod(_shape_of(value))
+        piece = list(v[start : start + size])
+        start += size
+        shaped = piece[0] if not isinstance(value, list) else _nest(piece, _shape_of(value))
+        split.append(f"torch.tensor({_value_text(shaped)}, dtype=dtype)")
+    lines = [f"tangents = ({', '.join(split)}{',' if len(split) == 1 else ''})  # v, shaped like the inputs"]
+    if command == "jvp":
+        return [
+            *lines,
+            f"_, result = torch.func.jvp({ctx.flat}, inputs, tangents)  # one forward-mode pass: J·v",
+            f"print(result.tolist())  # shape ({ctx.m},): one entry per output ({ctx.outputs})",
+        ]
+    return [
+        *lines,
+        f"grad_f = torch.func.grad({ctx.f}, argnums=tuple(range(len(inputs))))  # reverse mode: x -> ∇f(x)",
+        "_, result = torch.func.jvp(grad_f, inputs, tangents)  # forward over reverse: H·v, H never formed",
+        "result = torch.cat([t.reshape(-1) for t in result])",
+        f"print(result.tolist())  # shape ({ctx.n},): one entry per input element ({ctx.inputs})",
+    ]
+
+
+def _shape_of(value: Any) -> tuple[int, ...]:
+    shape = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return tuple(shape)

@@ -1,0 +1,245 @@
+"""``jacli check``: autodiff vs the exact derivative vs finite differences, tolerances, non-smooth points."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import sympy
+import torch
+from conftest import Invoke, assert_usage_error
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jacli import api, checking
+from jacli.errors import UsageError
+
+
+def _json(jacli: Invoke, *args: str) -> tuple[int, dict, str]:
+    out = jacli("check", *args, "--format", "json")
+    return out.exit_code, json.loads(out.stdout), out.stderr
+
+
+# -- smooth points pass -----------------------------------------------------------
+
+
+def test_seed_example_json(jacli: Invoke) -> None:
+    code, obj, stderr = _json(jacli, "2*x0+x1**2, x0**2+2*x1**3", "--at", "1,2")
+    assert code == 0 and stderr == ""
+    spec_keys = {"inputs", "outputs", "point", "autodiff", "exact", "finite_difference",
+                 "max_abs_error", "max_rel_error", "ok"}  # fmt: skip
+    assert spec_keys <= obj.keys()
+    assert obj["inputs"] == ["x0", "x1"] and obj["outputs"] == ["f0", "f1"]
+    assert obj["point"] == {"x0": 1.0, "x1": 2.0}
+    assert obj["autodiff"] == [[2.0, 4.0], [2.0, 24.0]]
+    assert obj["exact"] == [[2.0, 4.0], [2.0, 24.0]]
+    torch.testing.assert_close(torch.tensor(obj["finite_difference"]), torch.tensor([[2.0, 4.0], [2.0, 24.0]]))
+    assert set(obj["max_abs_error"]) == set(obj["max_rel_error"]) == {"autodiff", "finite_difference"}
+    assert obj["max_abs_error"]["autodiff"] == 0.0
+    assert 0 < obj["max_abs_error"]["finite_difference"] < 1e-8
+    assert obj["ok"] is True
+    assert obj["nonsmooth"] == [] and obj["not_differentiable"] == []
+    assert obj["h"] == torch.finfo(torch.float64).eps ** (1 / 3)
+
+
+@pytest.mark.parametrize(
+    ("expr", "at"),
+    [
+        ("x**2*y", "x=1, y=2"),
+        ("sin(x)*exp(y), log(x*y)", "x=0.3, y=2"),
+        ("abs(x) + max(x, y) + relu(y) + floor(x)", "x=1.5, y=0.5"),  # non-smooth functions, smooth here
+        ("where(x > 0, x**2, -x**3)", "x=0"),  # on the boundary, but differentiable
+        ("c = a*b; d = sigmoid(c); d*softplus(a)", "a=0.3, b=-2"),
+        ("vjp_of = A@B; sum(vjp_of)", "A=[[1,2],[3,4]], B=[[1,2,3],[4,5,6]]"),
+    ],
+)
+def test_smooth_points_pass(jacli: Invoke, expr: str, at: str) -> None:
+    out = jacli("check", expr, "--at", at)
+    assert out.exit_code == 0, out.stdout + out.stderr
+    assert out.stdout.rstrip().splitlines()[-1].startswith("OK: autodiff agrees")
+    assert out.stderr == ""
+
+
+def test_boundary_that_is_differentiable_is_noted(jacli: Invoke) -> None:
+    code, obj, _ = _json(jacli, "where(x > 0, x**2, -x**3)", "--at", "x=0")
+    assert code == 0 and obj["ok"] is True
+    assert obj["nonsmooth"] == ["where(x > 0, x**2, -x**3): on the boundary of its condition x > 0 (x = 0)"]
+    assert obj["not_differentiable"] == []
+
+
+# -- non-smooth points fail, naming the sub-expression ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expr", "at", "site"),
+    [
+        ("abs(x)", "x=0", "abs(x): kink where x = 0"),
+        ("abs(x - 1) + x**2", "x=1", "abs(x - 1): kink where x - 1 = 0"),
+        ("max(x, y)", "x=1, y=1", "max(x, y): tie: x = y = 1"),
+        ("min(x, 2*y)*3", "x=2, y=1", "min(x, 2*y): tie: x = 2*y = 2"),
+        ("relu(x)", "x=0", "max(0, x): tie: 0 = x"),
+        ("where(x > 0, x, 0)", "x=0", "where(x > 0, x, 0): on the boundary of its condition x > 0 (x = 0)"),
+        ("where(x >= 1, 1, 0)*y", "x=1, y=2", "where(x >= 1, 1, 0): on the boundary of its condition x >= 1 (x = 1)"),
+        ("sign(x)*y", "x=0, y=1", "sign(x): jump where x = 0"),
+        ("floor(x)", "x=2", "floor(x): jump: x = 2 is an integer"),
+        ("c = x - y; abs(c)*y", "x=1.5, y=1.5", "abs(c): kink where c = 0"),
+    ],
+)
+def test_nonsmooth_points_fail(jacli: Invoke, expr: str, at: str, site: str) -> None:
+    out = jacli("check", expr, "--at", at)
+    assert out.exit_code == 1
+    assert out.stderr.startswith("jacli: error: check failed at ")
+    assert "not differentiable here" in out.stderr and "Traceback" not in out.stderr
+    assert f"non-smooth here: {site}" in " ".join(out.stdout.split())
+    code, obj, _ = _json(jacli, expr, "--at", at)
+    assert code == 1 and obj["ok"] is False
+    assert site in obj["nonsmooth"]
+    assert obj["not_differentiable"]
+
+
+def test_not_differentiable_names_the_input() -> None:
+    r = api.check("abs(x - 1)*y", at="x=1, y=2")
+    assert r.not_differentiable == ("f w.r.t. x",)  # along y it is differentiable (|x - 1| = 0)
+    r = api.check("max(x, y), x*y", at="x=1, y=1")
+    assert r.not_differentiable == ("f0 w.r.t. x", "f0 w.r.t. y")
+
+
+def test_nonsmooth_parameter_is_not_a_failure() -> None:
+    # abs(y) at y = 0 is non-smooth, but y is a parameter here: d/dx exists
+    r = api.check("x*abs(y)", at="x=2, y=0", wrt="x")
+    assert r.nonsmooth == ("abs(y): kink where y = 0",)
+    assert r.ok and r.not_differentiable == ()
+
+
+def test_undefined_exact_value_is_null_in_json(jacli: Invoke) -> None:
+    code, obj, _ = _json(jacli, "sign(x)*y", "--at", "x=0, y=1")
+    assert code == 1
+    assert obj["exact"][0][0] is None  # 2*DiracDelta(0): no number
+    assert obj["autodiff"] == [[0.0, 0.0]]
+    assert obj["max_abs_error"]["autodiff"] is None
+
+
+# -- tolerances, steps, Richardson ---------------------------------------------------
+
+
+def test_tolerances_decide_the_verdict(jacli: Invoke) -> None:
+    # float32 autodiff of exp at 10.3 is off by a few ulps from the 30-digit value
+    args = ("exp(x)*sin(x)", "--at", "x=10.3", "--dtype", "float32")
+    code, obj, _ = _json(jacli, *args)
+    assert code == 0 and obj["ok"] is True and obj["rtol"] == 1e-3 and obj["atol"] == 1e-5
+    assert obj["max_abs_error"]["autodiff"] > 0
+    out = jacli("check", *args, "--rtol", "1e-12", "--atol", "0")
+    assert out.exit_code == 1
+    assert "disagree at ∂f/∂x" in out.stderr
+
+
+def test_float32_default_step() -> None:
+    r = api.check("x**3", at="x=2", dtype="float32")
+    assert r.h == pytest.approx(torch.finfo(torch.float32).eps ** (1 / 3))
+    assert r.ok
+
+
+def test_richardson_beats_plain_central_differences(jacli: Invoke) -> None:
+    base = ("sin(x)*exp(x)", "--at", "x=0.7", "--h", "0.01")
+    _, plain, _ = _json(jacli, *base)
+    _, extrapolated, _ = _json(jacli, *base, "--richardson")
+    assert plain["h"] == extrapolated["h"] == 0.01 and extrapolated["richardson"] is True
+    assert 1e-6 < plain["max_abs_error"]["finite_difference"] < 1e-4  # h²/6·|f'''| ≈ 4e-5
+    assert extrapolated["max_abs_error"]["finite_difference"] < 1e-8  # O(h⁴)
+
+
+def test_csv_rows(jacli: Invoke) -> None:
+    out = jacli("check", "x*y", "--at", "x=2, y=3", "--format", "csv")
+    rows = [line.split(",") for line in out.stdout.splitlines()]
+    assert [r[:4] for r in rows] == [["f", "x", "3.0", "3.0"], ["f", "y", "2.0", "2.0"]]
+    assert float(rows[0][4]) == pytest.approx(3.0, abs=1e-8)
+
+
+def test_several_points_exit_1_if_any_fails(jacli: Invoke) -> None:
+    out = jacli("check", "abs(x)", "--at", "x=1", "--at", "x=0", "--format", "json")
+    assert out.exit_code == 1
+    assert [json.loads(line)["ok"] for line in out.stdout.splitlines()] == [True, False]
+    assert out.stderr.startswith("jacli: error: check failed at x=0.0")
+
+
+def test_usage_errors(jacli: Invoke) -> None:
+    assert_usage_error(jacli("check", "x*y", "--at", "1,2", "--h", "0"))
+    assert_usage_error(jacli("check", "x*y", "--at", "1,2", "--h", "-1e-3"))
+    assert_usage_error(jacli("check", "x*y", "--at", "1,2", "--rtol", "-1"))
+    assert_usage_error(jacli("check", "x*y", "--at", "1,2", "--format", "latex"))
+    assert_usage_error(jacli("check", "x +* y", "--at", "1,2"))
+    with pytest.raises(UsageError):
+        api.check("x", at="1", h=float("nan"))
+
+
+# -- finite differences agree with autodiff within the predicted truncation error ----
+
+_UNARY = [
+    lambda u: f"sin({u})",
+    lambda u: f"cos({u})",
+    lambda u: f"exp({u}/3)",
+    lambda u: f"log(1 + ({u})**2)",
+    lambda u: f"atan({u})",
+    lambda u: f"tanh({u})",
+    lambda u: f"({u})**3",
+    lambda u: f"sqrt(2 + ({u})**2)",
+]
+
+
+@st.composite
+def smooth_expressions(draw: st.DrawFn) -> str:
+    def atom() -> str:
+        coefficient = draw(st.integers(-3, 3).filter(bool))
+        return f"{coefficient}*{draw(st.sampled_from(['x', 'y']))}"
+
+    def term(depth: int) -> str:
+        inner = atom() if depth == 0 else f"{term(depth - 1)} + {atom()}"
+        return draw(st.sampled_from(_UNARY))(inner)
+
+    terms = [term(draw(st.integers(0, 2))) for _ in range(draw(st.integers(1, 3)))]
+    return " + ".join(terms) + " + x*y"
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    expr=smooth_expressions(),
+    x=st.floats(-1.5, 1.5, allow_subnormal=False),
+    y=st.floats(-1.5, 1.5, allow_subnormal=False),
+    h=st.sampled_from([None, 1e-3, 1e-2]),
+)
+def test_finite_differences_within_predicted_error(expr: str, x: float, y: float, h: float | None) -> None:
+    prob = api.problem(expr, {"x": x, "y": y})
+    fd_step = checking.default_step(torch.float64) if h is None else h
+    fd = checking.central_differences(prob.fn, prob.x, prob.p, fd_step, scale=h is None)
+    auto = api.jacobian(expr, at={"x": x, "y": y}, symbolic_form=False).tensor
+    (out,) = prob.program.outputs
+    point = prob.exact_point()
+    eps = torch.finfo(torch.float64).eps
+    # rounding: each evaluation of f errs by about ε times the sizes of its terms
+    terms = out.args if isinstance(out, sympy.Add) else (out,)
+    magnitude = sum(abs(float(t.xreplace(point).evalf(30))) for t in terms)
+    for j, symbol in enumerate(prob.input_symbols):
+        step = fd_step * max(1.0, abs(float(prob.x[j]))) if h is None else fd_step
+        third = sympy.diff(out, symbol, 3)
+        # f''' may vary on [x - h, x + h]: take the largest of three samples
+        samples = [abs(float(third.xreplace(point | {symbol: point[symbol] + t}).evalf(30))) for t in (-step, 0, step)]
+        bound = checking.predicted_error(step, max(samples), magnitude * 10, eps)
+        error = abs(float(fd[0, j]) - float(auto[0, j]))
+        assert error <= 2 * bound + 1e-14, (expr, symbol, error, bound)
+    assert math.isfinite(float(fd.abs().max()))
+
+
+def test_outside_the_domain_warns(jacli: Invoke) -> None:
+    code, obj, stderr = _json(jacli, "log(x)", "--at", "x=-1")
+    assert stderr.startswith("jacli: warning: non-finite values")
+    assert obj["autodiff"] == [[-1.0]] and obj["value"] == [None]
+    assert code == 0 and obj["ok"] is True  # d/dx log(x) = 1/x agrees even where log is undefined
+
+
+def test_only_inputs_under_a_nonsmooth_site_are_probed() -> None:
+    x = [float(i - 5) for i in range(40)]  # x[5] = 0: relu has its kink there
+    r = api.check("sum(relu(x)) + dot(x, x)", at={"x": x})
+    assert r.nonsmooth == ("max(0, x[5]): tie: 0 = x[5]",)
+    assert r.not_differentiable == ("f w.r.t. x[5]",)
+    assert not r.ok

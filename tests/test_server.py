@@ -1,0 +1,535 @@
+"""The warm server (jacli/server.py) and its thin client (jacli/client.py).
+
+Every server here lives in its own temporary directory and is stopped (and, as
+a safety net, killed by pid) when its fixture ends, so no test leaves one
+running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import pty
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from jacli import cli, client, server
+
+T = TypeVar("T")
+SEED = ["jacobian", "2*x0+x1**2, x0**2+2*x1**3", "--at", "1,2"]
+SEED_JSON = (
+    '{"command": "jacobian", "inputs": ["x0", "x1"], "outputs": ["f0", "f1"], "point": {"x0": 1.0, "x1": 2.0}, '
+    '"value": [6.0, 17.0], "result": [[2.0, 4.0], [2.0, 24.0]], "mode": "reverse", '
+    '"symbolic": [["2", "2*x1"], ["2*x0", "6*x1**2"]]}\n'
+)
+
+
+def in_process(argv: list[str], stdin: bytes | None, env: dict[str, str]) -> tuple[int, str, str]:
+    """``cli.run`` in this process on real file descriptors, as the console script runs it.
+
+    (Click's ``CliRunner`` is no reference here: it forces an 80-column help
+    layout and never flushes like a process exit does.)
+    """
+    saved_fds = [os.dup(fd) for fd in (0, 1, 2)]
+    saved_streams = (sys.stdin, sys.stdout, sys.stderr, sys.__stdin__, sys.__stdout__, sys.__stderr__)
+    saved_env = dict(os.environ)
+    files = [tempfile.TemporaryFile() for _ in range(3)]
+    try:
+        files[0].write(stdin or b"")
+        files[0].seek(0)
+        for fd, file in enumerate(files):
+            os.dup2(file.fileno(), fd)
+        os.environ.clear()
+        os.environ.update({k: v for k, v in saved_env.items() if k not in _HIDDEN_ENV}, **env)
+        sys.stdin = io.TextIOWrapper(open(0, "rb", closefd=False), encoding="utf-8", newline="\n")
+        sys.stdout = io.TextIOWrapper(open(1, "wb", closefd=False), encoding="utf-8", newline="\n")
+        sys.stderr = io.TextIOWrapper(open(2, "wb", closefd=False), encoding="utf-8", errors="backslashreplace",
+                                      newline="\n", line_buffering=True)  # fmt: skip
+        sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+        code = cli.run(argv)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        sys.stdin, sys.stdout, sys.stderr, sys.__stdin__, sys.__stdout__, sys.__stderr__ = saved_streams
+        for fd, saved in enumerate(saved_fds):
+            os.dup2(saved, fd)
+            os.close(saved)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    outputs = []
+    for file in files[1:]:
+        file.seek(0)
+        outputs.append(file.read().decode())
+    for file in files:
+        file.close()
+    return int(code), outputs[0], outputs[1]
+
+
+def _client_command() -> list[str]:
+    script = Path(sys.executable).with_name("jacli")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "jacli.client"]
+
+
+_HIDDEN_ENV = (client.ENV_MODE, client.ENV_DIR, "COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR")
+
+
+def _env(directory: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _HIDDEN_ENV}
+    env[client.ENV_DIR] = directory
+    env.update(extra)
+    return env
+
+
+def _alive(pid: int) -> bool:
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        done = 0
+    if done:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _kill(pid: int) -> None:
+    if pid and _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(200):
+            if not _alive(pid):
+                break
+            time.sleep(0.01)
+
+
+class Running:
+    """A server started for a test, in its own directory."""
+
+    def __init__(self, limits: server.Limits) -> None:
+        self.dir = tempfile.mkdtemp(prefix="jsv-", dir="/tmp")  # short: Unix socket paths max out at 107 bytes
+        info = server.start(limits, directory=self.dir)
+        self.pid = int(info["pid"])
+        self.pids = [self.pid]
+
+    def status(self) -> dict:
+        info = server.status(self.dir)
+        assert info is not None, "the server is not answering"
+        return info
+
+    def restart_if_code_changed(self) -> None:
+        """Other edits to the package change its fingerprint; start a server for the current code."""
+        current = self.status()
+        limits = server.Limits(current["idle_timeout"], current["time_limit"], current["memory_limit"])
+        info = server.start(limits, directory=self.dir)
+        self.pid = int(info["pid"])
+        self.pids.append(self.pid)
+
+    def run(self, *argv: str, input: bytes | None = None, **env: str) -> subprocess.CompletedProcess[bytes]:
+        """``jacli ARGV`` as a real process: the console script, i.e. the client."""
+        return subprocess.run([*_client_command(), *argv], input=input or b"", capture_output=True,
+                              env=_env(self.dir, **env), timeout=60, check=False)  # fmt: skip
+
+    def close(self) -> None:
+        server.stop(self.dir, timeout=5)
+        for pid in self.pids:
+            _kill(pid)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def warm() -> Iterator[Running]:
+    running = Running(server.Limits(idle_timeout=120, time_limit=30, memory_limit=4096))
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def own() -> Iterator[list[Running]]:
+    """Servers a single test starts itself (with special limits)."""
+    started: list[Running] = []
+    try:
+        yield started
+    finally:
+        for running in started:
+            running.close()
+
+
+# ---------------------------------------------------------------------------
+# Transparency: the same bytes as in-process.
+# ---------------------------------------------------------------------------
+
+CASES = [
+    pytest.param(SEED, None, {}, id="jacobian-table"),
+    pytest.param([*SEED, "--format", "json"], None, {}, id="jacobian-json"),
+    pytest.param(["vjp", "x0**2, x0*x1, x1**2", "--at", "2,3", "--v", "1,2,3", "-f", "csv"], None, {}, id="vjp-csv"),
+    pytest.param(["hessian", "x1**2 + x2**3 + x3**4", "--at", "1,2,3", "--format", "latex"], None, {}, id="latex"),
+    pytest.param(["vjp", "A@B", "--at", "A=[[1,2],[3,4]], B=[[1,2,3],[4,5,6]]", "--v", "ones"], None, {}, id="arrays"),
+    pytest.param(["gradient", "2*dot(x,x)", "--at", "x=[0,1,2,3]"], None, {"COLUMNS": "50"}, id="columns"),
+    pytest.param(["jacobian", "-", "--at", "1,2", "-f", "json"], b"2*x0+x1**2, x0**2+2*x1**3\n", {}, id="stdin"),
+    pytest.param(["gradient", "log(x)", "--at", "-1", "-f", "json"], None, {}, id="nan-warning"),
+    pytest.param(["jacobian", "x +* y", "--at", "1,2"], None, {}, id="syntax-error"),
+    pytest.param(["jacobian", "x*y", "--bogus"], None, {}, id="usage-error"),
+    pytest.param(["jacobian", "-", "--at", "1"], b"\xff\xfe", {}, id="stdin-not-utf8"),
+    pytest.param(["--version"], None, {}, id="version"),
+    pytest.param(["jacobian", "--help"], None, {}, id="help"),
+]
+
+
+def served_by(running: Running, command: Callable[[], T]) -> T:
+    """``command()``, which must have gone through the server.
+
+    The server refuses clients whose package files differ from its own; when
+    the source tree is edited meanwhile, start a server for the new code and
+    try again (the same thing ``JACLI_SERVER=auto`` does).
+    """
+    for _ in range(3):
+        served = running.status()["served"]
+        result = command()
+        if running.status()["served"] == served + 1:
+            return result
+        running.restart_if_code_changed()
+    raise AssertionError("the command did not go through the server")
+
+
+@pytest.mark.parametrize(("argv", "stdin", "env"), CASES)
+def test_same_bytes_as_in_process(warm: Running, argv: list[str], stdin: bytes | None, env: dict[str, str]) -> None:
+    expected = in_process(argv, stdin, env)
+    got = served_by(warm, lambda: warm.run(*argv, input=stdin, **env))
+    assert (got.returncode, got.stdout.decode(), got.stderr.decode()) == expected
+
+
+def _pty_run(command: list[str], env: dict[str, str]) -> tuple[int, bytes]:
+    """Run with stdout and stderr on a terminal; (exit status, everything it printed)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    output = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            proc.kill()
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's last writer closed it
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    return proc.wait(timeout=60), output
+
+
+def test_terminal_colour_and_width_as_in_process(warm: Running) -> None:
+    argv = ["hessian", "x0**2*x1, x0*x1**3", "--at", "1,2"]
+    env = _env(warm.dir, COLUMNS="72", TERM="xterm-256color")
+    via_server = served_by(warm, lambda: _pty_run([*_client_command(), *argv], env))
+    in_process = _pty_run([*_client_command(), *argv], {**env, client.ENV_MODE: "off"})
+    assert via_server == in_process
+    assert via_server[0] == 0 and b"\x1b[" in via_server[1]  # a terminal: colour
+
+
+def test_client_imports_no_heavy_module(warm: Running) -> None:
+    command = [sys.executable, "-X", "importtime", "-m", "jacli.client", *SEED, "-f", "json"]
+    env = _env(warm.dir)
+    result = served_by(warm, lambda: subprocess.run(command, capture_output=True, env=env, timeout=60, check=False))
+    assert result.returncode == 0 and result.stdout.decode() == SEED_JSON
+    imported = {line.split("|")[-1].strip() for line in result.stderr.decode().splitlines() if "|" in line}
+    assert "jacli" in imported and "socket" in imported
+    heavy = {name for name in imported if name.split(".")[0] in ("torch", "sympy", "rich", "typer", "click", "numpy")}
+    assert not heavy and "jacli.cli" not in imported
+
+
+def test_status_command(warm: Running) -> None:
+    result = warm.run("server", "status")
+    text = result.stdout.decode()
+    assert result.returncode == 0, result
+    assert f"pid           {warm.pid}" in text
+    for field in ("uptime", "requests", "idle timeout  2m 00s", "version       jacli ", "socket"):
+        assert field in text
+
+
+def test_status_and_stop_when_not_running() -> None:
+    directory = tempfile.mkdtemp(prefix="jsv-", dir="/tmp")
+    try:
+        status = subprocess.run([*_client_command(), "server", "status"], capture_output=True,
+                                env=_env(directory), timeout=60, check=False)  # fmt: skip
+        assert (status.returncode, status.stdout) == (1, b"jacli server: not running\n")
+        assert server.stop(directory) is None
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# Isolation: a bad request dies alone.
+# ---------------------------------------------------------------------------
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def hanging_client(running: Running) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """A client whose command waits for its expression on stdin; (process, pid of the server's child)."""
+    running.restart_if_code_changed()
+    command = [*_client_command(), "jacobian", "-", "--at", "1,2", "-f", "json"]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=_env(running.dir)) as process:  # fmt: skip
+        try:
+            _wait_for(lambda: running.status()["running"] == 1)
+            yield process, int(running.status()["running_pids"][0])
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+
+def test_crashing_request_does_not_kill_the_server(warm: Running) -> None:
+    with hanging_client(warm) as (client_process, child):
+        os.kill(child, signal.SIGSEGV)
+        _, err = client_process.communicate(timeout=30)
+    assert client_process.returncode == 128 + signal.SIGSEGV
+    assert err.decode().splitlines() == ["jacli: error: the command was killed by SIGSEGV in the server "
+                                         "(its memory limit is 4096 MiB)"]  # fmt: skip
+    after = warm.run(*SEED, "-f", "json")
+    assert (after.returncode, after.stdout.decode(), after.stderr) == (0, SEED_JSON, b"")
+    assert warm.status()["pid"] == warm.pid
+
+
+def test_ctrl_c_reaches_the_command(warm: Running) -> None:
+    with hanging_client(warm) as (client_process, child):
+        client_process.send_signal(signal.SIGINT)
+        assert client_process.wait(timeout=30) == 130  # stdin still open: only Ctrl-C can end it
+        assert client_process.stdout is not None and client_process.stderr is not None
+        out, err = client_process.stdout.read(), client_process.stderr.read()
+    assert (out, err) == (b"", b"")
+    _wait_for(lambda: not _alive(child))
+
+
+def test_two_concurrent_clients(warm: Running) -> None:
+    vjp = ["vjp", "2*x0+x1**2, x0**2+2*x1**3", "--at", "1,2", "--v", "1,2", "-f", "csv"]
+    with hanging_client(warm) as (first, _):  # starts first, finishes last
+        second = warm.run(*vjp)
+        assert (second.returncode, second.stdout.decode(), second.stderr.decode()) == in_process(vjp, None, {})
+        assert warm.status()["running"] == 1  # the first is still running
+        out, err = first.communicate(b"2*x0+x1**2, x0**2+2*x1**3", timeout=30)
+    assert (first.returncode, out.decode(), err) == (0, SEED_JSON, b"")
+
+
+def test_time_limit_then_idle_timeout(own: list[Running]) -> None:
+    running = Running(server.Limits(idle_timeout=3, time_limit=1, memory_limit=4096))
+    own.append(running)
+    with hanging_client(running) as (client_process, child):
+        assert client_process.wait(timeout=30) == 128 + signal.SIGALRM  # its stdin is still open
+        assert client_process.stderr is not None
+        err = client_process.stderr.read()
+    assert err.decode() == "jacli: error: the command ran longer than the server's time limit of 1 s\n"
+    assert not _alive(child)
+    after = running.run(*SEED, "-f", "json")
+    assert (after.returncode, after.stdout.decode(), after.stderr) == (0, SEED_JSON, b"")
+    info = running.status()
+    assert (info["served"], info["idle_timeout"]) == (2, 3)
+    # Now idle: the server exits on its own and removes its socket.
+    _wait_for(lambda: not _alive(running.pid), timeout=30)
+    assert not os.path.exists(client.socket_path(running.dir))
+    assert server.status(running.dir) is None
+
+
+def test_request_over_the_memory_limit_dies_alone(own: list[Running]) -> None:
+    running = Running(server.Limits(idle_timeout=60, time_limit=60, memory_limit=2))
+    own.append(running)
+    big = ["jacobian", "x*x", "--at", "x=[" + ",".join(["1"] * 300) + "]", "--no-symbolic", "-f", "csv"]
+    result = served_by(running, lambda: running.run(*big))  # a 300x300 Jacobian needs more than 2 MiB
+    # Where the allocation fails varies: in torch (the server's message, status 1) or in
+    # code that jacli's own error funnel covers (its message, status 2). Either way: one clean line.
+    lines = result.stderr.decode().splitlines()
+    assert (result.returncode in (1, 2), result.stdout, len(lines)) == (True, b"", 1), result.stderr
+    assert lines[0].startswith("jacli: error: out of memory"), lines
+    after = served_by(running, lambda: running.run(*SEED, "-f", "json"))
+    assert (after.returncode, after.stdout.decode(), after.stderr) == (0, SEED_JSON, b"")
+    assert running.status()["pid"] == running.pid
+
+
+# ---------------------------------------------------------------------------
+# Life cycle: stale socket, auto start, version mismatch, stop.
+# ---------------------------------------------------------------------------
+
+
+def test_stale_socket_auto_start_version_mismatch_and_stop(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    directory = tempfile.mkdtemp(prefix="jsv-", dir="/tmp")
+    running = Running.__new__(Running)
+    running.dir, running.pid, running.pids = directory, 0, []
+    try:
+        _stale_auto_mismatch_stop(running, monkeypatch, capfd)
+    finally:
+        running.close()
+
+
+def _stale_auto_mismatch_stop(
+    running: Running, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # What a SIGKILLed server leaves behind: its socket file, nobody listening.
+    path = client.socket_path(running.dir)
+    with socket.socket(socket.AF_UNIX) as dead:
+        dead.bind(path)
+    assert os.path.exists(path)
+    with pytest.raises(client.ServerUnavailable) as caught:
+        client.connect(running.dir)
+    assert getattr(caught.value, "stale", False) and not caught.value.note
+
+    # JACLI_SERVER=auto replaces the stale socket with a new server and uses it.
+    result = running.run(*SEED, "-f", "json", JACLI_SERVER="auto")
+    assert (result.returncode, result.stdout.decode(), result.stderr) == (0, SEED_JSON, b"")
+    info = running.status()
+    running.pids.append(int(info["pid"]))
+    assert info["served"] == 1
+    second = int(info["pid"])
+
+    # A server from another version: auto mode stops it, starts a new one, uses that.
+    real = client.fingerprint
+    calls = []
+
+    def upgraded_since() -> str:  # only the first look sees the old version
+        calls.append(1)
+        return "jacli from before the upgrade" if len(calls) == 1 else real()
+
+    monkeypatch.setenv(client.ENV_DIR, running.dir)
+    monkeypatch.setenv(client.ENV_MODE, "auto")
+    monkeypatch.setattr(client, "fingerprint", upgraded_since)
+    capfd.readouterr()
+    assert client.try_server([*SEED, "-f", "json"]) == 0
+    assert capfd.readouterr() == (SEED_JSON, "")
+    info = running.status()
+    running.pids.append(int(info["pid"]))
+    assert info["pid"] != second and info["served"] == 1
+    assert not _alive(second)
+
+    # `jacli server stop` is clean: process gone, socket removed.
+    result = running.run("server", "stop")
+    assert (result.returncode, result.stdout) == (0, f"jacli server {info['pid']} stopped\n".encode())
+    assert not _alive(int(info["pid"]))
+    assert not os.path.exists(client.socket_path(running.dir))
+    assert running.run("server", "status").returncode == 1
+
+
+def test_version_mismatch_runs_in_process_with_a_note(
+    warm: Running, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(client.ENV_DIR, warm.dir)
+    monkeypatch.delenv(client.ENV_MODE, raising=False)
+    monkeypatch.setattr(client, "fingerprint", lambda: "another jacli")
+    served = warm.status()["served"]
+    assert client.try_server(SEED) is None  # the caller runs the command in-process
+    assert capfd.readouterr().err == (
+        "jacli: note: the running server is from another jacli version or installation; running in-process\n"
+    )
+    assert warm.status()["served"] == served
+
+
+# ---------------------------------------------------------------------------
+# Safety: only this user, only a private directory.
+# ---------------------------------------------------------------------------
+
+
+def test_peer_check_refuses_other_uids() -> None:
+    assert client.peer_allowed(1000, own_uid=1000)
+    assert not client.peer_allowed(1001, own_uid=1000)
+    assert not client.peer_allowed(0, own_uid=1000)  # not even root
+    left, right = socket.socketpair(socket.AF_UNIX)
+    with left, right:
+        assert client.peer_uid(left) == os.getuid()
+        assert client.peer_allowed(client.peer_uid(left))
+
+
+def test_server_drops_connections_from_another_uid(monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = tempfile.mkdtemp(prefix="jsv-", dir="/tmp")
+    accepting = server.Server(directory, server.Limits())
+    try:
+        accepting.bind()
+        monkeypatch.setattr(server, "peer_uid", lambda _sock: os.getuid() + 1)
+        with socket.socket(socket.AF_UNIX) as intruder:
+            intruder.connect(client.socket_path(directory))
+            client.send_message(intruder, {"protocol": client.PROTOCOL, "op": "status"})
+            _wait_for(lambda: select.select([accepting.listener], [], [], 0)[0] != [])
+            accepting._accept_all()
+            intruder.settimeout(5)
+            try:
+                answer = intruder.recv(100)
+            except ConnectionResetError:  # closed with our request unread
+                answer = b""
+            assert answer == b""  # closed without a word
+        assert accepting.served == 0 and not accepting.children
+    finally:
+        accepting._close_listener()
+        accepting.selector.close()
+        os.close(accepting.wake_r)
+        os.close(accepting.wake_w)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_private_directory_is_required(tmp_path: Path) -> None:
+    created = tmp_path / "made"
+    client.check_private_dir(str(created), create=True)
+    assert (created.stat().st_mode & 0o777) == 0o700
+    open_dir = tmp_path / "open"
+    open_dir.mkdir(mode=0o755)
+    open_dir.chmod(0o755)
+    with pytest.raises(client.ServerUnavailable, match="open to other users"):
+        client.check_private_dir(str(open_dir))
+    link = tmp_path / "link"
+    link.symlink_to(created)
+    with pytest.raises(client.ServerUnavailable, match="not a directory"):
+        client.check_private_dir(str(link))
+    if os.getuid() == 0:
+        foreign = tmp_path / "foreign"
+        foreign.mkdir(mode=0o700)
+        os.chown(foreign, 65534, 65534)
+        with pytest.raises(client.ServerUnavailable, match="another user"):
+            client.check_private_dir(str(foreign))
+
+
+def test_socket_is_private(warm: Running) -> None:
+    path = client.socket_path(warm.dir)
+    assert (os.stat(path).st_mode & 0o777) == 0o600
+    assert (os.stat(warm.dir).st_mode & 0o777) == 0o700
+
+
+def test_off_never_uses_the_server(warm: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(client.ENV_DIR, warm.dir)
+    monkeypatch.setenv(client.ENV_MODE, "off")
+    served = warm.status()["served"]
+    assert client.try_server(SEED) is None
+    monkeypatch.setenv(client.ENV_MODE, "")
+    assert client.try_server(["server", "status"]) is None  # managed in-process, never forwarded
+    assert warm.status()["served"] == served
+
+
+def test_no_server_means_in_process_without_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    directory = tmp_path / "none"
+    directory.mkdir(mode=0o700)
+    monkeypatch.setenv(client.ENV_DIR, str(directory))
+    monkeypatch.delenv(client.ENV_MODE, raising=False)
+    assert client.try_server(SEED) is None
+    assert capfd.readouterr() == ("", "")

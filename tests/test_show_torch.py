@@ -1,0 +1,146 @@
+"""``--show-torch``: the printed PyTorch program runs and prints jacli's numbers."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import Invoke, assert_usage_error
+
+# (command, expression, --at, --v or None, extra options)
+CASES = [
+    ("jacobian", "2*x0+x1**2, x0**2+2*x1**3", "1,2", None, ()),
+    ("jacobian", "x0**2, x0*x1, x1**2", "2,3", None, ("--mode", "forward")),
+    ("jacobian", "A@B", "A=[[1,2],[3,4]], B=[[1,2,3],[4,5,6]]", None, ()),
+    ("gradient", "x1**2 + x2**3 + x3**4", "1,2,3", None, ()),
+    ("gradient", "sum(detach(x*x)*x)", "x=[0,1,2,3]", None, ()),
+    ("gradient", "2*dot(x,x)", "x=[0,1,2,3]", None, ()),
+    ("gradient", "torch*f + inputs*sin(pi*dtype)", "1,2,3,0.25", None, ()),  # names the program uses itself
+    ("hessian", "x1**2 + x2**3 + x3**4", "1,2,3", None, ()),
+    ("hessian", "x*x*[0,1,2,3]", "x=[1,1,1,1]", None, ()),
+    ("hessian", "x**2*y, e*y**3", "1,2", None, ()),
+    ("vjp", "2*x0+x1**2, x0**2+2*x1**3", "1,2", "1,2", ()),
+    ("vjp", "3*a**3 - b**2", "a=[1,2], b=[2,3]", "1,1", ()),
+    ("vjp", "A@B", "A=[[1,2],[3,4]], B=[[1,2,3],[4,5,6]]", "ones", ()),
+    ("jvp", "c = x*y; d = sin(c); [d, c**2, max(x, y, 0.5)]", "x=1, y=2", "1,-1", ()),
+    (
+        "jvp",
+        "where(0 < x[0] < 1, x[0]**2, log(x[1], 2)), atan2(y, x[1]), abs(x[0] - y)",
+        "x=[0.5, 3], y=0.25",
+        "1,2,3",
+        (),
+    ),
+    ("hvp", "x**2*y + sigmoid(x)*softplus(y) + min(x, y)**2", "x=1, y=2", "1,2", ()),
+    ("hvp", "sum(a**3) + dot(a, a)*b", "a=[1,2], b=3", "ones", ()),
+    ("gradient", "x*y*z", "x=1, y=2, z=3", None, ("--wrt", "z,x")),  # y is a parameter
+]
+
+
+Case = tuple[str, str, str, str | None, tuple[str, ...]]
+
+
+def _jacli_result(jacli: Invoke, case: Case) -> list:
+    command, expr, at, v, extra = case
+    args = [command, expr, "--at", at, *(("--v", v) if v else ()), *extra]
+    out = jacli(*args, "--format", "json", "--no-symbolic")
+    assert out.exit_code == 0, out.stderr
+    return json.loads(out.stdout)["result"]
+
+
+def _program(jacli: Invoke, case: Case) -> str:
+    command, expr, at, v, extra = case
+    out = jacli(command, expr, "--at", at, *(("--v", v) if v else ()), *extra, "--show-torch")
+    assert out.exit_code == 0, out.stderr
+    assert out.stderr == ""
+    compile(out.stdout, "<show-torch>", "exec")  # valid Python
+    return out.stdout
+
+
+@pytest.mark.slow
+def test_programs_run_and_print_jacli_numbers(jacli: Invoke, tmp_path: Path) -> None:
+    programs = []
+    for index, case in enumerate(CASES):
+        path = tmp_path / f"program_{index}.py"
+        path.write_text(_program(jacli, case))
+        programs.append(str(path))
+    # one interpreter runs every program, each in a fresh namespace (torch imports once)
+    runner = (
+        "import contextlib, io, json, runpy, sys\n"
+        "outputs = []\n"
+        "for path in sys.argv[1:]:\n"
+        "    buffer = io.StringIO()\n"
+        "    with contextlib.redirect_stdout(buffer):\n"
+        "        runpy.run_path(path, run_name='__main__')\n"
+        "    outputs.append(buffer.getvalue())\n"
+        "print(json.dumps(outputs))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", runner, *programs], check=False, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    outputs = json.loads(done.stdout.splitlines()[-1])
+    for case, printed in zip(CASES, outputs, strict=True):
+        got = ast.literal_eval(printed.strip().splitlines()[-1])
+        expected = _jacli_result(jacli, case)
+        torch.testing.assert_close(
+            torch.tensor(got, dtype=torch.float64).flatten(),
+            torch.tensor(expected, dtype=torch.float64).flatten(),
+            rtol=1e-12,
+            atol=1e-12,
+            msg=lambda m, case=case: f"{case}: {m}",
+        )
+
+
+@pytest.mark.slow
+def test_a_program_runs_as_a_script(jacli: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "vjp.py"
+    path.write_text(_program(jacli, ("vjp", "2*x0+x1**2, x0**2+2*x1**3", "1,2", "1,2", ())))
+    done = subprocess.run([sys.executable, str(path)], check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[6.0, 52.0]\n"
+
+
+def test_program_shape(jacli: Invoke) -> None:
+    text = _program(jacli, ("vjp", "2*x0+x1**2, x0**2+2*x1**3", "1,2", "1,2", ()))
+    assert text.startswith("# jacli vjp '2*x0+x1**2, x0**2+2*x1**3' --at 1,2 --v 1,2\n")
+    assert "def f(x0, x1):\n    return torch.stack([2 * x0 + x1 ** 2, x0 ** 2 + 2 * x1 ** 3])" in text
+    assert "x0 = torch.tensor(1.0, dtype=dtype, requires_grad=True)" in text
+    assert "y.backward(gradient=v.reshape(y.shape))" in text
+    assert text.rstrip().splitlines()[-1].endswith("# shape (2,): one entry per input element (x0, x1)")
+    assert "import math" not in text
+
+
+IDIOMS: list[tuple[Case, list[str]]] = [
+    (("jacobian", "x0**2, x0*x1, x1**2", "2,3", None, ()), ["torch.func.jacfwd(", "--mode forward"]),
+    (("jacobian", "x*y", "2,3", None, ()), ["torch.func.jacrev("]),
+    (("gradient", "sum(detach(x*x)*x)", "x=[0,1,2,3]", None, ()), ["torch.sum((x * x).detach() * x)", "y.backward()"]),
+    (("hessian", "x**2*y, y**3", "1,2", None, ()), ["create_graph=True"]),
+    (("hessian", "x**2*y", "1,2", None, ()), ["torch.autograd.functional.hessian(f, inputs)"]),
+    (("hvp", "x**2*y", "1,2", "1,0", ()), ["torch.func.grad(f", "torch.func.jvp(grad_f"]),
+    (
+        ("jvp", "where(x > 0, sqrt(x), 0)", "1", "1", ()),
+        ["torch.where(x > 0, torch.sqrt(x), 0)", "# note: torch.where"],
+    ),
+    (("gradient", "x*sin(pi*y)", "x=1, y=2", None, ("--wrt", "x")), ["import math", "a parameter: held constant"]),
+    (("gradient", "f*y + v", "1,2,3", None, ()), ["def func(f, v, y):", "out = func(*inputs)"]),
+]
+
+
+@pytest.mark.parametrize(("case", "snippets"), IDIOMS)
+def test_program_uses_the_idioms(jacli: Invoke, case: Case, snippets: list[str]) -> None:
+    text = _program(jacli, case)
+    for snippet in snippets:
+        assert snippet in text, (snippet, text)
+
+
+def test_show_torch_usage_errors(jacli: Invoke) -> None:
+    assert_usage_error(jacli("gradient", "x*y", "--at", "1,2", "--show-torch", "--format", "json"))
+    assert_usage_error(jacli("gradient", "x*y", "--at", "1,2", "--at", "3,4", "--show-torch"))
+    assert_usage_error(jacli("gradient", "x, y", "--at", "1,2", "--show-torch"))  # not scalar
+    assert_usage_error(jacli("vjp", "x, y", "--at", "1,2", "--v", "1", "--show-torch"))  # wrong length
+    assert_usage_error(jacli("hvp", "x +* y", "--at", "1,2", "--v", "1,1", "--show-torch"))
