@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["__version__", "gradient", "hessian", "jacobian", "jvp", "vjp"]
+__all__ = ["__version__", "check", "gradient", "graph", "hessian", "hvp", "jacobian", "jvp", "vjp"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "__version__":  # lazy too: importlib.metadata costs ~40 ms on every Tab press
-        from importlib.metadata import PackageNotFoundError, version
+        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
 
         try:
             return version("jacli")
         except PackageNotFoundError:  # running from a source tree without installing
             return "0.0.0+unknown"
     if name in __all__:
-        from jacli import api
+        from jacli import api  # noqa: PLC0415 - torch and SymPy load here
 
         return getattr(api, name)
     raise AttributeError(f"module 'jacli' has no attribute {name!r}")

@@ -630,7 +630,7 @@ def _columns(
     label_column: Mapping[str, int] | None,
 ) -> Any:
     """The :class:`~jacli.batch.Columns` map: input columns and fixed values -> every variable's flat elements."""
-    from jacli import batch
+    from jacli import batch  # noqa: PLC0415
 
     offsets, start = {}, 0
     for var in program.variables:
@@ -716,8 +716,8 @@ def evaluate_points(
     >>> [chunk.result.tolist() for chunk in ev.chunks]
     [[[[2.0, 4.0], [2.0, 24.0]], [[2.0, 0.0], [0.0, 0.0]]]]
     """
-    from jacli import batch
-    from jacli.points import PointsReader, open_points
+    from jacli import batch  # noqa: PLC0415
+    from jacli.points import PointsReader, open_points  # noqa: PLC0415
 
     if command not in batch.COMMANDS:
         raise UsageError(f"cannot evaluate {command!r} at many points; one of {', '.join(batch.COMMANDS)}")
@@ -849,8 +849,8 @@ def check(
     >>> check("abs(x - 1)", at="x=1").not_differentiable
     ('f w.r.t. x',)
     """
-    from jacli import checking
-    from jacli.results import CheckResult
+    from jacli import checking  # noqa: PLC0415
+    from jacli.results import CheckResult  # noqa: PLC0415
 
     if mode not in calculus.MODES:
         raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {mode!r}")
@@ -928,8 +928,8 @@ def graph(
     >>> [(n.label, n.value, n.adjoint) for n in g.nodes]
     [('a', 2.0, 2.0), ('b', 1.0, 5.0), ('c', 3.0, 2.0), ('d', 2.0, 3.0), ('e', 6.0, 1.0)]
     """
-    from jacli import graphs
-    from jacli.results import GraphEdge, GraphNode, GraphResult
+    from jacli import graphs  # noqa: PLC0415
+    from jacli.results import GraphEdge, GraphNode, GraphResult  # noqa: PLC0415
 
     if mode not in ("reverse", "forward"):
         raise UsageError(f"graph --mode must be reverse or forward, not {mode!r}")
@@ -1011,7 +1011,7 @@ def torch_program(
     >>> print(torch_program("gradient", "x**2*y", at="x=1, y=2").splitlines()[-1])
     print(result.tolist())  # shape (2,): one entry per input element (x, y)
     """
-    from jacli import torch_program as programs
+    from jacli import torch_program as programs  # noqa: PLC0415
 
     prob = problem(expr, at, wrt=wrt, dtype=dtype)
     point = prob.point_json()
@@ -1048,13 +1048,13 @@ DENSE_FUNC_HESSIAN_INPUTS = 32
 
 def _numeric_hessian(prob: Problem) -> Tensor:
     """(m, n, n): sparse (one HVP per colour) when the pattern allows, else dense; see ``bench/scale.py``."""
-    from jacli import sparse
+    from jacli import sparse  # noqa: PLC0415
 
     patterns = sparse.sparse_patterns(prob.program, prob.input_symbols)
     if patterns is not None:
         return sparse.hessian(prob.function(), prob.x, patterns)
     if prob.x.numel() >= DENSE_FUNC_HESSIAN_INPUTS:
-        import warnings
+        import warnings  # noqa: PLC0415
 
         with warnings.catch_warnings():
             # forward mode loads torch's jvp decompositions through the deprecated torch.jit.script

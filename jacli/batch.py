@@ -46,7 +46,7 @@ Kernel = Callable[["Tensor", "Tensor"], tuple["Tensor", "Tensor"]]
 
 def _per_point(fn: TorchFunction, command: str, mode: str, v: Tensor | None) -> Callable[..., tuple[Tensor, Tensor]]:
     """The derivative at ONE point ``(x (n,), p (k,)) -> (value (m,), result)``, built from torch.func."""
-    from torch import func
+    from torch import func  # noqa: PLC0415
 
     def with_value(x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
         y = fn(x, p)
@@ -95,7 +95,7 @@ def _columnar_kernel(fn: TorchFunction, command: str, mode: str, v: Tensor | Non
     every point's Jacobian: m reverse passes give all Jacobians, without ``torch.func``
     (whose first use imports ``torch._dynamo``, seconds of start-up).
     """
-    from torch.autograd import forward_ad
+    from torch.autograd import forward_ad  # noqa: PLC0415
 
     def run(x: Tensor, p: Tensor) -> Tensor:  # (rows, n), (rows, k) -> (m, rows)
         return fn(x.T, p.T)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
-import torch.autograd.forward_ad as forward_ad
+from torch.autograd import forward_ad
 
 if TYPE_CHECKING:
     from torch import Tensor

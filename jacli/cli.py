@@ -55,7 +55,9 @@ AtOpt = Annotated[
     list[str] | None,
     typer.Option("--at", help="Point: '1,2' in variable order, or 'x=1, y=pi/4', 'A=[[1,2],[3,4]]'. May repeat."),
 ]
-WrtOpt = Annotated[str | None, typer.Option("--wrt", help="Differentiate w.r.t. these variables, in this order: 'x,y'.")]
+WrtOpt = Annotated[
+    str | None, typer.Option("--wrt", help="Differentiate w.r.t. these variables, in this order: 'x,y'.")
+]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 SymbolicOpt = Annotated[bool, typer.Option("--symbolic/--no-symbolic", help="Also derive the exact symbolic result.")]
 ExactOpt = Annotated[bool, typer.Option("--exact", help="Evaluate the symbolic result exactly: 4/3, sqrt(2)/2.")]
@@ -251,12 +253,17 @@ def _emit(results: list[Result], output: OutputFormat, digits: int) -> None:
                 console.print()
             render_table(result, console, digits)
     for result in results:
+        if output is not OutputFormat.table:  # the table prints its notes itself
+            for note in result.notes:
+                typer.echo(f"jacli: note: {note}", err=True)
         if not result.finite:
             point = ", ".join(f"{k}={v}" for k, v in result.point.items())
             warn(f"non-finite values (nan/inf) at {point}: the point may be outside the function's domain")
 
 
-def _run(compute: Callable[..., Result], expr: str, at: list[str] | None, output: OutputFormat, digits: int, **kwargs: Any) -> None:
+def _run(
+    compute: Callable[..., Result], expr: str, at: list[str] | None, output: OutputFormat, digits: int, **kwargs: Any
+) -> None:
     batch = kwargs.pop("batch", None)
     with reported_errors():
         text = read_expression(expr)
@@ -287,8 +294,8 @@ def _progress(source: Any) -> Iterator[Callable[[], None] | None]:
     if source is None or not source.size or not sys.stderr.isatty():
         yield None
         return
-    from rich.console import Console  # noqa: PLC0415
-    from rich.progress import Progress  # noqa: PLC0415
+    from rich.console import Console
+    from rich.progress import Progress
 
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("points", total=source.size)
@@ -327,7 +334,7 @@ def _run_points(
 
 
 def _api() -> Any:
-    from jacli import api  # noqa: PLC0415 - torch and SymPy load here, not on --help
+    from jacli import api
 
     return api
 
@@ -642,7 +649,7 @@ def _warn_nonfinite(point: dict[str, Any], numbers: list[float]) -> None:
 @app.command(epilog="Example: jacli language | less")
 def language() -> None:
     """The expression language: operators, functions, arrays, bindings, variables."""
-    from jacli.reference import LANGUAGE  # plain text, stdlib only: no SymPy for a help page
+    from jacli.reference import LANGUAGE  # plain text, stdlib only: no SymPy for a help page  # noqa: PLC0415
 
     typer.echo(LANGUAGE, nl=False)
 
@@ -663,8 +670,11 @@ app.add_typer(server_app, name="server")
 def server_start(
     idle_timeout: Annotated[
         float | None,
-        typer.Option("--idle-timeout", min=0, help="Exit after this many idle seconds; 0: never. "
-                     "[default: $JACLI_SERVER_IDLE_TIMEOUT or 900]"),
+        typer.Option(
+            "--idle-timeout",
+            min=0,
+            help="Exit after this many idle seconds; 0: never. [default: $JACLI_SERVER_IDLE_TIMEOUT or 900]",
+        ),
     ] = None,
     time_limit: Annotated[
         int, typer.Option("--time-limit", min=0, help="Seconds one command may run; 0: no limit.")
@@ -674,7 +684,7 @@ def server_start(
     ] = 4096,
 ) -> None:
     """Start this user's server in the background; returns once it is ready."""
-    from jacli import server
+    from jacli import server  # noqa: PLC0415
 
     idle = server.default_idle_timeout() if idle_timeout is None else idle_timeout
     with reported_errors():
@@ -685,7 +695,7 @@ def server_start(
 @server_app.command("stop", epilog="Example: jacli server stop")
 def server_stop() -> None:
     """Stop the server (it finishes the commands it is running first)."""
-    from jacli import server
+    from jacli import server  # noqa: PLC0415
 
     pid = server.stop()
     typer.echo("jacli server: not running" if pid is None else f"jacli server {pid} stopped")
@@ -694,7 +704,7 @@ def server_stop() -> None:
 @server_app.command("status", epilog="Example: jacli server status")
 def server_status() -> None:
     """Pid, uptime, requests served, idle timeout and version; exit status 1 when not running."""
-    from jacli import server
+    from jacli import server  # noqa: PLC0415
 
     info = server.status()
     if info is None:

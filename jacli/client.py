@@ -454,7 +454,7 @@ def try_server(argv: Sequence[str]) -> int | None:
 
 def _restart(note: str, stop_first: bool) -> str:
     """Start a server (stopping a mismatched one first); '' when one is ready."""
-    from jacli import server
+    from jacli import server  # noqa: PLC0415
 
     try:
         if stop_first:
@@ -469,7 +469,7 @@ def main() -> None:
     """Console-script entry point: forward to the server, else run in-process."""
     status = try_server(sys.argv[1:])
     if status is None:
-        from jacli import cli
+        from jacli import cli  # noqa: PLC0415
 
         cli.main()
         return

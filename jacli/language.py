@@ -78,15 +78,22 @@ def max_elements() -> int:
     return _env_limit("JACLI_MAX_ELEMENTS", DEFAULT_MAX_ELEMENTS)
 
 
-def check_result_size(what: str, shape: Sequence[int]) -> None:
-    """Refuse, before any work, a result with more than ``10 × max_elements()`` entries.
+RESULT_ENTRIES_PER_ELEMENT = 200
+"""A Jacobian or Hessian may have this many entries per allowed element (``JACLI_MAX_ELEMENTS``)."""
 
-    >>> check_result_size("Jacobian", (300, 400))  # doctest: +ELLIPSIS
+
+def check_result_size(what: str, shape: Sequence[int]) -> None:
+    """Refuse, before any work, a result with more than ``200 × max_elements()`` entries.
+
+    The default, 2,000,000 entries, admits the Hessian of a function of 1000
+    variables and keeps a result's memory (tensor, floats, text) in the low hundreds of MB.
+
+    >>> check_result_size("Hessian", (1500, 1500))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    jacli.errors.UsageError: the Jacobian would have 120,000 entries (300 × 400); the limit is 100,000 ...
+    jacli.errors.UsageError: the Hessian would have 2,250,000 entries (1500 × 1500); the limit is 2,000,000 ...
     """
-    size, limit = math.prod(shape), 10 * max_elements()
+    size, limit = math.prod(shape), RESULT_ENTRIES_PER_ELEMENT * max_elements()
     if size > limit:
         raise UsageError(
             f"the {what} would have {size:,} entries ({' × '.join(map(str, shape))}); the limit is {limit:,} "
@@ -1119,8 +1126,11 @@ def parse_assignments(text: str, what: str = "--at") -> Assignments:
     """
     source = prepare_source(text, prefix="_(", suffix="\n)", what=what)
     tree = _parse_ast(source, "eval")
-    assert isinstance(tree, ast.Expression) and isinstance(tree.body, ast.Call)
+    assert isinstance(tree, ast.Expression)
     call = tree.body
+    if not (isinstance(call, ast.Call) and call.end_lineno == source.text.count("\n") + 1):
+        # a ')' in the text closed our wrapper early, as in ')/('
+        raise ExpressionError(f"{what}: unbalanced brackets", text, None)
     builder = _Builder(source, {}, constant_only=True)
     for node in ast.walk(call):
         if node is not call and node is not call.func and not isinstance(node, ast.keyword):

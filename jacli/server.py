@@ -268,11 +268,11 @@ def _duration(seconds: float) -> str:
 def _preload() -> None:
     """Import everything a command needs (no torch computation: children fork from here)."""
     import jacli.api
-    import jacli.render.csv
-    import jacli.render.json
-    import jacli.render.latex
-    import jacli.render.table  # noqa: F401
-    from jacli import cli
+    import jacli.render.csv  # noqa: PLC0415
+    import jacli.render.json  # noqa: PLC0415
+    import jacli.render.latex  # noqa: PLC0415
+    import jacli.render.table  # noqa: F401, PLC0415
+    from jacli import cli  # noqa: PLC0415
 
     _memoize_typer_signatures()
     cli.click_command()
@@ -291,8 +291,8 @@ def _memoize_typer_signatures() -> None:
     per command function, whose answer never changes for a loaded module.
     Computed once here, children inherit it. Only the server does this.
     """
-    import typer.main
-    import typer.utils
+    import typer.main  # noqa: PLC0415
+    import typer.utils  # noqa: PLC0415
 
     original = typer.utils.get_params_from_function
     if getattr(original, "cache_info", None) is not None:
@@ -316,7 +316,7 @@ def _lazy_modules() -> list[str]:
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
-            from jacli import cli
+            from jacli import cli  # noqa: PLC0415
 
             before = set(sys.modules)
             for argv in _WARM_COMMANDS:
@@ -477,7 +477,7 @@ class Server:
         conn.close()
 
     def info(self, fingerprint: str | None = None) -> dict[str, Any]:
-        import jacli
+        import jacli  # noqa: PLC0415
 
         return {
             "pid": os.getpid(),
@@ -653,7 +653,7 @@ def _std_stream(fd: int, info: dict[str, Any]) -> io.TextIOWrapper:
 
 def _run_cli(memory_limit: int) -> int:
     """Run :func:`jacli.cli.main` like the interpreter's top level would; the exit status."""
-    from jacli import cli
+    from jacli import cli  # noqa: PLC0415
 
     try:
         cli.main()

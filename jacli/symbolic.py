@@ -172,7 +172,7 @@ def _symengine() -> Any:
     if os.environ.get("JACLI_SYMENGINE", "auto") == "off":
         return None
     try:
-        import symengine
+        import symengine  # noqa: PLC0415
     except ImportError:
         return None
     return symengine
@@ -235,9 +235,12 @@ def evaluate_exact(
 def _exact_value(expr: sympy.Basic, values: dict[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
     """``expr`` at ``values``, simplified; ``nan`` where SymPy cannot decide (``where(nan > 0, …)``)."""
     try:
-        return _simplify(expr.xreplace(values))
+        substituted = expr.xreplace(values)
+        return _simplify(substituted)
     except (TypeError, ValueError, ZeroDivisionError):  # comparisons of nan or non-real numbers; 0**-1 in evalf
         return sympy.nan
+    except OverflowError:  # mpmath gives up on numbers like sinh(10**300): keep the value unsimplified
+        return substituted
 
 
 def exact_text(value: sympy.Basic) -> str:

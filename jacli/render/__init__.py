@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 
 def format_number(x: float, digits: int) -> str:
@@ -26,3 +27,14 @@ def full_precision(x: float) -> str:
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
     return repr(float(x))
+
+
+def finite_or_null(nested: Any) -> Any:
+    """Nested lists/dicts with every nan or inf float replaced by ``None`` (JSON ``null``)."""
+    if isinstance(nested, list | tuple):
+        return [finite_or_null(x) for x in nested]
+    if isinstance(nested, dict):
+        return {k: finite_or_null(v) for k, v in nested.items()}
+    if isinstance(nested, float) and not math.isfinite(nested):
+        return None
+    return nested

@@ -15,26 +15,16 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from jacli.render import format_number, full_precision
+from jacli.render import finite_or_null, format_number, full_precision
 from jacli.results import CheckResult, Nested
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
-def _finite_or_null(nested: Nested) -> Any:
-    if isinstance(nested, list | tuple):
-        return [_finite_or_null(x) for x in nested]
-    if isinstance(nested, dict):
-        return {k: _finite_or_null(v) for k, v in nested.items()}
-    if isinstance(nested, float) and not math.isfinite(nested):
-        return None
-    return nested
-
-
 def check_object(result: CheckResult) -> dict[str, Any]:
     """The JSON object; non-finite numbers become ``null``."""
-    return _finite_or_null({
+    return finite_or_null({
         "command": "check",
         "expression": result.expression,
         "inputs": list(result.inputs),

@@ -9,24 +9,13 @@ JSON keys (SPEC): ``nodes`` (``id``, ``op``, ``label``, ``value``, ``adjoint``; 
 from __future__ import annotations
 
 import json
-import math
 from typing import TYPE_CHECKING, Any
 
-from jacli.render import format_number, full_precision
+from jacli.render import finite_or_null, format_number, full_precision
 from jacli.results import GraphNode, GraphResult, Nested
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-
-def _finite_or_null(nested: Nested) -> Any:
-    if isinstance(nested, list | tuple):
-        return [_finite_or_null(x) for x in nested]
-    if isinstance(nested, dict):
-        return {k: _finite_or_null(v) for k, v in nested.items()}
-    if isinstance(nested, float) and not math.isfinite(nested):
-        return None
-    return nested
 
 
 def _node_object(node: GraphNode, forward: bool) -> dict[str, Any]:
@@ -48,7 +37,7 @@ def _node_object(node: GraphNode, forward: bool) -> dict[str, Any]:
 def graph_object(result: GraphResult) -> dict[str, Any]:
     """The JSON object; non-finite numbers become ``null``."""
     forward = result.mode == "forward"
-    return _finite_or_null({
+    return finite_or_null({
         "command": "graph",
         "expression": result.expression,
         "point": result.point,

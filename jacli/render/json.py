@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
-from jacli.results import Nested, Result
-
-
-def _finite_or_null(nested: Nested) -> Any:
-    if isinstance(nested, list | tuple):
-        return [_finite_or_null(x) for x in nested]
-    if isinstance(nested, dict):
-        return {k: _finite_or_null(v) for k, v in nested.items()}
-    if isinstance(nested, float) and not math.isfinite(nested):
-        return None
-    return nested
+from jacli.render import finite_or_null
+from jacli.results import Result
 
 
 def result_object(result: Result) -> dict[str, Any]:
@@ -39,7 +29,7 @@ def result_object(result: Result) -> dict[str, Any]:
         obj["bindings"] = dict(result.bindings)
     if result.exact is not None:
         obj["exact"] = result.exact
-    return _finite_or_null(obj)
+    return finite_or_null(obj)
 
 
 def render_json(result: Result) -> str:

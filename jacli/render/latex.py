@@ -29,7 +29,7 @@ def _blocks(nested: Nested) -> list[Nested]:
     return [nested]
 
 
-def _map(nested: Nested, fn) -> Nested:  # noqa: ANN001
+def _map(nested: Nested, fn) -> Nested:
     return [_map(x, fn) for x in nested] if isinstance(nested, list) else fn(nested)
 
 

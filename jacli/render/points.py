@@ -166,7 +166,7 @@ def _write_table(
     from rich.table import Table
     from rich.text import Text
 
-    from jacli.results import COMMAND_TITLES
+    from jacli.results import COMMAND_TITLES  # noqa: PLC0415
 
     taken, more = _take_rows(ev.chunks, TABLE_MAX_POINTS, on_chunk)
     labels = result_labels(ev)

@@ -23,7 +23,7 @@ def _cells(result: Result, digits: int) -> Nested:
     return _map(result.result, lambda x: format_number(x, digits))
 
 
-def _map(nested: Nested, fn) -> Nested:  # noqa: ANN001
+def _map(nested: Nested, fn) -> Nested:
     return [_map(x, fn) for x in nested] if isinstance(nested, list) else fn(nested)
 
 
