@@ -20,7 +20,7 @@ def __getattr__(name: str) -> Any:
         except PackageNotFoundError:  # running from a source tree without installing
             return "0.0.0+unknown"
     if name in __all__:
-        from jacli import api  # noqa: PLC0415 - torch and SymPy load here
+        from jacli import api
 
         return getattr(api, name)
     raise AttributeError(f"module 'jacli' has no attribute {name!r}")
