@@ -222,6 +222,12 @@ def problem(
     return Problem(program, inputs, params, values, fn, x, p)
 
 
+def _vector(prob: Problem, v: Any, labels: Sequence[str], what: str) -> tuple[list[sympy.Expr], Tensor]:
+    """``--v`` as exact weights and as a tensor of the problem's dtype and device."""
+    weights = parse_vector(v, len(labels), labels, what)
+    return weights, _tensor([language.scalar(w) for w in weights], prob.x.dtype, prob.x.device)
+
+
 def parse_vector(v: Any, size: int, labels: Sequence[str], what: str) -> list[sympy.Expr]:
     """``--v``: ``ones``, a flat list, or an array literal with ``size`` elements."""
     if isinstance(v, str) and v.strip() == "ones":
@@ -442,8 +448,7 @@ def vjp(
     """``vᵀJ``, one reverse pass (like ``y.backward(gradient=v)``): an n-vector."""
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
     labels = prob.program.output_labels
-    weights = parse_vector(v, len(labels), labels, "vjp")
-    v_tensor = _tensor([language.scalar(w) for w in weights], prob.x.dtype, prob.x.device)
+    weights, v_tensor = _vector(prob, v, labels, "vjp")
     numeric = calculus.vjp(prob.function(), prob.x, v_tensor)
     exprs = _symbolic(lambda: symbolic.combine(weights, _symbolic_jacobian(prob))) if symbolic_form else None
     return _finish("vjp", prob, numeric, exprs, exact=exact, v=weights)
@@ -463,8 +468,7 @@ def jvp(
     """``J·v``, one forward-mode pass: an m-vector."""
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
     labels = [s.name for s in prob.input_symbols]
-    weights = parse_vector(v, len(labels), labels, "jvp")
-    v_tensor = _tensor([language.scalar(w) for w in weights], prob.x.dtype, prob.x.device)
+    weights, v_tensor = _vector(prob, v, labels, "jvp")
     numeric = calculus.jvp(prob.function(), prob.x, v_tensor)
     exprs = None
     if symbolic_form:
@@ -814,13 +818,14 @@ def hvp(
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
     _require_scalar("hvp", prob)
     labels = [s.name for s in prob.input_symbols]
-    weights = parse_vector(v, len(labels), labels, "hvp")
-    v_tensor = _tensor([language.scalar(w) for w in weights], prob.x.dtype, prob.x.device)
+    weights, v_tensor = _vector(prob, v, labels, "hvp")
     numeric = calculus.hvp(prob.function(), prob.x, v_tensor)
     exprs = None
     if symbolic_form:  # H is symmetric: Σ_i v_i H[i] = H·v
-        exprs = symbolic.combine(weights, symbolic.Differentiator(prob.program).hessian(
-            prob.program.outputs, prob.input_symbols)[0])  # fmt: skip
+        differentiator = symbolic.Differentiator(prob.program)
+        exprs = _symbolic(
+            lambda: symbolic.combine(weights, differentiator.hessian(prob.program.outputs, prob.input_symbols)[0])
+        )
     return _finish("hvp", prob, numeric, exprs, exact=exact, v=weights)
 
 

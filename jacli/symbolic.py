@@ -91,7 +91,7 @@ class Differentiator:
         """The unbound symbols that ``expr`` depends on, through the bindings (memoised)."""
         known = self._dependencies.get(expr)
         if known is None:
-            free = sympy.sympify(expr).free_symbols
+            free = as_expr(expr).free_symbols
             bound = free & self.bindings.keys()
             known = frozenset(free - bound).union(*(self.dependencies(self.bindings[b]) for b in bound))
             self._dependencies[expr] = known
@@ -192,6 +192,7 @@ def _diff(expr: sympy.Expr, x: sympy.Symbol, accelerate: bool = True) -> sympy.E
     symbols = {s.name: s for s in expr.free_symbols}
     if x.name not in symbols:
         return sympy.S.Zero
+    # symengine converts the SymPy tree our parser built (never text)
     derivative = engine.sympify(expr).diff(engine.Symbol(x.name))._sympy_()
     return derivative.xreplace({s: symbols[s.name] for s in derivative.free_symbols})
 
