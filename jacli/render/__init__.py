@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -38,3 +40,12 @@ def finite_or_null(nested: Any) -> Any:
     if isinstance(nested, float) and not math.isfinite(nested):
         return None
     return nested
+
+
+@contextmanager
+def trimmed(console: Any) -> Iterator[None]:
+    """Print to a Rich ``console`` without the trailing blanks Rich pads every line with."""
+    with console.capture() as captured:
+        yield
+    console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+    console.file.flush()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from jacli.render import finite_or_null, format_number, full_precision
+from jacli.render import finite_or_null, format_number, full_precision, trimmed
 from jacli.results import GraphNode, GraphResult, Nested
 
 if TYPE_CHECKING:
@@ -93,41 +93,42 @@ def render_graph_dot(result: GraphResult) -> str:
 
 def render_graph_table(result: GraphResult, console: Console, digits: int = 6) -> None:
     """The nodes (definition, value, adjoint or tangent) and the edges (local partials) as tables."""
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
+    with trimmed(console):
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
 
-    forward = result.mode == "forward"
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
-    grid.add_row("graph of", Text(f"f({', '.join(result.point)}) = {' '.join(result.expression.split())}"))
-    grid.add_row("at", Text(", ".join(f"{k} = {_point(v, digits)}" for k, v in result.point.items())))
-    seeded = ", ".join(f"{label}: {format_number(x, digits)}" for label, x in
-                       zip(result.inputs if forward else result.outputs, result.v, strict=True))  # fmt: skip
-    grid.add_row("mode", Text(f"{result.mode} (seed {seeded})"))
-    console.print(grid)
-    what = "tangent ∂node/∂x" if forward else "adjoint ∂f/∂node"
-    nodes = Table(box=box.ROUNDED, title="nodes (forward pass)", title_justify="left", title_style="bold")
-    for header in ("node", "op", "definition", "value", what):
-        nodes.add_column(header, justify="right" if header in ("value", what) else "left", no_wrap=True)
-    for node in result.nodes:
-        number = node.tangent if forward and node.tangent is not None else node.adjoint
-        label = node.label + (f" → {node.output}" if node.output else "")
-        definition = "" if node.op in ("input", "parameter") else node.definition
-        nodes.add_row(label, node.op, definition, format_number(node.value, digits), format_number(number, digits))
-    console.print(nodes)
-    labels = {n.id: n.label for n in result.nodes}
-    edges = Table(box=box.ROUNDED, title="edges (local partials)", title_justify="left", title_style="bold")
-    edges.add_column("edge", no_wrap=True)
-    edges.add_column("partial", no_wrap=True)
-    edges.add_column("value", justify="right", no_wrap=True)
-    for edge in result.edges:
-        source, target = labels[edge.source], labels[edge.target]
-        edges.add_row(f"{source} → {target}", f"∂{target}/∂{source}", format_number(edge.partial, digits))
-    console.print(edges)
-    for note in result.notes:
-        console.print(Text(note, style="dim"))
+        forward = result.mode == "forward"
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        grid.add_row("graph of", Text(f"f({', '.join(result.point)}) = {' '.join(result.expression.split())}"))
+        grid.add_row("at", Text(", ".join(f"{k} = {_point(v, digits)}" for k, v in result.point.items())))
+        seeded = ", ".join(f"{label}: {format_number(x, digits)}" for label, x in
+                           zip(result.inputs if forward else result.outputs, result.v, strict=True))  # fmt: skip
+        grid.add_row("mode", Text(f"{result.mode} (seed {seeded})"))
+        console.print(grid)
+        what = "tangent ∂node/∂x" if forward else "adjoint ∂f/∂node"
+        nodes = Table(box=box.ROUNDED, title="nodes (forward pass)", title_justify="left", title_style="bold")
+        for header in ("node", "op", "definition", "value", what):
+            nodes.add_column(header, justify="right" if header in ("value", what) else "left", no_wrap=True)
+        for node in result.nodes:
+            number = node.tangent if forward and node.tangent is not None else node.adjoint
+            label = node.label + (f" → {node.output}" if node.output else "")
+            definition = "" if node.op in ("input", "parameter") else node.definition
+            nodes.add_row(label, node.op, definition, format_number(node.value, digits), format_number(number, digits))
+        console.print(nodes)
+        labels = {n.id: n.label for n in result.nodes}
+        edges = Table(box=box.ROUNDED, title="edges (local partials)", title_justify="left", title_style="bold")
+        edges.add_column("edge", no_wrap=True)
+        edges.add_column("partial", no_wrap=True)
+        edges.add_column("value", justify="right", no_wrap=True)
+        for edge in result.edges:
+            source, target = labels[edge.source], labels[edge.target]
+            edges.add_row(f"{source} → {target}", f"∂{target}/∂{source}", format_number(edge.partial, digits))
+        console.print(edges)
+        for note in result.notes:
+            console.print(Text(note, style="dim"))
 
 
 def _point(value: Nested, digits: int) -> str:

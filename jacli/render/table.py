@@ -10,7 +10,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from jacli.render import format_number
+from jacli.render import format_number, trimmed
 from jacli.results import COMMAND_TITLES, SYMBOLIC_DISPLAY_LIMIT, InputBlock, Nested, Result, flatten
 
 ROW_LABELS = {"gradient": "∇f", "vjp": "vᵀJ", "hvp": "H·v"}
@@ -127,11 +127,8 @@ def _point_text(value: Nested, digits: int) -> str:
 
 def render_table(result: Result, console: Console, digits: int = 6) -> None:
     """Print one result: header, numeric table(s) and the symbolic form beside them."""
-    with console.capture() as captured:
+    with trimmed(console):
         _print_result(result, console, digits)
-    # Rich pads every line to the width of its layout; trailing blanks help no one in a pipe
-    console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
-    console.file.flush()
 
 
 def _print_result(result: Result, console: Console, digits: int) -> None:
