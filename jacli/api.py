@@ -387,7 +387,8 @@ class _Skipped:
 def _symbolic(compute: Callable[[], Any]) -> Any:
     """``compute()``, or :class:`_Skipped` when the symbolic work is over its bounds."""
     try:
-        return compute()
+        with symbolic.time_limit():
+            return compute()
     except symbolic.SymbolicTooLarge as err:
         return _Skipped(str(err))
 

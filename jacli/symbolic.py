@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sympy
@@ -38,6 +41,38 @@ MAX_SYMBOLIC_SECONDS = 10.0
 
 class SymbolicTooLarge(UsageError):
     """The symbolic derivative would take too long; the API skips it (with a note) where it can."""
+
+
+@contextmanager
+def time_limit(seconds: float = MAX_SYMBOLIC_SECONDS) -> Iterator[None]:
+    """Interrupt symbolic work that runs past ``seconds`` with :class:`SymbolicTooLarge`.
+
+    One SymPy call can take minutes (assumption queries evaluating huge constants
+    numerically); SymPy is pure Python, so a SIGALRM handler can stop it. Only in the
+    main thread; an alarm already set (the warm server's per-command limit) still
+    fires on time, through its own handler.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+    start = time.monotonic()
+    outer_handler = signal.getsignal(signal.SIGALRM)
+    outer_delay, _ = signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def expire(signum: int, frame: Any) -> None:
+        if outer_delay and time.monotonic() - start >= outer_delay - 1e-3 and callable(outer_handler):
+            outer_handler(signum, frame)
+        raise SymbolicTooLarge(f"the symbolic derivative took longer than {seconds:g} s")
+
+    signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer_delay) if outer_delay else seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, outer_handler)
+        if outer_delay:
+            signal.setitimer(signal.ITIMER_REAL, max(outer_delay - (time.monotonic() - start), 1e-3))
 
 
 def _tree_shape(expr: sympy.Basic, memo: dict[sympy.Basic, tuple[int, int]]) -> tuple[int, int]:
