@@ -302,6 +302,8 @@ def _check_exact_size(value: sympy.Expr) -> sympy.Expr:
 
 def _simplify(value: sympy.Expr) -> sympy.Expr:
     value = value.doit()
+    # substitution can create new powers, e.g. (2 + sqrt(3))**x at a large x; radsimp would expand them
+    _check_exact_powers(value)
     if value.is_number and sympy.count_ops(value) < 60:
         return sympy.nsimplify(value) if value.is_Float else sympy.radsimp(sympy.expand_power_base(value))
     return value

@@ -87,3 +87,9 @@ def test_text_forms() -> None:
     assert symbolic.to_text([a00 * 2]) == ["2*A[0,1]"]
     assert symbolic.to_latex(a00**2) == "A_{0,1}^{2}"
     assert "A₀₁" in symbolic.to_pretty([[a00]])
+
+
+def test_exact_refuses_powers_created_by_substitution() -> None:
+    # the fuzzer found radsimp expanding (2 + sqrt(3))**n for a huge n: tens of GB
+    with pytest.raises(UsageError, match="too large for exact arithmetic"):
+        api.hessian("(2+sqrt(3))**x", at="200000", exact=True)
