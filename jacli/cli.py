@@ -228,6 +228,15 @@ def read_expression(expr: str) -> str:
         raise UsageError(f"stdin is not UTF-8 text (byte {err.start + 1})") from None
 
 
+def _print_tables(results: Sequence[Any], render_one: Callable[..., None], digits: int) -> None:
+    """Rich tables on stdout, one result after another, a blank line between them."""
+    console = stdout_console()
+    for index, result in enumerate(results):
+        if index:
+            console.print()
+        render_one(result, console, digits)
+
+
 def _emit(results: list[Result], output: OutputFormat, digits: int) -> None:
     if output is OutputFormat.json:
         from jacli.render.json import render_json  # noqa: PLC0415
@@ -247,18 +256,13 @@ def _emit(results: list[Result], output: OutputFormat, digits: int) -> None:
     else:
         from jacli.render.table import render_table  # noqa: PLC0415
 
-        console = stdout_console()
-        for index, result in enumerate(results):
-            if index:
-                console.print()
-            render_table(result, console, digits)
+        _print_tables(results, render_table, digits)
     for result in results:
         if output is not OutputFormat.table:  # the table prints its notes itself
             for note in result.notes:
                 typer.echo(f"jacli: note: {note}", err=True)
         if not result.finite:
-            point = ", ".join(f"{k}={v}" for k, v in result.point.items())
-            warn(f"non-finite values (nan/inf) at {point}: the point may be outside the function's domain")
+            _warn_nonfinite_at(result.point)
 
 
 def _run(
@@ -572,11 +576,7 @@ def check(
         else:
             from jacli.render.check import render_check_table  # noqa: PLC0415
 
-            console = stdout_console()
-            for index, result in enumerate(results):
-                if index:
-                    console.print()
-                render_check_table(result, console, digits)
+            _print_tables(results, render_check_table, digits)
         for result in results:
             _warn_nonfinite(result.point, [*result.value, *_leaves(result.autodiff)])
         failed = [r for r in results if not r.ok]
@@ -623,11 +623,7 @@ def graph(
             for result in results:
                 sys.stdout.write(render.render_graph_dot(result))
         else:
-            console = stdout_console()
-            for index, result in enumerate(results):
-                if index:
-                    console.print()
-                render.render_graph_table(result, console, digits)
+            _print_tables(results, render.render_graph_table, digits)
         for result in results:
             outputs = [n for n in result.nodes if n.output]
             numbers = [n.value for n in outputs] + [n.adjoint for n in result.nodes if n.op == "input"]
@@ -642,8 +638,12 @@ def _warn_nonfinite(point: dict[str, Any], numbers: list[float]) -> None:
     import math  # noqa: PLC0415
 
     if not all(math.isfinite(x) for x in numbers):
-        where = ", ".join(f"{k}={v}" for k, v in point.items())
-        warn(f"non-finite values (nan/inf) at {where}: the point may be outside the function's domain")
+        _warn_nonfinite_at(point)
+
+
+def _warn_nonfinite_at(point: dict[str, Any]) -> None:
+    where = ", ".join(f"{k}={v}" for k, v in point.items())
+    warn(f"non-finite values (nan/inf) at {where}: the point may be outside the function's domain")
 
 
 @app.command(epilog="Example: jacli language | less")

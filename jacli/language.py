@@ -758,7 +758,7 @@ def build_program(parsed: ParsedExpression, shapes: dict[str, tuple[int, ...]]) 
         raise UsageError(
             f"the expression has {result.size:,} outputs; the limit is {limit:,} (set JACLI_MAX_ELEMENTS to raise it)"
         )
-    outputs = tuple(sympy.sympify(e) if isinstance(e, int) else e for e in result.flat)
+    outputs = tuple(sympy.Integer(e) if isinstance(e, int) else e for e in result.flat)
     return Program(parsed.text, variables, tuple(bindings), outputs, result.shape)
 
 
