@@ -1,10 +1,12 @@
-"""Each renderer on hand-built results (no torch, no SymPy needed)."""
+"""Each renderer on hand-built results (no torch, no SymPy needed), and a few CLI checks of them."""
 
 from __future__ import annotations
 
 import io
 import json
 
+import pytest
+from conftest import Invoke
 from rich.console import Console
 
 from jacli.render.csv import render_csv, render_csv_points
@@ -114,3 +116,19 @@ def test_table_digits_and_exact() -> None:
     assert "0.333" in table_text(third, digits=3) and "0.3333" not in table_text(third, digits=3)
     exact = table_text(seed_result(exact=[["2", "4"], ["2", "24"]], result=[[2.0, 4.0], [2.0, 24.0]]))
     assert "│ f1 │  2 │ 24 │" in exact
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r", "\r\n", "\f", "\u2028", "\n\n"])
+def test_latex_comment_covers_every_line_of_the_expression(newline: str) -> None:
+    text = render_latex(seed_result(expression=f"a = 2*x0{newline}b = a + x1{newline}a, b"))
+    *comment, body = text.splitlines()
+    assert comment and all(line.startswith("% ") for line in comment), text
+    assert comment[0] == "% jacli jacobian: a = 2*x0"
+    assert comment[-1] == "% a, b at x0 = 1.0, x1 = 2.0"
+    assert body.startswith("J = ")
+
+
+def test_latex_multiline_expression_from_the_cli(jacli: Invoke) -> None:
+    out = jacli("gradient", "a = x*x\nb = a + 1\nb", "--at", "2", "--format", "latex")
+    assert out.exit_code == 0, out.stderr
+    assert out.stdout.splitlines()[:3] == ["% jacli gradient: a = x*x", "% b = a + 1", "% b at x = 2.0"]

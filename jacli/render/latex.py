@@ -49,4 +49,16 @@ def render_latex(result: Result, document: bool = True) -> str:
         return r"\begin{gathered} " + r" \\ ".join(lines) + r" \end{gathered}"
     body = "\n".join(lines)
     point = ", ".join(f"{k} = {v}" for k, v in result.point.items())
-    return f"% jacli {result.command}: {result.expression} at {point}\n{body}\n"
+    return comment(f"jacli {result.command}: {result.expression} at {point}") + f"{body}\n"
+
+
+def comment(text: str) -> str:
+    """``text`` as LaTeX comment lines: every line of it starts with ``%``.
+
+    ``str.splitlines`` splits at every line break TeX or an editor may honour (``\\n``, ``\\r``,
+    ``\\r\\n``, form feed, U+2028, ...), so no part of a multi-line expression escapes the comment.
+
+    >>> comment("jacli gradient: a = x\\rb = a at x = 1")
+    '% jacli gradient: a = x\\n% b = a at x = 1\\n'
+    """
+    return "".join(f"% {line}\n" for line in text.splitlines() or [""])
