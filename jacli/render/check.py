@@ -16,6 +16,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from jacli.render import finite_or_null, format_number, full_precision, trimmed
+from jacli.render.fit import Column, Grid, header, print_grids
 from jacli.results import CheckResult, Nested
 
 if TYPE_CHECKING:
@@ -80,29 +81,18 @@ def _error(a: float, e: float, digits: int) -> str:
 def render_check_table(result: CheckResult, console: Console, digits: int = 6) -> None:
     """Header, one row per entry (autodiff | exact | finite differences | errors), notes and the verdict."""
     with trimmed(console):
-        from rich import box
-        from rich.table import Table
         from rich.text import Text
 
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold")
-        grid.add_column()
         names = ", ".join(result.point)
-        grid.add_row("check of", Text(f"f({names}) = {' '.join(result.expression.split())}"))
-        grid.add_row("at", Text(", ".join(f"{k} = {_point(v, digits)}" for k, v in result.point.items())))
         method = "central differences" + (" + Richardson" if result.richardson else "")
-        grid.add_row("finite diff.", Text(f"{method}, h = {result.h:.3g}, {result.dtype}"))
-        grid.add_row("tolerance", Text(f"|autodiff - exact| ≤ {result.atol:g} + {result.rtol:g}·|exact|"))
-        console.print(grid)
-        table = Table(box=box.ROUNDED, title="Jacobian three ways", title_justify="left", title_style="bold")
-        for header in ("entry", "autodiff", "exact (SymPy)", "finite diff.", "|ad - exact|", "|fd - exact|"):
-            table.add_column(header, justify="left" if header == "entry" else "right", no_wrap=True)
-        for out, inp, auto, exact, fd in _entries(result):
-            table.add_row(
-                f"∂{out}/∂{inp}", format_number(auto, digits), format_number(exact, digits),
-                format_number(fd, digits), _error(auto, exact, digits), _error(fd, exact, digits),
-            )  # fmt: skip
-        console.print(table)
+        rows = [
+            ("check of", Text(f"f({names}) = {' '.join(result.expression.split())}")),
+            ("at", Text(", ".join(f"{k} = {_point(v, digits)}" for k, v in result.point.items()))),
+            ("finite diff.", Text(f"{method}, h = {result.h:.3g}, {result.dtype}")),
+            ("tolerance", Text(f"|autodiff - exact| ≤ {result.atol:g} + {result.rtol:g}·|exact|")),
+        ]
+        console.print(header(rows, console.width))
+        print_grids(console, [_grid(result, digits)], "--format json or csv")
         abs_err, rel_err = result.max_abs_error, result.max_rel_error
         for what, errors in (("abs", abs_err), ("rel", rel_err)):
             console.print(
@@ -115,6 +105,23 @@ def render_check_table(result: CheckResult, console: Console, digits: int = 6) -
         for note in result.notes:
             console.print(Text(note, style="dim"))
         console.print(Text(result.verdict, style="bold green" if result.ok else "bold red"))
+
+
+CHECK_HEADERS = ("autodiff", "exact (SymPy)", "finite diff.", "|ad-exact|", "|fd-exact|")
+"""The value columns; short enough that a two-output check fits 80 columns."""
+
+
+def _grid(result: CheckResult, digits: int) -> Grid:
+    """One row per Jacobian entry; the entry labels repeat in every block."""
+    entries = _entries(result)
+    cells = [
+        [format_number(a, digits), format_number(e, digits), format_number(f, digits),
+         _error(a, e, digits), _error(f, e, digits)]
+        for _, _, a, e, f in entries
+    ]  # fmt: skip
+    keys = [Column("entry", [f"∂{out}/∂{inp}" for out, inp, *_ in entries], justify="left")]
+    columns = [Column(h, [row[j] for row in cells]) for j, h in enumerate(CHECK_HEADERS)]
+    return Grid("Jacobian three ways", keys, columns)
 
 
 def _point(value: Nested, digits: int) -> str:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import itertools
 
-from rich import box
+from rich.cells import cell_len
 from rich.columns import Columns
 from rich.console import Console, Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from jacli.render import format_number, trimmed
+from jacli.render.fit import Column, Grid, TooNarrow, fitted_tables, header, print_line, too_narrow_line
 from jacli.results import COMMAND_TITLES, SYMBOLIC_DISPLAY_LIMIT, InputBlock, Nested, Result, flatten
 
 ROW_LABELS = {"gradient": "∇f", "vjp": "vᵀJ", "hvp": "H·v"}
@@ -27,17 +27,16 @@ def _map(nested: Nested, fn) -> Nested:
     return [_map(x, fn) for x in nested] if isinstance(nested, list) else fn(nested)
 
 
-def _table(title: str | None, row_labels: list[str], column_labels: list[str], rows: list[list[str]]) -> Table:
-    table = Table(title=title, box=box.ROUNDED, title_justify="left", title_style="bold")
-    table.add_column("", style="bold cyan", no_wrap=True)
-    for label in column_labels:
-        table.add_column(label, justify="right", header_style="bold cyan", no_wrap=True)
-    for label, row in zip(row_labels, rows, strict=True):
-        table.add_row(label, *row)
-    return table
+def _table(title: str | None, row_labels: list[str], column_labels: list[str], rows: list[list[str]]) -> Grid:
+    """Outputs (or a block's rows) on rows, inputs on columns; the row labels repeat in every block."""
+    keys = [Column("", row_labels, justify="left", style="bold cyan")]
+    columns = [
+        Column(label, [row[j] for row in rows], header_style="bold cyan") for j, label in enumerate(column_labels)
+    ]
+    return Grid(title, keys, columns)
 
 
-def _block_tables(result: Result, flat: list[str], row_label: str) -> list[Table]:
+def _block_tables(result: Result, flat: list[str], row_label: str) -> list[Grid]:
     """A vector over the inputs, one table per variable in its own shape (``A.grad`` as a matrix)."""
     tables = []
     for block in result.blocks:
@@ -46,7 +45,7 @@ def _block_tables(result: Result, flat: list[str], row_label: str) -> list[Table
     return tables
 
 
-def _shaped_table(block: InputBlock, values: list[str], row_label: str) -> Table:
+def _shaped_table(block: InputBlock, values: list[str], row_label: str) -> Grid:
     title = f"{row_label} w.r.t. {block.name}"
     if len(block.shape) == 2:
         rows, columns = block.shape
@@ -68,8 +67,8 @@ def result_labels(block: InputBlock) -> list[str]:
     return [f"{block.name}[{','.join(map(str, i))}]" for i in itertools.product(*(range(n) for n in block.shape))]
 
 
-def numeric_tables(result: Result, digits: int) -> list[Table]:
-    """The result as tables: outputs on rows, inputs on columns."""
+def numeric_tables(result: Result, digits: int) -> list[Grid]:
+    """The result as tables (before layout): outputs on rows, inputs on columns."""
     cells = _cells(result, digits)
     inputs, outputs = list(result.inputs), list(result.outputs)
     title = COMMAND_TITLES.get(result.command, result.command)
@@ -86,7 +85,12 @@ def numeric_tables(result: Result, digits: int) -> list[Table]:
     return [_table(title, outputs, inputs, cells)]
 
 
-def _symbolic_panel(result: Result) -> RenderableType | None:
+FULL_FORMATS = "--format json or csv"
+"""What to use when a table cannot fit: they hold every number."""
+
+
+def _symbolic_panel(result: Result, width: int) -> RenderableType | None:
+    """The pretty symbolic form, or a one-line note when it is too big to show (or wider than ``width``)."""
     if result.text is None:
         return None
     if result.text.operations > SYMBOLIC_DISPLAY_LIMIT:
@@ -94,29 +98,31 @@ def _symbolic_panel(result: Result) -> RenderableType | None:
             f"symbolic form elided ({result.text.operations:,} operations); --format json prints it",
             style="dim",
         )
-    lines: list[RenderableType] = [Text("symbolic", style="bold"), Text(result.text.pretty())]
+    pretty = result.text.pretty()
+    if max((cell_len(line) for line in pretty.splitlines()), default=0) > width:
+        return Text(f"symbolic form elided (wider than {width} columns); --format json prints it", style="dim")
+    lines: list[RenderableType] = [Text("symbolic", style="bold"), Text(pretty, no_wrap=True)]
     if result.bindings:
         lines.append(Text("where " + "; ".join(f"{name} = {value}" for name, value in result.bindings), style="dim"))
     return Group(*lines)
 
 
-def _header(result: Result, digits: int) -> Table:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
+def _header(result: Result, digits: int, width: int) -> RenderableType:
     names = ", ".join(result.point)
     *bindings, output = [s.strip() for s in result.expression.replace("\n", ";").split(";") if s.strip()]
-    grid.add_row(f"{result.command} of", Text(f"f({names}) = {' '.join(output.split())}"))
+    rows: list[tuple[str, RenderableType | str]] = [
+        (f"{result.command} of", Text(f"f({names}) = {' '.join(output.split())}"))
+    ]
     if bindings:
-        grid.add_row("where", Text("; ".join(bindings)))
-    grid.add_row("at", Text(", ".join(f"{k} = {_point_text(v, digits)}" for k, v in result.point.items())))
+        rows.append(("where", Text("; ".join(bindings))))
+    rows.append(("at", Text(", ".join(f"{k} = {_point_text(v, digits)}" for k, v in result.point.items()))))
     value = [format_number(x, digits) for x in result.value]
-    grid.add_row("value", Text("f = " + (value[0] if len(value) == 1 else "[" + ", ".join(value) + "]")))
+    rows.append(("value", Text("f = " + (value[0] if len(value) == 1 else "[" + ", ".join(value) + "]"))))
     if result.v is not None:
-        grid.add_row("v", Text("[" + ", ".join(format_number(x, digits) for x in result.v) + "]"))
+        rows.append(("v", Text("[" + ", ".join(format_number(x, digits) for x in result.v) + "]")))
     if result.mode is not None:
-        grid.add_row("mode", Text(result.mode))
-    return grid
+        rows.append(("mode", Text(result.mode)))
+    return header(rows, width)
 
 
 def _point_text(value: Nested, digits: int) -> str:
@@ -126,18 +132,32 @@ def _point_text(value: Nested, digits: int) -> str:
 
 
 def render_table(result: Result, console: Console, digits: int = 6) -> None:
-    """Print one result: header, numeric table(s) and the symbolic form beside them."""
+    """Print one result: header, numeric table(s) and the symbolic form beside them (or below)."""
     with trimmed(console):
         _print_result(result, console, digits)
 
 
+PANEL_GAP = 4
+"""Spaces between the numeric tables and the symbolic form beside them."""
+
+
 def _print_result(result: Result, console: Console, digits: int) -> None:
-    console.print(_header(result, digits))
-    numeric = numeric_tables(result, digits)
-    panel = _symbolic_panel(result)
-    body: list[RenderableType] = [Group(*numeric)]
-    if panel is not None:
-        body.append(panel)
-    console.print(Columns(body, padding=(0, 4)))
+    width = console.width
+    console.print(_header(result, digits, width))
+    try:
+        numeric = [table for grid in numeric_tables(result, digits) for table in fitted_tables(grid, width)]
+    except TooNarrow as narrow:
+        print_line(console, too_narrow_line(narrow.needed, width, FULL_FORMATS))
+        numeric = []
+    tables_width = max((console.measure(t).maximum for t in numeric), default=0)
+    beside = _symbolic_panel(result, width - tables_width - PANEL_GAP) if numeric else None
+    if beside is not None and not isinstance(beside, Text):  # room for the pretty form beside the tables
+        console.print(Columns([Group(*numeric), beside], padding=(0, PANEL_GAP)))
+    else:
+        for table in numeric:
+            console.print(table)
+        panel = _symbolic_panel(result, width)
+        if panel is not None:
+            console.print(panel)
     for note in result.notes:
         console.print(Text(note, style="dim"))
