@@ -22,7 +22,7 @@ from conftest import invoke_cli
 
 README = Path(__file__).parent.parent / "README.md"
 BLOCK = re.compile(r"```console\n(.*?)```", re.DOTALL)
-ENV = {"COLUMNS": "90", "NO_COLOR": "1"}
+ENV = {"COLUMNS": "80", "NO_COLOR": "1"}  # README examples fit an 80-column terminal
 
 
 def console_blocks() -> list[str]:

@@ -116,6 +116,7 @@ def rich_table(title: str | None, columns: Sequence[Column], width: int) -> Tabl
     """A Rich table of ``columns`` (keys first) in at most ``width`` cells; numbers never cut."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, box=box.ROUNDED, title_justify="left", title_style="bold")
     widths = _wrap_widths(columns, width) if table_width([c.width for c in columns]) > width else {}
@@ -129,9 +130,9 @@ def rich_table(title: str | None, columns: Sequence[Column], width: int) -> Tabl
             options["overflow"] = "fold"
         if index in widths:
             options["width"] = widths[index]
-        table.add_column(column.header, **options)
+        table.add_column(Text(column.header), **options)
     for row in zip(*(c.cells for c in columns), strict=True):
-        table.add_row(*row)
+        table.add_row(*map(Text, row))  # Text: a label like J[f0,x1] is not Rich markup
     return table
 
 
@@ -147,7 +148,7 @@ def fitted_tables(grid: Grid, width: int) -> list[Table]:
     for block in blocks:
         last = first + len(block) - 1
         span = f"columns {first}–{last} of {total}" if last > first else f"column {first} of {total}"
-        title = f"{grid.title} ({span})" if grid.title else f"({span})"
+        title = f"{grid.title} ({span})" if grid.title else span
         tables.append(rich_table(title, [*grid.keys, *block], width))
         first = last + 1
     return tables

@@ -12,6 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from jacli.render import finite_or_null, format_number, full_precision, trimmed
+from jacli.render.fit import Column, Grid, header, print_grids
 from jacli.results import GraphNode, GraphResult, Nested
 
 if TYPE_CHECKING:
@@ -94,41 +95,53 @@ def render_graph_dot(result: GraphResult) -> str:
 def render_graph_table(result: GraphResult, console: Console, digits: int = 6) -> None:
     """The nodes (definition, value, adjoint or tangent) and the edges (local partials) as tables."""
     with trimmed(console):
-        from rich import box
-        from rich.table import Table
         from rich.text import Text
 
         forward = result.mode == "forward"
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold")
-        grid.add_column()
-        grid.add_row("graph of", Text(f"f({', '.join(result.point)}) = {' '.join(result.expression.split())}"))
-        grid.add_row("at", Text(", ".join(f"{k} = {_point(v, digits)}" for k, v in result.point.items())))
         seeded = ", ".join(f"{label}: {format_number(x, digits)}" for label, x in
                            zip(result.inputs if forward else result.outputs, result.v, strict=True))  # fmt: skip
-        grid.add_row("mode", Text(f"{result.mode} (seed {seeded})"))
-        console.print(grid)
-        what = "tangent ∂node/∂x" if forward else "adjoint ∂f/∂node"
-        nodes = Table(box=box.ROUNDED, title="nodes (forward pass)", title_justify="left", title_style="bold")
-        for header in ("node", "op", "definition", "value", what):
-            nodes.add_column(header, justify="right" if header in ("value", what) else "left", no_wrap=True)
-        for node in result.nodes:
-            number = node.tangent if forward and node.tangent is not None else node.adjoint
-            label = node.label + (f" → {node.output}" if node.output else "")
-            definition = "" if node.op in ("input", "parameter") else node.definition
-            nodes.add_row(label, node.op, definition, format_number(node.value, digits), format_number(number, digits))
-        console.print(nodes)
-        labels = {n.id: n.label for n in result.nodes}
-        edges = Table(box=box.ROUNDED, title="edges (local partials)", title_justify="left", title_style="bold")
-        edges.add_column("edge", no_wrap=True)
-        edges.add_column("partial", no_wrap=True)
-        edges.add_column("value", justify="right", no_wrap=True)
-        for edge in result.edges:
-            source, target = labels[edge.source], labels[edge.target]
-            edges.add_row(f"{source} → {target}", f"∂{target}/∂{source}", format_number(edge.partial, digits))
-        console.print(edges)
+        rows = [
+            ("graph of", Text(f"f({', '.join(result.point)}) = {' '.join(result.expression.split())}")),
+            ("at", Text(", ".join(f"{k} = {_point(v, digits)}" for k, v in result.point.items()))),
+            ("mode", Text(f"{result.mode} (seed {seeded})")),
+        ]
+        console.print(header(rows, console.width))
+        print_grids(console, [_nodes_grid(result, digits), _edges_grid(result, digits)], "--format json or dot")
         for note in result.notes:
             console.print(Text(note, style="dim"))
+
+
+def _nodes_grid(result: GraphResult, digits: int) -> Grid:
+    """Node, op, definition (free text: it may wrap), value, adjoint or tangent."""
+    forward = result.mode == "forward"
+    what = "tangent ∂node/∂x" if forward else "adjoint ∂f/∂node"
+    labels, ops, definitions, values, numbers = [], [], [], [], []
+    for node in result.nodes:
+        number = node.tangent if forward and node.tangent is not None else node.adjoint
+        labels.append(node.label + (f" → {node.output}" if node.output else ""))
+        ops.append(node.op)
+        definitions.append("" if node.op in ("input", "parameter") else node.definition)
+        values.append(format_number(node.value, digits))
+        numbers.append(format_number(number, digits))
+    columns = [
+        Column("op", ops, justify="left"),
+        Column("definition", definitions, justify="left", wrap=True),
+        Column("value", values),
+        Column(what, numbers),
+    ]
+    return Grid("nodes (forward pass)", [Column("node", labels, justify="left")], columns)
+
+
+def _edges_grid(result: GraphResult, digits: int) -> Grid:
+    """Edge, the partial's name and its value."""
+    labels = {n.id: n.label for n in result.nodes}
+    pairs = [(labels[e.source], labels[e.target], e.partial) for e in result.edges]
+    keys = [Column("edge", [f"{source} → {target}" for source, target, _ in pairs], justify="left")]
+    columns = [
+        Column("partial", [f"∂{target}/∂{source}" for source, target, _ in pairs], justify="left"),
+        Column("value", [format_number(x, digits) for *_, x in pairs]),
+    ]
+    return Grid("edges (local partials)", keys, columns)
 
 
 def _point(value: Nested, digits: int) -> str:

@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
-from jacli.render import format_number
+from jacli.render import format_number, trimmed
 from jacli.render.csv import render_csv_rows
+from jacli.render.fit import Column, Grid, print_grids
 from jacli.render.json import MARKER, json_row_template, render_json_rows
 from jacli.results import Result
 
@@ -162,8 +163,6 @@ def _take_rows(chunks: Iterable[Any], limit: int, on_chunk: Callable[[], None] |
 def _write_table(
     ev: PointsEvaluation, console: Any, digits: int, summary: Summary, on_chunk: Callable[[], None] | None
 ) -> Summary:
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
     from jacli.results import COMMAND_TITLES  # noqa: PLC0415
@@ -172,14 +171,7 @@ def _write_table(
     labels = result_labels(ev)
     shown = labels[:TABLE_MAX_COLUMNS]
     title = Text(f"{COMMAND_TITLES.get(ev.command, ev.command)} of f = {' '.join(ev.expression.split())}", style="bold")
-    table = Table(box=box.ROUNDED)
-    table.add_column("#", style="dim", justify="right")
-    for label in ev.point_labels:
-        table.add_column(Text(label, style="bold cyan"), justify="right", no_wrap=True)
-    for label in shown:
-        table.add_column(Text(label, style="bold"), justify="right", no_wrap=True)
-    if len(labels) > len(shown):
-        table.add_column("…", no_wrap=True)
+    rows = []
     for index, (chunk, row) in enumerate(taken, start=1):
         point = [format_number(x, digits) for x in chunk.points[row].tolist()]
         flat = chunk.result[row].reshape(-1).tolist()
@@ -188,11 +180,12 @@ def _write_table(
             if summary.first_nonfinite is None:
                 point_text = _point_text(ev.point_labels, chunk.points[row].tolist())
                 summary.first_nonfinite = f"point {index} ({point_text})"
-        cells = [format_number(x, digits) for x in flat[: len(shown)]]
-        table.add_row(str(index), *point, *cells, *(["…"] if len(labels) > len(shown) else []))
+        rows.append([*point, *(format_number(x, digits) for x in flat[: len(shown)])])
     summary.points = len(taken)
-    console.print(title)
-    console.print(table)
+    with trimmed(console):
+        console.print(title)
+        grid = _grid(ev.point_labels, shown, rows, cut=len(labels) > len(shown))
+        print_grids(console, [grid], "--format csv or json")
     notes = []
     if more:
         notes.append(f"showing the first {TABLE_MAX_POINTS} points; --format csv or json gives every point")
@@ -201,3 +194,17 @@ def _write_table(
     for note in notes:
         console.print(Text(note, style="dim"))
     return summary
+
+
+def _grid(point_labels: tuple[str, ...], shown: list[str], rows: list[list[str]], *, cut: bool) -> Grid:
+    """The point number (repeated in every block), the point's values, the shown result entries, ``…``."""
+    keys = [Column("#", [str(i) for i in range(1, len(rows) + 1)], style="dim")]
+    headers = [*point_labels, *shown]
+    styles = ["bold cyan"] * len(point_labels) + ["bold"] * len(shown)
+    columns = [
+        Column(h, [row[j] for row in rows], header_style=style)
+        for j, (h, style) in enumerate(zip(headers, styles, strict=True))
+    ]
+    if cut:
+        columns.append(Column("…", ["…"] * len(rows), justify="left"))
+    return Grid(None, keys, columns)
