@@ -100,7 +100,7 @@ def _symbolic_panel(result: Result, width: int) -> RenderableType | None:
         )
     pretty = result.text.pretty()
     if max((cell_len(line) for line in pretty.splitlines()), default=0) > width:
-        return Text(f"symbolic form elided (wider than {width} columns); --format json prints it", style="dim")
+        return Text("symbolic form elided (too wide); --format json prints it", style="dim")
     lines: list[RenderableType] = [Text("symbolic", style="bold"), Text(pretty, no_wrap=True)]
     if result.bindings:
         lines.append(Text("where " + "; ".join(f"{name} = {value}" for name, value in result.bindings), style="dim"))
