@@ -59,8 +59,14 @@ TORCH_NAMES: dict[str, str] = {
 
 GENERATED = frozenset({"torch", "math", "dtype", "inputs", "tangents", "result", "blocks", "sizes", "jacobian_f",
                        "grad_f", "grads", "rows", "span"})  # fmt: skip
-"""Global names the program uses itself; a user variable with one of them gets a trailing ``_``.
-(Comprehension and lambda variables have their own scope and cannot clash.)"""
+"""Global names the program uses itself. (Comprehension and lambda variables have their own scope.)"""
+
+RESERVED = GENERATED | {"_"} | frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
+"""Names a user variable may not keep in the program: it gets trailing ``_`` until it is free."""
+
+CHAIN_CHUNK = 25
+"""A chain of more binary operators than this (``t1 + t2 + … + t999``) is cut into statements of this many:
+Python's own parser, compiler and ``ast.unparse`` recurse once per operator and fail near 1,000."""
 
 
 def _attr(dotted: str) -> ast.expr:
@@ -82,9 +88,42 @@ def _dtype() -> ast.expr:
 class _Translator:
     """Validated jacli ``ast`` -> Python ``ast`` over torch."""
 
-    def __init__(self, source: language.Source, names: dict[str, str]) -> None:
+    def __init__(self, source: language.Source, names: dict[str, str], taken: set[str]) -> None:
         self.source = source
         self.names = names  # variable or bound name -> name in the program
+        self.taken = taken  # every name of the program: temporaries avoid them
+        self.hoisted: list[ast.stmt] = []  # temporaries for long chains, emitted before the statement
+        self.temps = 0
+
+    def hoist(self, value: ast.expr) -> ast.expr:
+        """``value`` assigned to a fresh temporary (``s1``, ``s2``, …); the temporary's name."""
+        while True:
+            self.temps += 1
+            name = f"s{self.temps}"
+            if name not in self.taken:
+                break
+        self.taken.add(name)
+        self.hoisted.append(ast.Assign([ast.Name(name, ast.Store())], value))
+        return ast.Name(name, ast.Load())
+
+    def binop(self, node: ast.BinOp) -> ast.expr:
+        """A chain of binary operators along the left operand, walked iteratively and cut into statements.
+
+        ``a + b + c`` parses as ``(a + b) + c``: a sum of 2,000 terms is 2,000 deep on the left.
+        Rebuilding it node by node keeps every operation and its order; naming every
+        :data:`CHAIN_CHUNK` -th partial result keeps the printed program shallow.
+        """
+        spine: list[ast.BinOp] = []
+        left: ast.AST = node
+        while isinstance(left, ast.BinOp):
+            spine.append(left)
+            left = left.left
+        result = self.expr(left)
+        for count, step in enumerate(reversed(spine), start=1):
+            result = ast.BinOp(result, step.op, self.expr(step.right))
+            if len(spine) > CHAIN_CHUNK and count % CHAIN_CHUNK == 0 and count < len(spine):
+                result = self.hoist(result)
+        return result
 
     def constant(self, node: ast.AST) -> bool:
         return not any(isinstance(n, ast.Name) and n.id in self.names for n in ast.walk(node))
@@ -111,7 +150,7 @@ class _Translator:
                 return _attr(f"math.{node.id}")
             return ast.Name(self.names[node.id], ast.Load())
         if isinstance(node, ast.BinOp):
-            return ast.BinOp(self.expr(node.left), node.op, self.expr(node.right))
+            return self.binop(node)
         if isinstance(node, ast.UnaryOp):
             op = ast.Invert() if isinstance(node.op, ast.Not) else node.op
             return ast.UnaryOp(op, self.expr(node.operand))
@@ -121,10 +160,10 @@ class _Translator:
                 ast.Compare(self.expr(a), [op], [self.expr(b)])
                 for op, a, b in zip(node.ops, parts, parts[1:], strict=False)
             ]
-            return _chain(pieces, ast.BitAnd())
+            return self.chain(pieces, ast.BitAnd())
         if isinstance(node, ast.BoolOp):
             op = ast.BitAnd() if isinstance(node.op, ast.And) else ast.BitOr()
-            return _chain([self.expr(v) for v in node.values], op)
+            return self.chain([self.expr(v) for v in node.values], op)
         if isinstance(node, ast.List | ast.Tuple):
             if self.constant(node):
                 return self.tensor(node)
@@ -163,18 +202,20 @@ class _Translator:
             return _call("torch.where", self.expr(cond), self.expr(when_true), self.expr(when_false))
         return _call(TORCH_NAMES[name], *(self.operand(a) for a in args))
 
+    def chain(self, pieces: Sequence[ast.expr], op: ast.operator) -> ast.expr:
+        """``p1 op p2 op …`` (``&`` of comparisons), cut into statements like :meth:`binop`."""
+        result = pieces[0]
+        for count, piece in enumerate(pieces[1:], start=1):
+            result = ast.BinOp(result, op, piece)
+            if len(pieces) > CHAIN_CHUNK + 1 and count % CHAIN_CHUNK == 0 and count < len(pieces) - 1:
+                result = self.hoist(result)
+        return result
+
     def output(self, node: ast.AST) -> ast.expr:
         """The last statement: top-level commas stack into a vector."""
         if isinstance(node, ast.Tuple) and not self.constant(node):
             return _call("torch.stack", ast.List([self.operand(e) for e in node.elts], ast.Load()))
         return self.operand(node)
-
-
-def _chain(pieces: Sequence[ast.expr], op: ast.operator) -> ast.expr:
-    result = pieces[0]
-    for piece in pieces[1:]:
-        result = ast.BinOp(result, op, piece)
-    return result
 
 
 def _nest(flat: list[float], shape: tuple[int, ...]) -> Any:
@@ -191,15 +232,31 @@ def _literal(value: Any) -> ast.expr:
 
 
 def _program_names(parsed: language.ParsedExpression) -> dict[str, str]:
+    """User name -> name in the program: kept, or with ``_`` appended until it is neither
+    reserved (:data:`RESERVED`) nor another user name (``torch`` and ``torch_`` both exist)."""
+    originals = (*parsed.names, *parsed.bound)
+    used = set(originals)
     names = {}
-    for name in (*parsed.names, *parsed.bound):
-        clash = name in GENERATED or keyword.iskeyword(name) or hasattr(builtins, name)
-        names[name] = name + "_" if clash else name
+    for name in originals:
+        new = name
+        while new in RESERVED or (new != name and new in used):
+            new += "_"
+        names[name] = new
+        used.add(new)
     return names
 
 
 def _fresh(preferred: Sequence[str], taken: set[str]) -> str:
-    return next(n for n in preferred if n not in taken)
+    """The first of ``preferred`` not taken, else the last one with ``_`` appended until free."""
+    for name in preferred:
+        if name not in taken:
+            taken.add(name)
+            return name
+    name = preferred[-1]
+    while name in taken:
+        name += "_"
+    taken.add(name)
+    return name
 
 
 def _value_text(value: Any) -> str:
@@ -238,7 +295,7 @@ def torch_program(
 ) -> str:
     """The program text. ``inputs``/``params``: (name, value as float or nested list), in order."""
     names = _program_names(parsed)
-    taken = set(names.values())
+    taken = set(names.values()) | GENERATED
     ctx = _Context(
         f=_fresh(["f", "func", "f_"], taken),
         y=_fresh(["y", "out", "y_"], taken),
@@ -248,7 +305,7 @@ def torch_program(
         outputs=", ".join(outputs),
         inputs=", ".join(input_labels),
     )
-    function_text = _function_text(parsed, names, [names[n] for n, _ in inputs], ctx.f)
+    function_text = _function_text(parsed, names, [names[n] for n, _ in inputs], ctx.f, taken)
     lines = [
         f"# {command_line or 'jacli ' + command}",
         "# the same result in PyTorch; run it with: python this_file.py",
@@ -283,13 +340,19 @@ def torch_program(
     return text if "math." in function_text else text.replace("import math\n\n", "", 1)
 
 
-def _function_text(parsed: language.ParsedExpression, names: dict[str, str], args: list[str], f: str) -> str:
-    translator = _Translator(parsed.source, names)
+def _function_text(
+    parsed: language.ParsedExpression, names: dict[str, str], args: list[str], f: str, taken: set[str]
+) -> str:
+    translator = _Translator(parsed.source, names, taken)
     body: list[ast.stmt] = []
     for stmt in parsed.statements[:-1]:
         assert stmt.target is not None
-        body.append(ast.Assign([ast.Name(names[stmt.target], ast.Store())], translator.expr(stmt.value)))
-    body.append(ast.Return(translator.output(parsed.statements[-1].value)))
+        value = translator.expr(stmt.value)
+        body += translator.hoisted
+        translator.hoisted = []
+        body.append(ast.Assign([ast.Name(names[stmt.target], ast.Store())], value))
+    value = translator.output(parsed.statements[-1].value)
+    body += [*translator.hoisted, ast.Return(value)]
     arguments = ast.arguments([], [ast.arg(a) for a in args], None, [], [], None, [])
     function = ast.FunctionDef(f, arguments, body, [], None, None, type_params=[])
     return ast.unparse(ast.fix_missing_locations(ast.Module([function], [])))
