@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import Invoke, assert_usage_error
+
+from jacli import language
+from jacli import torch_program as torch_programs
 
 # (command, expression, --at, --v or None, extra options)
 CASES = [
@@ -61,10 +66,10 @@ def _program(jacli: Invoke, case: Case) -> str:
     return out.stdout
 
 
-@pytest.mark.slow
-def test_programs_run_and_print_jacli_numbers(jacli: Invoke, tmp_path: Path) -> None:
+def _assert_programs_print_jacli_numbers(jacli: Invoke, tmp_path: Path, cases: list[Case]) -> None:
+    """Write each case's program, run them all in one subprocess, compare the printed lists with jacli."""
     programs = []
-    for index, case in enumerate(CASES):
+    for index, case in enumerate(cases):
         path = tmp_path / f"program_{index}.py"
         path.write_text(_program(jacli, case))
         programs.append(str(path))
@@ -84,7 +89,7 @@ def test_programs_run_and_print_jacli_numbers(jacli: Invoke, tmp_path: Path) -> 
     )
     assert done.returncode == 0, done.stderr
     outputs = json.loads(done.stdout.splitlines()[-1])
-    for case, printed in zip(CASES, outputs, strict=True):
+    for case, printed in zip(cases, outputs, strict=True):
         got = ast.literal_eval(printed.strip().splitlines()[-1])
         expected = _jacli_result(jacli, case)
         torch.testing.assert_close(
@@ -94,6 +99,11 @@ def test_programs_run_and_print_jacli_numbers(jacli: Invoke, tmp_path: Path) -> 
             atol=1e-12,
             msg=lambda m, case=case: f"{case}: {m}",
         )
+
+
+@pytest.mark.slow
+def test_programs_run_and_print_jacli_numbers(jacli: Invoke, tmp_path: Path) -> None:
+    _assert_programs_print_jacli_numbers(jacli, tmp_path, CASES)
 
 
 @pytest.mark.slow
@@ -144,3 +154,95 @@ def test_show_torch_usage_errors(jacli: Invoke) -> None:
     assert_usage_error(jacli("gradient", "x, y", "--at", "1,2", "--show-torch"))  # not scalar
     assert_usage_error(jacli("vjp", "x, y", "--at", "1,2", "--v", "1", "--show-torch"))  # wrong length
     assert_usage_error(jacli("hvp", "x +* y", "--at", "1,2", "--v", "1,1", "--show-torch"))
+
+
+# ---------------------------------------------------------------------------
+# Names: a user variable may be called like anything the program uses itself.
+# ---------------------------------------------------------------------------
+
+LONG_SUM = " + ".join(f"{k}*s1" for k in range(1, 60))  # a chain long enough to be cut into temporaries s1, s2, …
+COLLIDING: list[Case] = [
+    ("gradient", "torch*torch_", "2,3", None, ()),
+    ("gradient", "torch_*torch*torch__", "2,3,5", None, ()),
+    ("gradient", "dtype*dtype_ + sin(dtype)", "2,3", None, ()),
+    ("gradient", "print*math + len*range", "2,3,5,7", None, ()),
+    ("gradient", "f*func*f_", "2,3,5", None, ()),
+    ("gradient", "f*func*f_*f__*y*out*y_", "1,2,3,4,5,6,7", None, ()),
+    ("vjp", "v*vec*v_, y*out*y_", "1,2,3,4,5,6", "1,2", ()),
+    ("jvp", "tangents*result, _*xs", "1,2,3,4", "1,0,2,1", ()),
+    ("hessian", "blocks*sizes*rows*span + jacobian_f*grad_f", "1,2,3,4,5,6", None, ()),
+    ("hessian", "inputs*grads, s1*s2", "1,2,3,4", None, ()),
+    ("hvp", "t*b*g*i*j*row", "1,2,3,4,5,6", "ones", ()),
+    ("jacobian", "torch, torch_*2, torch__**2", "2,3,5", None, ()),
+    ("gradient", f"s2 = {LONG_SUM}; s2*s3", "s1=2, s3=3", None, ()),
+    ("gradient", "type*match*case*id*object", "1,2,3,4,5", None, ()),
+    ("gradient", "math*x + pi*e", "math=2, x=3", None, ("--wrt", "x")),  # math is a parameter
+    ("gradient", "print = x*dtype; len = print + torch; len*print", "x=2, dtype=3, torch=5", None, ()),
+]
+"""Names the program uses itself: globals, builtins, soft keywords, its temporaries, and their ``_`` variants."""
+
+NAME_POOL = [
+    *sorted(torch_programs.GENERATED), "_", "print", "len", "range", "type", "match", "case", "id", "object",
+    "xs", "t", "b", "g", "i", "j", "row", "s1", "s2", "f", "func", "f_", "f__", "y", "out", "y_", "v", "vec", "v_",
+    "torch_", "torch__", "dtype_", "math_", "print_", "inputs_", "x", "x_",
+]  # fmt: skip
+
+
+def _fuzz_cases(count: int, seed: int = 11) -> list[Case]:
+    """Random expressions over random names of :data:`NAME_POOL` (seeded: the same cases every run)."""
+    rng = random.Random(seed)
+    cases: list[Case] = []
+    for _ in range(count):
+        names = rng.sample(NAME_POOL, rng.randint(2, 6))
+        terms = [f"{a}*{b}" for a, b in itertools.pairwise(names)] + [f"sin({names[0]})"]
+        command = rng.choice(["gradient", "jacobian", "vjp", "hessian"])
+        at = ", ".join(f"{name}={1 + k / 4}" for k, name in enumerate(names))
+        if command in ("gradient", "hessian"):
+            cases.append((command, " + ".join(terms), at, None, ()))
+        else:
+            cases.append((command, ", ".join(terms), at, "ones" if command == "vjp" else None, ()))
+    return cases
+
+
+@pytest.mark.parametrize("case", [*COLLIDING, *_fuzz_cases(12)], ids=lambda c: f"{c[0]}:{c[1][:40]}")
+def test_colliding_names_give_a_valid_program(jacli: Invoke, case: Case) -> None:
+    text = _program(jacli, case)  # compiles: no duplicate argument, no keyword as a name
+    tree = ast.parse(text)
+    function = next(node for node in tree.body if isinstance(node, ast.FunctionDef))
+    arguments = [a.arg for a in function.args.args]
+    assert len(set(arguments)) == len(arguments)
+    assert not set(arguments) & torch_programs.RESERVED
+
+
+@pytest.mark.slow
+def test_colliding_names_programs_run_and_print_jacli_numbers(jacli: Invoke, tmp_path: Path) -> None:
+    _assert_programs_print_jacli_numbers(jacli, tmp_path, [*COLLIDING, *_fuzz_cases(12)])
+
+
+def test_program_names_are_distinct_and_free() -> None:
+    rng = random.Random(5)
+    for _ in range(200):
+        chosen = rng.sample(NAME_POOL, rng.randint(1, 12))
+        parsed = language.parse_expression(" + ".join(chosen))
+        names = torch_programs._program_names(parsed)
+        assert len(set(names.values())) == len(names), names
+        assert not set(names.values()) & torch_programs.RESERVED, names
+        assert all(new == old or new not in chosen for old, new in names.items()), names
+
+
+def test_long_sums_are_cut_into_statements(jacli: Invoke) -> None:
+    terms = " + ".join(f"x{k}**2" for k in range(60))
+    at = ",".join(["1"] * 60)
+    text = _program(jacli, ("gradient", terms, at, None, ()))
+    assert "    s1 = x0 ** 2 + x1 ** 2 + " in text and "    s2 = s1 + x25 ** 2 + " in text
+    assert "    return s2 + x50 ** 2 + " in text
+    short = _program(jacli, ("gradient", "x0**2 + x1**2", "1,2", None, ()))
+    assert "s1" not in short
+
+
+@pytest.mark.slow
+def test_thousand_variable_rosenbrock_program_runs(jacli: Invoke, tmp_path: Path) -> None:
+    """The README's scale example (bench/scale.py's expression): printed flat, it runs and agrees."""
+    expr = "+".join(f"100*(x{i + 1}-x{i}**2)**2+(1-x{i})**2" for i in range(999))
+    at = ",".join(str(1 + (k % 7) / 10) for k in range(1000))
+    _assert_programs_print_jacli_numbers(jacli, tmp_path, [("gradient", expr, at, None, ("--dtype", "float64"))])
