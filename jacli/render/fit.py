@@ -147,7 +147,7 @@ def fitted_tables(grid: Grid, width: int) -> list[Table]:
     total, tables, first = len(grid.columns), [], 1
     for block in blocks:
         last = first + len(block) - 1
-        span = f"columns {first}–{last} of {total}" if last > first else f"column {first} of {total}"
+        span = f"columns {first}-{last} of {total}" if last > first else f"column {first} of {total}"
         title = f"{grid.title} ({span})" if grid.title else span
         tables.append(rich_table(title, [*grid.keys, *block], width))
         first = last + 1

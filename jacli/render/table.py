@@ -149,14 +149,13 @@ def _print_result(result: Result, console: Console, digits: int) -> None:
     except TooNarrow as narrow:
         print_line(console, too_narrow_line(narrow.needed, width, FULL_FORMATS))
         numeric = []
-    tables_width = max((console.measure(t).maximum for t in numeric), default=0)
-    beside = _symbolic_panel(result, width - tables_width - PANEL_GAP) if numeric else None
-    if beside is not None and not isinstance(beside, Text):  # room for the pretty form beside the tables
-        console.print(Columns([Group(*numeric), beside], padding=(0, PANEL_GAP)))
-    else:
+    panel = _symbolic_panel(result, width)
+    room = width - max((console.measure(t).maximum for t in numeric), default=0) - PANEL_GAP
+    if panel is not None and numeric and console.measure(panel).maximum <= room:  # beside the tables
+        console.print(Columns([Group(*numeric), panel], padding=(0, PANEL_GAP)))
+    else:  # below them: nothing is squeezed into too little room
         for table in numeric:
             console.print(table)
-        panel = _symbolic_panel(result, width)
         if panel is not None:
             console.print(panel)
     for note in result.notes:
