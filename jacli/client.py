@@ -40,6 +40,7 @@ ENV_IDLE = "JACLI_SERVER_IDLE_TIMEOUT"
 SOCKET_NAME = "server.sock"
 MAX_MESSAGE = 16 * 1024 * 1024  # bytes; argv and environment, never data
 START_TIMEOUT = 10.0  # seconds for the server to start our command (a stopped server must not hang us)
+QUEUE_TIMEOUT = 120.0  # seconds a request the server has queued (all its slots busy) may wait to start
 _HEADER = struct.Struct("!I")
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -47,6 +48,21 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 # itself, and completion installation inspects the calling shell's process tree.
 _IN_PROCESS_FIRST = frozenset({"server"})
 _IN_PROCESS_ANY = frozenset({"--install-completion", "--show-completion"})
+
+
+def _quiet_start_up() -> None:
+    """Ctrl-C between this import and :func:`main` (the console script's own lines): exit 130, no traceback.
+
+    Only when the ``jacli`` console script imports this module, while Python's
+    default handler is in place; :func:`main` puts that handler back first thing.
+    """
+    script = getattr(sys.modules.get("__main__"), "__file__", None) or ""
+    if os.path.basename(script) == "jacli" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+            signal.signal(signal.SIGINT, lambda *_: os._exit(130))  # nothing has been printed yet
+
+
+_quiet_start_up()
 
 
 class ServerUnavailable(Exception):
@@ -422,13 +438,23 @@ def _exchange(sock: socket.socket, argv: Sequence[str], deadline: float, interru
 
 
 def _wait_started(sock: socket.socket, deadline: float) -> int:
-    """The pid of the child that will run our command; :class:`ServerUnavailable` if none comes."""
-    try:
-        reply, _ = recv_message(sock, deadline=deadline)
-    except TimeoutError:
-        raise ServerUnavailable(f"the server did not start the command within {START_TIMEOUT:g} s") from None
-    except OSError as err:
-        raise ServerUnavailable(f"the server failed: {err.strerror or err}") from None
+    """The pid of the child that will run our command; :class:`ServerUnavailable` if none comes.
+
+    A server that answers ``queued`` (all its slots busy) is alive: the
+    request then waits up to :data:`QUEUE_TIMEOUT` more seconds.
+    """
+    timeout = START_TIMEOUT
+    while True:
+        try:
+            reply, _ = recv_message(sock, deadline=deadline)
+        except TimeoutError:
+            raise ServerUnavailable(f"the server did not start the command within {timeout:g} s") from None
+        except OSError as err:
+            raise ServerUnavailable(f"the server failed: {err.strerror or err}") from None
+        if reply is None or "queued" not in reply:
+            break
+        timeout = QUEUE_TIMEOUT
+        deadline = time.monotonic() + QUEUE_TIMEOUT
     if reply is None:
         raise ServerUnavailable("the server closed the connection before running the command")
     if "refused" in reply:
@@ -601,6 +627,8 @@ def _interrupted() -> NoReturn:
 def main() -> None:
     """Console-script entry point: forward to the server, else run in-process."""
     try:
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:  # see _quiet_start_up
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         notes: list[str] = []
         status = try_server(sys.argv[1:], notes)
         if status is None:
@@ -608,6 +636,8 @@ def main() -> None:
             return
         with contextlib.suppress(OSError, ValueError):
             sys.stdout.flush()
+        for note in notes:
+            _say(note)
     except KeyboardInterrupt:
         _interrupted()
     sys.exit(status)

@@ -772,6 +772,9 @@ class Server:
             self._reply_close(conn, fds, {"refused": why, "mismatch": True})
         elif self.stopping:
             self._reply_close(conn, fds, {"refused": "the server is stopping"})
+        elif _peer_gone(conn):  # it gave up waiting (this server was stopped, say): it runs the command itself
+            client._close_all(fds)
+            conn.close()
         elif len(self.children) < MAX_CHILDREN:
             self._fork(conn, message, fds)
         elif len(self.queue) < MAX_QUEUED:
@@ -789,6 +792,8 @@ class Server:
         """Wait for a free slot; a client that hangs up meanwhile is forgotten."""
         self.queue.append(queued)
         self._watch(queued.conn.fileno(), _CLIENT_GONE, lambda _events: self._unqueue(queued))
+        with contextlib.suppress(OSError):  # the client then waits longer than for a server that is stuck
+            send_message(queued.conn, {"queued": len(self.queue)})
 
     def _unqueue(self, queued: _Queued) -> None:
         self._unwatch(queued.conn.fileno())
