@@ -356,10 +356,9 @@ def test_a_note_never_comes_before_the_error(warm: Served) -> None:
 
 
 def test_a_stopped_server_does_not_hang_the_client(
-    own: list[Served], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+    warm: Served, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    stopped = Served(tmp_path / "st", server.Limits(idle_timeout=120, time_limit=60, memory_limit=4096))
-    own.append(stopped)
+    stopped = warm
     served = stopped.status()["served"]
     monkeypatch.setenv(client.ENV_DIR, stopped.dir)
     monkeypatch.delenv(client.ENV_MODE, raising=False)
@@ -389,9 +388,8 @@ def _hanging(served: Served) -> tuple[subprocess.Popen[bytes], int]:
     return process, int(served.status()["running_pids"][0])
 
 
-def test_a_killed_client_ends_its_command(own: list[Served], tmp_path: Path) -> None:
-    running = Served(tmp_path / "kc", server.Limits(idle_timeout=120, time_limit=300, memory_limit=4096))
-    own.append(running)
+def test_a_killed_client_ends_its_command(warm: Served) -> None:
+    running = warm  # its time limit (60 s) is far beyond the bound below
     process, child = _hanging(running)
     with process:
         process.kill()
