@@ -914,6 +914,7 @@ class Server:
         return pid
 
     def _reap_children(self) -> None:
+        reaped = False
         while True:
             try:
                 pid, wait_status = os.waitpid(-1, os.WNOHANG)
@@ -928,6 +929,7 @@ class Server:
                     self.spare = None
                 continue
             self._unwatch(conn.fileno())
+            reaped = True
             self.last_active = time.monotonic()
             code = os.waitstatus_to_exitcode(wait_status)
             reply: dict[str, Any] = {"exit": code} if code >= 0 else {"signal": -code}
@@ -937,8 +939,9 @@ class Server:
                 send_message(conn, reply)
             conn.close()
         self._run_queued()
-        if self.spare is None and not self.stopping:
-            # Forked now rather than at dispatch, so it never competes for a CPU with a running command.
+        if reaped and self.spare is None and not self.stopping:
+            # Forked once a command has ended rather than at dispatch, so it never competes
+            # for a CPU with the command it would otherwise be forked next to.
             self._start_spare()
 
     # -- one command, in a forked child ------------------------------------------
