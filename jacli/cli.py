@@ -686,7 +686,7 @@ def server_start(
     """Start this user's server in the background; returns once it is ready."""
     from jacli import server  # noqa: PLC0415
 
-    idle = server.default_idle_timeout() if idle_timeout is None else idle_timeout
+    idle = idle_timeout  # None: $JACLI_SERVER_IDLE_TIMEOUT or 900; server.start checks it (exit 2 if bad)
     with reported_errors():
         info = server.start(server.Limits(idle, time_limit, memory_limit))
     typer.echo(server.describe(info))

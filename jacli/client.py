@@ -19,6 +19,7 @@ torch, SymPy, Rich, Typer or Click, and not :mod:`jacli.cli`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,10 +27,11 @@ import socket
 import stat
 import struct
 import sys
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
-PROTOCOL = 1
+PROTOCOL = 2
 """Bumped whenever the messages between client and server change."""
 
 ENV_MODE = "JACLI_SERVER"
@@ -37,6 +39,8 @@ ENV_DIR = "JACLI_SERVER_DIR"
 ENV_IDLE = "JACLI_SERVER_IDLE_TIMEOUT"
 SOCKET_NAME = "server.sock"
 MAX_MESSAGE = 16 * 1024 * 1024  # bytes; argv and environment, never data
+START_TIMEOUT = 10.0  # seconds for the server to start our command (a stopped server must not hang us)
+QUEUE_TIMEOUT = 120.0  # seconds a request the server has queued (all its slots busy) may wait to start
 _HEADER = struct.Struct("!I")
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -44,6 +48,21 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 # itself, and completion installation inspects the calling shell's process tree.
 _IN_PROCESS_FIRST = frozenset({"server"})
 _IN_PROCESS_ANY = frozenset({"--install-completion", "--show-completion"})
+
+
+def _quiet_start_up() -> None:
+    """Ctrl-C between this import and :func:`main` (the console script's own lines): exit 130, no traceback.
+
+    Only when the ``jacli`` console script imports this module, while Python's
+    default handler is in place; :func:`main` puts that handler back first thing.
+    """
+    script = getattr(sys.modules.get("__main__"), "__file__", None) or ""
+    if os.path.basename(script) == "jacli" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+            signal.signal(signal.SIGINT, lambda *_: os._exit(130))  # nothing has been printed yet
+
+
+_quiet_start_up()
 
 
 class ServerUnavailable(Exception):
@@ -162,13 +181,39 @@ def fingerprint() -> str:
 
 
 # ---------------------------------------------------------------------------
-# Messages: a 4-byte length, then JSON; the first may carry file descriptors.
+# Messages: a 4-byte length, then a JSON object; the first may carry file descriptors.
 # ---------------------------------------------------------------------------
 
 
 def encode(message: dict[str, Any]) -> bytes:
     data = json.dumps(message, separators=(",", ":")).encode()
     return _HEADER.pack(len(data)) + data
+
+
+def decode(body: bytes) -> dict[str, Any]:
+    """The JSON object in a message body; :class:`ServerUnavailable` for anything else.
+
+    Whatever the bytes are (not UTF-8, not JSON, a bare number, an array,
+    200,000 nested ``[``), the answer is this one exception, never a crash.
+    """
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the interpreter's stack allows
+        raise ServerUnavailable("protocol mismatch: an unreadable message") from None
+    if not isinstance(message, dict):
+        raise ServerUnavailable("protocol mismatch: a message is not a JSON object")
+    return message
+
+
+def message_size(header: bytes) -> int:
+    """The body size a 4-byte header announces; :class:`ServerUnavailable` when it is too large."""
+    (size,) = _HEADER.unpack(header)
+    if size > MAX_MESSAGE:
+        raise ServerUnavailable("protocol mismatch: a message is too large")
+    return size
+
+
+HEADER_SIZE = _HEADER.size
 
 
 def send_message(sock: socket.socket, message: dict[str, Any], fds: Sequence[int] = ()) -> None:
@@ -178,36 +223,49 @@ def send_message(sock: socket.socket, message: dict[str, Any], fds: Sequence[int
         sock.sendall(data[sent:])
 
 
-def recv_message(sock: socket.socket, max_fds: int = 0) -> tuple[dict[str, Any] | None, list[int]]:
+def _recv(sock: socket.socket, size: int, max_fds: int, deadline: float | None) -> tuple[bytes, list[int]]:
+    if deadline is not None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        sock.settimeout(left)
+    if max_fds:
+        chunk, fds, _flags, _addr = socket.recv_fds(sock, size, max_fds)
+        return chunk, fds
+    return sock.recv(size), []
+
+
+def recv_message(
+    sock: socket.socket, max_fds: int = 0, deadline: float | None = None
+) -> tuple[dict[str, Any] | None, list[int]]:
     """One message and the descriptors that came with it; ``None`` at EOF.
 
-    Reads exactly one message, so a second one that follows stays in the socket.
+    Reads exactly one message, so a second one that follows stays in the
+    socket. ``deadline`` (a ``time.monotonic()`` value) bounds the whole
+    message, not each ``recv``: past it, :class:`TimeoutError`.
     """
     fds: list[int] = []
-    header = b""
-    while len(header) < _HEADER.size:
-        chunk, new_fds, _flags, _addr = socket.recv_fds(sock, _HEADER.size - len(header), max(max_fds, 1))
-        fds += new_fds
-        if not chunk:
-            _close_all(fds)
-            return None, []
-        header += chunk
-    (size,) = _HEADER.unpack(header)
-    if size > MAX_MESSAGE:
-        _close_all(fds)
-        raise ServerUnavailable("protocol mismatch: a message is too large")
-    body = bytearray()
-    while len(body) < size:
-        chunk = sock.recv(min(size - len(body), 1 << 20))
-        if not chunk:
-            _close_all(fds)
-            return None, []
-        body += chunk
     try:
-        return json.loads(body), fds
-    except ValueError:
+        header = b""
+        while len(header) < _HEADER.size:
+            chunk, new_fds = _recv(sock, _HEADER.size - len(header), max_fds, deadline)
+            fds += new_fds
+            if not chunk:
+                _close_all(fds)
+                return None, []
+            header += chunk
+        size = message_size(header)
+        body = bytearray()
+        while len(body) < size:
+            chunk, _ = _recv(sock, min(size - len(body), 1 << 20), 0, deadline)
+            if not chunk:
+                _close_all(fds)
+                return None, []
+            body += chunk
+        return decode(bytes(body)), fds
+    except BaseException:
         _close_all(fds)
-        raise ServerUnavailable("protocol mismatch: an unreadable message") from None
+        raise
 
 
 def _close_all(fds: Sequence[int]) -> None:
@@ -254,10 +312,11 @@ def connect(directory: str | None = None, timeout: float | None = 5.0) -> socket
 
 
 def request(message: dict[str, Any], directory: str | None = None, timeout: float = 10.0) -> dict[str, Any]:
-    """A control request (``status``, ``stop``) and its one reply."""
+    """A control request (``status``, ``stop``) and its one reply, all within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
     with connect(directory, timeout) as sock:
         send_message(sock, {"protocol": PROTOCOL, **message})
-        reply, _ = recv_message(sock)
+        reply, _ = recv_message(sock, deadline=deadline)
     if reply is None:
         raise ServerUnavailable("the server closed the connection")
     return reply
@@ -279,28 +338,32 @@ def _cwd_fd() -> int:
 
 
 class _Interrupts:
-    """Forward SIGINT/SIGTERM/SIGHUP to the child that runs our command."""
+    """SIGINT/SIGTERM/SIGHUP: forwarded to the child once our command runs there.
+
+    Before that nothing has run anywhere, so the client itself stops: SIGINT
+    raises :class:`KeyboardInterrupt` (exit 130, quietly, see :func:`main`),
+    SIGTERM and SIGHUP end it like the default action would. Closing the
+    connection tells the server not to run the command.
+    """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def __init__(self) -> None:
         self.pid = 0
-        self.pending: list[int] = []
         self.saved = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
 
     def _handle(self, signum: int, _frame: Any) -> None:
         if self.pid:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signum)
-            except ProcessLookupError:
-                pass
-        else:
-            self.pending.append(signum)
+            return
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
     def started(self, pid: int) -> None:
         self.pid = pid
-        for signum in self.pending:
-            self._handle(signum, None)
 
     def restore(self) -> None:
         for sig, handler in self.saved.items():
@@ -311,22 +374,29 @@ def forward(argv: Sequence[str], directory: str | None = None) -> int:
     """Run ``jacli ARGV`` in the server; its exit status.
 
     Raises :class:`ServerUnavailable` when the command did not start there, so
-    the caller can run it in-process instead.
+    the caller can run it in-process instead: that includes a server that does
+    not start it within :data:`START_TIMEOUT` seconds (a stopped or swamped
+    server), whose child then never runs it.
     """
     for stream in (sys.stdin, sys.stdout, sys.stderr):
         if stream is None:
             raise ServerUnavailable()
-    sock = connect(directory, timeout=None)
+    deadline = time.monotonic() + START_TIMEOUT
+    interrupts = _Interrupts()
     try:
-        return _exchange(sock, argv)
+        sock = connect(directory, timeout=START_TIMEOUT)
+        try:
+            return _exchange(sock, argv, deadline, interrupts)
+        finally:
+            sock.close()
     finally:
-        sock.close()
+        interrupts.restore()
 
 
-def _exchange(sock: socket.socket, argv: Sequence[str]) -> int:
+def _request_message(argv: Sequence[str]) -> dict[str, Any]:
     umask = os.umask(0o22)
     os.umask(umask)
-    message = {
+    return {
         "protocol": PROTOCOL,
         "op": "run",
         "fingerprint": fingerprint(),
@@ -335,60 +405,100 @@ def _exchange(sock: socket.socket, argv: Sequence[str]) -> int:
         "umask": umask,
         "streams": [_stream_info(s) for s in (sys.stdin, sys.stdout, sys.stderr)],
     }
+
+
+def _exchange(sock: socket.socket, argv: Sequence[str], deadline: float, interrupts: _Interrupts) -> int:
+    """Request, wait for the child to start (until ``deadline``), let it run, its status.
+
+    The child waits for our ``go`` before it touches anything: a client that
+    gave up (deadline, Ctrl-C) just closes the connection, and the command
+    runs in exactly one place.
+    """
     try:
         cwd = _cwd_fd()
     except OSError:
         raise ServerUnavailable() from None
-    interrupts = _Interrupts()
     try:
-        try:
-            send_message(sock, message, [0, 1, 2, cwd])
-        except OSError as err:
-            raise ServerUnavailable(f"cannot send the request to the server: {err.strerror or err}") from None
-        finally:
-            os.close(cwd)
-        started = False
-        while True:
-            try:
-                reply, _ = recv_message(sock)
-            except InterruptedError:
-                continue
-            except ServerUnavailable as err:
-                if started:
-                    return _lost(err.note)
-                raise
-            except OSError as err:
-                if started:
-                    return _lost(f"the connection to the server broke: {err.strerror or err}")
-                raise ServerUnavailable(f"the server failed: {err.strerror or err}") from None
-            if reply is None:
-                if started:
-                    return _lost("the server stopped during the request")
-                raise ServerUnavailable("the server closed the connection before running the command")
-            if "refused" in reply:
-                cls = ServerMismatch if reply.get("mismatch") else ServerUnavailable
-                raise cls(str(reply["refused"]))
-            if "started" in reply:
-                started = True
-                interrupts.started(int(reply["started"]))
-            elif not started:  # the fork failed before it could run anything: nothing was printed
-                raise ServerUnavailable("the server could not run the command")
-            elif "exit" in reply:
-                return int(reply["exit"])
-            elif "signal" in reply:
-                return _killed(int(reply["signal"]), reply)
-            else:
-                raise ServerUnavailable("protocol mismatch: unexpected reply from the server")
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        send_message(sock, _request_message(argv), [0, 1, 2, cwd])
+    except TimeoutError:
+        raise ServerUnavailable(f"the server did not take the request within {START_TIMEOUT:g} s") from None
+    except OSError as err:
+        raise ServerUnavailable(f"cannot send the request to the server: {err.strerror or err}") from None
     finally:
-        interrupts.restore()
-        if interrupts.pending and not interrupts.pid:
-            sys.exit(128 + interrupts.pending[0] if interrupts.pending[0] != signal.SIGINT else 130)
+        os.close(cwd)
+    pid = _wait_started(sock, deadline)
+    try:
+        sock.settimeout(None)
+        send_message(sock, {"go": True})
+    except OSError:  # the child is gone before it ran anything
+        raise ServerUnavailable("the server could not run the command") from None
+    interrupts.started(pid)  # from here on the command may have printed: never run it again
+    return _wait_finished(sock)
+
+
+def _wait_started(sock: socket.socket, deadline: float) -> int:
+    """The pid of the child that will run our command; :class:`ServerUnavailable` if none comes.
+
+    A server that answers ``queued`` (all its slots busy) is alive: the
+    request then waits up to :data:`QUEUE_TIMEOUT` more seconds.
+    """
+    timeout = START_TIMEOUT
+    while True:
+        try:
+            reply, _ = recv_message(sock, deadline=deadline)
+        except TimeoutError:
+            raise ServerUnavailable(f"the server did not start the command within {timeout:g} s") from None
+        except OSError as err:
+            raise ServerUnavailable(f"the server failed: {err.strerror or err}") from None
+        if reply is None or "queued" not in reply:
+            break
+        timeout = QUEUE_TIMEOUT
+        deadline = time.monotonic() + QUEUE_TIMEOUT
+    if reply is None:
+        raise ServerUnavailable("the server closed the connection before running the command")
+    if "refused" in reply:
+        cls = ServerMismatch if reply.get("mismatch") is True else ServerUnavailable
+        raise cls(str(reply["refused"])[:500])
+    pid = reply.get("started")
+    if not _is_int(pid) or pid <= 0:  # the fork failed before it could run anything: nothing was printed
+        raise ServerUnavailable("the server could not run the command")
+    return pid
+
+
+def _wait_finished(sock: socket.socket) -> int:
+    """The exit status the server reports for our running command."""
+    try:
+        reply, _ = recv_message(sock)
+    except ServerUnavailable as err:
+        return _lost(err.note)
+    except OSError as err:
+        return _lost(f"the connection to the server broke: {err.strerror or err}")
+    if reply is None:
+        return _lost("the server stopped during the request")
+    code, signum = reply.get("exit"), reply.get("signal")
+    if _is_int(code) and 0 <= code <= 255:
+        return code
+    if _is_int(signum) and 0 < signum < 128:
+        return _killed(signum, reply)
+    return _lost("protocol mismatch: unexpected reply from the server")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a stderr that cannot take it (``2>/dev/full``) changes nothing else."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 def _lost(why: str) -> int:
     # The command already ran (its output went straight to our stdout), so
     # running it again here would print it twice; report instead.
-    sys.stderr.write(f"jacli: error: {why}; its exit status is unknown\n")
+    _say(f"jacli: error: {why}; its exit status is unknown")
     return 1
 
 
@@ -406,7 +516,7 @@ def _killed(signum: int, reply: dict[str, Any]) -> int:
         why = f"the command was killed by {name} in the server"
         if signum in (signal.SIGKILL, signal.SIGSEGV, signal.SIGBUS):
             why += f" (its memory limit is {reply.get('memory', '?')} MiB)"
-    sys.stderr.write(f"jacli: error: {why}\n")
+    _say(f"jacli: error: {why}")
     return 128 + signum
 
 
@@ -426,13 +536,30 @@ def should_forward(argv: Sequence[str]) -> bool:
     return not any(arg in _IN_PROCESS_ANY for arg in argv)
 
 
-def try_server(argv: Sequence[str]) -> int | None:
-    """The exit status of ``argv`` run by the server, or ``None`` to run in-process."""
+def try_server(argv: Sequence[str], notes: list[str] | None = None) -> int | None:
+    """The exit status of ``argv`` run by the server, or ``None`` to run in-process.
+
+    Why the server was not used, when worth saying, goes to ``notes`` (one
+    ``jacli: note: …`` line each) for the caller to print after the command,
+    so that a command's own first line (``jacli: error: …``) stays first.
+    Without ``notes`` they are printed at once.
+    """
+    pending: list[str] = []
+    status = _try_server(argv, pending)
+    if notes is None:
+        for note in pending:
+            _say(note)
+    else:
+        notes += pending
+    return status
+
+
+def _try_server(argv: Sequence[str], notes: list[str]) -> int | None:
     setting = mode()
     if setting == "off" or not should_forward(argv):
         return None
     if setting not in ("", "auto"):
-        sys.stderr.write(f"jacli: note: ignoring {ENV_MODE}={setting!r} (use auto or off)\n")
+        notes.append(f"jacli: note: ignored {ENV_MODE}={setting!r} (use auto or off)")
         setting = ""
     try:
         return forward(argv)
@@ -448,7 +575,7 @@ def try_server(argv: Sequence[str]) -> int | None:
             return forward(argv)
         except ServerUnavailable as err:
             problem = err.note or "the server is not available"
-    sys.stderr.write(f"jacli: note: {problem}; running in-process\n")
+    notes.append(f"jacli: note: {problem}; ran in-process")
     return None
 
 
@@ -465,15 +592,54 @@ def _restart(note: str, stop_first: bool) -> str:
     return ""
 
 
-def main() -> None:
-    """Console-script entry point: forward to the server, else run in-process."""
-    status = try_server(sys.argv[1:])
-    if status is None:
-        from jacli import cli  # noqa: PLC0415
+def _run_in_process(notes: Sequence[str]) -> None:
+    """:func:`jacli.cli.main` (it ends the process), then the notes after everything it printed."""
+    from jacli import cli  # noqa: PLC0415
 
+    if not notes:
         cli.main()
         return
-    sys.stdout.flush()
+    real_exit = os._exit
+
+    def exit_after_notes(code: int) -> NoReturn:
+        for note in notes:
+            _say(note)
+        real_exit(code)
+
+    os._exit = exit_after_notes  # cli.main ends with os._exit once torch is loaded; the process ends right after
+    try:
+        cli.main()
+    except SystemExit:
+        for note in notes:
+            _say(note)
+        raise
+
+
+def _interrupted() -> NoReturn:
+    """Ctrl-C before the command ran (imports, connecting): exit 130 without a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the exit
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    os._exit(130)  # a half-imported torch need not be torn down
+
+
+def main() -> None:
+    """Console-script entry point: forward to the server, else run in-process."""
+    try:
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:  # see _quiet_start_up
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        notes: list[str] = []
+        status = try_server(sys.argv[1:], notes)
+        if status is None:
+            _run_in_process(notes)
+            return
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        for note in notes:
+            _say(note)
+    except KeyboardInterrupt:
+        _interrupted()
     sys.exit(status)
 
 

@@ -17,6 +17,8 @@ and :mod:`jacli.errors`, so the client can start a server cheaply.
 from __future__ import annotations
 
 import argparse
+import codecs
+import collections
 import contextlib
 import fcntl
 import functools
@@ -24,28 +26,37 @@ import gc
 import importlib
 import io
 import locale
+import math
 import os
 import resource
 import select
-import selectors
 import signal
 import socket
+import stat
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, NoReturn
 
 from jacli import client
 from jacli.client import PROTOCOL, ServerUnavailable, peer_allowed, peer_uid, recv_message, send_message
-from jacli.errors import JacliError
+from jacli.errors import ExitCode, JacliError
 
 DEFAULT_IDLE_TIMEOUT = 15 * 60  # seconds without a request before the server exits
 DEFAULT_TIME_LIMIT = 300  # seconds per command
 DEFAULT_MEMORY_LIMIT = 4096  # MiB of address space per command, beyond the server's own
-MAX_CHILDREN = 32  # commands running at once; more are answered in-process
-READ_TIMEOUT = 5.0  # seconds a client may take to send its request
+MAX_CHILDREN = 32  # commands running at once; more wait in a queue
+MAX_QUEUED = 64  # requests waiting for a free slot; more are answered in-process
+MAX_PENDING = 64  # connections whose request is still arriving
+MAX_PENDING_BYTES = 64 * 1024 * 1024  # announced by the requests being read, all together
+MAX_FDS = 8  # descriptors a request may carry (a run request carries 4)
+READ_TIMEOUT = 5.0  # seconds a client may take to send its whole request
+GO_TIMEOUT = 30.0  # seconds a started child waits for the client's go-ahead
+MAX_IDLE_TIMEOUT = 7 * 24 * 3600  # seconds (a week); 0 never idles out
+MAX_TIME_LIMIT = 7 * 24 * 3600  # seconds per command; 0: none
+MAX_MEMORY_LIMIT = 1 << 30  # MiB per command (a PiB); 0: none
 READY_TIMEOUT = 120.0  # seconds to wait for a new server to import everything
 STOP_TIMEOUT = 10.0
 
@@ -64,21 +75,52 @@ class StartError(JacliError):
     """The server could not be started."""
 
 
+class LimitError(StartError):
+    """A server limit (option or environment variable) out of its range: bad input, exit 2."""
+
+    exit_code = ExitCode.USAGE
+
+
 @dataclass(frozen=True)
 class Limits:
     """How long the server idles and what one command may use."""
 
-    idle_timeout: float = DEFAULT_IDLE_TIMEOUT  # seconds; 0: never exit when idle
+    idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT  # seconds; 0: never exit when idle; None: from the environment
     time_limit: int = DEFAULT_TIME_LIMIT  # seconds; 0: none
     memory_limit: int = DEFAULT_MEMORY_LIMIT  # MiB; 0: none
 
 
-def default_idle_timeout() -> float:
-    raw = os.environ.get(client.ENV_IDLE, "")
+def idle_timeout(value: float | str | None = None) -> float:
+    """The idle timeout in seconds: ``value`` (``--idle-timeout``), else
+    ``$JACLI_SERVER_IDLE_TIMEOUT``, else 900; :class:`LimitError` unless it is
+    a number from 0 to :data:`MAX_IDLE_TIMEOUT` (``nan``, ``inf`` and ``1e308``
+    are not: the server's event loop could not wait that long).
+    """
+    if value is None:
+        raw = os.environ.get(client.ENV_IDLE, "").strip()
+        if not raw:
+            return DEFAULT_IDLE_TIMEOUT
+        return _in_range(raw, f"{client.ENV_IDLE}={raw}", MAX_IDLE_TIMEOUT, "seconds (0: never exit when idle)")
+    return _in_range(value, f"--idle-timeout {value}", MAX_IDLE_TIMEOUT, "seconds (0: never exit when idle)")
+
+
+def _in_range(value: float | str, name: str, maximum: int, unit: str) -> float:
     try:
-        return float(raw) if raw else DEFAULT_IDLE_TIMEOUT
-    except ValueError:
-        return DEFAULT_IDLE_TIMEOUT
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not 0 <= number <= maximum:  # also refuses nan
+        raise LimitError(f"{name} is not allowed: use a number from 0 to {maximum} {unit}")
+    return number
+
+
+def checked(limits: Limits) -> Limits:
+    """``limits`` with the idle timeout resolved; :class:`LimitError` for a value out of range."""
+    time_limit = _in_range(limits.time_limit, f"--time-limit {limits.time_limit}", MAX_TIME_LIMIT, "seconds (0: none)")
+    memory = _in_range(limits.memory_limit, f"--memory-limit {limits.memory_limit}", MAX_MEMORY_LIMIT, "MiB (0: none)")
+    if time_limit != int(time_limit) or memory != int(memory):
+        raise LimitError("--time-limit and --memory-limit are whole numbers")
+    return Limits(idle_timeout(limits.idle_timeout), int(time_limit), int(memory))
 
 
 # ---------------------------------------------------------------------------
@@ -113,7 +155,7 @@ def start(limits: Limits | None = None, directory: str | None = None, quiet: boo
     A server that is already up is kept when it runs this very jacli, and
     replaced when it is from another version or install path.
     """
-    limits = limits or Limits(idle_timeout=default_idle_timeout())
+    limits = checked(limits or Limits(idle_timeout=None))
     directory = directory or client.server_dir()
     try:
         client.check_private_dir(directory, create=True)
@@ -333,24 +375,166 @@ def _lazy_modules() -> list[str]:
     return names
 
 
+# ---------------------------------------------------------------------------
+# Requests: every field checked before anything acts on it.
+# ---------------------------------------------------------------------------
+
+_RUN_FIELDS = frozenset({"protocol", "op", "fingerprint", "argv", "env", "umask", "streams"})
+_STREAM_FIELDS = frozenset({"encoding", "errors", "line_buffering", "write_through"})
+
+
+def check_request(message: dict[str, Any], fds: Sequence[int]) -> str:
+    """What is wrong with a decoded request ('' when nothing).
+
+    A request comes from this user's own processes, but a bug or a stray
+    program can send anything; the server must answer it, never fail on it.
+    """
+    op = message.get("op")
+    if op in ("status", "stop"):
+        if fds:
+            return "a control request carries no descriptors"
+        return "" if isinstance(message.get("fingerprint", ""), str) else "the fingerprint is not a string"
+    if op != "run":
+        return "unknown request"
+    if set(message) != _RUN_FIELDS:
+        return "a run request has the fields " + ", ".join(sorted(_RUN_FIELDS))
+    if len(fds) != 4:
+        return "a run request carries 4 descriptors"
+    return (
+        ("" if isinstance(message["fingerprint"], str) else "the fingerprint is not a string")
+        or _check_argv(message["argv"])
+        or _check_env(message["env"])
+        or _check_umask(message["umask"])
+        or _check_streams(message["streams"])
+        or _check_descriptors(fds)
+    )
+
+
+def _check_argv(argv: Any) -> str:
+    if isinstance(argv, list) and all(isinstance(arg, str) for arg in argv):
+        return ""
+    return "argv is not a list of strings"
+
+
+def _check_env(env: Any) -> str:
+    if not isinstance(env, dict):
+        return "the environment is not an object"
+    for key, value in env.items():
+        # os.environ refuses these: a child would fail on them before running anything
+        if not key or "=" in key or "\0" in key or not isinstance(value, str) or "\0" in value:
+            return "the environment has an entry a process cannot have"
+    return ""
+
+
+def _check_umask(umask: Any) -> str:
+    return "" if _is_int(umask) and 0 <= umask <= 0o777 else "the umask is not a number from 0 to 0o777"
+
+
+def _check_streams(streams: Any) -> str:
+    if not (isinstance(streams, list) and len(streams) == 3):
+        return "streams is not a list of 3 objects"
+    for info in streams:
+        if not (isinstance(info, dict) and set(info) == _STREAM_FIELDS):
+            return "a stream has the fields " + ", ".join(sorted(_STREAM_FIELDS))
+        if not (isinstance(info["line_buffering"], bool) and isinstance(info["write_through"], bool)):
+            return "a stream's line_buffering and write_through are not true or false"
+        if not _text_codec(info["encoding"], info["errors"]):
+            return "a stream's encoding or error handler is unknown"
+    return ""
+
+
+def _text_codec(encoding: Any, errors: Any) -> bool:
+    """Whether a text stream can use ``encoding`` with the error handler ``errors``."""
+    if not (isinstance(encoding, str) and isinstance(errors, str) and len(encoding) < 100 and len(errors) < 100):
+        return False
+    try:
+        codecs.lookup_error(errors)
+        io.TextIOWrapper(io.BytesIO(), encoding=encoding, errors=errors)  # refuses binary codecs such as rot13
+    except (LookupError, ValueError):
+        return False
+    return True
+
+
+def _check_descriptors(fds: Sequence[int]) -> str:
+    try:
+        modes = [os.fstat(fd).st_mode for fd in fds]
+    except OSError:
+        return "a descriptor cannot be used"
+    return "" if stat.S_ISDIR(modes[3]) else "the working directory is not a directory"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _peer_gone(conn: socket.socket) -> bool:
+    """Whether the client at the other end of ``conn`` closed it (it sends nothing until told to)."""
+    try:
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
+
+
+class _Incoming:
+    """A connection whose request is still arriving: read without blocking, within one deadline."""
+
+    def __init__(self, conn: socket.socket, deadline: float) -> None:
+        self.conn = conn
+        self.fd = conn.fileno()
+        self.deadline = deadline
+        self.data = bytearray()
+        self.size = -1  # the body's size, once the header is in
+        self.fds: list[int] = []
+
+    def wants(self) -> int:
+        """How many bytes are still missing from the header, or else from the body."""
+        return client.HEADER_SIZE - len(self.data) if self.size < 0 else self.size - len(self.data)
+
+
+@dataclass
+class _Queued:
+    """A valid run request waiting for one of the :data:`MAX_CHILDREN` slots."""
+
+    conn: socket.socket
+    message: dict[str, Any]
+    fds: list[int]
+
+
+_CLIENT_GONE = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR  # never EPOLLIN: the child reads "go"
+
+
 class Server:
-    """The accept loop of the warm server."""
+    """The event loop of the warm server: one thread, nothing blocks.
+
+    Requests are read without blocking, several at once, each within one
+    deadline (:data:`READ_TIMEOUT` for the whole request), so a silent or
+    trickling client delays nobody. Children are reaped as soon as SIGCHLD
+    wakes the loop. The connection of a running or queued command is watched
+    for the client hanging up: its command is then killed (or never started).
+    """
 
     def __init__(self, directory: str, limits: Limits) -> None:
         self.directory = directory
-        self.limits = limits
+        self.limits = checked(limits)
         self.path = client.socket_path(directory)
         self.fingerprint = client.fingerprint()  # before importing: describes the code we load
         self.started = time.time()
         self.last_active = time.monotonic()
         self.served = 0
         self.children: dict[int, socket.socket] = {}  # pid -> client connection
+        self.incoming: dict[int, _Incoming] = {}  # fd -> request being read, oldest first
+        self.queue: collections.deque[_Queued] = collections.deque()
         self.spare: tuple[int, socket.socket] | None = None  # pid, its control socket
         self.stopping = False
         self.listener: socket.socket | None = None
+        self.accept_paused_until = 0.0
         self.inode = 0
         self.base_memory = 0
-        self.selector = selectors.DefaultSelector()
+        self.nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
+        self.poller = select.epoll()
+        self.handlers: dict[int, Callable[[int], None]] = {}  # fd -> what to do on its events
         self.wake_r, self.wake_w = os.pipe()
 
     # -- set-up ----------------------------------------------------------------
@@ -377,19 +561,49 @@ class Server:
         listener.listen(64)
         listener.setblocking(False)
         self.listener = listener
-        self.selector.register(listener, selectors.EVENT_READ)
+        self._watch(listener.fileno(), select.EPOLLIN, lambda _events: self._accept_all())
 
     def install_signals(self) -> None:
         for fd in (self.wake_r, self.wake_w):
             os.set_blocking(fd, False)
-        self.selector.register(self.wake_r, selectors.EVENT_READ)
+        self._watch(self.wake_r, select.EPOLLIN, lambda _events: self._drain_wakeups())
         signal.set_wakeup_fd(self.wake_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # its wake-up byte makes the loop reap at once
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_stop_signal)
+        # Each waiting request holds up to 9 descriptors: room for MAX_PENDING and MAX_QUEUED of them.
+        soft, hard = self.nofile
+        wanted = 4096 if hard == resource.RLIM_INFINITY else min(4096, hard)
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
     def _on_stop_signal(self, *_: Any) -> None:
         self.stopping = True
+
+    def _watch(self, fd: int, events: int, handler: Callable[[int], None]) -> None:
+        self.poller.register(fd, events)
+        self.handlers[fd] = handler
+
+    def _unwatch(self, fd: int) -> None:
+        """Stop watching ``fd``; always before closing it (descriptor numbers are reused)."""
+        if self.handlers.pop(fd, None) is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.poller.unregister(fd)
+
+    def _drain_wakeups(self) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(self.wake_r, 4096):
+                pass
+
+    def close(self) -> None:
+        """Release the listener, the poller and the wake-up pipe (for a server that never served)."""
+        self._close_listener()
+        for incoming in list(self.incoming.values()):
+            self._drop(incoming)
+        self.poller.close()
+        for fd in (self.wake_r, self.wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     # -- loop ------------------------------------------------------------------
 
@@ -398,83 +612,211 @@ class Server:
         self._start_spare()
         while True:
             self._reap_children()
+            now = time.monotonic()
+            self._expire_incoming(now)
+            self._resume_accepting(now)
+            idle_until = self._idle_until()
             if self.stopping:
                 self._close_listener()
                 self.retire_spare()
-                if not self.children:
+                self._refuse_queue("the server is stopping")
+                if not self.children and not self.incoming:
                     return
-            idle = self.limits.idle_timeout
-            timeout = None
-            if not self.children and idle > 0:
-                timeout = self.last_active + idle - time.monotonic()
-                if timeout <= 0:
-                    self._close_listener()
-                    return
-            for key, _ in self.selector.select(timeout):
-                if key.fileobj is self.listener:
-                    self._accept_all()
-                else:
-                    with contextlib.suppress(OSError):
-                        while os.read(self.wake_r, 4096):
-                            pass
+            elif idle_until is not None and now >= idle_until:
+                self._close_listener()
+                return
+            for fd, events in self.poller.poll(self._poll_timeout(now)):
+                handler = self.handlers.get(fd)
+                if handler is not None:
+                    handler(events)
+
+    def _idle_until(self) -> float | None:
+        """When the server exits for idleness, or None while it has work or never idles out."""
+        if self.children or self.incoming or self.queue or not self.limits.idle_timeout:
+            return None
+        return self.last_active + self.limits.idle_timeout
+
+    def _poll_timeout(self, now: float) -> float:
+        """Seconds until the loop has something to do unprompted (a deadline); -1: none."""
+        wakeups = [incoming.deadline for incoming in self.incoming.values()]
+        if self.accept_paused_until:
+            wakeups.append(self.accept_paused_until)
+        idle_until = self._idle_until()
+        if idle_until is not None and not self.stopping:
+            wakeups.append(idle_until)
+        if not wakeups:
+            return -1
+        return min(max(min(wakeups) - now, 0.0), 3600.0)
 
     def _close_listener(self) -> None:
         if self.listener is None:
             return
-        self.selector.unregister(self.listener)
+        self._unwatch(self.listener.fileno())
         self.listener.close()
         self.listener = None
         with contextlib.suppress(OSError):
             if os.stat(self.path).st_ino == self.inode:  # not a successor's socket
                 os.unlink(self.path)
 
+    # -- reading requests ----------------------------------------------------------
+
     def _accept_all(self) -> None:
-        while self.listener is not None:
+        for _ in range(MAX_PENDING):  # then let the loop serve the others
+            if self.listener is None:
+                return
             try:
                 conn, _ = self.listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
+            except OSError:  # out of descriptors or memory: wait a moment instead of spinning
+                self._pause_accepting()
+                return
             self.last_active = time.monotonic()
-            fds: list[int] = []
             try:
-                if not peer_allowed(peer_uid(conn)):
-                    conn.close()
-                    continue
-                conn.settimeout(READ_TIMEOUT)
-                message, fds = recv_message(conn, max_fds=8)
-                if message is not None:
-                    self._dispatch(conn, message, fds)
-                    fds = []
-                    continue
-            except (OSError, ServerUnavailable):
-                pass
-            client._close_all(fds)
-            conn.close()
+                allowed = peer_allowed(peer_uid(conn))
+            except OSError:
+                allowed = False
+            if not allowed:
+                conn.close()
+                continue
+            conn.setblocking(False)
+            if len(self.incoming) >= MAX_PENDING:  # the oldest has had the longest to send its request
+                self._drop(next(iter(self.incoming.values())))
+            incoming = _Incoming(conn, self.last_active + READ_TIMEOUT)
+            self.incoming[incoming.fd] = incoming
+            self._watch(incoming.fd, select.EPOLLIN | select.EPOLLRDHUP, lambda _events, i=incoming: self._read(i))
+
+    def _pause_accepting(self) -> None:
+        if self.listener is not None and not self.accept_paused_until:
+            self._unwatch(self.listener.fileno())
+            self.accept_paused_until = time.monotonic() + 0.1
+
+    def _resume_accepting(self, now: float) -> None:
+        if self.accept_paused_until and now >= self.accept_paused_until:
+            self.accept_paused_until = 0.0
+            if self.listener is not None:
+                self._watch(self.listener.fileno(), select.EPOLLIN, lambda _events: self._accept_all())
+
+    def _read(self, incoming: _Incoming) -> None:
+        """Read what has arrived of a request; act on it once it is complete."""
+        while incoming.wants():
+            try:
+                chunk, fds, flags, _ = socket.recv_fds(incoming.conn, min(incoming.wants(), 1 << 20), MAX_FDS)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self._drop(incoming)
+                return
+            incoming.fds += fds
+            if flags & socket.MSG_CTRUNC or len(incoming.fds) > MAX_FDS:
+                self._refuse_incoming(incoming, "protocol mismatch: too many descriptors")
+                return
+            if not chunk:  # the client left before its request was complete
+                self._drop(incoming)
+                return
+            incoming.data += chunk
+            if incoming.size < 0 and len(incoming.data) == client.HEADER_SIZE:
+                try:
+                    incoming.size = client.message_size(bytes(incoming.data))
+                except ServerUnavailable as err:
+                    self._refuse_incoming(incoming, err.note)
+                    return
+                if sum(max(other.size, 0) for other in self.incoming.values()) > MAX_PENDING_BYTES:
+                    self._refuse_incoming(
+                        incoming, f"the server is busy (over {MAX_PENDING_BYTES >> 20} MiB of requests)"
+                    )
+                    return
+                incoming.data = bytearray()
+        self._forget(incoming)
+        try:
+            message = client.decode(bytes(incoming.data))
+        except ServerUnavailable as err:
+            self._reply_close(incoming.conn, incoming.fds, {"refused": err.note})
+            return
+        self._dispatch(incoming.conn, message, incoming.fds)
+
+    def _forget(self, incoming: _Incoming) -> None:
+        """Stop reading ``incoming``: its connection and descriptors are the caller's now."""
+        self._unwatch(incoming.fd)
+        self.incoming.pop(incoming.fd, None)
+
+    def _drop(self, incoming: _Incoming) -> None:
+        self._forget(incoming)
+        client._close_all(incoming.fds)
+        incoming.conn.close()
+
+    def _refuse_incoming(self, incoming: _Incoming, why: str) -> None:
+        self._forget(incoming)
+        self._reply_close(incoming.conn, incoming.fds, {"refused": why})
+
+    def _expire_incoming(self, now: float) -> None:
+        for incoming in [i for i in self.incoming.values() if now >= i.deadline]:
+            self._refuse_incoming(incoming, f"protocol mismatch: the request took longer than {READ_TIMEOUT:g} s")
+
+    # -- answering requests -----------------------------------------------------------
 
     def _dispatch(self, conn: socket.socket, message: dict[str, Any], fds: list[int]) -> None:
-        op = message.get("op")
-        if message.get("protocol") != PROTOCOL:
+        protocol = message.get("protocol")
+        problem = check_request(message, fds)
+        if not _is_int(protocol) or protocol != PROTOCOL:
             self._reply_close(conn, fds, {"refused": "protocol mismatch between client and server", "mismatch": True})
-        elif op == "status":
+        elif problem:
+            self._reply_close(conn, fds, {"refused": f"protocol mismatch: {problem}"})
+        elif message["op"] == "status":
             self._reply_close(conn, fds, self.info(message.get("fingerprint")))
-        elif op == "stop":
+        elif message["op"] == "stop":
             self.stopping = True
             self._reply_close(conn, fds, {"stopping": os.getpid()})
-        elif op != "run" or len(fds) != 4:
-            self._reply_close(conn, fds, {"refused": "protocol mismatch: unknown request"})
-        elif message.get("fingerprint") != self.fingerprint:
+        elif message["fingerprint"] != self.fingerprint:
             why = "the running server is from another jacli version or installation"
             self._reply_close(conn, fds, {"refused": why, "mismatch": True})
-        elif len(self.children) >= MAX_CHILDREN:
-            self._reply_close(conn, fds, {"refused": f"the server is busy ({MAX_CHILDREN} commands running)"})
-        else:
+        elif self.stopping:
+            self._reply_close(conn, fds, {"refused": "the server is stopping"})
+        elif _peer_gone(conn):  # it gave up waiting (this server was stopped, say): it runs the command itself
+            client._close_all(fds)
+            conn.close()
+        elif len(self.children) < MAX_CHILDREN:
             self._fork(conn, message, fds)
+        elif len(self.queue) < MAX_QUEUED:
+            self._enqueue(_Queued(conn, message, fds))
+        else:
+            self._reply_close(conn, fds, {"refused": f"the server is busy ({MAX_CHILDREN + MAX_QUEUED} requests)"})
 
     def _reply_close(self, conn: socket.socket, fds: list[int], reply: dict[str, Any]) -> None:
         client._close_all(fds)
         with contextlib.suppress(OSError):
-            send_message(conn, reply)
+            send_message(conn, reply)  # small: fits an empty socket buffer even without blocking
         conn.close()
+
+    def _enqueue(self, queued: _Queued) -> None:
+        """Wait for a free slot; a client that hangs up meanwhile is forgotten."""
+        self.queue.append(queued)
+        self._watch(queued.conn.fileno(), _CLIENT_GONE, lambda _events: self._unqueue(queued))
+        with contextlib.suppress(OSError):  # the client then waits longer than for a server that is stuck
+            send_message(queued.conn, {"queued": len(self.queue)})
+
+    def _unqueue(self, queued: _Queued) -> None:
+        self._unwatch(queued.conn.fileno())
+        with contextlib.suppress(ValueError):
+            self.queue.remove(queued)
+        client._close_all(queued.fds)
+        queued.conn.close()
+
+    def _run_queued(self) -> None:
+        while self.queue and len(self.children) < MAX_CHILDREN and not self.stopping:
+            queued = self.queue.popleft()
+            self._unwatch(queued.conn.fileno())
+            if _peer_gone(queued.conn):
+                client._close_all(queued.fds)
+                queued.conn.close()
+            else:
+                self._fork(queued.conn, queued.message, queued.fds)
+
+    def _refuse_queue(self, why: str) -> None:
+        while self.queue:
+            queued = self.queue.popleft()
+            self._unwatch(queued.conn.fileno())
+            self._reply_close(queued.conn, queued.fds, {"refused": why})
 
     def info(self, fingerprint: str | None = None) -> dict[str, Any]:
         import jacli  # noqa: PLC0415
@@ -485,6 +827,7 @@ class Server:
             "served": self.served,
             "running": len(self.children),
             "running_pids": sorted(self.children),
+            "queued": len(self.queue),
             **asdict(self.limits),
             "version": jacli.__version__,
             "package": os.path.dirname(os.path.abspath(jacli.__file__)),
@@ -500,15 +843,27 @@ class Server:
             pid, ctrl = self.spare
             self.spare = None
             try:
+                ctrl.settimeout(READ_TIMEOUT)  # a spare that cannot take it (stopped, dying) is replaced
                 send_message(ctrl, message, [conn.fileno(), *fds])
-            except OSError:  # the spare died; it is reaped like any child
+            except OSError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)  # it is reaped like any child
                 pid = 0
             ctrl.close()
         if not pid:
             pid = self._fork_child(lambda: self._child(conn, message, fds))
         client._close_all(fds)
         self.children[pid] = conn
+        self._watch(conn.fileno(), _CLIENT_GONE, lambda _events: self._client_gone(pid))
         self.served += 1
+
+    def _client_gone(self, pid: int) -> None:
+        """The client of ``pid`` hung up (killed, say): nobody waits for the command, so end it."""
+        conn = self.children.get(pid)
+        if conn is not None:
+            self._unwatch(conn.fileno())
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # not yet reaped, so the pid is still this child's
 
     def _start_spare(self) -> None:
         """Fork the child that will run the next command now, while nobody waits.
@@ -559,19 +914,22 @@ class Server:
         return pid
 
     def _reap_children(self) -> None:
+        reaped = False
         while True:
             try:
                 pid, wait_status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                break
             if pid == 0:
-                return
+                break
             conn = self.children.pop(pid, None)
             if conn is None:
                 if self.spare is not None and self.spare[0] == pid:  # died waiting: fork afresh next time
                     self.spare[1].close()
                     self.spare = None
                 continue
+            self._unwatch(conn.fileno())
+            reaped = True
             self.last_active = time.monotonic()
             code = os.waitstatus_to_exitcode(wait_status)
             reply: dict[str, Any] = {"exit": code} if code >= 0 else {"signal": -code}
@@ -580,42 +938,47 @@ class Server:
                 conn.setblocking(False)
                 send_message(conn, reply)
             conn.close()
-            if self.spare is None and not self.stopping:
-                # Forked now rather than at dispatch, so it never competes for a CPU with a running command.
-                self._start_spare()
+        self._run_queued()
+        if reaped and self.spare is None and not self.stopping:
+            # Forked once a command has ended rather than at dispatch, so it never competes
+            # for a CPU with the command it would otherwise be forked next to.
+            self._start_spare()
 
     # -- one command, in a forked child ------------------------------------------
 
     def _become_child(self) -> None:
-        """In a fresh fork: drop the server's signals and descriptors."""
+        """In a fresh fork: drop the server's signals and descriptors (other clients' ones above all)."""
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile)  # a command sees the usual limit
         if self.listener is not None:
             self.listener.close()
         for other in self.children.values():
             other.close()
+        for incoming in self.incoming.values():
+            client._close_all(incoming.fds)
+            incoming.conn.close()
+        for queued in self.queue:
+            client._close_all(queued.fds)
+            queued.conn.close()
         if self.spare is not None:
             self.spare[1].close()
-        self.selector.close()
+        self.poller.close()
         os.close(self.wake_r)
         os.close(self.wake_w)
 
     def _child(self, conn: socket.socket, message: dict[str, Any], fds: list[int]) -> int:
         """Run one command on the client's descriptors; its exit status."""
         conn.settimeout(None)
-        if self.limits.time_limit:
-            signal.alarm(self.limits.time_limit)
-        if self.limits.memory_limit:
-            limit = self.base_memory + self.limits.memory_limit * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         stdin, stdout, stderr, cwd = fds
         for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
             os.dup2(fd, target)
         os.fchdir(cwd)
         client._close_all([fd for fd in fds if fd > 2])
-        os.umask(int(message.get("umask", 0o022)))
+        os.umask(message["umask"])
         os.environ.clear()
         os.environ.update(message["env"])
         with contextlib.suppress(locale.Error):
@@ -634,7 +997,29 @@ class Server:
             real_exit(code)
 
         os._exit = report_then_exit  # this process is ours alone and ends right after
-        return _run_cli(self.limits.memory_limit)  # the caller's os._exit(status) reports it
+        try:
+            if not _go_ahead(conn):  # the client gave up (deadline, Ctrl-C): it may run the command itself
+                return 0
+            if self.limits.time_limit:
+                signal.alarm(self.limits.time_limit)
+            if self.limits.memory_limit:
+                limit = self.base_memory + self.limits.memory_limit * 1024 * 1024
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            return _run_cli(self.limits.memory_limit)  # the caller's os._exit(status) reports it
+        except KeyboardInterrupt:  # the client's Ctrl-C, forwarded before cli.run could catch it
+            return 130
+
+
+def _go_ahead(conn: socket.socket) -> bool:
+    """Wait for the client's ``go``: True to run the command, False when the client left."""
+    conn.settimeout(GO_TIMEOUT)
+    try:
+        reply, _ = recv_message(conn)
+    except (OSError, ServerUnavailable):
+        return False
+    finally:
+        conn.settimeout(None)
+    return reply is not None and reply.get("go") is True
 
 
 def _std_stream(fd: int, info: dict[str, Any]) -> io.TextIOWrapper:
@@ -688,7 +1073,7 @@ def _out_of_memory(memory_limit: int) -> int:
         f"jacli: error: out of memory: the server allows {memory_limit} MiB per command "
         "(jacli server start --memory-limit MiB)\n"
     )
-    return 1
+    return ExitCode.USAGE  # as in-process: too large an input is the user's to change
 
 
 def _address_space() -> int:
@@ -724,17 +1109,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m jacli.server")
     parser.add_argument("--dir", default=None)
     parser.add_argument("--ready-fd", type=int, default=None)
-    parser.add_argument("--idle-timeout", type=float, default=default_idle_timeout())
+    parser.add_argument("--idle-timeout", default=None)
     parser.add_argument("--time-limit", type=int, default=DEFAULT_TIME_LIMIT)
     parser.add_argument("--memory-limit", type=int, default=DEFAULT_MEMORY_LIMIT)
     args = parser.parse_args(argv)
     directory = args.dir or client.server_dir()
     try:
+        limits = checked(Limits(args.idle_timeout, args.time_limit, args.memory_limit))
         client.check_private_dir(directory, create=True)
-        serve(directory, Limits(args.idle_timeout, args.time_limit, args.memory_limit), args.ready_fd)
+        serve(directory, limits, args.ready_fd)
     except (StartError, ServerUnavailable) as err:
         print(f"jacli server: error: {err}", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(err.exit_code if isinstance(err, StartError) else 1)
 
 
 if __name__ == "__main__":

@@ -439,10 +439,12 @@ def test_version_mismatch_runs_in_process_with_a_note(
     monkeypatch.delenv(client.ENV_MODE, raising=False)
     monkeypatch.setattr(client, "fingerprint", lambda: "another jacli")
     served = warm.status()["served"]
-    assert client.try_server(SEED) is None  # the caller runs the command in-process
-    assert capfd.readouterr().err == (
-        "jacli: note: the running server is from another jacli version or installation; running in-process\n"
-    )
+    notes: list[str] = []
+    assert client.try_server(SEED, notes) is None  # the caller runs the command in-process
+    assert notes == ["jacli: note: the running server is from another jacli version or installation; ran in-process"]
+    assert capfd.readouterr().err == ""  # printed by the caller, after the command's own output
+    assert client.try_server(SEED) is None  # without a list: printed at once
+    assert capfd.readouterr().err == notes[0] + "\n"
     assert warm.status()["served"] == served
 
 
@@ -480,10 +482,7 @@ def test_server_drops_connections_from_another_uid(monkeypatch: pytest.MonkeyPat
             assert answer == b""  # closed without a word
         assert accepting.served == 0 and not accepting.children
     finally:
-        accepting._close_listener()
-        accepting.selector.close()
-        os.close(accepting.wake_r)
-        os.close(accepting.wake_w)
+        accepting.close()
         shutil.rmtree(directory, ignore_errors=True)
 
 
