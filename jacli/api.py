@@ -1096,9 +1096,7 @@ def check(
 
     if mode not in calculus.MODES:
         raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {mode!r}")
-    for name, value in (("--h", h), ("--rtol", rtol), ("--atol", atol)):
-        if value is not None and not (math.isfinite(value) and value >= 0 and (name != "--h" or value > 0)):
-            raise UsageError(f"{name} must be a finite {'positive' if name == '--h' else 'non-negative'} number")
+    h, rtol, atol = option_number("--h", h, positive=True), option_number("--rtol", rtol), option_number("--atol", atol)
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
     program, outputs = prob.program, prob.program.output_labels
     chosen = calculus.choose_mode(mode, prob.x.numel(), len(program.outputs))
