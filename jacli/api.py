@@ -134,13 +134,21 @@ def option_number(name: str, value: Any, *, positive: bool = False) -> float | N
     return number
 
 
+def _one_of(value: Any, choices: Sequence[str]) -> bool:
+    """Whether ``value`` is one of the strings ``choices`` (an array or other object is not, without a ValueError)."""
+    return isinstance(value, str) and value in choices
+
+
 def _short(value: Any) -> str:
     """``repr(value)`` for a message, at most 40 characters (a huge value in a message is noise)."""
     if isinstance(value, str | bytes):
         value = value[:41]
     elif not _cheap_repr(value):
         return f"a {type(value).__name__}"
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int of more than 4300 digits inside a Fraction or SymPy number
+        return f"a huge {type(value).__name__}"
     return text if len(text) <= 40 else text[:28] + "…" + text[-8:]
 
 
@@ -199,10 +207,13 @@ def _number(x: Any, name: str) -> sympy.Expr:
     """
     if isinstance(x, bool | np.bool_):
         raise UsageError(f"value for {name!r} is not numeric: {x!r}")
-    if isinstance(x, numbers.Integral):
-        return sympy.Integer(int(x))
-    if isinstance(x, numbers.Rational):  # Fraction: exact, however large (float() would overflow)
-        return sympy.Rational(int(x.numerator), int(x.denominator))
+    if isinstance(x, numbers.Rational):  # int, Fraction, NumPy and SymPy integers: exact
+        numerator, denominator = int(x.numerator), int(x.denominator)
+        if max(numerator.bit_length(), denominator.bit_length()) > language.MAX_INT_BITS:  # as --at refuses it
+            raise UsageError(
+                f"value for {name!r} is too large to compute exactly (over {language.MAX_INT_BITS:,} bits)"
+            )
+        return sympy.Rational(numerator, denominator)
     if isinstance(x, numbers.Real | decimal.Decimal):
         try:
             value = float(x)
@@ -211,6 +222,8 @@ def _number(x: Any, name: str) -> sympy.Expr:
         if math.isfinite(value):
             return sympy.Rational(repr(value))
     if isinstance(x, sympy.Expr) and x.is_number and x.is_real is True and x.is_finite is True:
+        for rational in x.atoms(sympy.Rational):  # the numbers inside are held to the same size
+            _number(rational, name)
         return x
     raise UsageError(f"value for {name!r} is not a finite real number: {_short(x)}")
 
@@ -537,8 +550,8 @@ def jacobian(
     ``mode``: ``forward`` (one pass per input), ``reverse`` (one per output) or
     ``auto`` (forward when there are fewer inputs than outputs).
     """
-    if mode not in calculus.MODES:
-        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {mode!r}")
+    if not _one_of(mode, calculus.MODES):
+        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
     language.check_result_size("Jacobian", (len(prob.program.outputs), prob.x.numel()))
     chosen = calculus.choose_mode(mode, prob.x.numel(), len(prob.program.outputs))
@@ -960,8 +973,8 @@ def evaluate_points(
     from jacli.points import PointsReader, open_points  # noqa: PLC0415
 
     _check_batch_options(command, chunk_size, batch.COMMANDS)
-    if mode not in calculus.MODES:
-        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {mode!r}")
+    if not _one_of(mode, calculus.MODES):
+        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
     torch_dtype, torch_device = _dtype(dtype), _device(device)
     parsed = parse(expr)
     order = wrt_names(parsed, wrt)
@@ -1094,8 +1107,8 @@ def check(
     from jacli import checking  # noqa: PLC0415
     from jacli.results import CheckResult  # noqa: PLC0415
 
-    if mode not in calculus.MODES:
-        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {mode!r}")
+    if not _one_of(mode, calculus.MODES):
+        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
     h, rtol, atol = option_number("--h", h, positive=True), option_number("--rtol", rtol), option_number("--atol", atol)
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
     program, outputs = prob.program, prob.program.output_labels
@@ -1171,8 +1184,8 @@ def graph(
     from jacli import graphs  # noqa: PLC0415
     from jacli.results import GraphEdge, GraphNode, GraphResult  # noqa: PLC0415
 
-    if mode not in ("reverse", "forward"):
-        raise UsageError(f"graph --mode must be reverse or forward, not {mode!r}")
+    if not _one_of(mode, ("reverse", "forward")):
+        raise UsageError(f"graph --mode must be reverse or forward, not {_short(mode)}")
     if input is not None and mode != "forward":
         raise UsageError("--input seeds forward mode; add --mode forward (reverse mode is seeded by --v)")
     prob = problem(expr, at, wrt=wrt, dtype=dtype)
@@ -1196,8 +1209,8 @@ def graph(
             direction = [language.constant_value(w) for w in parse_vector(v, len(input_labels), input_labels, "jvp")]
         else:
             chosen = input if input is not None else input_labels[0]
-            if chosen not in input_labels:
-                raise UsageError(f"--input {chosen!r} is not an input (inputs: {', '.join(input_labels)})")
+            if not _one_of(chosen, input_labels):
+                raise UsageError(f"--input {_short(chosen)} is not an input (inputs: {', '.join(input_labels)})")
             direction = [float(label == chosen) for label in input_labels]
             if input is None and len(input_labels) > 1:
                 notes.append(f"tangents ∂node/∂{chosen}, the first input; --input or --v picks another direction")
@@ -1265,8 +1278,8 @@ def torch_program(
         weights = [language.constant_value(w) for w in parse_vector(v, len(labels), labels, command)]
     chosen = None
     if command == "jacobian":
-        if mode not in calculus.MODES:
-            raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {mode!r}")
+        if not _one_of(mode, calculus.MODES):
+            raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
         chosen = calculus.choose_mode(mode, prob.x.numel(), len(outputs))
     return programs.torch_program(
         command,

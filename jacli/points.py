@@ -39,6 +39,8 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 """Longest line accepted (a guard against binary data without newlines)."""
 CHUNK_BYTES = 32 * 1024 * 1024
 """Most bytes of text read ahead for one chunk, however many rows were asked for."""
+MAX_CHUNK_LINES = 1 << 16
+"""Most lines in one chunk (as ``jacli.batch.MAX_CHUNK_ROWS``): a line is a Python string until parsed."""
 BLOCK_BYTES = 1024 * 1024
 """Bytes read from the stream at a time: an endless line is refused after MAX_LINE_BYTES, not read whole."""
 
@@ -194,7 +196,7 @@ class PointsReader:
         if len(lines[0]) > MAX_LINE_BYTES:  # only the first can be long: the others lie within one block
             self._too_long(self._lines_seen + 1, lines[0])
         self._ready.extend(lines)
-        self._ready_bytes += sum(map(len, lines))
+        self._ready_bytes += sum(map(len, lines)) + len(lines)  # with their newlines
         self._lines_seen += len(lines)
 
     def _too_long(self, line: int, data: bytes) -> None:
@@ -210,9 +212,9 @@ class PointsReader:
             self._fill()
         raw = self._ready[self._next : self._next + count]
         self._next += len(raw)
-        taken = sum(map(len, raw))
+        taken = sum(map(len, raw)) + len(raw)  # with their newlines
         self._ready_bytes -= taken
-        self.bytes_read += taken + len(raw)  # the lines given out, with their newlines (for a progress bar)
+        self.bytes_read += taken  # the lines given out (a progress bar's position)
         if self._next > len(self._ready) // 2:  # drop what was taken (amortised: each line is moved once)
             del self._ready[: self._next]
             self._next = 0
@@ -278,7 +280,7 @@ class PointsReader:
     def chunks(self, rows: int) -> Iterator[Chunk]:
         """Successive chunks of about ``rows`` lines each, as float64 arrays (rows, columns)."""
         try:
-            yield from self._chunks(max(1, rows))
+            yield from self._chunks(max(1, min(rows, MAX_CHUNK_LINES)))
         finally:
             self.close()
 
@@ -379,6 +381,8 @@ def open_points(path: str, stdin: IO[bytes] | None = None) -> PointsReader:
         stream = open(path, "rb")  # closed by PointsReader.close
     except OSError as err:
         raise PointsError(f"cannot read points file {path!r}: {err.strerror or err}") from None
+    except ValueError:  # a NUL byte, or a lone surrogate the file system cannot encode
+        raise PointsError(f"cannot read points file {path!r}: not a valid file name") from None
     try:
         size = os.fstat(stream.fileno()).st_size
         return PointsReader(stream, path, size, owned=True)
