@@ -123,10 +123,11 @@ def test_chunks_stop_at_the_byte_budget(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory from /proc (Linux)")
 def test_peak_memory_of_endless_and_huge_input_stays_far_under_1_gb(tmp_path: Path) -> None:
     rows = _write(tmp_path, "rows.csv", "x,y\n" + "".join(f"{i},{i + 1}\n" for i in range(400_000)))
     script = textwrap.dedent(f"""
-        import resource
+        import re
         from jacli import api
         from jacli.errors import UsageError
         try:
@@ -135,14 +136,15 @@ def test_peak_memory_of_endless_and_huge_input_stays_far_under_1_gb(tmp_path: Pa
             print(err)
         ev = api.evaluate_points("gradient", "x*y", {rows!r}, chunk_size=10**11, symbolic_form=False)
         print(sum(chunk.rows for chunk in ev.chunks))
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        # VmHWM, not ru_maxrss: after fork and exec, ru_maxrss still counts the parent (pytest)
+        print(re.search(r"VmHWM:\\s*(\\d+)", open("/proc/self/status").read()).group(1))
     """)
     done = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=SECONDS)
     assert done.returncode == 0, done.stderr
     message, count, peak_kb = done.stdout.splitlines()
     assert "not a text file" in message
     assert count == "400000"
-    assert int(peak_kb) < 600_000, peak_kb  # before: 3.7 GB (/dev/zero); torch alone is ~300 MB
+    assert int(peak_kb) < 600_000, peak_kb  # before: 3.7 GB (/dev/zero); torch alone is ~260 MB, this ~300 MB
 
 
 # ---------------------------------------------------------------------------
