@@ -115,7 +115,7 @@ def option_number(name: str, value: Any, *, positive: bool = False) -> float | N
 
     Any other value, of any type, is a :class:`UsageError`:
 
-    >>> option_number("--h", "0.1")
+    >>> option_number("--h", "0.1", positive=True)
     Traceback (most recent call last):
     ...
     jacli.errors.UsageError: --h must be a finite positive number, not '0.1'
