@@ -12,6 +12,8 @@ Each function chains the stages parse -> compile -> differentiate and returns a
 
 from __future__ import annotations
 
+import collections
+import decimal
 import functools
 import math
 import numbers
@@ -35,6 +37,9 @@ Point = str | Mapping[str, Any] | Sequence[Any] | None
 """``"1,2"``, ``"x=1, A=[[1,2],[3,4]]"``, ``{"x": 1}`` or ``[1, 2]``."""
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+MAX_DIMS = 32
+"""Most dimensions of an array value (NumPy's own limit)."""
 
 
 # ---------------------------------------------------------------------------
@@ -86,10 +91,72 @@ class Problem:
         }
 
 
-@functools.lru_cache(maxsize=64)
 def parse(text: str) -> language.ParsedExpression:
-    """Parse (cached: many points of one expression parse once)."""
+    """Parse (cached: many points of one expression parse once); an expression that is not a str is refused."""
+    return _parse(_text(text, "the expression"))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(text: str) -> language.ParsedExpression:
     return language.parse_expression(text)
+
+
+def _text(value: Any, what: str) -> str:
+    """``value`` when it is a str; bytes or anything else is a usage error naming ``what``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        raise UsageError(f"{what} must be text (str), not bytes; decode it first")
+    raise UsageError(f"{what} must be a string, not {type(value).__name__}")
+
+
+def option_number(name: str, value: Any, *, positive: bool = False) -> float | None:
+    """A numeric option such as ``--h``, ``--rtol``, ``--atol``: None, or a finite number ≥ 0 (> 0 if ``positive``).
+
+    Any other value, of any type, is a :class:`UsageError`:
+
+    >>> option_number("--h", "0.1", positive=True)
+    Traceback (most recent call last):
+    ...
+    jacli.errors.UsageError: --h must be a finite positive number, not '0.1'
+    """
+    if value is None:
+        return None
+    number = math.nan
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except (OverflowError, ValueError):  # Fraction(10**5000, 3): too large for a float
+            pass
+    if not (math.isfinite(number) and (number > 0 if positive else number >= 0)):
+        kind = "positive" if positive else "non-negative"
+        raise UsageError(f"{name} must be a finite {kind} number, not {_short(value)}")
+    return number
+
+
+def _one_of(value: Any, choices: Sequence[str]) -> bool:
+    """Whether ``value`` is one of the strings ``choices`` (an array or other object is not, without a ValueError)."""
+    return isinstance(value, str) and value in choices
+
+
+def _short(value: Any) -> str:
+    """``repr(value)`` for a message, at most 40 characters (a huge value in a message is noise)."""
+    if isinstance(value, str | bytes):
+        value = value[:41]
+    elif not _cheap_repr(value):
+        return f"a {type(value).__name__}"
+    try:
+        text = repr(value)
+    except ValueError:  # an int of more than 4300 digits inside a Fraction or SymPy number
+        return f"a huge {type(value).__name__}"
+    return text if len(text) <= 40 else text[:28] + "…" + text[-8:]
+
+
+def _cheap_repr(value: Any) -> bool:
+    """Whether ``repr(value)`` is short work: a number or None, not a huge int (quadratic) or a container."""
+    if isinstance(value, int):
+        return value.bit_length() < 4096
+    return value is None or isinstance(value, numbers.Number | decimal.Decimal | sympy.Basic)
 
 
 @functools.lru_cache(maxsize=64)
@@ -111,12 +178,20 @@ def wrt_names(parsed: language.ParsedExpression, wrt: str | Sequence[str] | None
         raise UsageError("the expression has no variables, so there is nothing to differentiate")
     if wrt is None:
         return parsed.names
-    names = [n.strip() for n in wrt.split(",")] if isinstance(wrt, str) else list(wrt)
+    if isinstance(wrt, str):
+        names = [n.strip() for n in wrt.split(",")]
+    elif isinstance(wrt, list | tuple) and all(isinstance(n, str) for n in wrt):
+        names = list(wrt)
+    else:
+        raise UsageError(f"wrt must be names: a string like 'x,y' or a list of strings, not {_short(wrt)}")
+    known_names = set(parsed.names)
     for name in names:
-        if name not in parsed.names:
+        if name not in known_names:
             known = ", ".join(parsed.names) or "none"
-            raise UsageError(f"--wrt names {name!r}, which is not a variable of the expression (variables: {known})")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+            raise UsageError(
+                f"--wrt names {_short(name)}, which is not a variable of the expression (variables: {known})"
+            )
+    duplicates = sorted(n for n, count in collections.Counter(names).items() if count > 1)
     if duplicates:
         raise UsageError(f"--wrt names {', '.join(map(repr, duplicates))} more than once")
     if not names:
@@ -125,27 +200,116 @@ def wrt_names(parsed: language.ParsedExpression, wrt: str | Sequence[str] | None
 
 
 def _number(x: Any, name: str) -> sympy.Expr:
-    """A Python or SymPy number -> an exact SymPy number (floats by their decimal repr)."""
-    if isinstance(x, bool):
+    """A Python, NumPy or SymPy number -> an exact SymPy number (floats by their decimal repr).
+
+    Finite real numbers only, as ``--at`` takes them: bool, complex, nan, inf, strings
+    and other objects are usage errors (never a TypeError or OverflowError).
+    """
+    if isinstance(x, bool | np.bool_):
         raise UsageError(f"value for {name!r} is not numeric: {x!r}")
-    if isinstance(x, numbers.Integral):
-        return sympy.Integer(int(x))
-    if isinstance(x, numbers.Real) and math.isfinite(float(x)):
-        return sympy.Rational(repr(float(x)))
-    if isinstance(x, sympy.Expr) and x.is_number and x.is_real and x.is_finite:
+    if isinstance(x, numbers.Rational):  # int, Fraction, NumPy and SymPy integers: exact
+        numerator, denominator = int(x.numerator), int(x.denominator)
+        if max(numerator.bit_length(), denominator.bit_length()) > language.MAX_INT_BITS:  # as --at refuses it
+            raise UsageError(
+                f"value for {name!r} is too large to compute exactly (over {language.MAX_INT_BITS:,} bits)"
+            )
+        return sympy.Rational(numerator, denominator)
+    if isinstance(x, numbers.Real | decimal.Decimal):
+        try:
+            value = float(x)
+        except (OverflowError, ValueError):
+            value = math.nan
+        if math.isfinite(value):
+            return sympy.Rational(repr(value))
+    if isinstance(x, sympy.Expr) and x.is_number and x.is_real is True and x.is_finite is True:
+        for rational in x.atoms(sympy.Rational):  # the numbers inside are held to the same size
+            _number(rational, name)
         return x
-    raise UsageError(f"value for {name!r} is not a finite real number: {x!r}")
+    raise UsageError(f"value for {name!r} is not a finite real number: {_short(x)}")
 
 
 def _as_value(raw: Any, name: str) -> language.Value:
-    """A number or nested list from Python -> an object array of SymPy numbers."""
+    """A number, nested list, NumPy array or torch tensor from Python -> an object array of SymPy numbers.
+
+    Sizes and depth are checked before anything is converted, so a 10,000,000-element
+    array is refused at once (not after seconds and hundreds of MB).
+    """
     if isinstance(raw, str):
         parsed = language.parse_assignments(raw)
         if len(parsed.positional) != 1 or parsed.named:
-            raise UsageError(f"value for {name!r} must be one number or array, got {raw!r}")
+            raise UsageError(f"value for {name!r} must be one number or array, got {_short(raw)}")
         return parsed.positional[0]
-    array = np.asarray(raw.tolist() if hasattr(raw, "tolist") else raw, dtype=object)
-    return np.vectorize(lambda x: _number(x, name), otypes=[object])(array)
+    if isinstance(raw, bytes | bytearray | memoryview):
+        raise UsageError(f"value for {name!r} is bytes, not a number; decode it, or give a number")
+    shape, flat = _nested(_plain(raw, name), name)
+    out = np.empty(len(flat), dtype=object)
+    out[:] = [_number(x, name) for x in flat]
+    return out.reshape(shape)
+
+
+def _plain(raw: Any, name: str) -> Any:
+    """A NumPy array or torch tensor as nested lists, after checking its size; anything else as it is."""
+    if isinstance(raw, torch.Tensor):
+        if raw.is_meta or raw.layout != torch.strided or raw.is_nested or raw.is_quantized:
+            raise UsageError(f"value for {name!r}: a {_tensor_kind(raw)} tensor has no values to read")
+        _check_size(tuple(raw.shape), name)
+        return raw.detach().cpu().tolist()
+    if isinstance(raw, np.ndarray | np.generic):
+        _check_size(raw.shape, name)
+        return raw.tolist()
+    return raw
+
+
+def _tensor_kind(t: torch.Tensor) -> str:
+    if t.is_meta:
+        return "meta"
+    if t.is_nested:
+        return "nested"
+    if t.is_quantized:
+        return "quantized"
+    return str(t.layout).removeprefix("torch.")
+
+
+def _check_size(shape: Sequence[int], name: str) -> None:
+    """Refuse an array deeper than :data:`MAX_DIMS` or larger than ``language.max_elements()``."""
+    if len(shape) > MAX_DIMS:
+        raise UsageError(
+            f"value for {name!r} is nested more than {MAX_DIMS} deep (arrays have at most {MAX_DIMS} axes)"
+        )
+    size, limit = math.prod(shape), language.max_elements()
+    if size > limit:
+        raise UsageError(
+            f"the value of {name!r} has {size:,} elements; the limit is {limit:,} (set JACLI_MAX_ELEMENTS to raise it)"
+        )
+
+
+def _nested(raw: Any, name: str) -> tuple[tuple[int, ...], list[Any]]:
+    """The shape and the flat elements of nested lists/tuples, checked level by level.
+
+    Each level's size is checked before the next is built, so a huge list costs
+    nothing to refuse; ragged or empty arrays and arrays nested too deeply are errors.
+    """
+    shape: list[int] = []
+    level = [raw]
+    while isinstance(level[0], list | tuple):
+        width = len(level[0])
+        if width == 0:
+            raise UsageError(f"value for {name!r} is an empty array")
+        if not all(isinstance(item, list | tuple) and len(item) == width for item in level):
+            raise ShapeError(f"value for {name!r} is a ragged array: its rows have different lengths")
+        shape.append(width)
+        _check_size(shape, name)
+        level = [_plain(x, name) for item in level for x in item]
+    if any(isinstance(x, list | tuple) for x in level):
+        raise ShapeError(f"value for {name!r} is a ragged array: its rows have different lengths")
+    return tuple(shape), level
+
+
+def _is_number_like(at: Any) -> bool:
+    """One value standing for a point of one variable: ``at=3``, ``at=Fraction(1, 3)``, a 0-d array."""
+    if isinstance(at, np.ndarray | torch.Tensor):
+        return at.ndim == 0
+    return isinstance(at, numbers.Number | decimal.Decimal | sympy.Basic | np.generic)
 
 
 def assign_point(parsed: language.ParsedExpression, order: Sequence[str], at: Point) -> dict[str, language.Value]:
@@ -156,9 +320,20 @@ def assign_point(parsed: language.ParsedExpression, order: Sequence[str], at: Po
         parsed_at = language.parse_assignments(at)
         positional, named = parsed_at.positional, dict(parsed_at.named)
     elif isinstance(at, Mapping):
-        positional, named = (), {k: _as_value(v, k) for k, v in at.items()}
+        positional, named = (), _named_values(at)
+    elif _is_number_like(at):  # at=3: the one value of a function of one variable, as at="3"
+        positional, named = (_as_value(at, order[0]),), {}
+    elif isinstance(at, list | tuple | np.ndarray | torch.Tensor):
+        if len(at) > len(order):  # before converting anything: at may be huge
+            raise UsageError(
+                f"--at has {len(at):,} positional values but there are {len(order)} variables ({', '.join(order)})"
+            )
+        positional, named = tuple(_as_value(v, order[i]) for i, v in enumerate(at)), {}
     else:
-        positional, named = tuple(_as_value(v, str(i)) for i, v in enumerate(at)), {}
+        raise UsageError(
+            "at must be a point: text like '1,2' or 'x=1, y=2', a mapping of names to values, "
+            f"or a list of values, not {_short(at)}"
+        )
     if len(positional) > len(order):
         raise UsageError(
             f"--at has {len(positional)} positional values but there are {len(order)} variables ({', '.join(order)})"
@@ -167,7 +342,9 @@ def assign_point(parsed: language.ParsedExpression, order: Sequence[str], at: Po
     for name, value in named.items():
         if name not in parsed.names:
             known = ", ".join(parsed.names) or "none"
-            raise UsageError(f"--at names {name!r}, which is not a variable of the expression (variables: {known})")
+            raise UsageError(
+                f"--at names {_short(name)}, which is not a variable of the expression (variables: {known})"
+            )
         if name in values:
             raise UsageError(f"--at gives {name!r} twice (by position and by name)")
         values[name] = value
@@ -185,17 +362,27 @@ def assign_point(parsed: language.ParsedExpression, order: Sequence[str], at: Po
     return {n: values[n] for n in parsed.names}
 
 
+def _named_values(at: Mapping[Any, Any]) -> dict[str, language.Value]:
+    """``{"x": 1, "A": [[1, 2], [3, 4]]}`` -> name -> exact value; names must be strings."""
+    named = {}
+    for key, value in at.items():
+        if not isinstance(key, str):
+            raise UsageError(f"the names of a point must be strings, not {_short(key)}")
+        named[key] = _as_value(value, key)
+    return named
+
+
 def _dtype(dtype: str) -> torch.dtype:
-    if dtype not in DTYPES:
-        raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    if not isinstance(dtype, str) or dtype not in DTYPES:
+        raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, not {_short(dtype)}")
     return DTYPES[dtype]
 
 
 def _device(device: str) -> torch.device:
+    if not isinstance(device, str) or device not in ("cpu", "cuda"):
+        raise UsageError(f"--device must be cpu or cuda, not {_short(device)}")
     if device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: torch sees no CUDA device here; use --device cpu")
-    if device not in ("cpu", "cuda"):
-        raise UsageError(f"--device must be cpu or cuda, not {device!r}")
     return torch.device(device)
 
 
@@ -363,8 +550,8 @@ def jacobian(
     ``mode``: ``forward`` (one pass per input), ``reverse`` (one per output) or
     ``auto`` (forward when there are fewer inputs than outputs).
     """
-    if mode not in calculus.MODES:
-        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {mode!r}")
+    if not _one_of(mode, calculus.MODES):
+        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
     language.check_result_size("Jacobian", (len(prob.program.outputs), prob.x.numel()))
     chosen = calculus.choose_mode(mode, prob.x.numel(), len(prob.program.outputs))
@@ -544,7 +731,7 @@ def _fixed_values(at: Point, parsed: language.ParsedExpression) -> dict[str, lan
             raise UsageError('with --points, --at gives values by name (e.g. --at "a=2") for variables not in the file')
         named = dict(assignments.named)
     elif isinstance(at, Mapping):
-        named = {k: _as_value(v, k) for k, v in at.items()}
+        named = _named_values(at)
     else:
         raise UsageError("with --points, --at gives values by name, for variables not in the file")
     for name in named:
@@ -557,33 +744,73 @@ def _fixed_values(at: Point, parsed: language.ParsedExpression) -> dict[str, lan
 def _header_columns(
     reader: Any, parsed: language.ParsedExpression, fixed: Mapping[str, language.Value]
 ) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
-    """A header row -> each column variable's shape, and element label -> column index."""
+    """A header row -> each column variable's shape, and element label -> column index.
+
+    Linear in the number of columns, and each array is held to ``language.max_elements()``
+    and :data:`MAX_DIMS` before its shape is used.
+    """
     where = f"{reader.name}:{reader.first_line}"
+    limit = language.max_elements()
+    names = set(parsed.names)
     indices: dict[str, list[tuple[int, ...]]] = {}
     label_column: dict[str, int] = {}
     for col, label in enumerate(reader.header):
         name, _, rest = label.partition("[")
-        index = tuple(int(i) for i in rest.rstrip("]").split(",")) if rest else ()
-        if name not in parsed.names:
+        if name not in names:
             known = ", ".join(parsed.names) or "none"
-            raise UsageError(f"{where}: the header names {label!r}, not a variable of the expression ({known})")
+            raise UsageError(f"{where}: the header names {_short(label)}, not a variable of the expression ({known})")
         if name in fixed:
             raise UsageError(f"{where}: {name!r} is both a column and given by --at; give it once")
-        if indices.get(name) and (not index) != (not indices[name][0]):
+        index = _header_index(where, label, rest, limit)
+        seen = indices.setdefault(name, [])
+        if seen and (not index) != (not seen[0]):
             raise UsageError(f"{where}: the header names {name!r} both whole and by element")
-        indices.setdefault(name, []).append(index)
-        label_column[language.element_label(name, index)] = col
+        seen.append(index)
+        if len(seen) > limit:
+            raise UsageError(
+                f"{where}: the header names more than {limit:,} elements of {name!r}; the limit is {limit:,}"
+            )
+        element = language.element_label(name, index)
+        if element in label_column:
+            raise UsageError(f"{where}: the header names {element!r} twice")
+        label_column[element] = col
     shapes: dict[str, tuple[int, ...]] = {}
     for name, seen in indices.items():
-        if len({len(i) for i in seen}) != 1:
-            raise UsageError(f"{where}: the elements of {name!r} in the header have different numbers of indices")
-        shape = tuple(max(i[d] for i in seen) + 1 for d in range(len(seen[0])))
-        missing = [language.element_label(name, i) for i in np.ndindex(shape) if i not in set(seen)]
-        if missing:
-            shown = ", ".join(missing[:5])
-            raise UsageError(f"{where}: the header has no column for {shown} (array {name!r} of shape {shape})")
-        shapes[name] = shape
+        shapes[name] = _header_shape(where, name, seen, limit)
     return shapes, label_column
+
+
+def _header_index(where: str, label: str, rest: str, limit: int) -> tuple[int, ...]:
+    """The index of ``a[0,1]`` (``rest`` is ``0,1]``); too many axes or too large an index is refused."""
+    if not rest:
+        return ()
+    parts = rest[:-1].split(",", MAX_DIMS)
+    if len(parts) > MAX_DIMS:
+        raise UsageError(
+            f"{where}: {_short(label)} has more than {MAX_DIMS} indices (arrays have at most {MAX_DIMS} axes)"
+        )
+    if any(len(part) > len(str(limit)) or int(part) >= limit for part in parts):  # no int() of 5,000 digits
+        raise UsageError(f"{where}: {_short(label)}: an index past the limit of {limit:,} elements")
+    return tuple(int(part) for part in parts)
+
+
+def _header_shape(where: str, name: str, seen: list[tuple[int, ...]], limit: int) -> tuple[int, ...]:
+    """The shape of array ``name`` from the indices of its columns, which must be all of its elements."""
+    rank = len(seen[0])
+    if any(len(i) != rank for i in seen):
+        raise UsageError(f"{where}: the elements of {name!r} in the header have different numbers of indices")
+    shape = tuple(max(i[d] for i in seen) + 1 for d in range(rank))
+    size = math.prod(shape)
+    if size > limit:
+        raise UsageError(
+            f"{where}: the header makes {name!r} an array of shape {shape}, {size:,} elements; the limit is {limit:,}"
+        )
+    if len(seen) != size:  # labels are distinct, so some are missing
+        present = set(seen)
+        missing = [language.element_label(name, i) for i in np.ndindex(shape) if i not in present]
+        shown = ", ".join(missing[:5])
+        raise UsageError(f"{where}: the header has no column for {shown} (array {name!r} of shape {shape})")
+    return shape
 
 
 def _file_layout(
@@ -610,6 +837,19 @@ def _file_layout(
         raise UsageError(f"{reader.name}: no column for {', '.join(map(repr, missing))}; add one or give it by --at")
     values = {n: [language.constant_value(e) for e in value.flat] for n, value in fixed.items()}
     return shapes, values, label_column
+
+
+def validate_points(expr: str, points: Sequence[Point], *, wrt: str | Sequence[str] | None = None) -> None:
+    """Refuse a bad point among many before any is computed (``--at`` given several times).
+
+    Each point is matched to the variables and the program is built for its shapes
+    (cached, so this is the cheap part of the work); the first bad one raises.
+    """
+    parsed = parse(expr)
+    order = wrt_names(parsed, wrt)
+    for point in points:
+        values = assign_point(parsed, order, point)
+        _program(expr, tuple((n, tuple(v.shape)) for n, v in values.items()))
 
 
 def _list_layout(
@@ -696,6 +936,14 @@ def _input_blocks(program: language.Program, order: Sequence[str]) -> tuple[Inpu
     return tuple(blocks)
 
 
+def _check_batch_options(command: Any, chunk_size: Any, commands: Sequence[str]) -> None:
+    if not isinstance(command, str) or command not in commands:
+        raise UsageError(f"cannot evaluate {_short(command)} at many points; one of {', '.join(commands)}")
+    integral = isinstance(chunk_size, numbers.Integral) and not isinstance(chunk_size, bool)
+    if chunk_size is not None and not (integral and chunk_size >= 1):
+        raise UsageError(f"--chunk-size must be a positive integer, not {_short(chunk_size)}")
+
+
 def evaluate_points(
     command: str,
     expr: str,
@@ -724,10 +972,9 @@ def evaluate_points(
     from jacli import batch  # noqa: PLC0415
     from jacli.points import PointsReader, open_points  # noqa: PLC0415
 
-    if command not in batch.COMMANDS:
-        raise UsageError(f"cannot evaluate {command!r} at many points; one of {', '.join(batch.COMMANDS)}")
-    if mode not in calculus.MODES:
-        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {mode!r}")
+    _check_batch_options(command, chunk_size, batch.COMMANDS)
+    if not _one_of(mode, calculus.MODES):
+        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
     torch_dtype, torch_device = _dtype(dtype), _device(device)
     parsed = parse(expr)
     order = wrt_names(parsed, wrt)
@@ -741,8 +988,10 @@ def evaluate_points(
             raise
     elif at is not None:
         raise UsageError("give the points either as a list or with --at, not both")
-    else:
+    elif isinstance(points, list | tuple):
         shapes_of, flat = _list_layout(parsed, order, points)
+    else:
+        raise UsageError(f"points must be a file name, a PointsReader or a list of points, not {_short(points)}")
     shapes = tuple((n, shapes_of[n]) for n in parsed.names)
     program = _program(expr, shapes)
     fn = _compiled(expr, shapes, order)
@@ -771,7 +1020,7 @@ def evaluate_points(
     if command in ("jacobian", "hessian"):
         language.check_result_size(command.capitalize(), shape)  # the same limit as for one point
     width = {"jacobian": min(n, m), "hessian": m * n}.get(command, 1)
-    rows = chunk_size or batch.chunk_rows(len(fn._steps) + n, width + 1)
+    rows = batch.chunk_rows(len(fn._steps) + n, width + 1, None if chunk_size is None else int(chunk_size))
     if reader is not None:
         source = ((chunk.values, chunk.first_line) for chunk in reader.chunks(rows))
     else:
@@ -858,11 +1107,9 @@ def check(
     from jacli import checking  # noqa: PLC0415
     from jacli.results import CheckResult  # noqa: PLC0415
 
-    if mode not in calculus.MODES:
-        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {mode!r}")
-    for name, value in (("--h", h), ("--rtol", rtol), ("--atol", atol)):
-        if value is not None and not (math.isfinite(value) and value >= 0 and (name != "--h" or value > 0)):
-            raise UsageError(f"{name} must be a finite {'positive' if name == '--h' else 'non-negative'} number")
+    if not _one_of(mode, calculus.MODES):
+        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
+    h, rtol, atol = option_number("--h", h, positive=True), option_number("--rtol", rtol), option_number("--atol", atol)
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
     program, outputs = prob.program, prob.program.output_labels
     chosen = calculus.choose_mode(mode, prob.x.numel(), len(program.outputs))
@@ -937,8 +1184,8 @@ def graph(
     from jacli import graphs  # noqa: PLC0415
     from jacli.results import GraphEdge, GraphNode, GraphResult  # noqa: PLC0415
 
-    if mode not in ("reverse", "forward"):
-        raise UsageError(f"graph --mode must be reverse or forward, not {mode!r}")
+    if not _one_of(mode, ("reverse", "forward")):
+        raise UsageError(f"graph --mode must be reverse or forward, not {_short(mode)}")
     if input is not None and mode != "forward":
         raise UsageError("--input seeds forward mode; add --mode forward (reverse mode is seeded by --v)")
     prob = problem(expr, at, wrt=wrt, dtype=dtype)
@@ -962,8 +1209,8 @@ def graph(
             direction = [language.constant_value(w) for w in parse_vector(v, len(input_labels), input_labels, "jvp")]
         else:
             chosen = input if input is not None else input_labels[0]
-            if chosen not in input_labels:
-                raise UsageError(f"--input {chosen!r} is not an input (inputs: {', '.join(input_labels)})")
+            if not _one_of(chosen, input_labels):
+                raise UsageError(f"--input {_short(chosen)} is not an input (inputs: {', '.join(input_labels)})")
             direction = [float(label == chosen) for label in input_labels]
             if input is None and len(input_labels) > 1:
                 notes.append(f"tangents ∂node/∂{chosen}, the first input; --input or --v picks another direction")
@@ -1031,8 +1278,8 @@ def torch_program(
         weights = [language.constant_value(w) for w in parse_vector(v, len(labels), labels, command)]
     chosen = None
     if command == "jacobian":
-        if mode not in calculus.MODES:
-            raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {mode!r}")
+        if not _one_of(mode, calculus.MODES):
+            raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
         chosen = calculus.choose_mode(mode, prob.x.numel(), len(outputs))
     return programs.torch_program(
         command,

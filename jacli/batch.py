@@ -38,6 +38,8 @@ CHUNK_ELEMENTS = 1 << 22
 """Float intermediates per chunk (32 MiB of float64): sets the default chunk size."""
 MAX_CHUNK_ROWS = 1 << 16
 """Most points per chunk: beyond this, larger chunks no longer run faster."""
+MAX_CHUNK_ELEMENTS = 4 * CHUNK_ELEMENTS
+"""Float intermediates per chunk a ``--chunk-size`` may ask for (128 MiB of float64): more is clamped."""
 COMMANDS = ("jacobian", "gradient", "hessian", "vjp", "jvp")
 
 Kernel = Callable[["Tensor", "Tensor"], tuple["Tensor", "Tensor"]]
@@ -185,9 +187,20 @@ def make_kernel(
     return kernel
 
 
-def chunk_rows(steps: int, width: int) -> int:
-    """A chunk size that keeps ``steps * width`` float intermediates per row within :data:`CHUNK_ELEMENTS`."""
-    return max(1, min(MAX_CHUNK_ROWS, CHUNK_ELEMENTS // max(1, steps * width)))
+def chunk_rows(steps: int, width: int, requested: int | None = None) -> int:
+    """A chunk size that keeps ``steps * width`` float intermediates per row within :data:`CHUNK_ELEMENTS`.
+
+    A ``requested`` size (``--chunk-size``) is honoured up to :data:`MAX_CHUNK_ROWS` rows and
+    :data:`MAX_CHUNK_ELEMENTS` intermediates: ``--chunk-size 100000000000`` must not
+    allocate (or read ahead) for a hundred billion rows. Chunking never changes the results.
+
+    >>> chunk_rows(10, 2), chunk_rows(10, 2, 100), chunk_rows(10, 2, 10**11), chunk_rows(10**6, 100, 50)
+    (65536, 100, 65536, 1)
+    """
+    per_row = max(1, steps * width)
+    if requested is None:
+        return max(1, min(MAX_CHUNK_ROWS, CHUNK_ELEMENTS // per_row))
+    return max(1, min(requested, MAX_CHUNK_ROWS, MAX_CHUNK_ELEMENTS // per_row))
 
 
 @dataclass(frozen=True)

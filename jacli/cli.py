@@ -275,6 +275,7 @@ def _run(
             _run_points(text, at, output, digits=digits, batch=batch, options=kwargs)
             return
         points = at or [None]
+        _api().validate_points(text, points, wrt=kwargs.get("wrt"))  # a bad last --at is refused first
         results = [compute(text, point, **kwargs) for point in points]
         _emit(results, output, digits)
 
@@ -558,6 +559,7 @@ def check(
 
     with reported_errors():
         text = read_expression(expr)
+        _api().validate_points(text, at or [None], wrt=wrt)
         results = [
             _api().check(text, point, wrt=wrt, h=h, richardson=richardson, rtol=rtol, atol=atol, mode=mode.value,
                          dtype=dtype.value, device=device.value)
@@ -610,6 +612,7 @@ def graph(
     """
     with reported_errors():
         text = read_expression(expr)
+        _api().validate_points(text, at or [None], wrt=wrt)
         results = [
             _api().graph(text, point, v, wrt=wrt, mode=mode.value, input=input_name, dtype=dtype.value)
             for point in (at or [None])

@@ -15,11 +15,13 @@ line, to name the file, line and column of the first bad field.
 
 from __future__ import annotations
 
+import collections
 import io
 import itertools
 import os
 import re
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
@@ -35,8 +37,23 @@ MAX_COLUMNS = 100_000
 """Most columns a points file may have."""
 MAX_LINE_BYTES = 16 * 1024 * 1024
 """Longest line accepted (a guard against binary data without newlines)."""
+CHUNK_BYTES = 32 * 1024 * 1024
+"""Most bytes of text read ahead for one chunk, however many rows were asked for."""
+MAX_CHUNK_LINES = 1 << 16
+"""Most lines in one chunk (as ``jacli.batch.MAX_CHUNK_ROWS``): a line is a Python string until parsed."""
+BLOCK_BYTES = 1024 * 1024
+"""Bytes read from the stream at a time: an endless line is refused after MAX_LINE_BYTES, not read whole."""
 
+_NEWLINE = b"\n"  # (a name: an f-string may not hold a backslash)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*(\[\d+(,\d+)*\])?\Z")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+"""A decimal number, as ``--at`` takes it: what a field of a points file may hold."""
+_NONFINITE = re.compile(r"[+-]?(?:nan|inf|infinity)\Z", re.IGNORECASE)
+"""What NumPy's reader also takes, but ``--at`` refuses: these are located and refused after parsing."""
+_NONFINITE_FIELD = re.compile(r"^[^#\n]*?(?<![\w.])([+-]?(?:nan|inf(?:inity)?))", re.IGNORECASE | re.MULTILINE)
+"""The first ``nan``/``inf`` spelled as a field (not in a comment) in the text of a chunk."""
+_FIELD = re.compile(r"(?:[^,\[]|\[[^\[\]]*\]|\[)*")
+"""A comma-separated field; a comma inside brackets belongs to an element label such as ``A[0,1]``."""
 
 
 class PointsError(UsageError):
@@ -52,31 +69,44 @@ class Chunk:
 
 
 def _split(line: str, delimiter: str | None) -> list[tuple[int, str]]:
-    """Fields of a line with their 1-based character columns (comments removed)."""
+    """Fields of a line with their 1-based character columns (comments removed).
+
+    At most ``MAX_COLUMNS + 1`` fields: more is an error however many there are,
+    and a 16 MiB line of commas must not become millions of strings.
+    """
     body = line.split("#", 1)[0].rstrip("\r\n")
     if delimiter is None:
-        return [(m.start() + 1, m.group()) for m in re.finditer(r"\S+", body)]
-    fields, start = [], 0
-    # a comma inside brackets belongs to an element label such as A[0,1]
-    pieces = re.split(r",(?![^\[\]]*\])", body) if delimiter == "," else body.split(delimiter)
-    for piece in pieces:
+        return [(m.start() + 1, m.group()) for m in itertools.islice(re.finditer(r"\S+", body), MAX_COLUMNS + 1)]
+    fields: list[tuple[int, str]] = []
+    start = 0
+    while len(fields) <= MAX_COLUMNS:
+        if delimiter == ",":
+            end = _FIELD.match(body, start).end()  # type: ignore[union-attr]  # matches the empty string too
+        else:
+            found = body.find(delimiter, start)
+            end = len(body) if found < 0 else found
+        piece = body[start:end]
         stripped = piece.strip()
-        offset = len(piece) - len(piece.lstrip())
-        fields.append((start + offset + 1, stripped))
-        start += len(piece) + len(delimiter)
+        fields.append((start + len(piece) - len(piece.lstrip()) + 1, stripped))
+        if end >= len(body):
+            break
+        start = end + len(delimiter)
     return fields
 
 
+def _count_fields(line: str, delimiter: str | None) -> int:
+    """How many fields a data line has (no element labels in data rows: a plain count, linear)."""
+    body = line.split("#", 1)[0].rstrip("\r\n")
+    return len(body.split()) if delimiter is None else body.count(delimiter) + 1
+
+
 def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    """A field NumPy's reader parses: a decimal number, or nan/inf (refused later, with their place)."""
+    return bool(_NUMBER.match(text) or _NONFINITE.match(text))
 
 
 def _detect_delimiter(line: str) -> str | None:
-    body = re.sub(r"\[[^\]]*\]", "", line.split("#", 1)[0])  # ignore the commas of A[0,1]
+    body = re.sub(r"\[[^\[\]]*\]", "", line.split("#", 1)[0])  # ignore the commas of A[0,1]
     if "," in body:
         return ","
     if "\t" in body:
@@ -84,8 +114,18 @@ def _detect_delimiter(line: str) -> str | None:
     return None
 
 
+def _columns_error(where: str, count: int) -> PointsError:
+    shown = f"more than {MAX_COLUMNS:,}" if count > MAX_COLUMNS else f"{count:,}"
+    return PointsError(f"{where}: {shown} columns; the limit is {MAX_COLUMNS:,}")
+
+
 class PointsReader:
-    """Rows of numbers from a file (or stdin), a chunk at a time, with an optional header."""
+    """Rows of numbers from a file (or stdin), a chunk at a time, with an optional header.
+
+    The stream is read a block at a time and cut into lines here, so neither an
+    endless line (``/dev/zero``) nor a huge chunk size reads more than
+    :data:`MAX_LINE_BYTES` per line and about :data:`CHUNK_BYTES` per chunk.
+    """
 
     def __init__(self, stream: IO[bytes], name: str, size: int | None = None, *, owned: bool = False) -> None:
         self.name = name
@@ -93,10 +133,19 @@ class PointsReader:
         self.size = size
         """Bytes in the file when known (for a progress bar), else None."""
         self.bytes_read = 0
+        """Bytes of the lines read so far (a progress bar's position)."""
         self._stream = stream
         self._line_no = 0
         self._pending: list[str] = []
         self._first_data_line = 0
+        # lines read but not yet taken (without their b"\n"), the start of an unfinished line, end of stream
+        self._ready: list[bytes] = []
+        self._next = 0
+        self._ready_bytes = 0
+        self._lines_seen = 0
+        self._tail: list[bytes] = []
+        self._tail_bytes = 0
+        self._eof = False
         self.header: tuple[str, ...] | None = None
         self.delimiter: str | None = None
         self.columns = 0
@@ -110,29 +159,87 @@ class PointsReader:
         data = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
         return cls(io.BytesIO(data.encode()), name)
 
-    # -- low level: lines as text ---------------------------------------------------
+    # -- low level: bytes in blocks, lines, text ---------------------------------------
+
+    def _read_block(self) -> bytes:
+        """The next bytes of the stream (b"" at its end); a failing read is a usage error, not a traceback."""
+        read = getattr(self._stream, "read1", self._stream.read)  # read1: what is there, without waiting to fill
+        try:
+            return read(BLOCK_BYTES)
+        except OSError as err:  # EIO (/proc/self/mem), EISDIR, a vanished device
+            raise PointsError(f"cannot read points file {self.name!r}: {err.strerror or err}") from None
+        except ValueError:  # a closed stream
+            raise PointsError(f"cannot read points file {self.name!r}: it is closed") from None
+
+    def _fill(self) -> None:
+        """Read one block: its complete lines join the ready ones; an unfinished line waits (bounded)."""
+        block = self._read_block()
+        if not block:
+            self._eof = True
+            if self._tail:
+                self._add_lines([b"".join(self._tail)])
+                self._tail, self._tail_bytes = [], 0
+            return
+        parts = block.split(b"\n")
+        if len(parts) > 1:
+            if self._tail:
+                parts[0] = b"".join([*self._tail, parts[0]])
+                self._tail, self._tail_bytes = [], 0
+            self._add_lines(parts[:-1])
+        if parts[-1]:
+            self._tail.append(parts[-1])
+            self._tail_bytes += len(parts[-1])
+            if self._tail_bytes > MAX_LINE_BYTES:
+                self._too_long(self._lines_seen + 1, b"".join(self._tail))
+
+    def _add_lines(self, lines: list[bytes]) -> None:
+        if len(lines[0]) > MAX_LINE_BYTES:  # only the first can be long: the others lie within one block
+            self._too_long(self._lines_seen + 1, lines[0])
+        self._ready.extend(lines)
+        self._ready_bytes += sum(map(len, lines)) + len(lines)  # with their newlines
+        self._lines_seen += len(lines)
+
+    def _too_long(self, line: int, data: bytes) -> None:
+        where = f"{self.name}:{line}"
+        if b"\0" in data:
+            raise PointsError(f"{where}: not a text file (binary data); expected rows of numbers")
+        limit = MAX_LINE_BYTES // (1024 * 1024)
+        raise PointsError(f"{where}: a line longer than {limit} MiB; expected rows of numbers")
+
+    def _read_raw(self, count: int) -> list[bytes]:
+        """Up to ``count`` lines; fewer at the end of the stream or past :data:`CHUNK_BYTES` of text."""
+        while len(self._ready) - self._next < count and not self._eof and self._ready_bytes < CHUNK_BYTES:
+            self._fill()
+        raw = self._ready[self._next : self._next + count]
+        self._next += len(raw)
+        taken = sum(map(len, raw)) + len(raw)  # with their newlines
+        self._ready_bytes -= taken
+        self.bytes_read += taken  # the lines given out (a progress bar's position)
+        if self._next > len(self._ready) // 2:  # drop what was taken (amortised: each line is moved once)
+            del self._ready[: self._next]
+            self._next = 0
+        return raw
+
+    def _at_end(self) -> bool:
+        return self._eof and self._next >= len(self._ready)
 
     def _decode(self, raw: list[bytes], first_line: int) -> list[str]:
         """Bytes lines -> text lines; binary data or bad UTF-8 is an error at its line."""
-        for offset, line in enumerate(raw):
-            if b"\0" in line or len(line) > MAX_LINE_BYTES:
-                where = f"{self.name}:{first_line + offset}"
-                raise PointsError(f"{where}: not a text file (binary data); expected rows of numbers")
-        blob = b"".join(raw)
+        if not raw:
+            return []
+        blob = b"\n".join(raw)
+        nul = blob.find(b"\0")
+        if nul >= 0:
+            where = f"{self.name}:{first_line + blob.count(_NEWLINE, 0, nul)}"
+            raise PointsError(f"{where}: not a text file (binary data); expected rows of numbers")
         try:
             text = blob.decode("utf-8")
         except UnicodeDecodeError as err:
             line = first_line + blob.count(b"\n", 0, err.start)
             raise PointsError(f"{self.name}:{line}: not UTF-8 text (binary?); expected rows of numbers") from None
-        lines = text.split("\n")  # not splitlines: only \n ends a line, as in the byte stream
-        if lines[-1] == "":
-            lines.pop()
-        return lines
-
-    def _read_raw(self, count: int) -> list[bytes]:
-        raw = list(itertools.islice(self._stream, count))
-        self.bytes_read += sum(map(len, raw))
-        return raw
+        if first_line == 1:
+            text = text.removeprefix("\ufeff")  # a byte-order mark, as spreadsheets write UTF-8
+        return text.split("\n")  # not splitlines: only \n ends a line, as in the byte stream
 
     def _read_first_row(self) -> None:
         """Find the first non-blank, non-comment line: a header or the first row of numbers."""
@@ -148,7 +255,7 @@ class PointsReader:
         self.delimiter = _detect_delimiter(line)
         fields = _split(line, self.delimiter)
         if len(fields) > MAX_COLUMNS:
-            raise PointsError(f"{self.name}:{self._line_no}: {len(fields):,} columns; the limit is {MAX_COLUMNS:,}")
+            raise _columns_error(f"{self.name}:{self._line_no}", len(fields))
         self.columns = len(fields)
         if all(_is_number(text) for _, text in fields):
             self._pending = [line]
@@ -156,12 +263,15 @@ class PointsReader:
             return
         for col, text in fields:
             if not _NAME.match(text):
-                what = "an empty column name" if not text else f"{text!r} is neither a number nor a variable name"
+                what = (
+                    "an empty column name" if not text else f"{_short(text)!r} is neither a number nor a variable name"
+                )
                 raise PointsError(f"{self.name}:{self._line_no}:{col}: {what} (a header names variables: x,y or a[0])")
         names = [text for _, text in fields]
-        repeated = sorted({n for n in names if names.count(n) > 1})
+        repeated = sorted(n for n, count in collections.Counter(names).items() if count > 1)
         if repeated:
-            raise PointsError(f"{self.name}:{self._line_no}: the header names {', '.join(map(repr, repeated))} twice")
+            shown = ", ".join(map(repr, repeated[:5])) + (", …" if len(repeated) > 5 else "")
+            raise PointsError(f"{self.name}:{self._line_no}: the header names {shown} twice")
         self.header = tuple(names)
         self._first_data_line = self._line_no + 1
 
@@ -170,7 +280,7 @@ class PointsReader:
     def chunks(self, rows: int) -> Iterator[Chunk]:
         """Successive chunks of about ``rows`` lines each, as float64 arrays (rows, columns)."""
         try:
-            yield from self._chunks(max(1, rows))
+            yield from self._chunks(max(1, min(rows, MAX_CHUNK_LINES)))
         finally:
             self.close()
 
@@ -188,13 +298,15 @@ class PointsReader:
                 yield Chunk(values, first_line)
             first_line += len(lines)
             self._line_no = first_line - 1
-            if len(raw) < wanted:
+            if self._at_end():
                 return
             lines = []
 
     def _parse(self, lines: list[str], first_line: int) -> NDArray[np.float64]:
         try:
-            values = np.loadtxt(lines, delimiter=self.delimiter, comments="#", ndmin=2, dtype=np.float64)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # NumPy warns of an empty chunk (all comments)
+                values = np.loadtxt(lines, delimiter=self.delimiter, comments="#", ndmin=2, dtype=np.float64)
         except ValueError:
             self._locate_error(lines, first_line)
             raise  # _locate_error always raises; this is unreachable for well-formed reasons
@@ -202,24 +314,41 @@ class PointsReader:
             return values.reshape(0, self.columns)
         if values.shape[1] != self.columns:
             self._locate_error(lines, first_line)
+        if not np.isfinite(values).all():
+            self._refuse_nonfinite(lines, first_line)
         return values
+
+    def _refuse_nonfinite(self, lines: list[str], first_line: int) -> None:
+        """``nan``/``inf`` written in the file: refused, as ``--at`` refuses them (``1e999`` is a number: inf)."""
+        text = "\n".join(lines)
+        found = _NONFINITE_FIELD.search(text)
+        if found is None:
+            return
+        line_start = text.rfind("\n", 0, found.start(1)) + 1
+        line = first_line + text.count("\n", 0, found.start(1))
+        col = found.start(1) - line_start + 1
+        raise PointsError(
+            f"{self.name}:{line}:{col}: {found.group(1)!r} is not a finite number (points are finite, as with --at)"
+        )
 
     def _locate_error(self, lines: list[str], first_line: int) -> None:
         """Scan a chunk that NumPy refused, line by line, and raise at the first bad field."""
         for offset, line in enumerate(lines):
-            fields = _split(line, self.delimiter)
-            if not any(text for _, text in fields):
+            if not line.split("#", 1)[0].strip():
                 continue
+            count = _count_fields(line, self.delimiter)
             where = f"{self.name}:{first_line + offset}"
-            if len(fields) != self.columns:
-                expected = f" ({', '.join(self.header)})" if self.header else ""
-                raise PointsError(
-                    f"{where}: {len(fields)} value{'s' if len(fields) != 1 else ''}, "
-                    f"expected {self.columns}{expected} like the first row"
+            if count != self.columns:
+                expected = (
+                    f" ({', '.join(self.header[:8])}{', …' if len(self.header) > 8 else ''})" if self.header else ""
                 )
-            for col, text in fields:
+                raise PointsError(
+                    f"{where}: {count:,} value{'s' if count != 1 else ''}, "
+                    f"expected {self.columns:,}{expected} like the first row"
+                )
+            for col, text in _split(line, self.delimiter):
                 if not _is_number(text):
-                    shown = "an empty field" if not text else f"{text!r} is not a number"
+                    shown = "an empty field" if not text else f"{_short(text)!r} is not a number"
                     raise PointsError(f"{where}:{col}: {shown}")
         raise PointsError(f"{self.name}:{first_line}: cannot read these rows as numbers")
 
@@ -235,16 +364,25 @@ class PointsReader:
         self.close()
 
 
+def _short(text: str) -> str:
+    """A field as shown in a message: at most 40 characters."""
+    return text if len(text) <= 40 else text[:28] + "…" + text[-8:]
+
+
 def open_points(path: str, stdin: IO[bytes] | None = None) -> PointsReader:
     """``path`` (``-`` for stdin) as a :class:`PointsReader`; an unreadable file is a usage error."""
     if path == "-":
         if stdin is None:
-            stdin = sys.stdin.buffer
+            stdin = getattr(sys.stdin, "buffer", None)  # sys.stdin is None when jacli starts with it closed
+        if stdin is None:
+            raise PointsError("cannot read points from stdin: it is closed")
         return PointsReader(stdin, "<stdin>")
     try:
         stream = open(path, "rb")  # closed by PointsReader.close
     except OSError as err:
         raise PointsError(f"cannot read points file {path!r}: {err.strerror or err}") from None
+    except ValueError:  # a NUL byte, or a lone surrogate the file system cannot encode
+        raise PointsError(f"cannot read points file {path!r}: not a valid file name") from None
     try:
         size = os.fstat(stream.fileno()).st_size
         return PointsReader(stream, path, size, owned=True)
