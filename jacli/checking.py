@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import sympy  # noqa: TID253 - a stage module, like symbolic.py
 import torch  # noqa: TID253
 
-from jacli import language
+from jacli import language, symbolic
 from jacli.printing import user_text
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ rounding in long expressions, far tighter than any real disagreement."""
 
 PRECISION = 60
 """Significant digits for the one-sided difference quotients of :func:`not_differentiable`."""
-ONE_SIDED_STEPS = (sympy.Rational(1, 10**20), sympy.Rational(1, 10**25))
+ONE_SIDED_STEPS = (sympy.Rational(1, 10**20), sympy.Rational(1, 10**25), sympy.Rational(1, 10**30))
 ZERO = sympy.Float("1e-40")
 """|value| below this (at :data:`PRECISION` digits) counts as exactly zero for non-smooth sites."""
 
@@ -238,6 +238,64 @@ def compare(
     return Comparison(max_abs, max_rel, tuple(mismatches))
 
 
+def compare_within(
+    method: Sequence[Sequence[float]],
+    reference: Sequence[Sequence[float]],
+    slack: Sequence[Sequence[float]],
+    rtol: float,
+    atol: float,
+) -> tuple[tuple[int, int], ...]:
+    """Entries where ``|method - reference| > atol + rtol·|reference| + slack`` (or either is not finite)."""
+    return tuple(
+        (i, j)
+        for i, (row, ref_row, slack_row) in enumerate(zip(method, reference, slack, strict=True))
+        for j, (a, r, s) in enumerate(zip(row, ref_row, slack_row, strict=True))
+        if not abs(a - r) <= atol + rtol * abs(r) + s
+    )
+
+
+def nonfinite_entries(
+    value: Sequence[float], matrices: Sequence[Sequence[Sequence[float]]]
+) -> list[int | tuple[int, int]]:
+    """Outputs ``i`` whose value is not finite, then entries ``(i, j)`` not finite in any of ``matrices``.
+
+    >>> nonfinite_entries([math.inf], [[[1.0, math.nan]], [[2.0, 3.0]]])
+    [0, (0, 1)]
+    """
+    found: list[int | tuple[int, int]] = [i for i, v in enumerate(value) if not math.isfinite(v)]
+    entries = {
+        (i, j)
+        for matrix in matrices
+        for i, row in enumerate(matrix)
+        for j, entry in enumerate(row)
+        if not math.isfinite(entry)
+    }
+    return found + sorted(entries)
+
+
+FD_FAR = {torch.float64: 1e-4, torch.float32: 1e-1}
+"""|finite difference - reference| beyond this × (1 + |reference|) is far more than its error (≈1e-10 in
+float64 at the default step): such an input is probed for a jump or kink that no non-smooth site explains."""
+
+
+def fd_suspects(
+    finite_difference: Sequence[Sequence[float]],
+    reference: Sequence[Sequence[float]],
+    inputs: Sequence[sympy.Symbol],
+    dtype: torch.dtype,
+) -> list[sympy.Symbol]:
+    """The inputs along which finite differences are far from the reference (``atan2`` across its cut: 5e5 vs -1)."""
+    far = FD_FAR.get(dtype, FD_FAR[torch.float32])
+    return [
+        symbol
+        for j, symbol in enumerate(inputs)
+        if any(
+            math.isfinite(row[j]) and math.isfinite(ref[j]) and abs(row[j] - ref[j]) > far * (1 + abs(ref[j]))
+            for row, ref in zip(finite_difference, reference, strict=True)
+        )
+    ]
+
+
 def _same(a: float, e: float) -> bool:
     return a == e or (math.isnan(a) and math.isnan(e))
 
@@ -265,12 +323,13 @@ def _numeric_values(
 ) -> dict[sympy.Symbol, sympy.Expr]:
     values: dict[sympy.Symbol, sympy.Expr] = {s: sympy.Float(v, PRECISION) for s, v in point.items()}
     for binding in bindings:
-        values[binding.symbol] = binding.value.xreplace(values).evalf(PRECISION)
+        values[binding.symbol] = symbolic.substitute(binding.value, values).evalf(PRECISION)
     return values
 
 
 def _at(expr: sympy.Basic, values: dict[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
-    return expr.xreplace(values).evalf(PRECISION)
+    # a comparison with a non-real side is decided as torch does (nan compares false)
+    return symbolic.substitute(expr, values).evalf(PRECISION)
 
 
 def _is_zero(value: sympy.Expr) -> bool:
@@ -335,6 +394,10 @@ def _site(expr: sympy.Basic, values: dict[sympy.Symbol, sympy.Expr]) -> NonSmoot
                 names = " = ".join(user_text(a) for a in tied)
                 shown = "" if any(a.is_number for a in tied) else f" = {_short(best)}"
                 return NonSmooth(text, f"tie: {names}{shown}")
+    if isinstance(expr, sympy.atan2):
+        y, x = (_at(a, values) for a in expr.args)
+        if _is_zero(y) and x.is_number and x.is_real and x < 0:
+            return NonSmooth(text, f"jump: the branch cut {user_text(expr.args[0])} = 0 with {user_text(expr.args[1])} < 0")
     if isinstance(expr, sympy.Piecewise):
         for _value, cond in expr.args:
             for relation in _relations(cond):
@@ -363,30 +426,52 @@ def not_differentiable(
     point: dict[sympy.Symbol, sympy.Expr],
     labels: Sequence[str],
 ) -> list[str]:
-    """Inputs along which an output's one-sided difference quotients disagree (or blow up as h → 0).
+    """Inputs along which an output's one-sided difference quotients do not converge to one limit.
 
-    At a kink the left and right quotients differ by the jump in slope; at a
-    jump they grow like 1/h, so two steps (1e-20, 1e-25) disagree; for a smooth
-    function all four agree to about ``h·|f''|``. Returns ``"f0 w.r.t. x"`` items.
+    Quotients ``q±(h) = ±(f(x ± h) - f(x))/h`` at ``h = 1e-20, 1e-25, 1e-30`` (60 digits).
+    Where f is differentiable, ``q±(h) - f'(x) = O(h)``: each side's successive
+    differences and the gap ``q+(h) - q-(h)`` shrink by about 1e-5 per step. At a kink the
+    gap stays; at a jump (of any size, 1e-40 included) the quotients grow like 1/h; at
+    ``sqrt(|x|)`` like h^(-1/2). The test is relative, so it does not depend on the
+    scale of f; differences below the rounding of 60-digit arithmetic count as zero.
+    Returns ``"f0 w.r.t. x"`` items.
     """
     failures = []
     base = _outputs_at(program, point)
     for symbol in inputs:
-        quotients = []
+        plus, minus = [], []
         for h in ONE_SIDED_STEPS:
-            plus = _outputs_at(program, point | {symbol: point[symbol] + h})
-            minus = _outputs_at(program, point | {symbol: point[symbol] - h})
-            quotients.append([(p - b) / h for p, b in zip(plus, base, strict=True)])
-            quotients.append([(b - m) / h for m, b in zip(minus, base, strict=True)])
+            above = _outputs_at(program, point | {symbol: point[symbol] + h})
+            below = _outputs_at(program, point | {symbol: point[symbol] - h})
+            plus.append([(a - b) / h for a, b in zip(above, base, strict=True)])
+            minus.append([(b - m) / h for m, b in zip(below, base, strict=True)])
         for i, label in enumerate(labels):
-            estimates = [q[i] for q in quotients]
-            if not all(e.is_number and e.is_finite for e in estimates):
+            right, left = [q[i] for q in plus], [q[i] for q in minus]
+            if not all(e.is_number and e.is_finite and e.is_real for e in right + left):
                 continue  # outside the domain nearby: nothing to say here
-            size = max(abs(e) for e in estimates)
-            spread = max(estimates) - min(estimates)
-            if spread > sympy.Float("1e-8") * (1 + size):
+            noise = _noise(program, base[i])
+            if not (_converges(right, noise) and _converges(left, noise) and _gap_closes(right, left, noise)):
                 failures.append(f"{label} w.r.t. {symbol.name}")
     return failures
+
+
+SHRINK = sympy.Rational(1, 10)
+"""Per step (h / 1e5), a differentiable function's quotient differences shrink by ~1e-5; at most this factor."""
+
+
+def _noise(program: language.Program, value: sympy.Expr) -> sympy.Expr:
+    """Rounding of a quotient at the smallest step: ``10^(10 - PRECISION)·max(1, |f|)/h``."""
+    size = abs(value) if value.is_number and value.is_finite and value.is_real else sympy.Integer(1)
+    return sympy.Float(10) ** (10 - PRECISION) * max(sympy.Integer(1), size) / ONE_SIDED_STEPS[-1]
+
+
+def _converges(quotients: Sequence[sympy.Expr], noise: sympy.Expr) -> bool:
+    first, second = abs(quotients[0] - quotients[1]), abs(quotients[1] - quotients[2])
+    return bool(second <= SHRINK * first + noise)
+
+
+def _gap_closes(right: Sequence[sympy.Expr], left: Sequence[sympy.Expr], noise: sympy.Expr) -> bool:
+    return bool(abs(right[-1] - left[-1]) <= SHRINK * abs(right[-2] - left[-2]) + noise)
 
 
 def _outputs_at(program: language.Program, point: dict[sympy.Symbol, sympy.Expr]) -> list[sympy.Expr]:
