@@ -916,7 +916,7 @@ def check(
         spread = checking.central_differences(prob.fn, prob.x, prob.p, step / 2, scale=h is None)
         slack = (4 * (fd - spread).abs() + 4 * torch.finfo(prob.x.dtype).eps / step).cpu().tolist()
         mismatches = checking.compare_within(autodiff, finite_difference, slack, rtol, atol)
-        ad_errors = fd_errors = checking.compare(nan_matrix, nan_matrix, rtol, atol)
+        ad_errors = fd_errors = checking.Comparison(math.nan, math.nan, ())  # no exact column to measure from
         exact_shown = nan_matrix
     else:
         reference, exact_shown = "exact", exact
