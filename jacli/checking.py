@@ -184,7 +184,8 @@ def _running(
         if isinstance(expr, sympy.Add):
             error = sum(e for _, e in args) + (len(args) - 1) * unit * sum(abs(float(v)) for v, _ in args)
         elif isinstance(expr, sympy.Mul):
-            error = sum(abs(float(value / v)) * e if v != 0 else 0.0 for v, e in args) + (len(args) - 1) * unit * size
+            others = [abs(float(sympy.Mul(*(w for k, (w, _) in enumerate(args) if k != i)))) for i in range(len(args))]
+            error = sum(o * e for o, (_, e) in zip(others, args, strict=True)) + (len(args) - 1) * unit * size
         elif isinstance(expr, sympy.Pow):
             (base, base_error), (power, power_error) = args
             slope = abs(float(power * base ** (power - 1))) * base_error

@@ -201,7 +201,7 @@ def smooth_expressions(draw: st.DrawFn) -> str:
     return " + ".join(terms) + " + x*y"
 
 
-@settings(deadline=None, max_examples=40)
+@settings(max_examples=40)  # deterministic: the hypothesis profile in conftest.py
 @given(
     expr=smooth_expressions(),
     x=st.floats(-1.5, 1.5, allow_subnormal=False),
@@ -209,25 +209,63 @@ def smooth_expressions(draw: st.DrawFn) -> str:
     h=st.sampled_from([None, 1e-3, 1e-2]),
 )
 def test_finite_differences_within_predicted_error(expr: str, x: float, y: float, h: float | None) -> None:
+    assert_within_predicted_error(expr, x, y, h)
+
+
+def assert_within_predicted_error(expr: str, x: float, y: float, h: float | None) -> float:
+    """|central difference - exact derivative| <= predicted_error, with every term of the bound accounted for.
+
+    - truncation: h²/6·max|f'''| over [x - h, x + h], from three samples of f''' and the
+      largest f'''' (how far f''' can rise between samples);
+    - rounding: a running error bound of each evaluation of f (``log(1 + x²)`` near 0 errs by
+      ε·1, not ε·|f|: the seed failure ``log(1 + (1*x)**2) + x*y`` at x = 0.0078125);
+    - x ± h are rounded, so the quotient is centred up to ε·|x| off x: |f''|·ε·(|x| + h);
+    - the final subtraction and division: 2ε·|f'|.
+
+    Returns the largest error / bound.
+    """
     prob = api.problem(expr, {"x": x, "y": y})
     fd_step = checking.default_step(torch.float64) if h is None else h
     fd = checking.central_differences(prob.fn, prob.x, prob.p, fd_step, scale=h is None)
-    auto = api.jacobian(expr, at={"x": x, "y": y}, symbolic_form=False).tensor
     (out,) = prob.program.outputs
-    point = prob.exact_point()
+    point = {s: sympy.Float(v, 30) for s, v in prob.exact_point().items()}
     eps = torch.finfo(torch.float64).eps
-    # rounding: each evaluation of f errs by about ε times the sizes of its terms
-    terms = out.args if isinstance(out, sympy.Add) else (out,)
-    magnitude = sum(abs(float(t.xreplace(point).evalf(30))) for t in terms)
+    worst = 0.0  # the largest error / bound: how tight the bound is
     for j, symbol in enumerate(prob.input_symbols):
         step = fd_step * max(1.0, abs(float(prob.x[j]))) if h is None else fd_step
-        third = sympy.diff(out, symbol, 3)
-        # f''' may vary on [x - h, x + h]: take the largest of three samples
-        samples = [abs(float(third.xreplace(point | {symbol: point[symbol] + t}).evalf(30))) for t in (-step, 0, step)]
-        bound = checking.predicted_error(step, max(samples), magnitude * 10, eps)
-        error = abs(float(fd[0, j]) - float(auto[0, j]))
-        assert error <= 2 * bound + 1e-14, (expr, symbol, error, bound)
-    assert math.isfinite(float(fd.abs().max()))
+        samples = [point | {symbol: point[symbol] + t} for t in (-step, 0, step)]
+        # f'' to f'''' only enter as sizes: torch's float64 higher derivatives (fast), not SymPy's swollen trees
+        second, third, fourth = (max(values) for values in zip(*(_higher(prob, j, t) for t in (-step, 0, step))))
+        rounding = max(checking.rounding_error([out], p, eps) for p in (samples[0], samples[2]))
+        exact = float(sympy.diff(out, symbol).xreplace(point).evalf(30))
+        off_centre = second * eps * (abs(float(point[symbol])) + step)
+        bound = checking.predicted_error(step, third, rounding, fourth) + off_centre + 2 * eps * abs(exact)
+        error = abs(float(fd[0, j]) - exact)
+        assert error <= bound, (expr, x, y, h, symbol, error, bound)
+        worst = max(worst, error / bound if bound else 0.0)
+    return worst
+
+
+def _higher(prob: api.Problem, j: int, shift: float) -> tuple[float, float, float]:
+    """|f''|, |f'''|, |f''''| along input j at x + shift·e_j, by nested torch autograd in float64."""
+    x = prob.x.detach().clone()
+    x[j] += shift
+    t = x[j].clone().requires_grad_(True)
+    point = torch.cat([x[:j], t.reshape(1), x[j + 1 :]])
+    value = prob.fn(point, prob.p).reshape(-1)[0]
+    sizes = []
+    for _ in range(4):
+        if value.requires_grad:  # else it is constant in t: the higher derivatives are 0
+            (value,) = torch.autograd.grad(value, t, create_graph=True, allow_unused=True, materialize_grads=True)
+        else:
+            value = torch.zeros_like(value)
+        sizes.append(abs(float(value.detach())))
+    return sizes[1], sizes[2], sizes[3]
+
+
+def test_predicted_error_seed_failure() -> None:
+    # failed about 1 seed in 20 with the old bound ε·Σ|terms|/h: rounding of 1 + x² is ε·1, not ε·|f| ≈ 6e-5·ε
+    assert_within_predicted_error("log(1 + (1*x)**2) + x*y", 0.0078125, 0.0, None)
 
 
 def test_outside_the_domain_warns(jacli: Invoke) -> None:
