@@ -160,7 +160,11 @@ def test_several_points_exit_1_if_any_fails(jacli: Invoke) -> None:
     out = jacli("check", "abs(x)", "--at", "x=1", "--at", "x=0", "--format", "json")
     assert out.exit_code == 1
     assert [json.loads(line)["ok"] for line in out.stdout.splitlines()] == [True, False]
-    assert out.stderr.startswith("jacli: error: check failed at x=0.0")
+    # notes (json/csv: on stderr) first, the failure last
+    assert out.stderr.splitlines() == [
+        "jacli: note: autodiff and SymPy give a conventional value where no derivative exists",
+        "jacli: error: check failed at x=0.0: FAIL: not differentiable here (f w.r.t. x)",
+    ]
 
 
 def test_usage_errors(jacli: Invoke) -> None:
@@ -272,7 +276,8 @@ def test_outside_the_domain_warns(jacli: Invoke) -> None:
     code, obj, stderr = _json(jacli, "log(x)", "--at", "x=-1")
     assert stderr.startswith("jacli: warning: non-finite values")
     assert obj["autodiff"] == [[-1.0]] and obj["value"] == [None]
-    assert code == 0 and obj["ok"] is True  # d/dx log(x) = 1/x agrees even where log is undefined
+    # 1/x = -1 from autodiff and SymPy, but f is undefined there: nothing to vouch for (was OK, exit 0)
+    assert code == 1 and obj["ok"] is False and obj["nonfinite"] == ["f", "∂f/∂x"]
 
 
 def test_only_inputs_under_a_nonsmooth_site_are_probed() -> None:
@@ -281,3 +286,93 @@ def test_only_inputs_under_a_nonsmooth_site_are_probed() -> None:
     assert r.nonsmooth == ("max(0, x[5]): tie: 0 = x[5]",)
     assert r.not_differentiable == ("f w.r.t. x[5]",)
     assert not r.ok
+
+
+# -- non-finite or discontinuous is never "agrees" (issue 11) -------------------------
+
+
+@pytest.mark.parametrize(
+    ("expr", "at", "nonfinite"),
+    [
+        ("sqrt(x*x+y*y)", "x=0, y=0", ["∂f/∂x", "∂f/∂y"]),  # autodiff and SymPy both nan
+        ("1/x", "x=0", ["f", "∂f/∂x"]),  # -inf vs inf
+        ("sqrt(x)", "x=0", ["∂f/∂x"]),  # inf and inf: equal, but no derivative
+        ("log(x)", "x=-1", ["f", "∂f/∂x"]),  # outside the domain: f and the finite difference are nan
+        ("asin(x)", "x=1", ["∂f/∂x"]),
+    ],
+)
+def test_nonfinite_is_never_ok(jacli: Invoke, expr: str, at: str, nonfinite: list[str]) -> None:
+    out = jacli("check", expr, "--at", at)
+    assert out.exit_code == 1
+    assert "OK" not in out.stdout and "Traceback" not in out.stderr
+    verdict = f"FAIL: not finite here (nan/inf at {', '.join(nonfinite)}): no derivative to check"
+    assert out.stderr.splitlines()[-1].startswith("jacli: error: check failed at ")
+    assert verdict in out.stderr
+    code, obj, _ = _json(jacli, expr, "--at", at)
+    assert code == 1 and obj["ok"] is False and obj["nonfinite"] == nonfinite
+    assert obj["verdict"].startswith(verdict)
+
+
+@pytest.mark.parametrize("size", ["1e-40", "1e-20", "1e-8", "1", "1e8"])
+@pytest.mark.parametrize("template", ["x + {c}*sign(x)", "x**2 + where(x > 0, {c}, 0)", "1 + {c}*floor(x + 1)"])
+def test_a_jump_of_any_size_is_not_differentiable(template: str, size: str) -> None:
+    r = api.check(template.format(c=size), at="x=0")
+    assert r.not_differentiable == ("f w.r.t. x",), (template, size, r.notes)
+    assert not r.ok and r.verdict == "FAIL: not differentiable here (f w.r.t. x)"
+
+
+def test_atan2_across_its_branch_cut(jacli: Invoke) -> None:
+    code, obj, _ = _json(jacli, "atan2(y, x)", "--at", "y=0, x=-1")
+    assert code == 1 and obj["ok"] is False
+    assert obj["finite_difference"][0][1] == pytest.approx(math.pi / 6.055454452393343e-06, rel=1e-4)  # 5e5
+    assert obj["nonsmooth"] == ["atan2(y, x): jump: the branch cut y = 0 with x < 0"]
+    assert obj["not_differentiable"] == ["f w.r.t. y"]
+    assert api.check("atan2(y, x)", at="y=0, x=1").ok  # the positive x axis is smooth
+
+
+@pytest.mark.parametrize(
+    ("expr", "at"),
+    [("x**2", "x=0"), ("x**3 + x", "x=0"), ("abs(x)**3", "x=0"), ("where(x > 0, x**2, 0)", "x=0"),
+     ("max(x, 0)**2", "x=0"), ("1e-30*abs(x)**2", "x=0"), ("1e30*relu(x)**2", "x=0")],
+)  # fmt: skip
+def test_smooth_through_a_site_is_differentiable(expr: str, at: str) -> None:
+    r = api.check(expr, at=at)
+    assert r.ok and r.not_differentiable == (), (expr, r.verdict)
+
+
+def test_finite_differences_far_off_are_probed() -> None:
+    # a jump that no non-smooth site names is found by the one-sided probe (here: atan2's cut via a binding)
+    r = api.check("c = atan2(y, x); c*2", at="y=0, x=-2")
+    assert r.not_differentiable == ("f w.r.t. y",) and not r.ok
+
+
+def test_non_real_comparison_is_decided_as_torch_does(jacli: Invoke) -> None:
+    # sqrt(-1) is nan in torch and nan > 0 is false; SymPy's sqrt(-1) = I cannot be ordered (was a traceback)
+    out = jacli("check", "where(sqrt(x) > 0, 1, x*x)", "--at", "-1", "--format", "json")
+    assert out.exit_code == 0, out
+    obj = json.loads(out.stdout)
+    assert obj["autodiff"] == obj["exact"] == [[-2.0]] and obj["ok"] is True
+    note = ("jacli: note: the condition sqrt(x) > 0 compares a non-real value here; decided as PyTorch does "
+            "(nan compares false, != true)")  # fmt: skip
+    assert out.stderr.splitlines() == [note]
+    exact = json.loads(jacli("gradient", "where(sqrt(x) > 0, 1, x*x)", "--at", "-1", "--exact", "-f", "json").stdout)
+    assert exact["exact"] == ["-2"] and exact["result"] == [-2.0]
+    assert api.check("where(sqrt(x) != 0, x, x**3)", at="x=-4").exact == [[1.0]]  # != is true, like torch
+
+
+@pytest.mark.parametrize("cond", ["sqrt(x) > 0", "log(x) < 1", "sqrt(x) >= x", "not (sqrt(x) > 0)",
+                                  "sqrt(x) > 0 and x < 5", "asin(x) == 0", "sqrt(x) != 1"])  # fmt: skip
+def test_non_real_conditions_agree_with_torch(cond: str) -> None:
+    r = api.check(f"where({cond}, 2*x, x**3)", at="x=-3")
+    assert r.ok and r.autodiff == r.exact, (cond, r.autodiff, r.exact)
+
+
+def test_batched_finite_differences_equal_one_point_at_a_time() -> None:
+    prob = api.problem("c = x*y; [sin(c) + z, c*z**2, exp(x)]", "x=0.3, y=-2, z=1.5", wrt="x,y")
+    batched = checking.central_differences(prob.fn, prob.x, prob.p, 1e-4, scale=False)
+    for j in range(2):
+        plus, minus = prob.x.clone(), prob.x.clone()
+        plus[j] += 1e-4
+        minus[j] -= 1e-4
+        column = (prob.fn(plus, prob.p) - prob.fn(minus, prob.p)) / (plus[j] - minus[j])
+        assert torch.equal(batched[:, j], column)
