@@ -924,7 +924,8 @@ def check(
         fd_errors = checking.compare(finite_difference, exact, rtol, atol)
         mismatches = ad_errors.mismatches
     nonfinite = checking.nonfinite_entries(value, [autodiff, finite_difference] + ([exact] if exact else []))
-    far = checking.fd_suspects(finite_difference, autodiff if exact is None else exact, prob.input_symbols, prob.x.dtype)
+    reference_values = autodiff if exact is None else exact
+    far = checking.fd_suspects(finite_difference, reference_values, prob.input_symbols, prob.x.dtype)
     sites, not_diff = _check_smoothness(prob, budget, notes, far)
     if sites and not not_diff:
         notes.insert(0, "non-smooth sub-expressions here, but the one-sided derivatives agree: differentiable")
@@ -970,7 +971,9 @@ def _check_exact(prob: Problem, budget: symbolic.Budget, notes: list[str]) -> li
 
     def compute() -> list[list[float]]:
         exprs = _symbolic_jacobian(prob)
-        flat = symbolic.evaluate_numeric(_flatten_exprs(exprs), prob.program.bindings, prob.exact_point(), decided=decided)
+        flat = symbolic.evaluate_numeric(
+            _flatten_exprs(exprs), prob.program.bindings, prob.exact_point(), decided=decided
+        )
         return _unflatten(flat, exprs)
 
     exact = _within(budget, compute)

@@ -398,7 +398,8 @@ def _site(expr: sympy.Basic, values: dict[sympy.Symbol, sympy.Expr]) -> NonSmoot
     if isinstance(expr, sympy.atan2):
         y, x = (_at(a, values) for a in expr.args)
         if _is_zero(y) and x.is_number and x.is_real and x < 0:
-            return NonSmooth(text, f"jump: the branch cut {user_text(expr.args[0])} = 0 with {user_text(expr.args[1])} < 0")
+            cut = f"{user_text(expr.args[0])} = 0 with {user_text(expr.args[1])} < 0"
+            return NonSmooth(text, f"jump: the branch cut {cut}")
     if isinstance(expr, sympy.Piecewise):
         for _value, cond in expr.args:
             for relation in _relations(cond):

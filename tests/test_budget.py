@@ -37,7 +37,8 @@ def test_check_skips_the_exact_column_past_the_budget(args: tuple[str, ...]) -> 
     out = _run(*args, "--format", "json")
     assert out.returncode == 1, out  # f(x) is inf/nan in float64: never "agrees"
     lines = out.stderr.splitlines()
-    assert lines[0] == f"jacli: note: exact derivative skipped: {NOTE}; the verdict compares autodiff with finite differences"
+    skipped = f"jacli: note: exact derivative skipped: {NOTE}; the verdict compares autodiff with finite differences"
+    assert lines[0] == skipped
     assert lines[-1].startswith("jacli: error: check failed at x=")
     assert "not finite here" in lines[-1] and "Traceback" not in out.stderr
     obj = json.loads(out.stdout)

@@ -239,7 +239,8 @@ def assert_within_predicted_error(expr: str, x: float, y: float, h: float | None
         step = fd_step * max(1.0, abs(float(prob.x[j]))) if h is None else fd_step
         samples = [point | {symbol: point[symbol] + t} for t in (-step, 0, step)]
         # f'' to f'''' only enter as sizes: torch's float64 higher derivatives (fast), not SymPy's swollen trees
-        second, third, fourth = (max(values) for values in zip(*(_higher(prob, j, t) for t in (-step, 0, step))))
+        sizes = [_higher(prob, j, t) for t in (-step, 0, step)]
+        second, third, fourth = (max(values) for values in zip(*sizes, strict=True))
         rounding = max(checking.rounding_error([out], p, eps) for p in (samples[0], samples[2]))
         exact = float(sympy.diff(out, symbol).xreplace(point).evalf(30))
         off_centre = second * eps * (abs(float(point[symbol])) + step)
