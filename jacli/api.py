@@ -13,6 +13,7 @@ Each function chains the stages parse -> compile -> differentiate and returns a
 from __future__ import annotations
 
 import collections
+import contextvars
 import decimal
 import functools
 import math
@@ -466,7 +467,8 @@ def _finish(
             operations=operations,
         )
         if exact:
-            exact_cells = _exact(exprs, prob)
+            exact_cells, exact_notes = _exact(exprs, prob)
+            notes += exact_notes
     elif exact:
         raise UsageError("--exact needs the symbolic result; drop --no-symbolic")
     return Result(
@@ -504,10 +506,18 @@ def _used_bindings(program: language.Program, exprs: Any) -> tuple[tuple[str, st
     return tuple((b.symbol.name, sympy.sstr(b.value)) for b in program.bindings if b.symbol in used)
 
 
-def _exact(exprs: Any, prob: Problem) -> Any:
+def _exact(exprs: Any, prob: Problem) -> tuple[Any, tuple[str, ...]]:
+    """``--exact`` cells and notes; in what is left of the command's time budget, else skipped (None)."""
+    budget = _BUDGET.get() or symbolic.Budget()
     flat = _flatten_exprs(exprs)
-    values = symbolic.evaluate_exact(flat, prob.program.bindings, prob.exact_point())
-    return _unflatten([symbolic.exact_text(e) for e in values], exprs)
+    decided: list[str] = []
+    try:
+        with budget.limit():
+            values = symbolic.evaluate_exact(flat, prob.program.bindings, prob.exact_point(), decided)
+            cells = _unflatten([symbolic.exact_text(e) for e in values], exprs)
+    except symbolic.SymbolicTooLarge as err:
+        return None, (f"--exact skipped: {err}; the numbers are complete",)
+    return cells, (symbolic.non_real_note(decided),) if decided else ()
 
 
 def _flatten_exprs(exprs: Any) -> list[sympy.Expr]:
@@ -566,15 +576,29 @@ def _symbolic_jacobian(prob: Problem) -> list[list[sympy.Expr]]:
 
 @dataclass(frozen=True)
 class _Skipped:
-    """A symbolic result that was not derived because it would be too large."""
+    """A part that was not computed: too large, or past the command's time budget (``reason`` says which)."""
 
     reason: str
 
 
+_BUDGET: contextvars.ContextVar[symbolic.Budget | None] = contextvars.ContextVar("jacli_budget", default=None)
+"""The time budget of the command being computed: started by :func:`_symbolic`, shared by :func:`_exact`."""
+
+
 def _symbolic(compute: Callable[[], Any]) -> Any:
-    """``compute()``, or :class:`_Skipped` when the symbolic work is over its bounds."""
+    """``compute()``, or :class:`_Skipped` when the symbolic work is over its bounds.
+
+    Starts the command's time budget (:class:`symbolic.Budget`); ``--exact`` gets what is left of it.
+    """
+    budget = symbolic.Budget()
+    _BUDGET.set(budget)
+    return _within(budget, compute)
+
+
+def _within(budget: symbolic.Budget, compute: Callable[[], Any]) -> Any:
+    """``compute()`` in what is left of ``budget``, or :class:`_Skipped`."""
     try:
-        with symbolic.time_limit():
+        with budget.limit():
             return compute()
     except symbolic.SymbolicTooLarge as err:
         return _Skipped(str(err))
@@ -1095,59 +1119,77 @@ def check(
     """The Jacobian three ways — autodiff, exact (SymPy at 30 digits), central differences — compared.
 
     Returns a :class:`~jacli.results.CheckResult`; ``ok`` is False when autodiff
-    and the exact derivative disagree beyond ``atol + rtol·|exact|`` or the
-    function is not differentiable at the point (``jacli check`` then exits 1).
+    and the exact derivative disagree beyond ``atol + rtol·|exact|``, when the
+    function is not differentiable at the point (a kink, a tie, a jump of any size),
+    or when any of f(x) and the three columns is not finite (``jacli check`` then exits 1).
+
+    The exact column and the non-smoothness tests run in the command's time budget
+    (:class:`symbolic.Budget`); a part past it is skipped with a note, and the
+    verdict compares what was computed: without the exact column, autodiff against
+    finite differences within their estimated error.
 
     >>> r = check("x**2*y", at="x=1, y=2")
     >>> r.ok, r.autodiff, r.exact
     (True, [[4.0, 1.0]], [[4.0, 1.0]])
     >>> check("abs(x - 1)", at="x=1").not_differentiable
     ('f w.r.t. x',)
+    >>> check("1/x", at="x=0").nonfinite
+    ('f', '∂f/∂x')
     """
     from jacli import checking  # noqa: PLC0415
     from jacli.results import CheckResult  # noqa: PLC0415
 
+    budget = symbolic.Budget()
     if not _one_of(mode, calculus.MODES):
         raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
     h, rtol, atol = option_number("--h", h, positive=True), option_number("--rtol", rtol), option_number("--atol", atol)
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
     program, outputs = prob.program, prob.program.output_labels
+    inputs = tuple(s.name for s in prob.input_symbols)
     chosen = calculus.choose_mode(mode, prob.x.numel(), len(program.outputs))
     autodiff = calculus.jacobian(prob.function(), prob.x, chosen).detach().cpu().tolist()
-    exprs = _symbolic_jacobian(prob)
-    point = prob.exact_point()
-    flat = symbolic.evaluate_numeric(_flatten_exprs(exprs), program.bindings, point)
-    exact = _unflatten(flat, exprs)
+    value = tuple(calculus.value(prob.function(), prob.x).cpu().tolist())
     step = h if h is not None else checking.default_step(prob.x.dtype, richardson)
     fd = checking.central_differences(prob.fn, prob.x, prob.p, step, scale=h is None, richardson=richardson)
     finite_difference = fd.detach().cpu().tolist()
     default_rtol, default_atol = checking.TOLERANCES[prob.x.dtype]
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
-    ad_errors = checking.compare(autodiff, exact, rtol, atol)
-    fd_errors = checking.compare(finite_difference, exact, rtol, atol)
-    sites = checking.nonsmooth_sites(program, point)
-    # only the inputs a non-smooth site depends on can lose differentiability there
-    suspects = [s for s in prob.input_symbols if any(s in site.depends_on for site in sites)]
-    not_diff = checking.not_differentiable(program, suspects, point, outputs) if suspects else []
-    inputs = tuple(s.name for s in prob.input_symbols)
-    notes = []
+    notes: list[str] = []
+
+    exact = _check_exact(prob, budget, notes)
+    if exact is None:  # compare autodiff with finite differences, within their estimated error
+        reference, nan_matrix = "finite_difference", [[math.nan] * len(inputs) for _ in outputs]
+        spread = checking.central_differences(prob.fn, prob.x, prob.p, step / 2, scale=h is None)
+        slack = (4 * (fd - spread).abs() + 4 * torch.finfo(prob.x.dtype).eps / step).cpu().tolist()
+        mismatches = checking.compare_within(autodiff, finite_difference, slack, rtol, atol)
+        ad_errors = fd_errors = checking.Comparison(math.nan, math.nan, ())  # no exact column to measure from
+        exact_shown = nan_matrix
+    else:
+        reference, exact_shown = "exact", exact
+        ad_errors = checking.compare(autodiff, exact, rtol, atol)
+        fd_errors = checking.compare(finite_difference, exact, rtol, atol)
+        mismatches = ad_errors.mismatches
+    nonfinite = checking.nonfinite_entries(value, [autodiff, finite_difference] + ([exact] if exact else []))
+    reference_values = autodiff if exact is None else exact
+    far = checking.fd_suspects(finite_difference, reference_values, prob.input_symbols, prob.x.dtype)
+    sites, not_diff = _check_smoothness(prob, budget, notes, far)
     if sites and not not_diff:
-        notes.append("non-smooth sub-expressions here, but the one-sided derivatives agree: differentiable")
+        notes.insert(0, "non-smooth sub-expressions here, but the one-sided derivatives agree: differentiable")
     if not_diff:
-        notes.append("autodiff and SymPy give a conventional value where no derivative exists")
+        notes.insert(0, "autodiff and SymPy give a conventional value where no derivative exists")
     return CheckResult(
         expression=program.text,
         inputs=inputs,
         outputs=outputs,
         point=prob.point_json(),
-        value=tuple(calculus.value(prob.function(), prob.x).cpu().tolist()),
+        value=value,
         autodiff=autodiff,
-        exact=exact,
+        exact=exact_shown,
         finite_difference=finite_difference,
         max_abs_error={"autodiff": ad_errors.max_abs, "finite_difference": fd_errors.max_abs},
         max_rel_error={"autodiff": ad_errors.max_rel, "finite_difference": fd_errors.max_rel},
-        ok=not ad_errors.mismatches and not not_diff,
+        ok=not mismatches and not not_diff and not nonfinite,
         rtol=rtol,
         atol=atol,
         h=step,
@@ -1156,9 +1198,64 @@ def check(
         mode=chosen,
         nonsmooth=tuple(str(s) for s in sites),
         not_differentiable=tuple(not_diff),
-        mismatches=tuple(f"∂{outputs[i]}/∂{inputs[j]}" for i, j in ad_errors.mismatches),
+        mismatches=tuple(f"∂{outputs[i]}/∂{inputs[j]}" for i, j in mismatches),
+        nonfinite=tuple(_entry_label(label, outputs, inputs) for label in nonfinite),
+        reference=reference,
         notes=tuple(notes),
     )
+
+
+def _entry_label(entry: int | tuple[int, int], outputs: Sequence[str], inputs: Sequence[str]) -> str:
+    """``f`` for a value, ``∂f/∂x`` for a Jacobian entry."""
+    if isinstance(entry, tuple):
+        return f"∂{outputs[entry[0]]}/∂{inputs[entry[1]]}"
+    return outputs[entry]
+
+
+def _check_exact(prob: Problem, budget: symbolic.Budget, notes: list[str]) -> list[list[float]] | None:
+    """The exact Jacobian at 30 digits, or None (with a note) when it does not fit in the budget."""
+    decided: list[str] = []
+
+    def compute() -> list[list[float]]:
+        exprs = _symbolic_jacobian(prob)
+        flat = symbolic.evaluate_numeric(
+            _flatten_exprs(exprs), prob.program.bindings, prob.exact_point(), decided=decided
+        )
+        return _unflatten(flat, exprs)
+
+    exact = _within(budget, compute)
+    if decided:
+        notes.append(symbolic.non_real_note(decided))
+    if isinstance(exact, _Skipped):
+        notes.append(f"exact derivative skipped: {exact.reason}; the verdict compares autodiff with finite differences")
+        return None
+    return exact
+
+
+def _check_smoothness(
+    prob: Problem, budget: symbolic.Budget, notes: list[str], suspects: Sequence[sympy.Symbol]
+) -> tuple[list[Any], list[str]]:
+    """Non-smooth sites and the inputs along which the function is not differentiable, in the budget.
+
+    Probed: the inputs that a non-smooth site depends on, and those where finite
+    differences are far from the reference (a jump that no site explains).
+    """
+    from jacli import checking  # noqa: PLC0415
+
+    program, point = prob.program, prob.exact_point()
+    sites = _within(budget, lambda: checking.nonsmooth_sites(program, point))
+    if isinstance(sites, _Skipped):
+        notes.append(f"non-smoothness test skipped: {sites.reason}")
+        sites = []
+    # only the inputs a non-smooth site depends on can lose differentiability there
+    probed = [s for s in prob.input_symbols if s in suspects or any(s in site.depends_on for site in sites)]
+    if not probed:
+        return sites, []
+    not_diff = _within(budget, lambda: checking.not_differentiable(program, probed, point, program.output_labels))
+    if isinstance(not_diff, _Skipped):
+        notes.append(f"differentiability test skipped: {not_diff.reason}")
+        return sites, []
+    return sites, not_diff
 
 
 def graph(

@@ -580,6 +580,9 @@ def check(
 
             _print_tables(results, render_check_table, digits)
         for result in results:
+            if output is not CheckFormat.table:  # the table prints its notes itself
+                for note in result.notes:
+                    typer.echo(f"jacli: note: {note}", err=True)
             _warn_nonfinite(result.point, [*result.value, *_leaves(result.autodiff)])
         failed = [r for r in results if not r.ok]
         if failed:

@@ -129,17 +129,28 @@ class CheckResult:
     not_differentiable: tuple[str, ...] = ()
     """Inputs along which the one-sided derivatives differ: the derivative does not exist."""
     mismatches: tuple[str, ...] = ()
-    """Entries where autodiff and the exact value disagree beyond atol + rtol·|exact|."""
+    """Entries where autodiff and the reference disagree beyond atol + rtol·|reference|."""
     notes: tuple[str, ...] = ()
+    nonfinite: tuple[str, ...] = ()
+    """Values (``f``) and entries (``∂f/∂x``) that are nan or inf in f(x) or any column: never "agrees"."""
+    reference: str = "exact"
+    """What autodiff was compared with: ``exact``, or ``finite_difference`` when the exact column was skipped."""
 
     @property
     def verdict(self) -> str:
         """One line: OK, or why not."""
         if self.not_differentiable:
             return "FAIL: not differentiable here (" + "; ".join(self.not_differentiable) + ")"
+        if self.nonfinite:
+            return (
+                f"FAIL: not finite here (nan/inf at {', '.join(self.nonfinite)}): "
+                "no derivative to check, or the point is outside the domain"
+            )
+        against = "the exact derivative" if self.reference == "exact" else "finite differences"
         if self.mismatches:
-            return f"FAIL: autodiff and the exact derivative disagree at {', '.join(self.mismatches)}"
-        return f"OK: autodiff agrees with the exact derivative (rtol {self.rtol:g}, atol {self.atol:g})"
+            return f"FAIL: autodiff and {against} disagree at {', '.join(self.mismatches)}"
+        within = f"rtol {self.rtol:g}, atol {self.atol:g}" + ("" if self.reference == "exact" else " + their error")
+        return f"OK: autodiff agrees with {against} ({within})"
 
 
 @dataclass(frozen=True)

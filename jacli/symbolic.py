@@ -9,6 +9,7 @@ the chain, not exponentially.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import signal
 import threading
@@ -36,25 +37,74 @@ SPARSE_SUM_TERMS = 32
 MAX_DERIVATIVE_WORK = 20_000
 """Predicted size (tree size × depth) of one derivative; SymPy cannot be stopped once it starts one."""
 MAX_SYMBOLIC_SECONDS = 10.0
-"""Time for all the derivatives of one result; no new derivative starts after it."""
+"""The time budget of one command: seconds for all its skippable work (the symbolic result, ``--exact``,
+``check``'s exact column and non-smoothness tests); ``$JACLI_TIME_BUDGET`` overrides it."""
+TIME_BUDGET_ENV = "JACLI_TIME_BUDGET"
 
 
 class SymbolicTooLarge(UsageError):
     """The symbolic derivative would take too long; the API skips it (with a note) where it can."""
 
 
+def time_budget() -> float:
+    """Seconds of one command's budget: ``$JACLI_TIME_BUDGET`` when set, else :data:`MAX_SYMBOLIC_SECONDS`."""
+    raw = os.environ.get(TIME_BUDGET_ENV)
+    if raw is None or not raw.strip():
+        return MAX_SYMBOLIC_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and 0 < seconds <= MAX_BUDGET_SECONDS):
+        raise UsageError(f"{TIME_BUDGET_ENV} must be a number of seconds in (0, {MAX_BUDGET_SECONDS:g}], not {raw!r}")
+    return seconds
+
+
+MAX_BUDGET_SECONDS = 86_400.0
+"""Largest accepted ``$JACLI_TIME_BUDGET`` (a day): larger values overflow the interval timer."""
+
+
+class Budget:
+    """One command's time budget: a deadline that its skippable parts share, in order.
+
+    The environment is read once, when the command starts; each part runs under
+    :meth:`limit`, which gives it the time left and, past the deadline, skips it at once.
+    """
+
+    def __init__(self, seconds: float | None = None) -> None:
+        self.seconds = time_budget() if seconds is None else seconds
+        self.deadline = time.monotonic() + self.seconds
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def reason(self) -> str:
+        """Why a part was skipped: ``took longer than 10 s``."""
+        return f"took longer than {self.seconds:g} s (the time budget; set {TIME_BUDGET_ENV} to change it)"
+
+    @contextmanager
+    def limit(self) -> Iterator[None]:
+        """Run the block in the time left; :class:`SymbolicTooLarge` when it runs out (or has)."""
+        left = self.remaining()
+        if left <= 0:
+            raise SymbolicTooLarge(self.reason())
+        with time_limit(left, self.reason()):
+            yield
+
+
 @contextmanager
-def time_limit(seconds: float = MAX_SYMBOLIC_SECONDS) -> Iterator[None]:
-    """Interrupt symbolic work that runs past ``seconds`` with :class:`SymbolicTooLarge`.
+def time_limit(seconds: float = MAX_SYMBOLIC_SECONDS, reason: str | None = None) -> Iterator[None]:
+    """Interrupt symbolic work that runs past ``seconds`` with :class:`SymbolicTooLarge` (message ``reason``).
 
     One SymPy call can take minutes (assumption queries evaluating huge constants
-    numerically); SymPy is pure Python, so a SIGALRM handler can stop it. Only in the
-    main thread; an alarm already set (the warm server's per-command limit) still
-    fires on time, through its own handler.
+    numerically, ``sin(3**(2**50))`` at 30 digits); SymPy and mpmath are pure Python, so a
+    SIGALRM handler can stop them. Only in the main thread; an alarm already set (the warm
+    server's per-command limit) still fires on time, through its own handler.
     """
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield
         return
+    message = reason or f"took longer than {seconds:g} s"
     start = time.monotonic()
     outer_handler = signal.getsignal(signal.SIGALRM)
     outer_delay, _ = signal.setitimer(signal.ITIMER_REAL, 0)
@@ -62,7 +112,7 @@ def time_limit(seconds: float = MAX_SYMBOLIC_SECONDS) -> Iterator[None]:
     def expire(signum: int, frame: Any) -> None:
         if outer_delay and time.monotonic() - start >= outer_delay - 1e-3 and callable(outer_handler):
             outer_handler(signum, frame)
-        raise SymbolicTooLarge(f"the symbolic derivative took longer than {seconds:g} s")
+        raise SymbolicTooLarge(message)
 
     signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, min(seconds, outer_delay) if outer_delay else seconds)
@@ -114,12 +164,12 @@ class Differentiator:
         """
         now = time.monotonic()
         if self._deadline is None:
-            self._deadline = now + MAX_SYMBOLIC_SECONDS
+            self._deadline = now + time_budget()
         size, depth = _tree_shape(as_expr(expr), self._shapes)
         if size * depth > MAX_DERIVATIVE_WORK or now > self._deadline:
             raise SymbolicTooLarge(
                 "the symbolic derivative is too large to derive in reasonable time "
-                f"(over {MAX_DERIVATIVE_WORK:,} predicted terms or {MAX_SYMBOLIC_SECONDS:g} s)"
+                f"(over {MAX_DERIVATIVE_WORK:,} predicted terms or {time_budget():g} s)"
             )
 
     def dependencies(self, expr: sympy.Expr) -> frozenset[sympy.Symbol]:
@@ -246,6 +296,56 @@ def transpose(matrix: Sequence[Sequence[sympy.Expr]]) -> list[list[sympy.Expr]]:
 # ---------------------------------------------------------------------------
 
 
+def substitute(expr: sympy.Basic, values: dict[sympy.Symbol, sympy.Expr], decided: list[str] | None = None) -> Any:
+    """``expr.xreplace(values)``, deciding a comparison with a non-real side as PyTorch does.
+
+    ``where(sqrt(x) > 0, 1, x*x)`` at x = -1: torch computes ``sqrt(-1) = nan`` and
+    ``nan > 0`` is false (``!=`` is true); SymPy has ``sqrt(-1) = I`` and refuses to
+    order it. Such a comparison is decided the torch way, and its text is appended to
+    ``decided`` so that the caller can say so.
+    """
+    try:
+        return expr.xreplace(values)
+    except TypeError:  # "Invalid comparison of non-real ..."
+        return _substitute(expr, values, {}, decided if decided is not None else [])
+
+
+def _substitute(
+    expr: sympy.Basic, values: dict[sympy.Symbol, sympy.Expr], memo: dict[sympy.Basic, Any], decided: list[str]
+) -> Any:
+    known = memo.get(expr)
+    if known is not None:
+        return known
+    if expr in values:
+        result = values[expr]
+    elif not expr.args:
+        result = expr
+    else:
+        args = [_substitute(a, values, memo, decided) for a in expr.args]
+        if isinstance(expr, sympy.core.relational.Relational) and any(_not_real(a) for a in args):
+            result = sympy.true if isinstance(expr, sympy.Ne) else sympy.false
+            text = sympy.sstr(expr)
+            if text not in decided:
+                decided.append(text)
+        else:
+            result = expr.func(*args)
+    memo[expr] = result
+    return result
+
+
+def _not_real(value: Any) -> bool:
+    """A number that is not real (``I``, ``nan``, ``zoo``): torch has nan there."""
+    return isinstance(value, sympy.Expr) and value.is_number and (value is sympy.nan or value.is_extended_real is False)
+
+
+def non_real_note(decided: Sequence[str]) -> str:
+    """The note for comparisons decided by :func:`substitute`."""
+    return (
+        f"the condition {', '.join(decided)} compares a non-real value here; decided as PyTorch does "
+        "(nan compares false, != true)"
+    )
+
+
 def _check_exact_powers(expr: sympy.Basic) -> None:
     for node in sympy.preorder_traversal(expr):
         if isinstance(node, sympy.Pow) and node.exp.is_Integer and abs(node.exp) > MAX_EXACT_POWER:
@@ -256,22 +356,30 @@ def _check_exact_powers(expr: sympy.Basic) -> None:
 
 
 def evaluate_exact(
-    exprs: Iterable[sympy.Expr], bindings: Sequence[language.Binding], point: dict[sympy.Symbol, sympy.Expr]
+    exprs: Iterable[sympy.Expr],
+    bindings: Sequence[language.Binding],
+    point: dict[sympy.Symbol, sympy.Expr],
+    decided: list[str] | None = None,
 ) -> list[sympy.Expr]:
-    """Exact values of ``exprs`` at ``point`` (binding values computed in order)."""
+    """Exact values of ``exprs`` at ``point`` (binding values computed in order).
+
+    Comparisons with a non-real side are decided as PyTorch does and listed in ``decided``.
+    """
     exprs = list(exprs)
     for expr in [b.value for b in bindings] + exprs:
         _check_exact_powers(expr)
     values = dict(point)
     for binding in bindings:
-        values[binding.symbol] = _check_exact_size(_exact_value(binding.value, values))
-    return [_check_exact_size(_exact_value(as_expr(e), values)) for e in exprs]
+        values[binding.symbol] = _check_exact_size(_exact_value(binding.value, values, decided))
+    return [_check_exact_size(_exact_value(as_expr(e), values, decided)) for e in exprs]
 
 
-def _exact_value(expr: sympy.Basic, values: dict[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
+def _exact_value(
+    expr: sympy.Basic, values: dict[sympy.Symbol, sympy.Expr], decided: list[str] | None = None
+) -> sympy.Expr:
     """``expr`` at ``values``, simplified; ``nan`` where SymPy cannot decide (``where(nan > 0, …)``)."""
     try:
-        substituted = expr.xreplace(values)
+        substituted = substitute(expr, values, decided)
         return _simplify(substituted)
     except (TypeError, ValueError, ZeroDivisionError):  # comparisons of nan or non-real numbers; 0**-1 in evalf
         return sympy.nan
@@ -314,12 +422,16 @@ def evaluate_numeric(
     bindings: Sequence[language.Binding],
     point: dict[sympy.Symbol, sympy.Expr],
     precision: int = EVAL_PRECISION,
+    decided: list[str] | None = None,
 ) -> list[float]:
-    """Values of ``exprs`` at ``point`` with ``precision`` digits, as floats (nan if undefined)."""
+    """Values of ``exprs`` at ``point`` with ``precision`` digits, as floats (nan if undefined).
+
+    Comparisons with a non-real side are decided as PyTorch does and listed in ``decided``.
+    """
     values = {s: sympy.Float(v, precision) for s, v in point.items()}
     for binding in bindings:
-        values[binding.symbol] = binding.value.xreplace(values).evalf(precision)
-    return [_to_float(as_expr(e).xreplace(values).evalf(precision)) for e in exprs]
+        values[binding.symbol] = substitute(binding.value, values, decided).evalf(precision)
+    return [_to_float(substitute(as_expr(e), values, decided).evalf(precision)) for e in exprs]
 
 
 def _to_float(value: sympy.Expr) -> float:

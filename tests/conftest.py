@@ -1,14 +1,27 @@
-"""Shared fixtures: run the CLI in-process with captured stdout, stderr and stdin."""
+"""Shared fixtures: run the CLI in-process with captured stdout, stderr and stdin.
+
+Property tests are deterministic by default (hypothesis profile ``deterministic``:
+the same examples on every run and machine, no example database to replay an old
+failure, the reproducing blob printed on failure). ``JACLI_HYPOTHESIS=random``
+opts into random exploration (fresh examples each run, still no database).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from jacli import cli
+
+HYPOTHESIS_ENV = "JACLI_HYPOTHESIS"
+settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True, deadline=None)
+settings.register_profile("random", derandomize=False, database=None, print_blob=True, deadline=None)
+settings.load_profile(os.environ.get(HYPOTHESIS_ENV, "deterministic"))
 
 
 @dataclass(frozen=True)

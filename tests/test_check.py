@@ -160,7 +160,11 @@ def test_several_points_exit_1_if_any_fails(jacli: Invoke) -> None:
     out = jacli("check", "abs(x)", "--at", "x=1", "--at", "x=0", "--format", "json")
     assert out.exit_code == 1
     assert [json.loads(line)["ok"] for line in out.stdout.splitlines()] == [True, False]
-    assert out.stderr.startswith("jacli: error: check failed at x=0.0")
+    # notes (json/csv: on stderr) first, the failure last
+    assert out.stderr.splitlines() == [
+        "jacli: note: autodiff and SymPy give a conventional value where no derivative exists",
+        "jacli: error: check failed at x=0.0: FAIL: not differentiable here (f w.r.t. x)",
+    ]
 
 
 def test_usage_errors(jacli: Invoke) -> None:
@@ -201,7 +205,7 @@ def smooth_expressions(draw: st.DrawFn) -> str:
     return " + ".join(terms) + " + x*y"
 
 
-@settings(deadline=None, max_examples=40)
+@settings(max_examples=40)  # deterministic: the hypothesis profile in conftest.py
 @given(
     expr=smooth_expressions(),
     x=st.floats(-1.5, 1.5, allow_subnormal=False),
@@ -209,32 +213,72 @@ def smooth_expressions(draw: st.DrawFn) -> str:
     h=st.sampled_from([None, 1e-3, 1e-2]),
 )
 def test_finite_differences_within_predicted_error(expr: str, x: float, y: float, h: float | None) -> None:
+    assert_within_predicted_error(expr, x, y, h)
+
+
+def assert_within_predicted_error(expr: str, x: float, y: float, h: float | None) -> float:
+    """|central difference - exact derivative| <= predicted_error, with every term of the bound accounted for.
+
+    - truncation: h²/6·max|f'''| over [x - h, x + h], from three samples of f''' and the
+      largest f'''' (how far f''' can rise between samples);
+    - rounding: a running error bound of each evaluation of f (``log(1 + x²)`` near 0 errs by
+      ε·1, not ε·|f|: the seed failure ``log(1 + (1*x)**2) + x*y`` at x = 0.0078125);
+    - x ± h are rounded, so the quotient is centred up to ε·|x| off x: |f''|·ε·(|x| + h);
+    - the final subtraction and division: 2ε·|f'|.
+
+    Returns the largest error / bound.
+    """
     prob = api.problem(expr, {"x": x, "y": y})
     fd_step = checking.default_step(torch.float64) if h is None else h
     fd = checking.central_differences(prob.fn, prob.x, prob.p, fd_step, scale=h is None)
-    auto = api.jacobian(expr, at={"x": x, "y": y}, symbolic_form=False).tensor
     (out,) = prob.program.outputs
-    point = prob.exact_point()
+    point = {s: sympy.Float(v, 30) for s, v in prob.exact_point().items()}
     eps = torch.finfo(torch.float64).eps
-    # rounding: each evaluation of f errs by about ε times the sizes of its terms
-    terms = out.args if isinstance(out, sympy.Add) else (out,)
-    magnitude = sum(abs(float(t.xreplace(point).evalf(30))) for t in terms)
+    worst = 0.0  # the largest error / bound: how tight the bound is
     for j, symbol in enumerate(prob.input_symbols):
         step = fd_step * max(1.0, abs(float(prob.x[j]))) if h is None else fd_step
-        third = sympy.diff(out, symbol, 3)
-        # f''' may vary on [x - h, x + h]: take the largest of three samples
-        samples = [abs(float(third.xreplace(point | {symbol: point[symbol] + t}).evalf(30))) for t in (-step, 0, step)]
-        bound = checking.predicted_error(step, max(samples), magnitude * 10, eps)
-        error = abs(float(fd[0, j]) - float(auto[0, j]))
-        assert error <= 2 * bound + 1e-14, (expr, symbol, error, bound)
-    assert math.isfinite(float(fd.abs().max()))
+        samples = [point | {symbol: point[symbol] + t} for t in (-step, 0, step)]
+        # f'' to f'''' only enter as sizes: torch's float64 higher derivatives (fast), not SymPy's swollen trees
+        sizes = [_higher(prob, j, t) for t in (-step, 0, step)]
+        second, third, fourth = (max(values) for values in zip(*sizes, strict=True))
+        rounding = max(checking.rounding_error([out], p, eps) for p in (samples[0], samples[2]))
+        exact = float(sympy.diff(out, symbol).xreplace(point).evalf(30))
+        off_centre = second * eps * (abs(float(point[symbol])) + step)
+        bound = checking.predicted_error(step, third, rounding, fourth) + off_centre + 2 * eps * abs(exact)
+        error = abs(float(fd[0, j]) - exact)
+        assert error <= bound, (expr, x, y, h, symbol, error, bound)
+        worst = max(worst, error / bound if bound else 0.0)
+    return worst
+
+
+def _higher(prob: api.Problem, j: int, shift: float) -> tuple[float, float, float]:
+    """|f''|, |f'''|, |f''''| along input j at x + shift·e_j, by nested torch autograd in float64."""
+    x = prob.x.detach().clone()
+    x[j] += shift
+    t = x[j].clone().requires_grad_(True)
+    point = torch.cat([x[:j], t.reshape(1), x[j + 1 :]])
+    value = prob.fn(point, prob.p).reshape(-1)[0]
+    sizes = []
+    for _ in range(4):
+        if value.requires_grad:  # else it is constant in t: the higher derivatives are 0
+            (value,) = torch.autograd.grad(value, t, create_graph=True, allow_unused=True, materialize_grads=True)
+        else:
+            value = torch.zeros_like(value)
+        sizes.append(abs(float(value.detach())))
+    return sizes[1], sizes[2], sizes[3]
+
+
+def test_predicted_error_seed_failure() -> None:
+    # failed about 1 seed in 20 with the old bound ε·Σ|terms|/h: rounding of 1 + x² is ε·1, not ε·|f| ≈ 6e-5·ε
+    assert_within_predicted_error("log(1 + (1*x)**2) + x*y", 0.0078125, 0.0, None)
 
 
 def test_outside_the_domain_warns(jacli: Invoke) -> None:
     code, obj, stderr = _json(jacli, "log(x)", "--at", "x=-1")
     assert stderr.startswith("jacli: warning: non-finite values")
     assert obj["autodiff"] == [[-1.0]] and obj["value"] == [None]
-    assert code == 0 and obj["ok"] is True  # d/dx log(x) = 1/x agrees even where log is undefined
+    # 1/x = -1 from autodiff and SymPy, but f is undefined there: nothing to vouch for (was OK, exit 0)
+    assert code == 1 and obj["ok"] is False and obj["nonfinite"] == ["f", "∂f/∂x"]
 
 
 def test_only_inputs_under_a_nonsmooth_site_are_probed() -> None:
@@ -243,3 +287,93 @@ def test_only_inputs_under_a_nonsmooth_site_are_probed() -> None:
     assert r.nonsmooth == ("max(0, x[5]): tie: 0 = x[5]",)
     assert r.not_differentiable == ("f w.r.t. x[5]",)
     assert not r.ok
+
+
+# -- non-finite or discontinuous is never "agrees" (issue 11) -------------------------
+
+
+@pytest.mark.parametrize(
+    ("expr", "at", "nonfinite"),
+    [
+        ("sqrt(x*x+y*y)", "x=0, y=0", ["∂f/∂x", "∂f/∂y"]),  # autodiff and SymPy both nan
+        ("1/x", "x=0", ["f", "∂f/∂x"]),  # -inf vs inf
+        ("sqrt(x)", "x=0", ["∂f/∂x"]),  # inf and inf: equal, but no derivative
+        ("log(x)", "x=-1", ["f", "∂f/∂x"]),  # outside the domain: f and the finite difference are nan
+        ("asin(x)", "x=1", ["∂f/∂x"]),
+    ],
+)
+def test_nonfinite_is_never_ok(jacli: Invoke, expr: str, at: str, nonfinite: list[str]) -> None:
+    out = jacli("check", expr, "--at", at)
+    assert out.exit_code == 1
+    assert "OK" not in out.stdout and "Traceback" not in out.stderr
+    verdict = f"FAIL: not finite here (nan/inf at {', '.join(nonfinite)}): no derivative to check"
+    assert out.stderr.splitlines()[-1].startswith("jacli: error: check failed at ")
+    assert verdict in out.stderr
+    code, obj, _ = _json(jacli, expr, "--at", at)
+    assert code == 1 and obj["ok"] is False and obj["nonfinite"] == nonfinite
+    assert obj["verdict"].startswith(verdict)
+
+
+@pytest.mark.parametrize("size", ["1e-40", "1e-20", "1e-8", "1", "1e8"])
+@pytest.mark.parametrize("template", ["x + {c}*sign(x)", "x**2 + where(x > 0, {c}, 0)", "1 + {c}*floor(x + 1)"])
+def test_a_jump_of_any_size_is_not_differentiable(template: str, size: str) -> None:
+    r = api.check(template.format(c=size), at="x=0")
+    assert r.not_differentiable == ("f w.r.t. x",), (template, size, r.notes)
+    assert not r.ok and r.verdict == "FAIL: not differentiable here (f w.r.t. x)"
+
+
+def test_atan2_across_its_branch_cut(jacli: Invoke) -> None:
+    code, obj, _ = _json(jacli, "atan2(y, x)", "--at", "y=0, x=-1")
+    assert code == 1 and obj["ok"] is False
+    assert obj["finite_difference"][0][1] == pytest.approx(math.pi / 6.055454452393343e-06, rel=1e-4)  # 5e5
+    assert obj["nonsmooth"] == ["atan2(y, x): jump: the branch cut y = 0 with x < 0"]
+    assert obj["not_differentiable"] == ["f w.r.t. y"]
+    assert api.check("atan2(y, x)", at="y=0, x=1").ok  # the positive x axis is smooth
+
+
+@pytest.mark.parametrize(
+    ("expr", "at"),
+    [("x**2", "x=0"), ("x**3 + x", "x=0"), ("abs(x)**3", "x=0"), ("where(x > 0, x**2, 0)", "x=0"),
+     ("max(x, 0)**2", "x=0"), ("1e-30*abs(x)**2", "x=0"), ("1e30*relu(x)**2", "x=0")],
+)  # fmt: skip
+def test_smooth_through_a_site_is_differentiable(expr: str, at: str) -> None:
+    r = api.check(expr, at=at)
+    assert r.ok and r.not_differentiable == (), (expr, r.verdict)
+
+
+def test_finite_differences_far_off_are_probed() -> None:
+    # a jump that no non-smooth site names is found by the one-sided probe (here: atan2's cut via a binding)
+    r = api.check("c = atan2(y, x); c*2", at="y=0, x=-2")
+    assert r.not_differentiable == ("f w.r.t. y",) and not r.ok
+
+
+def test_non_real_comparison_is_decided_as_torch_does(jacli: Invoke) -> None:
+    # sqrt(-1) is nan in torch and nan > 0 is false; SymPy's sqrt(-1) = I cannot be ordered (was a traceback)
+    out = jacli("check", "where(sqrt(x) > 0, 1, x*x)", "--at", "-1", "--format", "json")
+    assert out.exit_code == 0, out
+    obj = json.loads(out.stdout)
+    assert obj["autodiff"] == obj["exact"] == [[-2.0]] and obj["ok"] is True
+    note = ("jacli: note: the condition sqrt(x) > 0 compares a non-real value here; decided as PyTorch does "
+            "(nan compares false, != true)")  # fmt: skip
+    assert out.stderr.splitlines() == [note]
+    exact = json.loads(jacli("gradient", "where(sqrt(x) > 0, 1, x*x)", "--at", "-1", "--exact", "-f", "json").stdout)
+    assert exact["exact"] == ["-2"] and exact["result"] == [-2.0]
+    assert api.check("where(sqrt(x) != 0, x, x**3)", at="x=-4").exact == [[1.0]]  # != is true, like torch
+
+
+@pytest.mark.parametrize("cond", ["sqrt(x) > 0", "log(x) < 1", "sqrt(x) >= x", "not (sqrt(x) > 0)",
+                                  "sqrt(x) > 0 and x < 5", "asin(x) == 0", "sqrt(x) != 1"])  # fmt: skip
+def test_non_real_conditions_agree_with_torch(cond: str) -> None:
+    r = api.check(f"where({cond}, 2*x, x**3)", at="x=-3")
+    assert r.ok and r.autodiff == r.exact, (cond, r.autodiff, r.exact)
+
+
+def test_batched_finite_differences_equal_one_point_at_a_time() -> None:
+    prob = api.problem("c = x*y; [sin(c) + z, c*z**2, exp(x)]", "x=0.3, y=-2, z=1.5", wrt="x,y")
+    batched = checking.central_differences(prob.fn, prob.x, prob.p, 1e-4, scale=False)
+    for j in range(2):
+        plus, minus = prob.x.clone(), prob.x.clone()
+        plus[j] += 1e-4
+        minus[j] -= 1e-4
+        column = (prob.fn(plus, prob.p) - prob.fn(minus, prob.p)) / (plus[j] - minus[j])
+        assert torch.equal(batched[:, j], column)

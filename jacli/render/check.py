@@ -4,7 +4,7 @@ JSON keys (SPEC): ``inputs``, ``outputs``, ``point``, ``autodiff``, ``exact``,
 ``finite_difference`` (m×n matrices), ``max_abs_error`` and ``max_rel_error``
 (keys ``autodiff``, ``finite_difference``), ``ok``; and besides them ``command``,
 ``expression``, ``value``, ``rtol``, ``atol``, ``h``, ``richardson``, ``dtype``,
-``mode``, ``nonsmooth``, ``not_differentiable``, ``verdict``.
+``mode``, ``nonsmooth``, ``not_differentiable``, ``nonfinite``, ``reference``, ``notes``, ``verdict``.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def check_object(result: CheckResult) -> dict[str, Any]:
         "mode": result.mode,
         "nonsmooth": list(result.nonsmooth),
         "not_differentiable": list(result.not_differentiable),
+        "nonfinite": list(result.nonfinite),
+        "reference": result.reference,
+        "notes": list(result.notes),
         "verdict": result.verdict,
     })  # fmt: skip
 
