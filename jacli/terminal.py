@@ -78,15 +78,6 @@ def encode(text: str, encoding: str) -> bytes:
         return text.translate(ASCII_STAND_INS).encode("ascii", errors="replace")
 
 
-def can_encode(stream: Any, sample: str) -> bool:
-    """Whether ``stream``'s encoding holds every character of ``sample``."""
-    try:
-        sample.encode(getattr(stream, "encoding", None) or "utf-8")
-    except (UnicodeEncodeError, LookupError):
-        return False
-    return True
-
-
 def describe(err: OSError) -> str:
     """``No space left on device`` for an OSError, without the ``[Errno 28]`` noise."""
     return err.strerror or (os.strerror(err.errno) if err.errno else str(err))
