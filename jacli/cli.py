@@ -260,7 +260,8 @@ def read_expression(expr: str) -> str:
     data = _read_stdin(most + 1)
     if len(data) > most:
         raise UsageError(
-            f"the expression on stdin is longer than {limit:,} characters, the limit (set JACLI_MAX_LENGTH to raise it)"
+            f"the expression on stdin is more than {limit:,} characters long; the limit is {limit:,} "
+            "(set JACLI_MAX_LENGTH to raise it)"
         )
     try:
         return data.decode("utf-8").rstrip("\r\n")

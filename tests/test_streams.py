@@ -194,7 +194,7 @@ def test_endless_stdin_stops_at_the_length_limit() -> None:
     status, peak_kib, report = done.stdout.split("\n", 2)
     assert int(status) == ExitCode.USAGE, done
     assert report == (
-        "jacli: error: the expression on stdin is longer than 1,000,000 characters, the limit "
+        "jacli: error: the expression on stdin is more than 1,000,000 characters long; the limit is 1,000,000 "
         "(set JACLI_MAX_LENGTH to raise it)\n"
     )
     assert int(peak_kib) < 1024 * 1024  # under 1 GB (about 0.3 GB: the imports)
@@ -218,7 +218,7 @@ def test_stdin_is_read_in_bounded_chunks(monkeypatch: pytest.MonkeyPatch, capsys
     monkeypatch.setenv("JACLI_MAX_LENGTH", "1000")
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(Endless())))
     assert cli.run(["gradient", "-"]) == ExitCode.USAGE
-    assert "longer than 1,000 characters" in capsys.readouterr().err
+    assert "more than 1,000 characters long" in capsys.readouterr().err
     assert Endless.served < 4 * 1000 + 2 + 2 * cli.STDIN_CHUNK
 
 
@@ -227,7 +227,7 @@ def test_stdin_is_read_in_bounded_chunks(monkeypatch: pytest.MonkeyPatch, capsys
     [
         (b"\xff\xfe x", "stdin is not UTF-8 text (byte 1)"),
         (b"x*y\n\n", None),  # trailing newlines dropped, as $(...) does
-        (b"x" * 2000, "the expression on stdin is longer than 250 characters"),  # past 4 bytes a character
+        (b"x" * 2000, "the expression on stdin is more than 250 characters long"),  # past 4 bytes a character
         (b"x" * 300, "expression is 300 characters long; the limit is 250"),  # the parser's own message
     ],
     ids=["not-utf8", "newlines", "past-the-read-limit", "past-the-length-limit"],
