@@ -11,14 +11,20 @@ import enum
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
-import typer
-from typer.core import TyperGroup
+with warnings.catch_warnings():
+    # typer < 0.26 re-exports Click helpers that Click 8.3+ deprecates: under PYTHONWARNINGS=error
+    # that warning, raised by an import, would end jacli with a traceback before it starts.
+    warnings.filterwarnings("ignore", "'click.utils.get_", DeprecationWarning)
+    import click
+    import typer
+    from typer.core import TyperGroup
 
+from jacli import terminal
 from jacli.errors import ExitCode, ExpressionError, JacliError, UsageError
 
 if TYPE_CHECKING:
@@ -213,19 +219,78 @@ def reported_errors() -> Iterator[None]:
         _error("the expression is nested too deeply to differentiate")
         raise typer.Exit(ExitCode.USAGE) from None
     except MemoryError:  # a last line of defence: the limits in jacli.language should come first
-        _error("out of memory: the input is too large (see 'Limits and safety' in the README)")
+        _error(OUT_OF_MEMORY)
+        raise typer.Exit(ExitCode.USAGE) from None
+    except RuntimeError as err:
+        if not out_of_memory(err):
+            raise
+        _error(OUT_OF_MEMORY)
         raise typer.Exit(ExitCode.USAGE) from None
 
 
+OUT_OF_MEMORY = "out of memory: the input is too large (see 'Limits and safety' in the README)"
+
+
+def out_of_memory(err: BaseException) -> bool:
+    """A refused allocation: MemoryError (C++ ``std::bad_alloc`` too), or torch's allocator saying so."""
+    if isinstance(err, MemoryError):
+        return True
+    text = str(err)
+    return isinstance(err, RuntimeError) and any(
+        sign in text for sign in ("can't allocate memory", "std::bad_alloc", "out of memory")
+    )
+
+
+STDIN_CHUNK = 1 << 16
+"""Bytes read from stdin at a time, so endless input (``< /dev/zero``) stops at the length limit."""
+
+
 def read_expression(expr: str) -> str:
-    """``-`` reads the expression from stdin (trailing newlines dropped, as ``$(…)`` does in a shell)."""
+    """``-`` reads the expression from stdin (trailing newlines dropped, as ``$(…)`` does in a shell).
+
+    Reading stops just past the longest expression the parser accepts, so
+    ``jacli gradient - < /dev/zero`` is refused within a few MB, not after the memory runs out.
+    """
     if expr != "-":
         return expr
-    data = sys.stdin.buffer.read()
+    from jacli.language import max_length  # noqa: PLC0415
+
+    limit = max_length()
+    most = 4 * limit + 2  # UTF-8 spends at most 4 bytes on a character; a final CR LF is dropped
+    data = _read_stdin(most + 1)
+    if len(data) > most:
+        raise UsageError(
+            f"the expression on stdin is more than {limit:,} characters long; the limit is {limit:,} "
+            "(set JACLI_MAX_LENGTH to raise it)"
+        )
     try:
         return data.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as err:
         raise UsageError(f"stdin is not UTF-8 text (byte {err.start + 1})") from None
+
+
+def _read_stdin(most: int) -> bytes:
+    """Up to ``most`` bytes of stdin, a chunk at a time; a closed or unreadable stdin is a usage error."""
+    stream = sys.stdin
+    if stream is None:
+        raise UsageError("stdin is closed: give the expression as an argument, or redirect it: jacli gradient - < FILE")
+    source = getattr(stream, "buffer", None)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size < most:
+            chunk = source.read(min(STDIN_CHUNK, most - size)) if source is not None else stream.read(STDIN_CHUNK)
+            if not chunk:
+                break
+            if isinstance(chunk, str):  # a text-only stdin (StringIO in an embedding program)
+                chunk = chunk.encode("utf-8")
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as err:
+        raise UsageError(f"cannot read stdin: {terminal.describe(err)}") from None
+    except ValueError:  # a closed file object
+        raise UsageError("stdin is closed: give the expression as an argument") from None
+    return b"".join(chunks)
 
 
 def _print_tables(results: Sequence[Any], render_one: Callable[..., None], digits: int) -> None:
@@ -290,21 +355,37 @@ def _many_points(batch: dict[str, Any], expr: str, at: list[str] | None, output:
         raise UsageError("--exact evaluates one point at a time; drop it with --points (or use --at)")
     if batch["points"] == "-" and expr == "-":
         raise UsageError("the expression and --points cannot both come from stdin; put one in a file")
+    if batch["points"] == "-" and sys.stdin is None:
+        raise UsageError("stdin is closed: give --points a file, or redirect one: --points - < FILE")
     return True
 
 
 @contextmanager
 def _progress(source: Any) -> Iterator[Callable[[], None] | None]:
-    """A Rich progress bar on stderr for a points file of known size, when stderr is a terminal."""
+    """A Rich progress bar on stderr for a points file of known size, when stderr is a terminal.
+
+    The bar never touches stdout: Rich's default ``redirect_stdout`` would send
+    the data through this stderr console while the bar is live (``> out.csv``
+    then stays empty). It is transient, so it leaves no line behind, and when
+    stdout is a terminal too it is taken away before the first data appears.
+    """
     if source is None or not source.size or not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(console=Console(stderr=True), transient=True) as progress:
+    progress = Progress(console=Console(stderr=True), transient=True, redirect_stdout=False, redirect_stderr=False)
+    stdout = sys.stdout
+    with progress:
+        if isinstance(stdout, terminal.Channel) and stdout.isatty():
+            stdout.before_write = progress.stop
         task = progress.add_task("points", total=source.size)
-        yield lambda: progress.update(task, completed=source.bytes_read)
+        try:
+            yield lambda: progress.update(task, completed=source.bytes_read)
+        finally:
+            if isinstance(stdout, terminal.Channel):
+                stdout.before_write = None
 
 
 def _run_points(
@@ -767,10 +848,58 @@ _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # Click >
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI on ``argv`` in-process and return its exit status (never raises for user errors)."""
+    """Run the CLI on ``argv`` in-process and return its exit status (never raises for user errors).
+
+    Output goes through :func:`jacli.terminal.guarded_streams`: a write that
+    fails is never a success. A reader that left (EPIPE) ends quietly with 141;
+    a stdout that cannot take the output (full disk, closed) is ``jacli: error:``
+    and 2; a diagnostic lost on stderr turns a 0 into 2 (141 for a closed pipe).
+    """
+    args = list(argv) if argv is not None else sys.argv[1:]
+    with terminal.sane_environment(), terminal.guarded_streams() as (stdout, stderr):
+        status = _run_guarded(args)
+        status = _settle(status, stdout, stderr)
+    return status
+
+
+def _run_guarded(args: list[str]) -> int:
+    try:
+        return _completion_request(args) if _completion_option(args) else _run_command(args)
+    except BrokenPipeError:  # written outside a command, e.g. a completion script into `| head -1`
+        return ExitCode.BROKEN_PIPE
+    except JacliError as err:  # stdout failed outside a command's own error funnel (help, the final flush)
+        _error(str(err))
+        return err.exit_code
+    except (MemoryError, RuntimeError) as err:
+        if not out_of_memory(err):
+            raise
+        _error(OUT_OF_MEMORY)
+        return ExitCode.USAGE
+
+
+def _settle(status: int, stdout: terminal.Channel, stderr: terminal.Channel) -> int:
+    """The exit status once the output is out: a failed write never ends as a success."""
+    try:
+        stdout.flush()
+    except BrokenPipeError:
+        pass  # stdout.broken_pipe says so below
+    except JacliError as err:
+        _error(str(err))
+        status = status or err.exit_code
+    stderr.flush()
+    if stdout.lost and stdout.broken_pipe:
+        return ExitCode.BROKEN_PIPE
+    if stdout.lost and status == ExitCode.OK:
+        return ExitCode.USAGE
+    if stderr.lost and status == ExitCode.OK:
+        return ExitCode.BROKEN_PIPE if stderr.broken_pipe else ExitCode.USAGE
+    return status
+
+
+def _run_command(args: list[str]) -> int:
     command = click_command()
     try:
-        status = command.main(args=list(argv) if argv is not None else None, prog_name="jacli", standalone_mode=False)
+        status = command.main(args=args, prog_name="jacli", standalone_mode=False)
     except SystemExit as exc:  # completion requests and --install/--show-completion end in sys.exit
         return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except _NO_ARGS_IS_HELP as err:  # bare `jacli`: say what is missing, then the help, all on stderr
@@ -795,15 +924,77 @@ def _flush_std_streams() -> bool:
         try:
             if stream is not None:
                 stream.flush()
-        except BrokenPipeError:
-            intact = False
-            # Nothing more can reach this reader; point the descriptor at /dev/null so no later flush complains.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, stream.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):  # closed or detached stream (`jacli … >&-`)
+        except OSError as err:
+            intact = intact and not isinstance(err, BrokenPipeError)
+            # Nothing more can reach this descriptor; point it at /dev/null so the
+            # interpreter's own flush at exit does not complain a second time.
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, stream.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):
+                pass
+        except ValueError:  # a detached stream
             pass
     return intact
+
+
+# ---------------------------------------------------------------------------
+# --show-completion / --install-completion [SHELL].
+# ---------------------------------------------------------------------------
+
+_COMPLETION_OPTIONS = ("--show-completion", "--install-completion")
+_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+
+
+def _completion_option(args: list[str]) -> str | None:
+    """``--show-completion`` or ``--install-completion`` among the leading options of ``args``."""
+    for arg in args:
+        if arg in _COMPLETION_OPTIONS:
+            return arg
+        if not arg.startswith("-"):  # a command: these two options belong to the root only
+            return None
+    return None
+
+
+def _completion_request(args: list[str]) -> int:
+    """Handle ``--show-completion [SHELL]`` / ``--install-completion [SHELL]`` for a named or detected shell.
+
+    Typer reads ``--show-completion`` as a flag: ``jacli --show-completion zsh``
+    printed the script of the *detected* shell, and an unknown or undetectable
+    shell ended with "Shell … not supported." and exit 1. Here a named shell is
+    used, and anything else is one ``jacli: error:`` line, exit 2.
+    """
+    option = _completion_option(args)
+    assert option is not None
+    index = args.index(option)
+    named = args[index + 1] if index + 1 < len(args) and not args[index + 1].startswith("-") else None
+    shells = ", ".join(_SHELLS)
+    if named is not None and named not in _SHELLS:
+        _error(f"{option}: unknown shell {named!r}; choose one of {shells}")
+        return ExitCode.USAGE
+    shell = named or _detected_shell()
+    if shell not in _SHELLS:
+        found = f" (found {shell!r})" if shell else ""
+        _error(f"{option}: cannot tell which shell this is{found}; name one: jacli {option} bash ({shells})")
+        return ExitCode.USAGE
+    from typer import _completion_shared as completion  # noqa: PLC0415
+
+    if option == "--show-completion":
+        typer.echo(completion.get_completion_script(prog_name="jacli", complete_var="_JACLI_COMPLETE", shell=shell))
+        return ExitCode.OK
+    installed, path = completion.install(shell=shell, prog_name="jacli", complete_var="_JACLI_COMPLETE")
+    typer.secho(f"{installed} completion installed in {path}", fg="green")
+    typer.echo("Completion will take effect once you restart the terminal")
+    return ExitCode.OK
+
+
+def _detected_shell() -> str | None:
+    if os.environ.get("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"):
+        return None
+    from typer import _completion_shared as completion  # noqa: PLC0415
+
+    return completion._get_shell_name()
 
 
 def main() -> None:
@@ -814,6 +1005,10 @@ def main() -> None:
     nothing a user depends on is left, so the process ends with ``os._exit``.
     Only here: :func:`run` stays an ordinary in-process call.
     """
+    if sys.warnoptions:
+        # PYTHONWARNINGS / -W are for Python developers; jacli's stderr holds only its own lines,
+        # and PYTHONWARNINGS=error must not turn a library's warning into a traceback.
+        warnings.simplefilter("ignore")
     try:
         status = run(sys.argv[1:])
         if not _flush_std_streams():

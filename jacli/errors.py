@@ -58,6 +58,14 @@ class ShapeError(UsageError):
     """Operands or values whose shapes do not fit together."""
 
 
+class OutputError(UsageError):
+    """stdout could not take the output (a full disk, a closed descriptor): nothing may pass for success.
+
+    A reader that left early (EPIPE) is not one of these: that ends quietly with
+    :attr:`ExitCode.BROKEN_PIPE`.
+    """
+
+
 class CheckFailed(JacliError):
     """``jacli check`` found autodiff and the exact derivative disagreeing."""
 
