@@ -304,7 +304,7 @@ def test_points_from_a_closed_stdin_are_a_clean_error() -> None:
         preexec_fn=_close_stdin,
     )
     assert done.returncode == 2
-    assert done.stderr == "jacli: error: cannot read points from stdin: it is closed\n"
+    assert done.stderr == "jacli: error: stdin is closed: give --points a file, or redirect one: --points - < FILE\n"
 
 
 def _close_stdin() -> None:
