@@ -60,3 +60,14 @@ def assert_usage_error(outcome: Outcome) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-goldens", action="store_true", help="rewrite tests/golden/* from current output")
+
+
+# Modules whose every test starts real processes (a warm server, a fresh interpreter): the slow tier.
+_SLOW_MODULES = frozenset({"test_server.py", "test_server_robust.py"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test of :data:`_SLOW_MODULES` ``slow``, so ``pytest -m "not slow"`` is the fast tier."""
+    for item in items:
+        if item.path.name in _SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

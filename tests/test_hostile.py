@@ -445,6 +445,7 @@ def test_domain_problems_give_nan_or_inf_and_a_warning(command: str, expr: str, 
         (("gradient", "-", "--at", "x=open('{canary}', 'w')"), b"x\n", "unknown function 'open'"),
     ],
 )
+@pytest.mark.slow
 def test_a_real_process_reports_cleanly(argv: tuple[str, ...], stdin: bytes, needle: str, tmp_path: Path) -> None:
     canary = tmp_path / "canary"
     done = subprocess.run(
