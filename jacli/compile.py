@@ -89,6 +89,7 @@ TORCH_FUNCTIONS: dict[type, Callable[..., Tensor]] = {
     sympy.And: _reduce(torch.logical_and),
     sympy.Or: _reduce(torch.logical_or),
     sympy.Not: torch.logical_not,
+    sympy.ITE: torch.where,  # SymPy's form of a comparison with a where inside: where(x > 0, x, 2) > 1
 }
 """The one mapping from SymPy node types to torch functions."""
 
@@ -149,6 +150,7 @@ class TorchFunction:
     """
 
     def __init__(self, program: language.Program, inputs: Sequence[sympy.Symbol], params: Sequence[sympy.Symbol]):
+        language.ensure_recursion_room()
         self.n_inputs = len(inputs)
         self.n_params = len(params)
         self._bindings = {b.symbol: b.value for b in program.bindings}
@@ -160,6 +162,7 @@ class TorchFunction:
         self._values = _Env(detached=True)
         self._index = {b.symbol: i for i, b in enumerate(program.bindings)}
         self._binding_slot: dict[sympy.Symbol, int] = {}
+        self._constancy: dict[sympy.Basic, bool] = {}
         self._binding_value: dict[sympy.Symbol, int] = {}
         self._live = self._liveness(program)
         # bindings in dependency order, so each reference to one is a look-up (no deep recursion)
@@ -202,7 +205,7 @@ class TorchFunction:
     ) -> None:
         """Record each use of a binding that carries derivatives (not in conditions, not under detach)."""
         key = (expr, mask)
-        if key in seen or not expr.free_symbols or isinstance(expr, language.detach):
+        if key in seen or self._is_constant(expr) or isinstance(expr, language.detach):
             return
         seen.add(key)
         if isinstance(expr, sympy.Symbol):
@@ -239,6 +242,17 @@ class TorchFunction:
             masks[mask] = c if outer == _ALWAYS else self._new_slot(torch.logical_and, [outer, c])
         return masks[mask]
 
+    def _is_constant(self, expr: sympy.Basic) -> bool:
+        """No symbols in ``expr`` (memoised: ``free_symbols`` walks the whole tree on every call)."""
+        known = self._constancy.get(expr)
+        if known is None:
+            if isinstance(expr, sympy.Symbol):
+                known = False
+            else:
+                known = all(self._is_constant(a) for a in expr.args)
+            self._constancy[expr] = known
+        return known
+
     def _any(self, slots: Sequence[int]) -> int:
         return slots[0] if len(slots) == 1 else self._new_slot(_reduce(torch.logical_or), slots)
 
@@ -262,7 +276,7 @@ class TorchFunction:
     def _lower_new(self, expr: sympy.Basic, env: _Env) -> int:
         if isinstance(expr, sympy.Symbol):
             return self._symbol(expr, env)
-        if not expr.free_symbols:
+        if self._is_constant(expr):
             return self._constant(language.constant_value(expr))
         if isinstance(expr, language.detach) and not env.detached:
             return self._lower(expr.args[0], self._values)
@@ -314,7 +328,7 @@ class TorchFunction:
     def _power(self, expr: sympy.Pow, env: _Env) -> int:
         base, exponent = expr.args
         b = self._lower(base, env)
-        if exponent.free_symbols:
+        if not self._is_constant(exponent):
             return self._new_slot(torch.pow, [b, self._lower(exponent, env)])
         if exponent == sympy.S.Half:
             return self._new_slot(torch.sqrt, [b])

@@ -20,6 +20,7 @@ import difflib
 import math
 import os
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,19 @@ MAX_CONSTANT_BITS = 100_000
 """Magnitude of any constant the parser builds: ``|c| < 2**100000`` (about 10**30103)."""
 MAX_TREE_SIZE = 1_000_000
 """Symbolic terms (SymPy tree nodes) in one built value, e.g. ``A@A@A@A@A@A`` of 10×10 matrices."""
+
+
+RECURSION_LIMIT = 5_000
+"""Python frames allowed while an expression is parsed, built and lowered. The walker takes
+about ten frames per bracket and SymPy's own recursion one or two per tree level, so
+:data:`MAX_NESTING` brackets need more than Python's default of 1000; far below the
+~20,000 frames at which the C stack (8 MB) would overflow."""
+
+
+def ensure_recursion_room() -> None:
+    """Raise Python's recursion limit to :data:`RECURSION_LIMIT` (never lower it)."""
+    if sys.getrecursionlimit() < RECURSION_LIMIT:
+        sys.setrecursionlimit(RECURSION_LIMIT)
 
 
 def _env_limit(name: str, default: int) -> int:
@@ -241,27 +255,73 @@ class FunctionSpec:
     condition_arg: bool = False  # first argument is a condition (where)
 
 
-def _unary(fn: Callable[[Any], Any], name: str) -> Callable[..., Value]:
-    return lambda arg: elementwise(name, fn, arg)
+EVALUATE_MAX_NODES = 24
+"""SymPy simplifies a function as it is built (``Abs.eval`` runs ``signsimp`` and assumption
+queries over the whole argument) at a cost that grows faster than the argument's size:
+``abs(abs(…abs(x - 1)…) - 1)`` 99 deep took 29 s. A function, comparison or ``where`` of an
+argument with more nodes than this is built unevaluated (same value, SymPy's form)."""
 
 
-def _log(arg: Value, base: Value | None = None) -> Value:
-    if base is None:
-        return elementwise("log", sympy.log, arg)
-    return elementwise("log", sympy.log, arg, base)
+def _small(expr: Any) -> bool:
+    """At most :data:`EVALUATE_MAX_NODES` nodes (the count stops there: constant time)."""
+    count, pending = 0, [expr]
+    while pending:
+        node = pending.pop()
+        count += 1
+        if count > EVALUATE_MAX_NODES:
+            return False
+        pending.extend(getattr(node, "args", ()))
+    return True
 
 
-def _extremum(fn: type, name: str) -> Callable[..., Value]:
-    def build(*args: Value) -> Value:
-        if len(args) == 1:  # max(v): the largest element of an array
-            return scalar(fn(*args[0].flat))
-        return elementwise(name, fn, *args)
+def simplifying(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn(*args)``, with SymPy's automatic simplification only when every argument is small."""
+
+    def build(*args: Any) -> Any:
+        if all(_small(a) for a in args):
+            return fn(*args)
+        return fn(*args, evaluate=False)
 
     return build
 
 
+_ADD, _MUL, _POW = simplifying(sympy.Add), simplifying(sympy.Mul), simplifying(sympy.Pow)
+
+
+def _log_base(x: Any, base: Any, evaluate: bool = True) -> sympy.Expr:
+    if evaluate:
+        return sympy.log(x, base)
+    return sympy.Mul(sympy.log(x, evaluate=False), sympy.Pow(sympy.log(base), -1), evaluate=False)
+
+
+def _unary(fn: Callable[..., Any], name: str) -> Callable[..., Value]:
+    build = simplifying(fn)
+    return lambda arg: elementwise(name, build, arg)
+
+
+def _log(arg: Value, base: Value | None = None) -> Value:
+    if base is None:
+        return elementwise("log", simplifying(sympy.log), arg)
+    return elementwise("log", simplifying(_log_base), arg, base)
+
+
+def _extremum(fn: type, name: str) -> Callable[..., Value]:
+    build = simplifying(fn)
+
+    def apply(*args: Value) -> Value:
+        if len(args) == 1:  # max(v): the largest element of an array
+            return scalar(build(*args[0].flat))
+        return elementwise(name, build, *args)
+
+    return apply
+
+
+def _piecewise(cond: Any, a: Any, b: Any, evaluate: bool = True) -> sympy.Expr:
+    return sympy.Piecewise((a, cond), (b, True), evaluate=evaluate)
+
+
 def _where(cond: Value, when_true: Value, when_false: Value) -> Value:
-    return elementwise("where", lambda c, a, b: sympy.Piecewise((a, c), (b, True)), cond, when_true, when_false)
+    return elementwise("where", simplifying(_piecewise), cond, when_true, when_false)
 
 
 def _sum(arg: Value) -> Value:
@@ -287,8 +347,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         ("cosh", sympy.cosh, "hyperbolic cosine"),
         ("tanh", sympy.tanh, "hyperbolic tangent"),
         ("exp", sympy.exp, "exponential"),
-        ("log2", lambda x: sympy.log(x, 2), "base-2 logarithm"),
-        ("log10", lambda x: sympy.log(x, 10), "base-10 logarithm"),
+        ("log2", lambda x, **kw: _log_base(x, 2, **kw), "base-2 logarithm"),
+        ("log10", lambda x, **kw: _log_base(x, 10, **kw), "base-10 logarithm"),
         ("sqrt", sympy.sqrt, "square root"),
         ("abs", sympy.Abs, "absolute value"),
         ("sign", sympy.sign, "sign: -1, 0 or 1"),
@@ -297,12 +357,12 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         ("erf", sympy.erf, "error function"),
         ("sigmoid", sigmoid, "logistic function 1/(1+exp(-x))"),
         ("softplus", softplus, "log(1+exp(x))"),
-        ("relu", lambda x: sympy.Max(0, x), "max(0, x)"),
+        ("relu", lambda x, **kw: sympy.Max(0, x, **kw), "max(0, x)"),
         ("detach", detach, "value of the argument, derivative zero"),
     ]
 } | {
     "log": FunctionSpec(1, 2, _log, "natural logarithm; log(x, b) in base b"),
-    "atan2": FunctionSpec(2, 2, lambda y, x: elementwise("atan2", sympy.atan2, y, x), "atan2(y, x)"),
+    "atan2": FunctionSpec(2, 2, lambda y, x: elementwise("atan2", simplifying(sympy.atan2), y, x), "atan2(y, x)"),
     "min": FunctionSpec(1, None, _extremum(sympy.Min, "min"), "smallest argument, or element of one array"),
     "max": FunctionSpec(1, None, _extremum(sympy.Max, "max"), "largest argument, or element of one array"),
     "where": FunctionSpec(3, 3, _where, "where(cond, a, b): a where cond holds, else b", condition_arg=True),
@@ -568,6 +628,7 @@ def parse_expression(text: str) -> ParsedExpression:
     >>> parse_expression("c = a+b; d = b+1; c*d").names
     ('a', 'b')
     """
+    ensure_recursion_room()
     source = prepare_source(text)
     if not text.strip(" \t\r\n;"):
         raise ExpressionError("empty expression", text, None)
@@ -741,13 +802,14 @@ class Program:
 
 def build_program(parsed: ParsedExpression, shapes: dict[str, tuple[int, ...]]) -> Program:
     """Build SymPy outputs for the given variable shapes (``()`` for scalars)."""
+    ensure_recursion_room()
     variables = tuple(make_variable(name, tuple(shapes[name])) for name in parsed.names)
     env: dict[str, Value] = {
         v.name: np.array(v.symbols, dtype=object).reshape(v.shape) if v.shape else scalar(v.symbols[0])
         for v in variables
     }
-    builder = _Builder(parsed.source, env)
     bindings: list[Binding] = []
+    builder = _Builder(parsed.source, env, hidden=_HiddenBindings(bindings, {*parsed.names, *parsed.bound}))
     for stmt in parsed.statements[:-1]:
         assert stmt.target is not None
         value = builder.build(stmt.value)
@@ -776,6 +838,23 @@ def _bind(name: str, value: Value, bindings: list[Binding]) -> Value:
     return out
 
 
+@dataclass
+class _HiddenBindings:
+    """Bindings the builder adds itself, named ``_w1``, ``_w2``, … (names the expression does not use)."""
+
+    bindings: list[Binding]
+    taken: set[str]
+    count: int = 0
+
+    def bind(self, value: sympy.Expr) -> sympy.Symbol:
+        self.count += 1
+        while f"_w{self.count}" in self.taken:
+            self.count += 1
+        symbol = sympy.Symbol(f"_w{self.count}", real=True)
+        self.bindings.append(Binding(symbol, value))
+        return symbol
+
+
 def _check_number(source: Source, value: sympy.Expr, node: ast.AST) -> sympy.Expr:
     if isinstance(value, sympy.Rational) and max(int(value.p).bit_length(), int(value.q).bit_length()) > MAX_INT_BITS:
         raise source.error(f"number too large (over {MAX_INT_BITS:,} bits)", node)
@@ -785,10 +864,17 @@ def _check_number(source: Source, value: sympy.Expr, node: ast.AST) -> sympy.Exp
 class _Builder:
     """Walks validated ``ast`` nodes and builds object arrays of SymPy expressions."""
 
-    def __init__(self, source: Source, env: dict[str, Value], constant_only: bool = False) -> None:
+    def __init__(
+        self,
+        source: Source,
+        env: dict[str, Value],
+        constant_only: bool = False,
+        hidden: _HiddenBindings | None = None,
+    ) -> None:
         self.source = source
         self.env = env
         self.constant_only = constant_only
+        self.hidden = hidden
         self._sizes: dict[Any, tuple[int, bool]] = {}
         self._evaluator = _Evaluator(strict=True)
         self.dispatch: dict[type, Callable[[Any], Value]] = {
@@ -806,7 +892,7 @@ class _Builder:
         if condition and isinstance(node, ast.Compare | ast.BoolOp):
             return self._condition(node)
         if condition and isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            return elementwise("not", sympy.Not, self.build(node.operand, condition=True))
+            return elementwise("not", simplifying(sympy.Not), self.build(node.operand, condition=True))
         handler = self.dispatch.get(type(node))
         if handler is None:
             if isinstance(node, ast.Compare | ast.BoolOp):
@@ -911,10 +997,10 @@ class _Builder:
         op = type(node.op)
         if op in (ast.Add, ast.Sub):
             terms = [self.build(n) if s > 0 else self._negate(self.build(n)) for s, n in _chain(node, ast.Add, ast.Sub)]
-            return self._checked(node, elementwise("+", sympy.Add, *terms))
+            return self._checked(node, elementwise("+", _ADD, *terms))
         if op in (ast.Mult, ast.Div):
             factors = [self._factor(s, n) for s, n in _chain(node, ast.Mult, ast.Div)]
-            return self._checked(node, elementwise("*", sympy.Mul, *factors))
+            return self._checked(node, elementwise("*", _MUL, *factors))
         if op is ast.Pow:
             base, exponent = self.build(node.left), self.build(node.right)
             return elementwise("**", lambda b, e: self._power(b, e, node), base, exponent)
@@ -938,11 +1024,11 @@ class _Builder:
         return elementwise("/", lambda x: self._reciprocal(x, node), value)
 
     def _reciprocal(self, x: sympy.Expr, node: ast.AST) -> sympy.Expr:
-        return _check_number(self.source, sympy.Pow(x, -1), node)
+        return _check_number(self.source, _POW(x, sympy.S.NegativeOne), node)
 
     @staticmethod
     def _negate(value: Value) -> Value:
-        return elementwise("-", lambda x: -x, value)
+        return elementwise("-", lambda x: _MUL(sympy.S.NegativeOne, x), value)
 
     def _checked(self, node: ast.AST, value: Value) -> Value:
         for element in value.flat:
@@ -959,7 +1045,7 @@ class _Builder:
                     f"{_short(base)}**{_short(exponent)} is too large to compute exactly (over {MAX_INT_BITS:,} bits)",
                     node,
                 )
-        return _check_number(self.source, sympy.Pow(base, exponent), node)
+        return _check_number(self.source, _POW(base, exponent), node)
 
     def _unary(self, node: ast.UnaryOp) -> Value:
         if isinstance(node.op, ast.USub):
@@ -971,26 +1057,42 @@ class _Builder:
 
     def _condition(self, node: ast.Compare | ast.BoolOp) -> Value:
         if isinstance(node, ast.BoolOp):
-            fn = sympy.And if isinstance(node.op, ast.And) else sympy.Or
+            fn = simplifying(sympy.And if isinstance(node.op, ast.And) else sympy.Or)
             parts = [self.build(v, condition=True) for v in node.values]
             return elementwise("and/or", fn, *parts)
         relations = {ast.Lt: sympy.Lt, ast.LtE: sympy.Le, ast.Gt: sympy.Gt, ast.GtE: sympy.Ge,
                      ast.Eq: sympy.Eq, ast.NotEq: sympy.Ne}  # fmt: skip
-        operands = [self.build(node.left)] + [self.build(c) for c in node.comparators]
+        operands = [self._opaque(self.build(n)) for n in [node.left, *node.comparators]]
         parts = []
         for op, left, right in zip(node.ops, operands, operands[1:], strict=False):
             relation = relations.get(type(op))
             if relation is None:
                 raise self.source.error(f"comparison {type(op).__name__!r} is not part of the language", node)
             try:
-                parts.append(elementwise("comparison", lambda a, b, r=relation: r(a, b), left, right))
+                parts.append(elementwise("comparison", simplifying(relation), left, right))
             except TypeError:  # SymPy refuses to order a number that is not real: acos(2) < x
                 raise self.source.error(
                     "a comparison needs real numbers; one side is not real (or undefined)", node
                 ) from None
         if len(parts) == 1:
             return parts[0]
-        return elementwise("comparison", sympy.And, *parts)
+        return elementwise("comparison", simplifying(sympy.And), *parts)
+
+    def _opaque(self, value: Value) -> Value:
+        """A comparison operand with a ``where`` inside, as a binding (a symbol to SymPy).
+
+        SymPy rewrites a condition that contains a ``Piecewise`` into an ``ITE`` with
+        ``simplify`` and inequality solving, at a cost without bound (a 60-deep nest of
+        ``where(where(…) > 1, x, 2) + x`` took 36 s); a symbol in its place costs nothing.
+        """
+        if self.hidden is None:
+            return value
+        out = np.empty(value.shape, dtype=object)
+        for index in np.ndindex(value.shape):
+            element = value[index]
+            has_where = isinstance(element, sympy.Basic) and element.has(sympy.Piecewise)
+            out[index] = self.hidden.bind(element) if has_where else element
+        return out
 
     # -- calls, arrays, indexing ----------------------------------------------
 

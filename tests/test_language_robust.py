@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import math
 import random
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -16,6 +19,7 @@ import torch
 
 from jacli import language
 from jacli.compile import TorchFunction, to_torch
+from jacli.errors import UsageError
 
 # ---------------------------------------------------------------------------
 # where chains: one tape step per operation, not one per path
@@ -163,3 +167,93 @@ def test_random_where_chains_agree_with_dual_numbers_on_the_taken_branches(seed:
         (grad,) = torch.autograd.grad(fn(x).sum(), x)
         expected = _reference_gradient(program, point)
         assert np.allclose(grad.tolist(), expected, rtol=1e-9, atol=1e-12, equal_nan=True), (text, point, expected)
+
+
+# ---------------------------------------------------------------------------
+# Deep nests: building a nest of any function is linear, not SymPy's superlinear simplification
+# ---------------------------------------------------------------------------
+
+_UNARY = ["{f}({0} - 1)", "{f}({0})*x + 1"]
+NEST_TEMPLATES: dict[str, list[str]] = {name: _UNARY for name, spec in language.FUNCTIONS.items() if spec.min_args == 1}
+NEST_TEMPLATES |= {
+    "log": [*_UNARY, "log({0} + 2, 3)"],
+    "atan2": ["atan2({0} - 1, x)", "atan2(x, {0}) - 1"],
+    "min": ["min({0} - 1, x)", "min([{0}, x]) + 1"],
+    "max": ["max(x, {0}) - 1", "max([{0}, x])*x"],
+    "where": [
+        "where(x > 0, {0} - 1, x)",
+        "where({0} > 1, x, 2) + x",
+        "where(x < 1 and {0} > 0, x, 1)",
+        "where(x < 1, 0, {0})*x",
+    ],
+    "sum": ["sum([{0}, x]) - 1"],
+    "dot": ["dot([{0}, 1], [x, 2]) - 1"],
+    "+": ["({0}) + x - 1"],
+    "*": ["({0})*x*2"],
+    "/": ["1/({0}) + 1"],
+    "**": ["({0})**2 - 1", "x**({0})"],
+}
+"""Templates nested into themselves ``{0}``; ``{f}`` is the function's name."""
+
+
+def _nest(template: str, name: str, inner: str) -> str:
+    brackets = template.count("(") + template.count("[")
+    text = inner
+    for _ in range(language.MAX_NESTING // brackets - 1):
+        text = template.format(text, f=name)
+    return text
+
+
+def test_every_function_has_a_nest_template() -> None:
+    assert set(language.FUNCTIONS) <= set(NEST_TEMPLATES)
+
+
+@contextmanager
+def _deadline(seconds: int) -> Iterator[None]:
+    """A generous bound on work (not a timing): fail instead of hanging for minutes."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still building after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize(
+    ("template", "name"), [(t, name) for name, templates in NEST_TEMPLATES.items() for t in dict.fromkeys(templates)]
+)
+@pytest.mark.parametrize("inner", ["x - 1", "pi/7"])
+def test_a_deep_nest_of_any_function_builds_and_lowers_at_once(template: str, name: str, inner: str) -> None:
+    text = _nest(template, name, inner)
+    # abs(abs(…abs(x - 1)…) - 1) 99 deep took 29 s in SymPy's Abs.eval before any limit applied
+    with _deadline(60):
+        try:
+            program = language.build_program(language.parse_expression(text), {"x": ()})
+        except UsageError as err:  # sinh(sinh(…(pi/7 - 1)…)): a constant beyond any float
+            assert inner == "pi/7" and "too large" in str(err), err
+            return
+        fn = to_torch(program, program.variables, ())
+        x = torch.tensor([0.3], dtype=torch.float64, requires_grad=True)
+        y = fn(x).sum()
+        if y.requires_grad:  # not for detach(…)
+            y.backward()
+
+
+def test_a_where_inside_a_condition_is_computed() -> None:
+    # SymPy rewrote the condition into an ITE, which the lowering refused ("cannot evaluate ITE with torch")
+    program, fn = _lowered("where(where(x > 0, x, 2) + x > 1, x, 2)")
+    x = torch.tensor([0.7], dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(fn(x).sum(), x)
+    assert grad.item() == 1.0
+    assert fn(torch.tensor([0.2], dtype=torch.float64)).item() == 2.0
+    assert [b.symbol.name for b in program.bindings] == ["_w1"]
+
+
+def test_hidden_bindings_avoid_the_names_of_the_expression() -> None:
+    program, _ = _lowered("_w1 = x*2; where(where(x > 0, _w1, 2) > 1, _w2, 2)", ("x", "_w2"))
+    assert [b.symbol.name for b in program.bindings] == ["_w1", "_w3"]
