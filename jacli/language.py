@@ -43,6 +43,8 @@ DEFAULT_MAX_ELEMENTS = 10_000
 """Elements of one array value, outputs, or inputs (``JACLI_MAX_ELEMENTS``)."""
 MAX_NESTING = 100
 """Bracket nesting depth."""
+MAX_DIMENSIONS = 32
+"""Dimensions of one array (NumPy iterates over at most 32)."""
 MAX_NAME_LENGTH = 64
 MAX_INT_BITS = 10_000
 """Size of an exact integer or rational the parser may build (~3000 digits)."""
@@ -67,6 +69,13 @@ def ensure_recursion_room() -> None:
     """Raise Python's recursion limit to :data:`RECURSION_LIMIT` (never lower it)."""
     if sys.getrecursionlimit() < RECURSION_LIMIT:
         sys.setrecursionlimit(RECURSION_LIMIT)
+
+
+def dimension_problem(ndim: int) -> str | None:
+    """Why an array of ``ndim`` dimensions is refused, or None (for any reader of arrays: text, points files, API)."""
+    if ndim > MAX_DIMENSIONS:
+        return f"this array has {ndim} dimensions; the limit is {MAX_DIMENSIONS}"
+    return None
 
 
 def _env_limit(name: str, default: int) -> int:
@@ -1113,6 +1122,9 @@ class _Builder:
             )
         elements = [self.build(e) for e in node.elts]
         shape = elements[0].shape
+        problem = dimension_problem(len(shape) + 1)
+        if problem is not None:
+            raise self.source.error(problem, node)
         for position, element in enumerate(elements[1:], start=2):
             if element.shape != shape:
                 raise self.source.error(

@@ -6,6 +6,7 @@ subprocess timeout), never a wall-clock measurement.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import signal
@@ -16,10 +17,12 @@ import numpy as np
 import pytest
 import sympy
 import torch
+from conftest import Invoke, assert_usage_error
 
 from jacli import language
 from jacli.compile import TorchFunction, to_torch
 from jacli.errors import UsageError
+from jacli.language import MAX_DIMENSIONS
 
 # ---------------------------------------------------------------------------
 # where chains: one tape step per operation, not one per path
@@ -257,3 +260,37 @@ def test_a_where_inside_a_condition_is_computed() -> None:
 def test_hidden_bindings_avoid_the_names_of_the_expression() -> None:
     program, _ = _lowered("_w1 = x*2; where(where(x > 0, _w1, 2) > 1, _w2, 2)", ("x", "_w2"))
     assert [b.symbol.name for b in program.bindings] == ["_w1", "_w3"]
+
+
+# ---------------------------------------------------------------------------
+# Arrays deeper than NumPy's 32 dimensions: a clear error, in the expression and in --at
+# ---------------------------------------------------------------------------
+
+
+def _nested_array(depth: int, inner: str) -> str:
+    return "[" * depth + inner + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [33, 34, 40, 99])
+@pytest.mark.parametrize("where", ["expression", "--at"])
+def test_arrays_deeper_than_the_dimension_limit_are_refused(jacli: Invoke, depth: int, where: str) -> None:
+    if where == "expression":
+        outcome = jacli("gradient", f"sum({_nested_array(depth, 'x')})", "--at", "1")
+    else:
+        outcome = jacli("gradient", "sum(x)", "--at", f"x={_nested_array(depth, '1')}")
+    assert_usage_error(outcome)
+    assert outcome.stderr.startswith(f"jacli: error: this array has 33 dimensions; the limit is {MAX_DIMENSIONS}")
+
+
+@pytest.mark.parametrize("where", ["expression", "--at"])
+def test_arrays_of_the_dimension_limit_are_computed(jacli: Invoke, where: str) -> None:
+    deepest = _nested_array(MAX_DIMENSIONS, "x" if where == "expression" else "2")
+    args = (f"sum({deepest})", "--at", "3") if where == "expression" else ("sum(x*x)", "--at", f"x={deepest}")
+    outcome = jacli("gradient", *args, "-f", "json", "--no-symbolic")
+    assert outcome.exit_code == 0, outcome
+    assert json.loads(outcome.stdout)["result"] == ([1.0] if where == "expression" else [4.0])
+
+
+def test_the_dimension_check_is_shared() -> None:
+    assert language.dimension_problem(MAX_DIMENSIONS) is None
+    assert language.dimension_problem(MAX_DIMENSIONS + 1) == "this array has 33 dimensions; the limit is 32"
