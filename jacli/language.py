@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import math
 import os
 import re
@@ -193,14 +194,31 @@ class softplus(sympy.Function):  # noqa: N801
 
 
 class floor(sympy.floor):  # noqa: N801
-    """``floor`` with derivative zero (where it exists), as in torch."""
+    """``floor`` with derivative zero (where it exists), as in torch; exact on constants.
+
+    SymPy's own rounding of a constant can be wrong: it makes
+    ``floor((sqrt(2) + sqrt(3))**2 - 5 - 2*sqrt(6) - 10**-40 + 5)`` 5, not 4.
+    """
+
+    @classmethod
+    def eval(cls, arg: sympy.Expr) -> sympy.Expr | None:
+        if arg.is_number and not arg.is_Rational:
+            return _exact_floor(arg)  # None (left as it is) when it cannot be decided
+        return super().eval(arg)
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         return sympy.S.Zero
 
 
 class ceiling(sympy.ceiling):  # noqa: N801
-    """``ceil`` with derivative zero (where it exists), as in torch."""
+    """``ceil`` with derivative zero (where it exists), as in torch; exact on constants."""
+
+    @classmethod
+    def eval(cls, arg: sympy.Expr) -> sympy.Expr | None:
+        if arg.is_number and not arg.is_Rational:
+            below = _exact_floor(-arg)
+            return None if below is None else -below
+        return super().eval(arg)
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         return sympy.S.Zero
@@ -902,6 +920,12 @@ class _Builder:
             return self._condition(node)
         if condition and isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
             return elementwise("not", simplifying(sympy.Not), self.build(node.operand, condition=True))
+        if condition:  # where(x, 1, 2): a number is not a condition (SymPy would read 1 as true)
+            raise self.source.error(
+                "the condition of where(cond, a, b) must be a comparison such as x > 0, "
+                f"not {_segment(self.source, node)}",
+                node,
+            )
         handler = self.dispatch.get(type(node))
         if handler is None:
             if isinstance(node, ast.Compare | ast.BoolOp):
@@ -1078,7 +1102,8 @@ class _Builder:
             if relation is None:
                 raise self.source.error(f"comparison {type(op).__name__!r} is not part of the language", node)
             try:
-                parts.append(elementwise("comparison", simplifying(relation), left, right))
+                compare = functools.partial(self._relation, relation, node=node)
+                parts.append(elementwise("comparison", compare, left, right))
             except TypeError:  # SymPy refuses to order a number that is not real: acos(2) < x
                 raise self.source.error(
                     "a comparison needs real numbers; one side is not real (or undefined)", node
@@ -1086,6 +1111,20 @@ class _Builder:
         if len(parts) == 1:
             return parts[0]
         return elementwise("comparison", simplifying(sympy.And), *parts)
+
+    def _relation(self, relation: type, a: sympy.Expr, b: sympy.Expr, node: ast.AST) -> sympy.Basic:
+        """``a < b`` and the like; between constants, true or false, decided exactly (never by rounding)."""
+        built = simplifying(relation)(a, b)
+        if isinstance(built, sympy.logic.boolalg.BooleanAtom) or not _is_constant(a) or not _is_constant(b):
+            return built
+        sign = exact_sign(a - b)
+        if sign is None:
+            raise self.source.error(
+                f"cannot decide exactly whether {_short(sympy.sstr(built))}: the two sides agree to "
+                f"{EXACT_DECISION_DIGITS} digits and do not simplify to the same value",
+                node,
+            )
+        return sympy.true if _RELATION_HOLDS[relation](sign) else sympy.false
 
     def _opaque(self, value: Value) -> Value:
         """A comparison operand with a ``where`` inside, as a binding (a symbol to SymPy).
@@ -1109,7 +1148,23 @@ class _Builder:
         assert isinstance(node.func, ast.Name)
         spec = FUNCTIONS[node.func.id]
         args = [self.build(a, condition=spec.condition_arg and i == 0) for i, a in enumerate(node.args)]
-        return self._checked(node, _as_value(spec.build(*args)))
+        value = self._checked(node, _as_value(spec.build(*args)))
+        if node.func.id in _STEP_FUNCTIONS:
+            value = elementwise(node.func.id, lambda e: self._step(e, node), value)
+        return value
+
+    def _step(self, expr: sympy.Expr, node: ast.AST) -> sympy.Expr:
+        """``sign``, ``floor`` or ``ceil`` of a constant that SymPy left open, decided exactly."""
+        if not isinstance(expr, sympy.sign | sympy.floor | sympy.ceiling) or not _is_constant(expr):
+            return expr
+        decided = _exact_step(expr)
+        if decided is None:
+            raise self.source.error(
+                f"cannot decide {_short(user_text_of(expr))} exactly: its argument is too close to a "
+                f"jump to tell apart in {EXACT_DECISION_DIGITS} digits and does not simplify",
+                node,
+            )
+        return decided
 
     def _array(self, node: ast.Tuple | ast.List) -> Value:
         if not node.elts:
@@ -1174,6 +1229,116 @@ def _short(item: Any) -> str:
     """``item`` as text, at most 40 characters (a huge number or expression in a message is noise)."""
     text = str(item)
     return text if len(text) <= 40 else text[:28] + "…" + text[-8:]
+
+
+EXACT_DECISION_DIGITS = 30
+"""A constant comparison or sign is decided by a value certified to this many digits (SymPy's
+``evalf(strict=True)``); when that cannot tell it from zero, by simplifying it to 0."""
+EXACT_DECISION_MAX_DIGITS = 300
+"""Most working digits SymPy may use to certify that value."""
+EXACT_DECISION_MAX_NODES = 60
+"""Only constants up to this size are simplified to prove them zero (``simplify`` is unbounded)."""
+_STEP_FUNCTIONS = frozenset({"sign", "floor", "ceil"})
+_RELATION_HOLDS: dict[type, Callable[[int], bool]] = {
+    sympy.StrictLessThan: lambda s: s < 0,
+    sympy.LessThan: lambda s: s <= 0,
+    sympy.StrictGreaterThan: lambda s: s > 0,
+    sympy.GreaterThan: lambda s: s >= 0,
+    sympy.Equality: lambda s: s == 0,
+    sympy.Unequality: lambda s: s != 0,
+}
+"""Whether ``a R b`` holds, given the sign of ``a - b``."""
+
+
+def _is_constant(expr: Any) -> bool:
+    return not isinstance(expr, sympy.Basic) or not expr.free_symbols
+
+
+def _certified_sign(value: sympy.Expr) -> int | None:
+    """The sign of a real constant from a value SymPy certifies, or None if it cannot tell it from zero."""
+    if value.is_Rational:
+        return int(sympy.sign(value))
+    try:
+        approx = value.evalf(EXACT_DECISION_DIGITS, strict=True, maxn=EXACT_DECISION_MAX_DIGITS)
+    except (sympy.core.evalf.PrecisionExhausted, ValueError, TypeError):
+        return None
+    if not approx.is_Float:  # not real, infinite or undefined: no sign to decide
+        return None
+    return int(sympy.sign(approx))
+
+
+@functools.lru_cache(maxsize=1024)  # a condition, a sign and a floor of one constant decide it once
+def exact_sign(value: sympy.Expr) -> int | None:
+    """The sign (-1, 0 or 1) of a real constant, decided exactly; None when it cannot be.
+
+    ``sin(pi/7)**2 + cos(pi/7)**2 - 1`` is 0 (in floats it rounds to -1e-17): a
+    certified value decides any constant that is not zero; zero needs a proof, by
+    simplification.
+
+    >>> exact_sign(sympy.sin(sympy.pi / 7) ** 2 + sympy.cos(sympy.pi / 7) ** 2 - 1), exact_sign(sympy.pi - 3)
+    (0, 1)
+    """
+    sign = _certified_sign(value)
+    if sign is not None:
+        return sign
+    # work on the irrational part alone: a 400-digit rational term makes simplify crawl
+    rational, rest = value.as_coeff_Add() if isinstance(value, sympy.Add) else (sympy.S.Zero, value)
+    if not _small_enough(rest, EXACT_DECISION_MAX_NODES):
+        return None
+    simpler = sympy.simplify(rest)
+    sign = _certified_sign(simpler + rational)
+    if sign is not None:
+        return sign
+    # a close simple form (cos(pi/7) - cos(2*pi/7) + cos(3*pi/7) is near 1/2), proven equal
+    guess = sympy.nsimplify(simpler)
+    if guess != simpler and _proven_zero(rest - guess):
+        return _certified_sign(guess + rational)
+    return 0 if rational == 0 and _proven_zero(rest) else None
+
+
+def _proven_zero(value: sympy.Expr) -> bool:
+    return sympy.simplify(value) == 0 or value.equals(0) is True
+
+
+def _small_enough(expr: Any, limit: int) -> bool:
+    count, pending = 0, [expr]
+    while pending:
+        count += 1
+        if count > limit:
+            return False
+        pending.extend(getattr(pending.pop(), "args", ()))
+    return True
+
+
+def _exact_step(expr: sympy.Expr) -> sympy.Integer | None:
+    """``sign(c)``, ``floor(c)`` or ``ceil(c)`` of a real constant, exactly (None: undecidable)."""
+    (arg,) = expr.args
+    if isinstance(expr, sympy.sign):
+        sign = exact_sign(arg)
+        return None if sign is None else sympy.Integer(sign)
+    if isinstance(expr, sympy.ceiling):
+        below = _exact_floor(-arg)
+        return None if below is None else -below
+    return _exact_floor(arg)
+
+
+def _exact_floor(value: sympy.Expr) -> sympy.Integer | None:
+    approx = constant_value(value)
+    if not math.isfinite(approx):
+        return None
+    guess = math.floor(approx)
+    for n in (guess, guess - 1, guess + 1):  # rounding moves the float across at most one integer
+        above, below = exact_sign(value - n), exact_sign(value - (n + 1))
+        if above is None or below is None:
+            return None
+        if above >= 0 and below < 0:
+            return sympy.Integer(n)
+    return None
+
+
+def user_text_of(expr: sympy.Basic) -> str:
+    """``expr`` in the language's words for a message (``ceil``, not ``ceiling``)."""
+    return sympy.sstr(expr).replace("ceiling(", "ceil(")
 
 
 def _chain(node: ast.BinOp, plus: type, minus: type) -> list[tuple[int, ast.AST]]:

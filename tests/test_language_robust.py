@@ -294,3 +294,67 @@ def test_arrays_of_the_dimension_limit_are_computed(jacli: Invoke, where: str) -
 def test_the_dimension_check_is_shared() -> None:
     assert language.dimension_problem(MAX_DIMENSIONS) is None
     assert language.dimension_problem(MAX_DIMENSIONS + 1) == "this array has 33 dimensions; the limit is 32"
+
+
+# ---------------------------------------------------------------------------
+# Conditions: a comparison, and between constants decided exactly (never by rounding)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cond", ["x", "1", "x + 1", "sin(x)", "x > 0 and y", "not x", "(x > 0) or 2"])
+def test_the_condition_of_where_must_be_a_comparison(jacli: Invoke, cond: str) -> None:
+    outcome = jacli("gradient", f"where({cond}, x, 2*x) + y", "--at", "x=1, y=2")
+    assert_usage_error(outcome)
+    assert "the condition of where(cond, a, b) must be a comparison such as x > 0, not " in outcome.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "gradient"),
+    [
+        ("where(sin(pi/7)**2+cos(pi/7)**2 > 1, x, -x)", -0.5, -1.0),  # was a traceback
+        ("x*where(sin(pi/7)**2 + cos(pi/7)**2 == 1, 1, 2)", 0.5, 1.0),  # was null
+        ("sign(sin(pi/7)**2+cos(pi/7)**2-1) + x", 0.5, 1.0),  # was -1 + x
+        ("floor(sin(pi/7)**2+cos(pi/7)**2)*x", 0.5, 1.0),
+        ("ceil(sin(pi/7)**2+cos(pi/7)**2 - 1 + 10**-50)*x", 0.5, 1.0),
+        ("where(pi > 355/113, x, 2*x)", 1.0, 2.0),
+    ],
+)
+def test_constant_comparisons_and_signs_are_exact(jacli: Invoke, text: str, value: float, gradient: float) -> None:
+    outcome = jacli("gradient", text, "--at", "0.5", "-f", "json")
+    assert outcome.exit_code == 0, outcome
+    result = json.loads(outcome.stdout)
+    assert (result["value"], result["result"]) == ([value], [gradient])
+    assert outcome.stderr == ""
+
+
+def test_an_undecidable_constant_comparison_is_an_error(jacli: Invoke) -> None:
+    # atan(1/2) + atan(1/3) is pi/4, but SymPy cannot prove it
+    outcome = jacli("gradient", "where(atan(1/2) + atan(1/3) >= pi/4, x, 2*x)", "--at", "1")
+    assert_usage_error(outcome)
+    assert "cannot decide exactly whether" in outcome.stderr
+
+
+_ZEROS = [
+    "sin(pi/7)**2 + cos(pi/7)**2 - 1",
+    "sin(pi/7)*sin(2*pi/7)*sin(3*pi/7) - sqrt(7)/8",
+    "cos(pi/7) - cos(2*pi/7) + cos(3*pi/7) - 1/2",
+    "sqrt(2 + sqrt(3)) - (sqrt(6) + sqrt(2))/2",
+    "(sqrt(2) + sqrt(3))**2 - 5 - 2*sqrt(6)",
+    "log(8)/log(2) - 3",
+    "tan(pi/8) - sqrt(2) + 1",
+]
+"""Constants that are exactly zero, but not in floating point."""
+_RELATIONS = {"<": lambda s: s < 0, "<=": lambda s: s <= 0, ">": lambda s: s > 0, ">=": lambda s: s >= 0,
+              "==": lambda s: s == 0, "!=": lambda s: s != 0}  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_constant_comparisons_are_decided_exactly(seed: int) -> None:
+    rng = random.Random(seed)
+    zero, op = rng.choice(_ZEROS), rng.choice(sorted(_RELATIONS))
+    offset, sign = rng.choice([("", 0), (" + 10**-40", 1), (" - 10**-40", -1), (" + 10**-400", 1), (" - 1/3", -1)])
+    text = f"where({zero}{offset} {op} 0, x, 2*x) + sign({zero}{offset})*y + floor({zero}{offset} + 5)"
+    program = language.build_program(language.parse_expression(text), {"x": (), "y": ()})
+    x, y = (v.symbols[0] for v in program.variables)
+    expected = (x if _RELATIONS[op](sign) else 2 * x) + sign * y + (5 if sign >= 0 else 4)
+    assert program.outputs == (expected,), text
