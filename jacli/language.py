@@ -465,7 +465,7 @@ class Source:
     def error(self, message: str, node: ast.AST | None = None) -> ExpressionError:
         col = self.column(getattr(node, "lineno", None), getattr(node, "col_offset", None))
         where = f" at column {col + 1}" if col is not None and "\n" not in self.original else ""
-        return ExpressionError(message + where, self.original, col)
+        return ExpressionError(message + where, _printable(self.original), col)
 
 
 def _printable(text: str) -> str:
@@ -487,8 +487,12 @@ def prepare_source(text: str, prefix: str = "", suffix: str = "", what: str = "e
     out: list[str] = list(prefix)
     origin: list[int] = [0] * len(prefix)
     at_line_start = True
-    for index, ch in enumerate(text):
-        if ch == "\r" or (at_line_start and ch in " \t"):
+    for index, raw in enumerate(text):
+        # CRLF is one line break, a bare CR is one too (never deleted: x*2<CR>3 is not x*23)
+        if raw == "\r" and text[index + 1 : index + 2] == "\n":
+            continue
+        ch = "\n" if raw == "\r" else raw
+        if at_line_start and ch in " \t":
             continue  # indentation means nothing in this language
         at_line_start = ch == "\n"
         piece = "**" if ch == "^" else ch

@@ -358,3 +358,40 @@ def test_random_constant_comparisons_are_decided_exactly(seed: int) -> None:
     x, y = (v.symbols[0] for v in program.variables)
     expected = (x if _RELATIONS[op](sign) else 2 * x) + sign * y + (5 if sign >= 0 else 4)
     assert program.outputs == (expected,), text
+
+
+# ---------------------------------------------------------------------------
+# Line breaks: CR, LF and CRLF are one and the same
+# ---------------------------------------------------------------------------
+
+
+def test_a_bare_carriage_return_is_a_line_break(jacli: Invoke) -> None:
+    outcome = jacli("gradient", "x*2\r3", "--at", "1")  # was read as x*23
+    assert_usage_error(outcome)
+    assert outcome.stderr.startswith("jacli: error: only the last statement may be a bare expression")
+    assert "x*2?3" in outcome.stderr  # the CR is shown, column for column
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_statements_split_by_any_line_break(jacli: Invoke, newline: str) -> None:
+    text = newline.join(["a = x*2", "  b = a + 1", "a*b", ""])
+    outcome = jacli("gradient", text, "--at", "1", "-f", "json", "--no-symbolic")
+    assert outcome.exit_code == 0, outcome
+    assert json.loads(outcome.stdout)["result"] == [10.0]
+
+
+def _outcome_of(text: str) -> tuple[str, ...] | str:
+    try:
+        parsed = language.parse_expression(text)
+        program = language.build_program(parsed, dict.fromkeys(parsed.names, ()))
+    except UsageError as err:
+        return type(err).__name__
+    return tuple(map(str, program.outputs))
+
+
+@pytest.mark.parametrize("text", ["x*23 + y", "a = x**2; a*y", "where(x > 10, x, 2.5e3)*y"])
+def test_a_carriage_return_anywhere_reads_as_a_newline(text: str) -> None:
+    for position in range(len(text) + 1):
+        with_cr = text[:position] + "\r" + text[position:]
+        with_lf = text[:position] + "\n" + text[position:]
+        assert _outcome_of(with_cr) == _outcome_of(with_lf), repr(with_cr)
