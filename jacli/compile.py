@@ -8,6 +8,15 @@ common sub-expressions and let-bindings are computed once.
 ``where(c, a, b)`` (a SymPy ``Piecewise``) differentiates only the taken branch:
 inside each branch every leaf ``x`` is replaced by ``where(c, x, x.detach())``,
 so a nan or inf derivative in the branch not taken cannot leak through.
+
+A let-bound symbol is such a leaf too: its value is computed once, not inlined
+into every branch that uses it (inlining made chains of bound ``where`` steps
+exponential). The guard on a branch's leaves cannot reach inside a bound value,
+so each bound value is itself computed from guarded inputs: ``where(live, x,
+x.detach())``, where ``live`` says whether, at this point, any derivative flows
+into the binding at all (some use of it lies on a taken path). Conditions,
+``detach`` and the ``live`` masks carry no derivative, so they are computed from
+detached values, before the rest.
 """
 
 from __future__ import annotations
@@ -80,6 +89,7 @@ TORCH_FUNCTIONS: dict[type, Callable[..., Tensor]] = {
     sympy.And: _reduce(torch.logical_and),
     sympy.Or: _reduce(torch.logical_or),
     sympy.Not: torch.logical_not,
+    sympy.ITE: torch.where,  # SymPy's form of a comparison with a where inside: where(x > 0, x, 2) > 1
 }
 """The one mapping from SymPy node types to torch functions."""
 
@@ -99,12 +109,22 @@ class _Step:
 
 @dataclass
 class _Env:
-    """Where symbols resolve: the base env, or a branch of a ``where`` guarded on its condition."""
+    """Where symbols resolve: the base env, or a branch of a ``where`` guarded on its condition.
+
+    The values env (``detached``) computes plain values on detached leaves: conditions and ``detach``.
+    """
 
     parent: _Env | None = None
     cond: int = -1
     taken_when: bool = True
+    detached: bool = False
     memo: dict[sympy.Basic, int] = field(default_factory=dict)
+
+
+_Mask = tuple[tuple[sympy.Basic, bool], ...]
+"""The conditions (and whether each must hold) on the path from a root to a sub-expression."""
+_ALWAYS = -(10**9)
+"""Liveness of a binding that always receives derivatives (no mask needed)."""
 
 
 def _guard_true(cond: Tensor, x: Tensor) -> Tensor:
@@ -130,15 +150,111 @@ class TorchFunction:
     """
 
     def __init__(self, program: language.Program, inputs: Sequence[sympy.Symbol], params: Sequence[sympy.Symbol]):
+        language.ensure_recursion_room()
         self.n_inputs = len(inputs)
         self.n_params = len(params)
         self._bindings = {b.symbol: b.value for b in program.bindings}
         self._leaves = list(inputs) + list(params)
         self._constants: list[float] = []
         self._steps: list[_Step] = []
-        base = _Env()
         self._leaf_slot = {s: i for i, s in enumerate(self._leaves)}
-        self._outputs = [self._lower(e, base) for e in program.outputs]
+        self._base = _Env()
+        self._values = _Env(detached=True)
+        self._index = {b.symbol: i for i, b in enumerate(program.bindings)}
+        self._binding_slot: dict[sympy.Symbol, int] = {}
+        self._constancy: dict[sympy.Basic, bool] = {}
+        self._binding_value: dict[sympy.Symbol, int] = {}
+        self._live = self._liveness(program)
+        # bindings in dependency order, so each reference to one is a look-up (no deep recursion)
+        for symbol in sorted(self._live, key=self._index.__getitem__):
+            self._binding_slot[symbol] = self._lower_binding(symbol)
+        self._outputs = [self._lower(e, self._base) for e in program.outputs]
+
+    # -- which bindings receive derivatives, point by point ---------------------
+
+    def _liveness(self, program: language.Program) -> dict[sympy.Symbol, int]:
+        """Per binding, the slot of a boolean: does any derivative flow into it here (or :data:`_ALWAYS`)?
+
+        A binding is live where one of its uses is: a use in the expression of
+        ``owner`` under the branch conditions ``mask`` is live where the owner is
+        and the mask holds. Bindings come in dependency order, so users first.
+        """
+        uses: dict[sympy.Symbol, list[tuple[sympy.Symbol | None, _Mask]]] = {}
+        seen: set[tuple[sympy.Basic, _Mask]] = set()
+        for out in program.outputs:
+            self._scan_uses(out, (), None, uses, seen)
+        order = [b.symbol for b in program.bindings]
+        for symbol in reversed(order):
+            if symbol in uses:
+                self._scan_uses(self._bindings[symbol], (), symbol, uses, seen)
+        live: dict[sympy.Symbol, int] = {}
+        masks: dict[_Mask, int] = {}
+        for symbol in reversed(order):
+            if symbol in uses:
+                terms = {self._use_live(live.get(owner, _ALWAYS), mask, masks) for owner, mask in uses[symbol]}
+                live[symbol] = _ALWAYS if _ALWAYS in terms else self._any(sorted(terms))
+        return live
+
+    def _scan_uses(
+        self,
+        expr: sympy.Basic,
+        mask: _Mask,
+        owner: sympy.Symbol | None,
+        uses: dict[sympy.Symbol, list[tuple[sympy.Symbol | None, _Mask]]],
+        seen: set[tuple[sympy.Basic, _Mask]],
+    ) -> None:
+        """Record each use of a binding that carries derivatives (not in conditions, not under detach)."""
+        key = (expr, mask)
+        if key in seen or self._is_constant(expr) or isinstance(expr, language.detach):
+            return
+        seen.add(key)
+        if isinstance(expr, sympy.Symbol):
+            if expr in self._bindings:
+                uses.setdefault(expr, []).append((owner, mask))
+            return
+        if isinstance(expr, sympy.Piecewise):
+            for value, cond in expr.args:
+                taken = mask if cond is sympy.true else (*mask, (cond, True))
+                self._scan_uses(value, taken, owner, uses, seen)
+                mask = (*mask, (cond, False))
+            return
+        for arg in expr.args:
+            self._scan_uses(arg, mask, owner, uses, seen)
+
+    def _use_live(self, owner_live: int, mask: _Mask, masks: dict[_Mask, int]) -> int:
+        mask_slot = self._mask(mask, masks)
+        if owner_live == _ALWAYS:
+            return mask_slot
+        if mask_slot == _ALWAYS:
+            return owner_live
+        return self._new_slot(torch.logical_and, [owner_live, mask_slot])
+
+    def _mask(self, mask: _Mask, masks: dict[_Mask, int]) -> int:
+        """The slot of the conjunction of ``mask`` (memoised by prefix: linear in the nesting)."""
+        if not mask:
+            return _ALWAYS
+        if mask not in masks:
+            cond, holds = mask[-1]
+            c = self._lower(cond, self._values)
+            if not holds:
+                c = self._new_slot(torch.logical_not, [c])
+            outer = self._mask(mask[:-1], masks)
+            masks[mask] = c if outer == _ALWAYS else self._new_slot(torch.logical_and, [outer, c])
+        return masks[mask]
+
+    def _is_constant(self, expr: sympy.Basic) -> bool:
+        """No symbols in ``expr`` (memoised: ``free_symbols`` walks the whole tree on every call)."""
+        known = self._constancy.get(expr)
+        if known is None:
+            if isinstance(expr, sympy.Symbol):
+                known = False
+            else:
+                known = all(self._is_constant(a) for a in expr.args)
+            self._constancy[expr] = known
+        return known
+
+    def _any(self, slots: Sequence[int]) -> int:
+        return slots[0] if len(slots) == 1 else self._new_slot(_reduce(torch.logical_or), slots)
 
     # -- building the tape -------------------------------------------------------
 
@@ -159,11 +275,11 @@ class TorchFunction:
 
     def _lower_new(self, expr: sympy.Basic, env: _Env) -> int:
         if isinstance(expr, sympy.Symbol):
-            if expr in self._bindings:
-                return self._lower(self._bindings[expr], env)
-            return self._leaf(expr, env)
-        if not expr.free_symbols:
+            return self._symbol(expr, env)
+        if self._is_constant(expr):
             return self._constant(language.constant_value(expr))
+        if isinstance(expr, language.detach) and not env.detached:
+            return self._lower(expr.args[0], self._values)
         if isinstance(expr, sympy.Pow):
             return self._power(expr, env)
         if isinstance(expr, sympy.Piecewise):
@@ -171,19 +287,48 @@ class TorchFunction:
         fn = _lookup(expr)
         return self._new_slot(fn, [self._lower(a, env) for a in expr.args])
 
-    def _leaf(self, symbol: sympy.Symbol, env: _Env) -> int:
-        if env.parent is None:
-            if symbol not in self._leaf_slot:
-                raise UsageError(f"no value for {symbol}")
-            return self._leaf_slot[symbol]
-        outer = self._leaf(symbol, env.parent)
-        guard = _guard_true if env.taken_when else _guard_false
-        return self._new_slot(guard, [env.cond, outer])
+    def _symbol(self, symbol: sympy.Symbol, env: _Env) -> int:
+        """A leaf or a binding; inside a branch, guarded on the branch's condition."""
+        if env.detached:
+            if symbol in self._bindings:
+                return self._detached_binding(symbol)
+            return self._new_slot(torch.Tensor.detach, [self._leaf(symbol)])
+        if env.parent is not None:
+            outer = self._lower(symbol, env.parent)
+            guard = _guard_true if env.taken_when else _guard_false
+            return self._new_slot(guard, [env.cond, outer])
+        if symbol in self._bindings:
+            return self._binding_slot[symbol]
+        return self._leaf(symbol)
+
+    def _leaf(self, symbol: sympy.Symbol) -> int:
+        if symbol not in self._leaf_slot:
+            raise UsageError(f"no value for {symbol}")
+        return self._leaf_slot[symbol]
+
+    def _lower_binding(self, symbol: sympy.Symbol) -> int:
+        """The value of a binding, computed once, from inputs guarded on its liveness."""
+        live = self._live[symbol]
+        env = self._base if live == _ALWAYS else _Env(self._base, live, True)
+        return self._lower(self._bindings[symbol], env)
+
+    def _detached_binding(self, symbol: sympy.Symbol) -> int:
+        """The detached value of a binding; the bindings it needs first, in order (no deep recursion)."""
+        if symbol not in self._binding_value:
+            needed, pending = set(), [symbol]
+            while pending:
+                s = pending.pop()
+                if s not in needed and s not in self._binding_value:
+                    needed.add(s)
+                    pending.extend(b for b in self._bindings[s].free_symbols if b in self._bindings)
+            for s in sorted(needed, key=self._index.__getitem__):
+                self._binding_value[s] = self._lower(self._bindings[s], self._values)
+        return self._binding_value[symbol]
 
     def _power(self, expr: sympy.Pow, env: _Env) -> int:
         base, exponent = expr.args
         b = self._lower(base, env)
-        if exponent.free_symbols:
+        if not self._is_constant(exponent):
             return self._new_slot(torch.pow, [b, self._lower(exponent, env)])
         if exponent == sympy.S.Half:
             return self._new_slot(torch.sqrt, [b])
@@ -200,10 +345,14 @@ class TorchFunction:
         (value, cond), rest = clauses[0], clauses[1:]
         if cond is sympy.true:
             return self._lower(value, env)
-        c = self._lower(cond, env)
-        taken = self._lower(value, _Env(env, c, True))
+        c = self._lower(cond, self._values)  # a condition carries no derivative
+        if env.detached:
+            taken, branch_env, other_env = self._lower(value, env), env, env
+        else:
+            branch_env, other_env = _Env(env, c, True), _Env(env, c, False)
+            taken = self._lower(value, branch_env)
         if rest:
-            other = self._piecewise(rest, _Env(env, c, False))
+            other = self._piecewise(rest, other_env)
         else:
             other = self._constant(float("nan"))  # SymPy: undefined outside all conditions
         return self._new_slot(_where, [c, taken, other])

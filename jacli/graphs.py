@@ -67,6 +67,7 @@ OPERATION_NAMES: dict[type, str] = {
     sympy.And: "and",
     sympy.Or: "or",
     sympy.Not: "not",
+    sympy.ITE: "where",
 }
 """Operation names for the ``op`` field; other functions use their own name (``sin``, ``log``)."""
 

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import math
 import os
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +44,8 @@ DEFAULT_MAX_ELEMENTS = 10_000
 """Elements of one array value, outputs, or inputs (``JACLI_MAX_ELEMENTS``)."""
 MAX_NESTING = 100
 """Bracket nesting depth."""
+MAX_DIMENSIONS = 32
+"""Dimensions of one array (NumPy iterates over at most 32)."""
 MAX_NAME_LENGTH = 64
 MAX_INT_BITS = 10_000
 """Size of an exact integer or rational the parser may build (~3000 digits)."""
@@ -53,6 +57,26 @@ MAX_CONSTANT_BITS = 100_000
 """Magnitude of any constant the parser builds: ``|c| < 2**100000`` (about 10**30103)."""
 MAX_TREE_SIZE = 1_000_000
 """Symbolic terms (SymPy tree nodes) in one built value, e.g. ``A@A@A@A@A@A`` of 10×10 matrices."""
+
+
+RECURSION_LIMIT = 5_000
+"""Python frames allowed while an expression is parsed, built and lowered. The walker takes
+about ten frames per bracket and SymPy's own recursion one or two per tree level, so
+:data:`MAX_NESTING` brackets need more than Python's default of 1000; far below the
+~20,000 frames at which the C stack (8 MB) would overflow."""
+
+
+def ensure_recursion_room() -> None:
+    """Raise Python's recursion limit to :data:`RECURSION_LIMIT` (never lower it)."""
+    if sys.getrecursionlimit() < RECURSION_LIMIT:
+        sys.setrecursionlimit(RECURSION_LIMIT)
+
+
+def dimension_problem(ndim: int) -> str | None:
+    """Why an array of ``ndim`` dimensions is refused, or None (for any reader of arrays: text, points files, API)."""
+    if ndim > MAX_DIMENSIONS:
+        return f"this array has {ndim} dimensions; the limit is {MAX_DIMENSIONS}"
+    return None
 
 
 def _env_limit(name: str, default: int) -> int:
@@ -170,14 +194,31 @@ class softplus(sympy.Function):  # noqa: N801
 
 
 class floor(sympy.floor):  # noqa: N801
-    """``floor`` with derivative zero (where it exists), as in torch."""
+    """``floor`` with derivative zero (where it exists), as in torch; exact on constants.
+
+    SymPy's own rounding of a constant can be wrong: it makes
+    ``floor((sqrt(2) + sqrt(3))**2 - 5 - 2*sqrt(6) - 10**-40 + 5)`` 5, not 4.
+    """
+
+    @classmethod
+    def eval(cls, arg: sympy.Expr) -> sympy.Expr | None:
+        if arg.is_number and not arg.is_Rational:
+            return _exact_floor(arg)  # None (left as it is) when it cannot be decided
+        return super().eval(arg)
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         return sympy.S.Zero
 
 
 class ceiling(sympy.ceiling):  # noqa: N801
-    """``ceil`` with derivative zero (where it exists), as in torch."""
+    """``ceil`` with derivative zero (where it exists), as in torch; exact on constants."""
+
+    @classmethod
+    def eval(cls, arg: sympy.Expr) -> sympy.Expr | None:
+        if arg.is_number and not arg.is_Rational:
+            below = _exact_floor(-arg)
+            return None if below is None else -below
+        return super().eval(arg)
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         return sympy.S.Zero
@@ -241,27 +282,73 @@ class FunctionSpec:
     condition_arg: bool = False  # first argument is a condition (where)
 
 
-def _unary(fn: Callable[[Any], Any], name: str) -> Callable[..., Value]:
-    return lambda arg: elementwise(name, fn, arg)
+EVALUATE_MAX_NODES = 24
+"""SymPy simplifies a function as it is built (``Abs.eval`` runs ``signsimp`` and assumption
+queries over the whole argument) at a cost that grows faster than the argument's size:
+``abs(abs(…abs(x - 1)…) - 1)`` 99 deep took 29 s. A function, comparison or ``where`` of an
+argument with more nodes than this is built unevaluated (same value, SymPy's form)."""
 
 
-def _log(arg: Value, base: Value | None = None) -> Value:
-    if base is None:
-        return elementwise("log", sympy.log, arg)
-    return elementwise("log", sympy.log, arg, base)
+def _small(expr: Any) -> bool:
+    """At most :data:`EVALUATE_MAX_NODES` nodes (the count stops there: constant time)."""
+    count, pending = 0, [expr]
+    while pending:
+        node = pending.pop()
+        count += 1
+        if count > EVALUATE_MAX_NODES:
+            return False
+        pending.extend(getattr(node, "args", ()))
+    return True
 
 
-def _extremum(fn: type, name: str) -> Callable[..., Value]:
-    def build(*args: Value) -> Value:
-        if len(args) == 1:  # max(v): the largest element of an array
-            return scalar(fn(*args[0].flat))
-        return elementwise(name, fn, *args)
+def simplifying(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn(*args)``, with SymPy's automatic simplification only when every argument is small."""
+
+    def build(*args: Any) -> Any:
+        if all(_small(a) for a in args):
+            return fn(*args)
+        return fn(*args, evaluate=False)
 
     return build
 
 
+_ADD, _MUL, _POW = simplifying(sympy.Add), simplifying(sympy.Mul), simplifying(sympy.Pow)
+
+
+def _log_base(x: Any, base: Any, evaluate: bool = True) -> sympy.Expr:
+    if evaluate:
+        return sympy.log(x, base)
+    return sympy.Mul(sympy.log(x, evaluate=False), sympy.Pow(sympy.log(base), -1), evaluate=False)
+
+
+def _unary(fn: Callable[..., Any], name: str) -> Callable[..., Value]:
+    build = simplifying(fn)
+    return lambda arg: elementwise(name, build, arg)
+
+
+def _log(arg: Value, base: Value | None = None) -> Value:
+    if base is None:
+        return elementwise("log", simplifying(sympy.log), arg)
+    return elementwise("log", simplifying(_log_base), arg, base)
+
+
+def _extremum(fn: type, name: str) -> Callable[..., Value]:
+    build = simplifying(fn)
+
+    def apply(*args: Value) -> Value:
+        if len(args) == 1:  # max(v): the largest element of an array
+            return scalar(build(*args[0].flat))
+        return elementwise(name, build, *args)
+
+    return apply
+
+
+def _piecewise(cond: Any, a: Any, b: Any, evaluate: bool = True) -> sympy.Expr:
+    return sympy.Piecewise((a, cond), (b, True), evaluate=evaluate)
+
+
 def _where(cond: Value, when_true: Value, when_false: Value) -> Value:
-    return elementwise("where", lambda c, a, b: sympy.Piecewise((a, c), (b, True)), cond, when_true, when_false)
+    return elementwise("where", simplifying(_piecewise), cond, when_true, when_false)
 
 
 def _sum(arg: Value) -> Value:
@@ -287,8 +374,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         ("cosh", sympy.cosh, "hyperbolic cosine"),
         ("tanh", sympy.tanh, "hyperbolic tangent"),
         ("exp", sympy.exp, "exponential"),
-        ("log2", lambda x: sympy.log(x, 2), "base-2 logarithm"),
-        ("log10", lambda x: sympy.log(x, 10), "base-10 logarithm"),
+        ("log2", lambda x, **kw: _log_base(x, 2, **kw), "base-2 logarithm"),
+        ("log10", lambda x, **kw: _log_base(x, 10, **kw), "base-10 logarithm"),
         ("sqrt", sympy.sqrt, "square root"),
         ("abs", sympy.Abs, "absolute value"),
         ("sign", sympy.sign, "sign: -1, 0 or 1"),
@@ -297,12 +384,12 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         ("erf", sympy.erf, "error function"),
         ("sigmoid", sigmoid, "logistic function 1/(1+exp(-x))"),
         ("softplus", softplus, "log(1+exp(x))"),
-        ("relu", lambda x: sympy.Max(0, x), "max(0, x)"),
+        ("relu", lambda x, **kw: sympy.Max(0, x, **kw), "max(0, x)"),
         ("detach", detach, "value of the argument, derivative zero"),
     ]
 } | {
     "log": FunctionSpec(1, 2, _log, "natural logarithm; log(x, b) in base b"),
-    "atan2": FunctionSpec(2, 2, lambda y, x: elementwise("atan2", sympy.atan2, y, x), "atan2(y, x)"),
+    "atan2": FunctionSpec(2, 2, lambda y, x: elementwise("atan2", simplifying(sympy.atan2), y, x), "atan2(y, x)"),
     "min": FunctionSpec(1, None, _extremum(sympy.Min, "min"), "smallest argument, or element of one array"),
     "max": FunctionSpec(1, None, _extremum(sympy.Max, "max"), "largest argument, or element of one array"),
     "where": FunctionSpec(3, 3, _where, "where(cond, a, b): a where cond holds, else b", condition_arg=True),
@@ -378,7 +465,7 @@ class Source:
     def error(self, message: str, node: ast.AST | None = None) -> ExpressionError:
         col = self.column(getattr(node, "lineno", None), getattr(node, "col_offset", None))
         where = f" at column {col + 1}" if col is not None and "\n" not in self.original else ""
-        return ExpressionError(message + where, self.original, col)
+        return ExpressionError(message + where, _printable(self.original), col)
 
 
 def _printable(text: str) -> str:
@@ -400,8 +487,12 @@ def prepare_source(text: str, prefix: str = "", suffix: str = "", what: str = "e
     out: list[str] = list(prefix)
     origin: list[int] = [0] * len(prefix)
     at_line_start = True
-    for index, ch in enumerate(text):
-        if ch == "\r" or (at_line_start and ch in " \t"):
+    for index, raw in enumerate(text):
+        # CRLF is one line break, a bare CR is one too (never deleted: x*2<CR>3 is not x*23)
+        if raw == "\r" and text[index + 1 : index + 2] == "\n":
+            continue
+        ch = "\n" if raw == "\r" else raw
+        if at_line_start and ch in " \t":
             continue  # indentation means nothing in this language
         at_line_start = ch == "\n"
         piece = "**" if ch == "^" else ch
@@ -568,6 +659,7 @@ def parse_expression(text: str) -> ParsedExpression:
     >>> parse_expression("c = a+b; d = b+1; c*d").names
     ('a', 'b')
     """
+    ensure_recursion_room()
     source = prepare_source(text)
     if not text.strip(" \t\r\n;"):
         raise ExpressionError("empty expression", text, None)
@@ -741,13 +833,14 @@ class Program:
 
 def build_program(parsed: ParsedExpression, shapes: dict[str, tuple[int, ...]]) -> Program:
     """Build SymPy outputs for the given variable shapes (``()`` for scalars)."""
+    ensure_recursion_room()
     variables = tuple(make_variable(name, tuple(shapes[name])) for name in parsed.names)
     env: dict[str, Value] = {
         v.name: np.array(v.symbols, dtype=object).reshape(v.shape) if v.shape else scalar(v.symbols[0])
         for v in variables
     }
-    builder = _Builder(parsed.source, env)
     bindings: list[Binding] = []
+    builder = _Builder(parsed.source, env, hidden=_HiddenBindings(bindings, {*parsed.names, *parsed.bound}))
     for stmt in parsed.statements[:-1]:
         assert stmt.target is not None
         value = builder.build(stmt.value)
@@ -776,6 +869,23 @@ def _bind(name: str, value: Value, bindings: list[Binding]) -> Value:
     return out
 
 
+@dataclass
+class _HiddenBindings:
+    """Bindings the builder adds itself, named ``_w1``, ``_w2``, … (names the expression does not use)."""
+
+    bindings: list[Binding]
+    taken: set[str]
+    count: int = 0
+
+    def bind(self, value: sympy.Expr) -> sympy.Symbol:
+        self.count += 1
+        while f"_w{self.count}" in self.taken:
+            self.count += 1
+        symbol = sympy.Symbol(f"_w{self.count}", real=True)
+        self.bindings.append(Binding(symbol, value))
+        return symbol
+
+
 def _check_number(source: Source, value: sympy.Expr, node: ast.AST) -> sympy.Expr:
     if isinstance(value, sympy.Rational) and max(int(value.p).bit_length(), int(value.q).bit_length()) > MAX_INT_BITS:
         raise source.error(f"number too large (over {MAX_INT_BITS:,} bits)", node)
@@ -785,10 +895,17 @@ def _check_number(source: Source, value: sympy.Expr, node: ast.AST) -> sympy.Exp
 class _Builder:
     """Walks validated ``ast`` nodes and builds object arrays of SymPy expressions."""
 
-    def __init__(self, source: Source, env: dict[str, Value], constant_only: bool = False) -> None:
+    def __init__(
+        self,
+        source: Source,
+        env: dict[str, Value],
+        constant_only: bool = False,
+        hidden: _HiddenBindings | None = None,
+    ) -> None:
         self.source = source
         self.env = env
         self.constant_only = constant_only
+        self.hidden = hidden
         self._sizes: dict[Any, tuple[int, bool]] = {}
         self._evaluator = _Evaluator(strict=True)
         self.dispatch: dict[type, Callable[[Any], Value]] = {
@@ -806,7 +923,13 @@ class _Builder:
         if condition and isinstance(node, ast.Compare | ast.BoolOp):
             return self._condition(node)
         if condition and isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            return elementwise("not", sympy.Not, self.build(node.operand, condition=True))
+            return elementwise("not", simplifying(sympy.Not), self.build(node.operand, condition=True))
+        if condition:  # where(x, 1, 2): a number is not a condition (SymPy would read 1 as true)
+            raise self.source.error(
+                "the condition of where(cond, a, b) must be a comparison such as x > 0, "
+                f"not {_segment(self.source, node)}",
+                node,
+            )
         handler = self.dispatch.get(type(node))
         if handler is None:
             if isinstance(node, ast.Compare | ast.BoolOp):
@@ -911,10 +1034,10 @@ class _Builder:
         op = type(node.op)
         if op in (ast.Add, ast.Sub):
             terms = [self.build(n) if s > 0 else self._negate(self.build(n)) for s, n in _chain(node, ast.Add, ast.Sub)]
-            return self._checked(node, elementwise("+", sympy.Add, *terms))
+            return self._checked(node, elementwise("+", _ADD, *terms))
         if op in (ast.Mult, ast.Div):
             factors = [self._factor(s, n) for s, n in _chain(node, ast.Mult, ast.Div)]
-            return self._checked(node, elementwise("*", sympy.Mul, *factors))
+            return self._checked(node, elementwise("*", _MUL, *factors))
         if op is ast.Pow:
             base, exponent = self.build(node.left), self.build(node.right)
             return elementwise("**", lambda b, e: self._power(b, e, node), base, exponent)
@@ -938,11 +1061,11 @@ class _Builder:
         return elementwise("/", lambda x: self._reciprocal(x, node), value)
 
     def _reciprocal(self, x: sympy.Expr, node: ast.AST) -> sympy.Expr:
-        return _check_number(self.source, sympy.Pow(x, -1), node)
+        return _check_number(self.source, _POW(x, sympy.S.NegativeOne), node)
 
     @staticmethod
     def _negate(value: Value) -> Value:
-        return elementwise("-", lambda x: -x, value)
+        return elementwise("-", lambda x: _MUL(sympy.S.NegativeOne, x), value)
 
     def _checked(self, node: ast.AST, value: Value) -> Value:
         for element in value.flat:
@@ -959,7 +1082,7 @@ class _Builder:
                     f"{_short(base)}**{_short(exponent)} is too large to compute exactly (over {MAX_INT_BITS:,} bits)",
                     node,
                 )
-        return _check_number(self.source, sympy.Pow(base, exponent), node)
+        return _check_number(self.source, _POW(base, exponent), node)
 
     def _unary(self, node: ast.UnaryOp) -> Value:
         if isinstance(node.op, ast.USub):
@@ -971,26 +1094,57 @@ class _Builder:
 
     def _condition(self, node: ast.Compare | ast.BoolOp) -> Value:
         if isinstance(node, ast.BoolOp):
-            fn = sympy.And if isinstance(node.op, ast.And) else sympy.Or
+            fn = simplifying(sympy.And if isinstance(node.op, ast.And) else sympy.Or)
             parts = [self.build(v, condition=True) for v in node.values]
             return elementwise("and/or", fn, *parts)
         relations = {ast.Lt: sympy.Lt, ast.LtE: sympy.Le, ast.Gt: sympy.Gt, ast.GtE: sympy.Ge,
                      ast.Eq: sympy.Eq, ast.NotEq: sympy.Ne}  # fmt: skip
-        operands = [self.build(node.left)] + [self.build(c) for c in node.comparators]
+        operands = [self._opaque(self.build(n)) for n in [node.left, *node.comparators]]
         parts = []
         for op, left, right in zip(node.ops, operands, operands[1:], strict=False):
             relation = relations.get(type(op))
             if relation is None:
                 raise self.source.error(f"comparison {type(op).__name__!r} is not part of the language", node)
             try:
-                parts.append(elementwise("comparison", lambda a, b, r=relation: r(a, b), left, right))
+                compare = functools.partial(self._relation, relation, node=node)
+                parts.append(elementwise("comparison", compare, left, right))
             except TypeError:  # SymPy refuses to order a number that is not real: acos(2) < x
                 raise self.source.error(
                     "a comparison needs real numbers; one side is not real (or undefined)", node
                 ) from None
         if len(parts) == 1:
             return parts[0]
-        return elementwise("comparison", sympy.And, *parts)
+        return elementwise("comparison", simplifying(sympy.And), *parts)
+
+    def _relation(self, relation: type, a: sympy.Expr, b: sympy.Expr, node: ast.AST) -> sympy.Basic:
+        """``a < b`` and the like; between constants, true or false, decided exactly (never by rounding)."""
+        built = simplifying(relation)(a, b)
+        if isinstance(built, sympy.logic.boolalg.BooleanAtom) or not _is_constant(a) or not _is_constant(b):
+            return built
+        sign = exact_sign(a - b)
+        if sign is None:
+            raise self.source.error(
+                f"cannot decide exactly whether {_short(sympy.sstr(built))}: the two sides agree to "
+                f"{EXACT_DECISION_DIGITS} digits and do not simplify to the same value",
+                node,
+            )
+        return sympy.true if _RELATION_HOLDS[relation](sign) else sympy.false
+
+    def _opaque(self, value: Value) -> Value:
+        """A comparison operand with a ``where`` inside, as a binding (a symbol to SymPy).
+
+        SymPy rewrites a condition that contains a ``Piecewise`` into an ``ITE`` with
+        ``simplify`` and inequality solving, at a cost without bound (a 60-deep nest of
+        ``where(where(…) > 1, x, 2) + x`` took 36 s); a symbol in its place costs nothing.
+        """
+        if self.hidden is None:
+            return value
+        out = np.empty(value.shape, dtype=object)
+        for index in np.ndindex(value.shape):
+            element = value[index]
+            has_where = isinstance(element, sympy.Basic) and element.has(sympy.Piecewise)
+            out[index] = self.hidden.bind(element) if has_where else element
+        return out
 
     # -- calls, arrays, indexing ----------------------------------------------
 
@@ -998,7 +1152,23 @@ class _Builder:
         assert isinstance(node.func, ast.Name)
         spec = FUNCTIONS[node.func.id]
         args = [self.build(a, condition=spec.condition_arg and i == 0) for i, a in enumerate(node.args)]
-        return self._checked(node, _as_value(spec.build(*args)))
+        value = self._checked(node, _as_value(spec.build(*args)))
+        if node.func.id in _STEP_FUNCTIONS:
+            value = elementwise(node.func.id, lambda e: self._step(e, node), value)
+        return value
+
+    def _step(self, expr: sympy.Expr, node: ast.AST) -> sympy.Expr:
+        """``sign``, ``floor`` or ``ceil`` of a constant that SymPy left open, decided exactly."""
+        if not isinstance(expr, sympy.sign | sympy.floor | sympy.ceiling) or not _is_constant(expr):
+            return expr
+        decided = _exact_step(expr)
+        if decided is None:
+            raise self.source.error(
+                f"cannot decide {_short(user_text_of(expr))} exactly: its argument is too close to a "
+                f"jump to tell apart in {EXACT_DECISION_DIGITS} digits and does not simplify",
+                node,
+            )
+        return decided
 
     def _array(self, node: ast.Tuple | ast.List) -> Value:
         if not node.elts:
@@ -1011,6 +1181,9 @@ class _Builder:
             )
         elements = [self.build(e) for e in node.elts]
         shape = elements[0].shape
+        problem = dimension_problem(len(shape) + 1)
+        if problem is not None:
+            raise self.source.error(problem, node)
         for position, element in enumerate(elements[1:], start=2):
             if element.shape != shape:
                 raise self.source.error(
@@ -1060,6 +1233,116 @@ def _short(item: Any) -> str:
     """``item`` as text, at most 40 characters (a huge number or expression in a message is noise)."""
     text = str(item)
     return text if len(text) <= 40 else text[:28] + "…" + text[-8:]
+
+
+EXACT_DECISION_DIGITS = 30
+"""A constant comparison or sign is decided by a value certified to this many digits (SymPy's
+``evalf(strict=True)``); when that cannot tell it from zero, by simplifying it to 0."""
+EXACT_DECISION_MAX_DIGITS = 300
+"""Most working digits SymPy may use to certify that value."""
+EXACT_DECISION_MAX_NODES = 60
+"""Only constants up to this size are simplified to prove them zero (``simplify`` is unbounded)."""
+_STEP_FUNCTIONS = frozenset({"sign", "floor", "ceil"})
+_RELATION_HOLDS: dict[type, Callable[[int], bool]] = {
+    sympy.StrictLessThan: lambda s: s < 0,
+    sympy.LessThan: lambda s: s <= 0,
+    sympy.StrictGreaterThan: lambda s: s > 0,
+    sympy.GreaterThan: lambda s: s >= 0,
+    sympy.Equality: lambda s: s == 0,
+    sympy.Unequality: lambda s: s != 0,
+}
+"""Whether ``a R b`` holds, given the sign of ``a - b``."""
+
+
+def _is_constant(expr: Any) -> bool:
+    return not isinstance(expr, sympy.Basic) or not expr.free_symbols
+
+
+def _certified_sign(value: sympy.Expr) -> int | None:
+    """The sign of a real constant from a value SymPy certifies, or None if it cannot tell it from zero."""
+    if value.is_Rational:
+        return int(sympy.sign(value))
+    try:
+        approx = value.evalf(EXACT_DECISION_DIGITS, strict=True, maxn=EXACT_DECISION_MAX_DIGITS)
+    except (sympy.core.evalf.PrecisionExhausted, ValueError, TypeError):
+        return None
+    if not approx.is_Float:  # not real, infinite or undefined: no sign to decide
+        return None
+    return int(sympy.sign(approx))
+
+
+@functools.lru_cache(maxsize=1024)  # a condition, a sign and a floor of one constant decide it once
+def exact_sign(value: sympy.Expr) -> int | None:
+    """The sign (-1, 0 or 1) of a real constant, decided exactly; None when it cannot be.
+
+    ``sin(pi/7)**2 + cos(pi/7)**2 - 1`` is 0 (in floats it rounds to -1e-17): a
+    certified value decides any constant that is not zero; zero needs a proof, by
+    simplification.
+
+    >>> exact_sign(sympy.sin(sympy.pi / 7) ** 2 + sympy.cos(sympy.pi / 7) ** 2 - 1), exact_sign(sympy.pi - 3)
+    (0, 1)
+    """
+    sign = _certified_sign(value)
+    if sign is not None:
+        return sign
+    # work on the irrational part alone: a 400-digit rational term makes simplify crawl
+    rational, rest = value.as_coeff_Add() if isinstance(value, sympy.Add) else (sympy.S.Zero, value)
+    if not _small_enough(rest, EXACT_DECISION_MAX_NODES):
+        return None
+    simpler = sympy.simplify(rest)
+    sign = _certified_sign(simpler + rational)
+    if sign is not None:
+        return sign
+    # a close simple form (cos(pi/7) - cos(2*pi/7) + cos(3*pi/7) is near 1/2), proven equal
+    guess = sympy.nsimplify(simpler)
+    if guess != simpler and _proven_zero(rest - guess):
+        return _certified_sign(guess + rational)
+    return 0 if rational == 0 and _proven_zero(rest) else None
+
+
+def _proven_zero(value: sympy.Expr) -> bool:
+    return sympy.simplify(value) == 0 or value.equals(0) is True
+
+
+def _small_enough(expr: Any, limit: int) -> bool:
+    count, pending = 0, [expr]
+    while pending:
+        count += 1
+        if count > limit:
+            return False
+        pending.extend(getattr(pending.pop(), "args", ()))
+    return True
+
+
+def _exact_step(expr: sympy.Expr) -> sympy.Integer | None:
+    """``sign(c)``, ``floor(c)`` or ``ceil(c)`` of a real constant, exactly (None: undecidable)."""
+    (arg,) = expr.args
+    if isinstance(expr, sympy.sign):
+        sign = exact_sign(arg)
+        return None if sign is None else sympy.Integer(sign)
+    if isinstance(expr, sympy.ceiling):
+        below = _exact_floor(-arg)
+        return None if below is None else -below
+    return _exact_floor(arg)
+
+
+def _exact_floor(value: sympy.Expr) -> sympy.Integer | None:
+    approx = constant_value(value)
+    if not math.isfinite(approx):
+        return None
+    guess = math.floor(approx)
+    for n in (guess, guess - 1, guess + 1):  # rounding moves the float across at most one integer
+        above, below = exact_sign(value - n), exact_sign(value - (n + 1))
+        if above is None or below is None:
+            return None
+        if above >= 0 and below < 0:
+            return sympy.Integer(n)
+    return None
+
+
+def user_text_of(expr: sympy.Basic) -> str:
+    """``expr`` in the language's words for a message (``ceil``, not ``ceiling``)."""
+    return sympy.sstr(expr).replace("ceiling(", "ceil(")
 
 
 def _chain(node: ast.BinOp, plus: type, minus: type) -> list[tuple[int, ast.AST]]:

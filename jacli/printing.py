@@ -52,6 +52,9 @@ class _UserPrinter(StrPrinter):
     def _print_Or(self, expr: sympy.Or) -> str:  # noqa: N802
         return " or ".join(f"({self._print(a)})" for a in expr.args)
 
+    def _print_ITE(self, expr: sympy.ITE) -> str:  # noqa: N802
+        return self._call("where", expr.args)
+
     def _print_Not(self, expr: sympy.Not) -> str:  # noqa: N802
         return f"not ({self._print(expr.args[0])})"
 

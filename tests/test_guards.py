@@ -31,7 +31,7 @@ GUARDS: dict[str, tuple[tuple[str, ...], str | None, str]] = {
     "MAX_LENGTH (10 MB on stdin)": (("gradient", "-", "--at", "1"), "x+" * 5_000_000 + "x", "characters long"),
     "MAX_NESTING (10,000 parentheses)": (("gradient", "(" * 10_000 + "x" + ")" * 10_000, "--at", "1"), None, "nested"),
     "parser chain (100,000 terms)": (("gradient", "+".join(["x"] * 100_000), "--at", "1"), None, "too many operators"),
-    "recursion (900 nested powers)": (("gradient", "x**" * 900 + "x", "--at", "1"), None, "nested too deeply"),
+    "recursion (3,000 nested powers)": (("gradient", "x**" * 3000 + "x", "--at", "1"), None, "nested too deeply"),
     "MAX_INT_BITS (9**9**9**9)": (("gradient", "x*9**9**9**9", "--at", "1"), None, "too large to compute exactly"),
     "MAX_INT_BITS (integer literal)": (("gradient", "x*" + "9" * 5000, "--at", "1"), None, "too long"),
     "MAX_DECIMAL_EXPONENT (1e100000)": (("gradient", "x*1e100000", "--at", "1"), None, "out of range"),
