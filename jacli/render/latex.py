@@ -49,4 +49,5 @@ def render_latex(result: Result, document: bool = True) -> str:
         return r"\begin{gathered} " + r" \\ ".join(lines) + r" \end{gathered}"
     body = "\n".join(lines)
     point = ", ".join(f"{k} = {v}" for k, v in result.point.items())
-    return f"% jacli {result.command}: {result.expression} at {point}\n{body}\n"
+    expression = "\n%   ".join(result.expression.splitlines())  # every line of the text stays in the comment
+    return f"% jacli {result.command}: {expression} at {point}\n{body}\n"
