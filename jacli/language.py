@@ -72,6 +72,9 @@ def ensure_recursion_room() -> None:
         sys.setrecursionlimit(RECURSION_LIMIT)
 
 
+ensure_recursion_room()  # at import, once: a limit changed later, mid-computation, surprises other code
+
+
 def dimension_problem(ndim: int) -> str | None:
     """Why an array of ``ndim`` dimensions is refused, or None (for any reader of arrays: text, points files, API)."""
     if ndim > MAX_DIMENSIONS:

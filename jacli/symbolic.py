@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import sympy
+from sympy.printing.str import StrPrinter
 
 from jacli import language
 from jacli.errors import UsageError
@@ -395,7 +396,21 @@ def exact_text(value: sympy.Basic) -> str:
     internal order.
     """
     huge = any(max(int(a.p).bit_length(), int(a.q).bit_length()) > 64 for a in value.atoms(sympy.Rational))
-    return sympy.sstr(value, order="none") if huge else sympy.sstr(value)
+    return _text(value, order="none") if huge else _text(value)
+
+
+class _TextPrinter(StrPrinter):
+    """``sstr`` whose constants cannot be read as a variable: a variable may be named ``I`` or ``E``."""
+
+    def _print_ImaginaryUnit(self, expr: sympy.Expr) -> str:  # noqa: N802 - SymPy's printer protocol
+        return "sqrt(-1)"
+
+    def _print_Exp1(self, expr: sympy.Expr) -> str:  # noqa: N802
+        return "e"  # the language's name (reserved, unlike E)
+
+
+def _text(expr: sympy.Basic, order: str | None = None) -> str:
+    return _TextPrinter({"order": order}).doprint(expr)
 
 
 def _check_exact_size(value: sympy.Expr) -> sympy.Expr:
@@ -471,7 +486,7 @@ def to_text(expr: Any) -> Any:
         return [to_text(e) for e in expr]
     if expr is sympy.S.Zero:  # most entries of a big sparse Hessian
         return "0"
-    return sympy.sstr(expr)
+    return _text(expr)
 
 
 def _latex_names(expr: sympy.Expr) -> dict[sympy.Symbol, str]:

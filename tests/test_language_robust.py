@@ -19,7 +19,7 @@ import sympy
 import torch
 from conftest import Invoke, assert_usage_error
 
-from jacli import language
+from jacli import language, symbolic
 from jacli.compile import TorchFunction, to_torch
 from jacli.errors import UsageError
 from jacli.language import MAX_DIMENSIONS
@@ -395,3 +395,36 @@ def test_a_carriage_return_anywhere_reads_as_a_newline(text: str) -> None:
         with_cr = text[:position] + "\r" + text[position:]
         with_lf = text[:position] + "\n" + text[position:]
         assert _outcome_of(with_cr) == _outcome_of(with_lf), repr(with_cr)
+
+
+# ---------------------------------------------------------------------------
+# Printed forms: a constant is never read as a variable named like it
+# ---------------------------------------------------------------------------
+
+
+def test_exact_values_do_not_confuse_the_imaginary_unit_with_a_variable_named_i(jacli: Invoke) -> None:
+    outcome = jacli("gradient", "sqrt(x)*I + E", "--at", "x=-1, I=2, E=3", "--exact", "-f", "json")
+    result = json.loads(outcome.stdout)
+    assert result["inputs"] == ["E", "I", "x"]
+    assert result["exact"] == ["1", "sqrt(-1)", "-sqrt(-1)"]
+    assert result["symbolic"] == ["1", "sqrt(x)", "I/(2*sqrt(x))"]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_printed_values_read_back_as_the_same_value(seed: int) -> None:
+    rng = random.Random(seed)
+    i_var, e_var = sympy.Symbol("I", real=True), sympy.Symbol("E", real=True)
+    atoms = [sympy.I, sympy.E, sympy.pi, sympy.sqrt(2), sympy.Rational(3, 7), i_var, e_var, sympy.exp(i_var)]
+    value = sum(rng.choice([-2, -1, 1, 3]) * rng.choice(atoms) * rng.choice(atoms) for _ in range(3))
+    for text in (symbolic.exact_text(value), symbolic.to_text(value)):
+        parsed = language.parse_expression(text)
+        program = language.build_program(parsed, dict.fromkeys(parsed.names, ()))
+        assert sympy.simplify(program.outputs[0] - value) == 0, (text, value)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_latex_keeps_every_line_of_the_expression_in_its_comment(jacli: Invoke, newline: str) -> None:
+    outcome = jacli("gradient", f"a = x*2{newline}a*x", "--at", "1", "--format", "latex")
+    lines = outcome.stdout.splitlines()
+    assert lines[:2] == ["% jacli gradient: a = x*2", "%   a*x at x = 1.0"]
+    assert all(line.startswith("%") for line in lines[:2]) and not lines[2].startswith("%")
