@@ -426,5 +426,5 @@ def test_printed_values_read_back_as_the_same_value(seed: int) -> None:
 def test_latex_keeps_every_line_of_the_expression_in_its_comment(jacli: Invoke, newline: str) -> None:
     outcome = jacli("gradient", f"a = x*2{newline}a*x", "--at", "1", "--format", "latex")
     lines = outcome.stdout.splitlines()
-    assert lines[:2] == ["% jacli gradient: a = x*2", "%   a*x at x = 1.0"]
+    assert lines[:2] == ["% jacli gradient: a = x*2", "% a*x at x = 1.0"]
     assert all(line.startswith("%") for line in lines[:2]) and not lines[2].startswith("%")
