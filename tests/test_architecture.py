@@ -166,3 +166,29 @@ def test_the_protocol_imports_only_the_standard_library() -> None:
     names = imported_names("jacli.server.protocol")
     outside = sorted(name for name in names if name.split(".")[0] not in sys.stdlib_module_names)
     assert names and outside == []
+
+
+def _exit_calls(module: str) -> tuple[int, int]:
+    """How often ``module`` calls ``os._exit`` and how often it assigns to it (monkeypatching)."""
+    calls = assigns = 0
+    for node in ast.walk(ast.parse(MODULES[module].read_text(encoding="utf-8"))):
+        is_exit = isinstance(node, ast.Attribute) and node.attr == "_exit"
+        if is_exit and isinstance(node.ctx, ast.Store):
+            assigns += 1
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "_exit":
+            calls += 1
+    return calls, assigns
+
+
+def test_only_the_entry_point_ends_the_process() -> None:
+    """``os._exit`` in ``entry`` only, and in the daemon's forked children (which must never return
+    into the server's loop); nobody replaces it."""
+    callers = {module for module in MODULES if _exit_calls(module)[0]}
+    assert callers == {"jacli.entry", "jacli.server.daemon"}
+    assert [module for module in MODULES if _exit_calls(module)[1]] == []
+
+
+def test_console_script_and_python_m_are_one_program() -> None:
+    pyproject = (PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'jacli = "jacli.entry:main"' in pyproject
+    assert imported_names("jacli.__main__") == {"jacli.entry"}

@@ -1,4 +1,4 @@
-"""The warm server (jacli/server.py) and its thin client (jacli/client.py).
+"""The warm server (jacli/server/: daemon, control) and its thin client (jacli/server/client.py, jacli/entry.py).
 
 Every server here lives in its own temporary directory and is stopped (and, as
 a safety net, killed by pid) when its fixture ends, so no test leaves one
