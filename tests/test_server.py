@@ -256,6 +256,14 @@ def test_client_imports_no_heavy_module(warm: Running) -> None:
     assert not heavy and "jacli.cli" not in imported
 
 
+def test_python_m_jacli_is_the_same_program(warm: Running) -> None:
+    """``python -m jacli`` forwards to the warm server like the console script (both are jacli.entry)."""
+    command = [sys.executable, "-m", "jacli", *SEED, "-f", "json"]
+    env = _env(warm.dir)
+    result = served_by(warm, lambda: subprocess.run(command, capture_output=True, env=env, timeout=60, check=False))
+    assert (result.returncode, result.stdout.decode(), result.stderr) == (0, SEED_JSON, b"")
+
+
 def test_status_command(warm: Running) -> None:
     result = warm.run("server", "status")
     text = result.stdout.decode()
@@ -438,7 +446,7 @@ def test_version_mismatch_runs_in_process_with_a_note(
 ) -> None:
     monkeypatch.setenv(protocol.ENV_DIR, warm.dir)
     monkeypatch.delenv(protocol.ENV_MODE, raising=False)
-    monkeypatch.setattr(client, "fingerprint", lambda: "another jacli")
+    monkeypatch.setattr(protocol, "fingerprint", lambda: "another jacli")
     served = warm.status()["served"]
     notes: list[str] = []
     assert client.try_server(SEED, notes) is None  # the caller runs the command in-process
@@ -466,7 +474,7 @@ def test_peer_check_refuses_other_uids() -> None:
 
 def test_server_drops_connections_from_another_uid(monkeypatch: pytest.MonkeyPatch) -> None:
     directory = tempfile.mkdtemp(prefix="jsv-", dir="/tmp")
-    accepting = daemon.Server(directory, control.Limits())
+    accepting = daemon.Server(directory, control.Limits(), run=lambda _argv: 0)  # never runs a command
     try:
         accepting.bind()
         monkeypatch.setattr(daemon, "peer_uid", lambda _sock: os.getuid() + 1)
