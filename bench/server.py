@@ -26,7 +26,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from jacli import client, server
+from jacli.server import control as server
+from jacli.server import protocol as client
 
 SEED = ["jacobian", "2*x0+x1**2, x0**2+2*x1**3", "--at", "1,2"]
 MAXIMA = "display2d:false$ J:jacobian([2*x0+x1^2, x0^2+2*x1^3],[x0,x1])$ print(J)$ print(subst([x0=1,x1=2],J))$"
@@ -36,7 +37,7 @@ QALC = "[diff(2x+y^2, x, 1, 1), diff(2x+y^2, y, 1, 2); diff(x^2+2y^3, x, 1, 1), 
 
 def jacli_command() -> list[str]:
     script = Path(sys.executable).with_name("jacli")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "jacli.client"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "jacli"]
 
 
 def median_seconds(command: Sequence[str], runs: int, env: dict[str, str] | None = None) -> float:

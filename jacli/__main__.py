@@ -1,6 +1,6 @@
-"""``python -m jacli``."""
+"""``python -m jacli``: the same program as the ``jacli`` console script."""
 
-from jacli.cli import main
+from jacli.entry import main
 
 if __name__ == "__main__":
     main()

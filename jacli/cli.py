@@ -742,7 +742,7 @@ def language() -> None:
 
 
 # ---------------------------------------------------------------------------
-# The warm server (jacli/server.py): `jacli server start|stop|status`.
+# The warm server (jacli/server/): `jacli server start|stop|status`.
 # ---------------------------------------------------------------------------
 
 server_app = typer.Typer(
@@ -771,33 +771,33 @@ def server_start(
     ] = 4096,
 ) -> None:
     """Start this user's server in the background; returns once it is ready."""
-    from jacli import server  # noqa: PLC0415
+    from jacli.server import control  # noqa: PLC0415
 
-    idle = idle_timeout  # None: $JACLI_SERVER_IDLE_TIMEOUT or 900; server.start checks it (exit 2 if bad)
+    idle = idle_timeout  # None: $JACLI_SERVER_IDLE_TIMEOUT or 900; control.start checks it (exit 2 if bad)
     with reported_errors():
-        info = server.start(server.Limits(idle, time_limit, memory_limit))
-    typer.echo(server.describe(info))
+        info = control.start(control.Limits(idle, time_limit, memory_limit))
+    typer.echo(control.describe(info))
 
 
 @server_app.command("stop", epilog="Example: jacli server stop")
 def server_stop() -> None:
     """Stop the server (it finishes the commands it is running first)."""
-    from jacli import server  # noqa: PLC0415
+    from jacli.server import control  # noqa: PLC0415
 
-    pid = server.stop()
+    pid = control.stop()
     typer.echo("jacli server: not running" if pid is None else f"jacli server {pid} stopped")
 
 
 @server_app.command("status", epilog="Example: jacli server status")
 def server_status() -> None:
     """Pid, uptime, requests served, idle timeout and version; exit status 1 when not running."""
-    from jacli import server  # noqa: PLC0415
+    from jacli.server import control  # noqa: PLC0415
 
-    info = server.status()
+    info = control.status()
     if info is None:
         typer.echo("jacli server: not running")
         raise typer.Exit(1)
-    typer.echo(server.describe(info))
+    typer.echo(control.describe(info))
 
 
 # ---------------------------------------------------------------------------
@@ -848,17 +848,30 @@ _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # Click >
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI on ``argv`` in-process and return its exit status (never raises for user errors).
+    """Run ``jacli ARGV`` in-process and return its exit status: the one funnel.
+
+    The console script (:func:`jacli.entry.main`), ``python -m jacli`` and the
+    server's children all call this, and nothing else decides a status: it
+    never raises for user errors, Ctrl-C (130) or a failed write.
 
     Output goes through :func:`jacli.terminal.guarded_streams`: a write that
     fails is never a success. A reader that left (EPIPE) ends quietly with 141;
     a stdout that cannot take the output (full disk, closed) is ``jacli: error:``
     and 2; a diagnostic lost on stderr turns a 0 into 2 (141 for a closed pipe).
     """
+    if sys.warnoptions:
+        # PYTHONWARNINGS / -W are for Python developers; jacli's stderr holds only its own lines,
+        # and PYTHONWARNINGS=error must not turn a library's warning into a traceback.
+        warnings.simplefilter("ignore")
     args = list(argv) if argv is not None else sys.argv[1:]
-    with terminal.sane_environment(), terminal.guarded_streams() as (stdout, stderr):
-        status = _run_guarded(args)
-        status = _settle(status, stdout, stderr)
+    try:
+        with terminal.sane_environment(), terminal.guarded_streams() as (stdout, stderr):
+            status = _run_guarded(args)
+            status = _settle(status, stdout, stderr)
+        if not terminal.flush_std_streams():
+            status = ExitCode.BROKEN_PIPE
+    except KeyboardInterrupt:  # Ctrl-C outside a command (while flushing, say)
+        status = ExitCode.INTERRUPTED
     return status
 
 
@@ -917,28 +930,6 @@ def _run_command(args: list[str]) -> int:
     return status if isinstance(status, int) else ExitCode.OK
 
 
-def _flush_std_streams() -> bool:
-    """Flush stdout and stderr; False when a reader closed one of them early."""
-    intact = True
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except OSError as err:
-            intact = intact and not isinstance(err, BrokenPipeError)
-            # Nothing more can reach this descriptor; point it at /dev/null so the
-            # interpreter's own flush at exit does not complain a second time.
-            try:
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, stream.fileno())
-                os.close(devnull)
-            except (OSError, ValueError):
-                pass
-        except ValueError:  # a detached stream
-            pass
-    return intact
-
-
 # ---------------------------------------------------------------------------
 # --show-completion / --install-completion [SHELL].
 # ---------------------------------------------------------------------------
@@ -995,26 +986,3 @@ def _detected_shell() -> str | None:
     from typer import _completion_shared as completion  # noqa: PLC0415
 
     return completion._get_shell_name()
-
-
-def main() -> None:
-    """Console-script entry point: :func:`run`, then a quick exit once the output is out.
-
-    Tearing down an interpreter that imported torch costs about half a second
-    (module finalisers, not user work). Once stdout and stderr are flushed
-    nothing a user depends on is left, so the process ends with ``os._exit``.
-    Only here: :func:`run` stays an ordinary in-process call.
-    """
-    if sys.warnoptions:
-        # PYTHONWARNINGS / -W are for Python developers; jacli's stderr holds only its own lines,
-        # and PYTHONWARNINGS=error must not turn a library's warning into a traceback.
-        warnings.simplefilter("ignore")
-    try:
-        status = run(sys.argv[1:])
-        if not _flush_std_streams():
-            status = ExitCode.BROKEN_PIPE
-    except KeyboardInterrupt:  # Ctrl-C after run() returned, while flushing
-        status = ExitCode.INTERRUPTED
-    if "torch" in sys.modules:
-        os._exit(status)
-    sys.exit(status)

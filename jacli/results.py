@@ -83,7 +83,7 @@ class Result:
 
     def _repr_latex_(self) -> str:
         """LaTeX for Jupyter: the symbolic result (when present) and the numbers."""
-        from jacli.render.latex import render_latex  # noqa: PLC0415 - render imports results
+        from jacli.render.latex import render_latex  # noqa: PLC0415 - on display only; latex needs results for types only
 
         return "$$" + render_latex(self, document=False) + "$$"
 

@@ -3,7 +3,7 @@
 Python's own stdout can lose data without a word: ``TextIOWrapper`` ignores the
 short count ``BufferedWriter.write`` returns when a pipe's reader leaves in the
 middle of a large write (``jacli … | head -c 10`` then exits 0), and a full disk
-or a closed descriptor surfaces as a traceback. During :func:`jacli.cli.run`,
+or a closed descriptor surfaces as a traceback. During :func:`jacli.cli.run` (the one run funnel),
 ``sys.stdout`` and ``sys.stderr`` are :class:`Channel` s instead:
 
 * stdout writes every byte (looping over short writes) or raises: a reader that
@@ -249,6 +249,28 @@ def guarded_streams() -> Iterator[tuple[Channel, Channel]]:
         yield stdout, stderr
     finally:
         sys.stdout, sys.stderr = saved
+
+
+def flush_std_streams() -> bool:
+    """Flush the process's own stdout and stderr (after a run); False when a reader closed one of them early."""
+    intact = True
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except OSError as err:
+            intact = intact and not isinstance(err, BrokenPipeError)
+            # Nothing more can reach this descriptor; point it at /dev/null so the
+            # interpreter's own flush at exit does not complain a second time.
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, stream.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):
+                pass
+        except ValueError:  # a detached stream
+            pass
+    return intact
 
 
 def nonsense_terminal_size() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The warm server (jacli/server.py) and its thin client (jacli/client.py).
+"""The warm server (jacli/server/: daemon, control) and its thin client (jacli/server/client.py, jacli/entry.py).
 
 Every server here lives in its own temporary directory and is stopped (and, as
 a safety net, killed by pid) when its fixture ends, so no test leaves one
@@ -25,7 +25,8 @@ from typing import TypeVar
 
 import pytest
 
-from jacli import cli, client, server
+from jacli import cli
+from jacli.server import client, control, daemon, protocol
 
 T = TypeVar("T")
 SEED = ["jacobian", "2*x0+x1**2, x0**2+2*x1**3", "--at", "1,2"]
@@ -79,15 +80,15 @@ def in_process(argv: list[str], stdin: bytes | None, env: dict[str, str]) -> tup
 
 def _client_command() -> list[str]:
     script = Path(sys.executable).with_name("jacli")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "jacli.client"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "jacli"]
 
 
-_HIDDEN_ENV = (client.ENV_MODE, client.ENV_DIR, "COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR")
+_HIDDEN_ENV = (protocol.ENV_MODE, protocol.ENV_DIR, "COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR")
 
 
 def _env(directory: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _HIDDEN_ENV}
-    env[client.ENV_DIR] = directory
+    env[protocol.ENV_DIR] = directory
     env.update(extra)
     return env
 
@@ -118,22 +119,22 @@ def _kill(pid: int) -> None:
 class Running:
     """A server started for a test, in its own directory."""
 
-    def __init__(self, limits: server.Limits) -> None:
+    def __init__(self, limits: control.Limits) -> None:
         self.dir = tempfile.mkdtemp(prefix="jsv-", dir="/tmp")  # short: Unix socket paths max out at 107 bytes
-        info = server.start(limits, directory=self.dir)
+        info = control.start(limits, directory=self.dir)
         self.pid = int(info["pid"])
         self.pids = [self.pid]
 
     def status(self) -> dict:
-        info = server.status(self.dir)
+        info = control.status(self.dir)
         assert info is not None, "the server is not answering"
         return info
 
     def restart_if_code_changed(self) -> None:
         """Other edits to the package change its fingerprint; start a server for the current code."""
         current = self.status()
-        limits = server.Limits(current["idle_timeout"], current["time_limit"], current["memory_limit"])
-        info = server.start(limits, directory=self.dir)
+        limits = control.Limits(current["idle_timeout"], current["time_limit"], current["memory_limit"])
+        info = control.start(limits, directory=self.dir)
         self.pid = int(info["pid"])
         self.pids.append(self.pid)
 
@@ -143,7 +144,7 @@ class Running:
                               env=_env(self.dir, **env), timeout=60, check=False)  # fmt: skip
 
     def close(self) -> None:
-        server.stop(self.dir, timeout=5)
+        control.stop(self.dir, timeout=5)
         for pid in self.pids:
             _kill(pid)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -151,7 +152,7 @@ class Running:
 
 @pytest.fixture(scope="module")
 def warm() -> Iterator[Running]:
-    running = Running(server.Limits(idle_timeout=120, time_limit=30, memory_limit=4096))
+    running = Running(control.Limits(idle_timeout=120, time_limit=30, memory_limit=4096))
     try:
         yield running
     finally:
@@ -239,13 +240,13 @@ def test_terminal_colour_and_width_as_in_process(warm: Running) -> None:
     argv = ["hessian", "x0**2*x1, x0*x1**3", "--at", "1,2"]
     env = _env(warm.dir, COLUMNS="72", TERM="xterm-256color")
     via_server = served_by(warm, lambda: _pty_run([*_client_command(), *argv], env))
-    in_process = _pty_run([*_client_command(), *argv], {**env, client.ENV_MODE: "off"})
+    in_process = _pty_run([*_client_command(), *argv], {**env, protocol.ENV_MODE: "off"})
     assert via_server == in_process
     assert via_server[0] == 0 and b"\x1b[" in via_server[1]  # a terminal: colour
 
 
 def test_client_imports_no_heavy_module(warm: Running) -> None:
-    command = [sys.executable, "-X", "importtime", "-m", "jacli.client", *SEED, "-f", "json"]
+    command = [sys.executable, "-X", "importtime", "-m", "jacli", *SEED, "-f", "json"]
     env = _env(warm.dir)
     result = served_by(warm, lambda: subprocess.run(command, capture_output=True, env=env, timeout=60, check=False))
     assert result.returncode == 0 and result.stdout.decode() == SEED_JSON
@@ -253,6 +254,14 @@ def test_client_imports_no_heavy_module(warm: Running) -> None:
     assert "jacli" in imported and "socket" in imported
     heavy = {name for name in imported if name.split(".")[0] in ("torch", "sympy", "rich", "typer", "click", "numpy")}
     assert not heavy and "jacli.cli" not in imported
+
+
+def test_python_m_jacli_is_the_same_program(warm: Running) -> None:
+    """``python -m jacli`` forwards to the warm server like the console script (both are jacli.entry)."""
+    command = [sys.executable, "-m", "jacli", *SEED, "-f", "json"]
+    env = _env(warm.dir)
+    result = served_by(warm, lambda: subprocess.run(command, capture_output=True, env=env, timeout=60, check=False))
+    assert (result.returncode, result.stdout.decode(), result.stderr) == (0, SEED_JSON, b"")
 
 
 def test_status_command(warm: Running) -> None:
@@ -270,7 +279,7 @@ def test_status_and_stop_when_not_running() -> None:
         status = subprocess.run([*_client_command(), "server", "status"], capture_output=True,
                                 env=_env(directory), timeout=60, check=False)  # fmt: skip
         assert (status.returncode, status.stdout) == (1, b"jacli server: not running\n")
-        assert server.stop(directory) is None
+        assert control.stop(directory) is None
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -335,7 +344,7 @@ def test_two_concurrent_clients(warm: Running) -> None:
 
 
 def test_time_limit_then_idle_timeout(own: list[Running]) -> None:
-    running = Running(server.Limits(idle_timeout=3, time_limit=1, memory_limit=4096))
+    running = Running(control.Limits(idle_timeout=3, time_limit=1, memory_limit=4096))
     own.append(running)
     with hanging_client(running) as (client_process, child):
         assert client_process.wait(timeout=30) == 128 + signal.SIGALRM  # its stdin is still open
@@ -349,12 +358,12 @@ def test_time_limit_then_idle_timeout(own: list[Running]) -> None:
     assert (info["served"], info["idle_timeout"]) == (2, 3)
     # Now idle: the server exits on its own and removes its socket.
     _wait_for(lambda: not _alive(running.pid), timeout=30)
-    assert not os.path.exists(client.socket_path(running.dir))
-    assert server.status(running.dir) is None
+    assert not os.path.exists(protocol.socket_path(running.dir))
+    assert control.status(running.dir) is None
 
 
 def test_request_over_the_memory_limit_dies_alone(own: list[Running]) -> None:
-    running = Running(server.Limits(idle_timeout=60, time_limit=60, memory_limit=2))
+    running = Running(control.Limits(idle_timeout=60, time_limit=60, memory_limit=2))
     own.append(running)
     big = ["jacobian", "x*x", "--at", "x=[" + ",".join(["1"] * 300) + "]", "--no-symbolic", "-f", "csv"]
     result = served_by(running, lambda: running.run(*big))  # a 300x300 Jacobian needs more than 2 MiB
@@ -389,12 +398,12 @@ def _stale_auto_mismatch_stop(
     running: Running, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     # What a SIGKILLed server leaves behind: its socket file, nobody listening.
-    path = client.socket_path(running.dir)
+    path = protocol.socket_path(running.dir)
     with socket.socket(socket.AF_UNIX) as dead:
         dead.bind(path)
     assert os.path.exists(path)
-    with pytest.raises(client.ServerUnavailable) as caught:
-        client.connect(running.dir)
+    with pytest.raises(protocol.ServerUnavailable) as caught:
+        protocol.connect(running.dir)
     assert getattr(caught.value, "stale", False) and not caught.value.note
 
     # JACLI_SERVER=auto replaces the stale socket with a new server and uses it.
@@ -406,16 +415,16 @@ def _stale_auto_mismatch_stop(
     second = int(info["pid"])
 
     # A server from another version: auto mode stops it, starts a new one, uses that.
-    real = client.fingerprint
+    real = protocol.fingerprint
     calls = []
 
     def upgraded_since() -> str:  # only the first look sees the old version
         calls.append(1)
         return "jacli from before the upgrade" if len(calls) == 1 else real()
 
-    monkeypatch.setenv(client.ENV_DIR, running.dir)
-    monkeypatch.setenv(client.ENV_MODE, "auto")
-    monkeypatch.setattr(client, "fingerprint", upgraded_since)
+    monkeypatch.setenv(protocol.ENV_DIR, running.dir)
+    monkeypatch.setenv(protocol.ENV_MODE, "auto")
+    monkeypatch.setattr(protocol, "fingerprint", upgraded_since)
     capfd.readouterr()
     assert client.try_server([*SEED, "-f", "json"]) == 0
     assert capfd.readouterr() == (SEED_JSON, "")
@@ -428,16 +437,16 @@ def _stale_auto_mismatch_stop(
     result = running.run("server", "stop")
     assert (result.returncode, result.stdout) == (0, f"jacli server {info['pid']} stopped\n".encode())
     assert not _alive(int(info["pid"]))
-    assert not os.path.exists(client.socket_path(running.dir))
+    assert not os.path.exists(protocol.socket_path(running.dir))
     assert running.run("server", "status").returncode == 1
 
 
 def test_version_mismatch_runs_in_process_with_a_note(
     warm: Running, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv(client.ENV_DIR, warm.dir)
-    monkeypatch.delenv(client.ENV_MODE, raising=False)
-    monkeypatch.setattr(client, "fingerprint", lambda: "another jacli")
+    monkeypatch.setenv(protocol.ENV_DIR, warm.dir)
+    monkeypatch.delenv(protocol.ENV_MODE, raising=False)
+    monkeypatch.setattr(protocol, "fingerprint", lambda: "another jacli")
     served = warm.status()["served"]
     notes: list[str] = []
     assert client.try_server(SEED, notes) is None  # the caller runs the command in-process
@@ -454,24 +463,24 @@ def test_version_mismatch_runs_in_process_with_a_note(
 
 
 def test_peer_check_refuses_other_uids() -> None:
-    assert client.peer_allowed(1000, own_uid=1000)
-    assert not client.peer_allowed(1001, own_uid=1000)
-    assert not client.peer_allowed(0, own_uid=1000)  # not even root
+    assert protocol.peer_allowed(1000, own_uid=1000)
+    assert not protocol.peer_allowed(1001, own_uid=1000)
+    assert not protocol.peer_allowed(0, own_uid=1000)  # not even root
     left, right = socket.socketpair(socket.AF_UNIX)
     with left, right:
-        assert client.peer_uid(left) == os.getuid()
-        assert client.peer_allowed(client.peer_uid(left))
+        assert protocol.peer_uid(left) == os.getuid()
+        assert protocol.peer_allowed(protocol.peer_uid(left))
 
 
 def test_server_drops_connections_from_another_uid(monkeypatch: pytest.MonkeyPatch) -> None:
     directory = tempfile.mkdtemp(prefix="jsv-", dir="/tmp")
-    accepting = server.Server(directory, server.Limits())
+    accepting = daemon.Server(directory, control.Limits(), run=lambda _argv: 0)  # never runs a command
     try:
         accepting.bind()
-        monkeypatch.setattr(server, "peer_uid", lambda _sock: os.getuid() + 1)
+        monkeypatch.setattr(daemon, "peer_uid", lambda _sock: os.getuid() + 1)
         with socket.socket(socket.AF_UNIX) as intruder:
-            intruder.connect(client.socket_path(directory))
-            client.send_message(intruder, {"protocol": client.PROTOCOL, "op": "status"})
+            intruder.connect(protocol.socket_path(directory))
+            protocol.send_message(intruder, {"protocol": protocol.PROTOCOL, "op": "status"})
             _wait_for(lambda: select.select([accepting.listener], [], [], 0)[0] != [])
             accepting._accept_all()
             intruder.settimeout(5)
@@ -488,37 +497,37 @@ def test_server_drops_connections_from_another_uid(monkeypatch: pytest.MonkeyPat
 
 def test_private_directory_is_required(tmp_path: Path) -> None:
     created = tmp_path / "made"
-    client.check_private_dir(str(created), create=True)
+    protocol.check_private_dir(str(created), create=True)
     assert (created.stat().st_mode & 0o777) == 0o700
     open_dir = tmp_path / "open"
     open_dir.mkdir(mode=0o755)
     open_dir.chmod(0o755)
-    with pytest.raises(client.ServerUnavailable, match="open to other users"):
-        client.check_private_dir(str(open_dir))
+    with pytest.raises(protocol.ServerUnavailable, match="open to other users"):
+        protocol.check_private_dir(str(open_dir))
     link = tmp_path / "link"
     link.symlink_to(created)
-    with pytest.raises(client.ServerUnavailable, match="not a directory"):
-        client.check_private_dir(str(link))
+    with pytest.raises(protocol.ServerUnavailable, match="not a directory"):
+        protocol.check_private_dir(str(link))
     if os.getuid() == 0:
         foreign = tmp_path / "foreign"
         foreign.mkdir(mode=0o700)
         os.chown(foreign, 65534, 65534)
-        with pytest.raises(client.ServerUnavailable, match="another user"):
-            client.check_private_dir(str(foreign))
+        with pytest.raises(protocol.ServerUnavailable, match="another user"):
+            protocol.check_private_dir(str(foreign))
 
 
 def test_socket_is_private(warm: Running) -> None:
-    path = client.socket_path(warm.dir)
+    path = protocol.socket_path(warm.dir)
     assert (os.stat(path).st_mode & 0o777) == 0o600
     assert (os.stat(warm.dir).st_mode & 0o777) == 0o700
 
 
 def test_off_never_uses_the_server(warm: Running, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(client.ENV_DIR, warm.dir)
-    monkeypatch.setenv(client.ENV_MODE, "off")
+    monkeypatch.setenv(protocol.ENV_DIR, warm.dir)
+    monkeypatch.setenv(protocol.ENV_MODE, "off")
     served = warm.status()["served"]
     assert client.try_server(SEED) is None
-    monkeypatch.setenv(client.ENV_MODE, "")
+    monkeypatch.setenv(protocol.ENV_MODE, "")
     assert client.try_server(["server", "status"]) is None  # managed in-process, never forwarded
     assert warm.status()["served"] == served
 
@@ -528,7 +537,7 @@ def test_no_server_means_in_process_without_a_note(
 ) -> None:
     directory = tmp_path / "none"
     directory.mkdir(mode=0o700)
-    monkeypatch.setenv(client.ENV_DIR, str(directory))
-    monkeypatch.delenv(client.ENV_MODE, raising=False)
+    monkeypatch.setenv(protocol.ENV_DIR, str(directory))
+    monkeypatch.delenv(protocol.ENV_MODE, raising=False)
     assert client.try_server(SEED) is None
     assert capfd.readouterr() == ("", "")

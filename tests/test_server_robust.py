@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from test_server import SEED, SEED_JSON, _alive, _client_command, _env, _kill, _wait_for
 
-from jacli import client, server
+from jacli.server import client, control, daemon, protocol
 
 pytestmark = pytest.mark.slow
 
@@ -34,15 +34,15 @@ BAD = ["jacobian", "x +* y", "--at", "1,2"]
 class Served:
     """A server in its own private directory (short: socket paths max out at 107 bytes)."""
 
-    def __init__(self, directory: Path, limits: server.Limits) -> None:
+    def __init__(self, directory: Path, limits: control.Limits) -> None:
         directory.mkdir(mode=0o700, exist_ok=True)
         directory.chmod(0o700)
         self.dir = str(directory)
-        self.pid = int(server.start(limits, directory=self.dir)["pid"])
-        self.path = client.socket_path(self.dir)
+        self.pid = int(control.start(limits, directory=self.dir)["pid"])
+        self.path = protocol.socket_path(self.dir)
 
     def status(self) -> dict[str, Any]:
-        info = server.status(self.dir)
+        info = control.status(self.dir)
         assert info is not None, "the server is not answering"
         return info
 
@@ -57,13 +57,13 @@ class Served:
     def close(self) -> None:
         if _alive(self.pid):
             os.kill(self.pid, signal.SIGCONT)  # a test may have stopped it
-        server.stop(self.dir, timeout=5)
+        control.stop(self.dir, timeout=5)
         _kill(self.pid)
 
 
 @pytest.fixture(scope="module")
 def warm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    served = Served(tmp_path_factory.mktemp("sv"), server.Limits(idle_timeout=300, time_limit=60, memory_limit=4096))
+    served = Served(tmp_path_factory.mktemp("sv"), control.Limits(idle_timeout=300, time_limit=60, memory_limit=4096))
     try:
         yield served
     finally:
@@ -100,9 +100,9 @@ def _frame(body: bytes) -> bytes:
 def _run_request(**override: Any) -> dict[str, Any]:
     """A run request right in every field but those overridden."""
     message = {
-        "protocol": client.PROTOCOL,
+        "protocol": protocol.PROTOCOL,
         "op": "run",
-        "fingerprint": client.fingerprint(),
+        "fingerprint": protocol.fingerprint(),
         "argv": list(SEED),
         "env": {"PATH": "/usr/bin"},
         "umask": 0o22,
@@ -149,7 +149,7 @@ def _malformed_frames() -> list[tuple[str, bytes, int]]:
         ("not UTF-8", _frame(b"\xff\xfe{}"), 0),
         ("NaN", _frame(b'{"protocol": NaN, "op": "status"}'), 0),
         ("huge size", struct.pack("!I", 0xFFFFFFFF) + b"{}", 0),
-        ("too large", struct.pack("!I", client.MAX_MESSAGE + 1), 0),
+        ("too large", struct.pack("!I", protocol.MAX_MESSAGE + 1), 0),
         ("status with descriptors", _frame(json.dumps({"protocol": 2, "op": "status"}).encode()), 2),
         ("unknown op", _frame(json.dumps({"protocol": 2, "op": "reboot"}).encode()), 0),
         ("run without descriptors", _frame(json.dumps(_run_request()).encode()), 0),
@@ -211,12 +211,12 @@ def test_malformed_messages_are_refused_and_the_server_stays_up(warm: Served, tm
         try:
             answer = _exchange_raw(warm.path, data, fds)
         finally:
-            client._close_all(fds)
+            protocol.close_all(fds)
         if answer:  # a refusal, never a command run: nothing was started
-            reply = client.decode(answer[client.HEADER_SIZE :])
+            reply = protocol.decode(answer[protocol.HEADER_SIZE :])
             assert set(reply) == {"refused"} or reply.get("mismatch") is True, (what, reply)
             assert "started" not in reply, what
-        assert server.status(warm.dir) is not None, f"the server died on: {what}"
+        assert control.status(warm.dir) is not None, f"the server died on: {what}"
     info = warm.status()
     assert (info["pid"], info["served"], info["running"]) == (pid, served, 0)
     _still_serves(warm, pid)
@@ -228,28 +228,28 @@ def test_each_wrong_field_is_named_in_the_refusal(warm: Served, tmp_path: Path) 
         try:
             answer = _exchange_raw(warm.path, _frame(json.dumps(_run_request(**wrong)).encode()), fds)
         finally:
-            client._close_all(fds)
-        reply = client.decode(answer[client.HEADER_SIZE :])
+            protocol.close_all(fds)
+        reply = protocol.decode(answer[protocol.HEADER_SIZE :])
         assert str(reply.get("refused", "")).startswith("protocol mismatch"), (wrong, reply)
 
 
 def test_decode_refuses_everything_but_an_object() -> None:
     for body in (b"[1,2]", b"5", b"[" * 200_000, DEEP.encode(), b"", b"\xff", b"null", b'"x"', b"{"):
-        with pytest.raises(client.ServerUnavailable, match="protocol mismatch"):
-            client.decode(body)
-    assert client.decode(b'{"a": [1]}') == {"a": [1]}
+        with pytest.raises(protocol.ServerUnavailable, match="protocol mismatch"):
+            protocol.decode(body)
+    assert protocol.decode(b'{"a": [1]}') == {"a": [1]}
 
 
 def test_check_request_accepts_what_the_client_sends(tmp_path: Path) -> None:
     fds = _descriptors(4, tmp_path)
     try:
-        assert server.check_request(_run_request(), fds) == ""
-        assert server.check_request({"protocol": 2, "op": "status"}, []) == ""
+        assert protocol.check_request(_run_request(), fds) == ""
+        assert protocol.check_request({"protocol": 2, "op": "status"}, []) == ""
         for wrong in WRONG_FIELDS:
             if "protocol" not in wrong:
-                assert server.check_request(_run_request(**wrong), fds) != "", wrong
+                assert protocol.check_request(_run_request(**wrong), fds) != "", wrong
     finally:
-        client._close_all(fds)
+        protocol.close_all(fds)
 
 
 # ---------------------------------------------------------------------------
@@ -325,11 +325,11 @@ def test_thirty_concurrent_clients_are_all_served(warm: Served) -> None:
 
 def test_more_clients_than_slots_wait_in_the_queue(warm: Served) -> None:
     served = warm.status()["served"]
-    count = server.MAX_CHILDREN + 6
+    count = daemon.MAX_CHILDREN + 6
     processes = [warm.popen("jacobian", "-", "--at", "1,2", "-f", "json") for _ in range(count)]
     try:
-        _wait_for(lambda: warm.status()["running"] == server.MAX_CHILDREN, timeout=60)
-        _wait_for(lambda: warm.status()["queued"] == count - server.MAX_CHILDREN, timeout=60)
+        _wait_for(lambda: warm.status()["running"] == daemon.MAX_CHILDREN, timeout=60)
+        _wait_for(lambda: warm.status()["queued"] == count - daemon.MAX_CHILDREN, timeout=60)
         for process in processes:  # each command waits for its expression on stdin
             out, err = process.communicate(b"2*x0+x1**2, x0**2+2*x1**3", timeout=120)
             assert (process.returncode, out.decode(), err) == (0, SEED_JSON, b"")
@@ -360,8 +360,8 @@ def test_a_stopped_server_does_not_hang_the_client(
 ) -> None:
     stopped = warm
     served = stopped.status()["served"]
-    monkeypatch.setenv(client.ENV_DIR, stopped.dir)
-    monkeypatch.delenv(client.ENV_MODE, raising=False)
+    monkeypatch.setenv(protocol.ENV_DIR, stopped.dir)
+    monkeypatch.delenv(protocol.ENV_MODE, raising=False)
     monkeypatch.setattr(client, "START_TIMEOUT", 1.0)
     capfd.readouterr()
     os.kill(stopped.pid, signal.SIGSTOP)
@@ -400,7 +400,7 @@ def test_a_killed_client_ends_its_command(warm: Served) -> None:
 
 
 def test_a_lost_reply_is_a_clear_error(own: list[Served], tmp_path: Path) -> None:
-    running = Served(tmp_path / "lr", server.Limits(idle_timeout=120, time_limit=300, memory_limit=4096))
+    running = Served(tmp_path / "lr", control.Limits(idle_timeout=120, time_limit=300, memory_limit=4096))
     own.append(running)
     process, child = _hanging(running)
     with process:
@@ -432,7 +432,7 @@ def test_idle_timeout_out_of_range_is_refused(tmp_path: Path, value: str) -> Non
         assert result.stderr.decode().startswith("jacli: error: Invalid value for '--idle-timeout': -inf")
     else:
         assert result.stderr.decode() == f"jacli: error: --idle-timeout {shown} is not allowed: {RANGE}\n"
-    assert server.status(str(directory)) is None  # nothing was started
+    assert control.status(str(directory)) is None  # nothing was started
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "1e308", "-1", "soon"])
@@ -444,7 +444,7 @@ def test_idle_timeout_from_the_environment_out_of_range_is_refused(tmp_path: Pat
                             check=False)  # fmt: skip
     assert (result.returncode, result.stdout) == (2, b""), result
     assert result.stderr.decode() == f"jacli: error: JACLI_SERVER_IDLE_TIMEOUT={value} is not allowed: {RANGE}\n"
-    assert server.status(str(directory)) is None
+    assert control.status(str(directory)) is None
     # JACLI_SERVER=auto cannot start a server either: the command runs in-process, the note comes last.
     auto = subprocess.run([*_client_command(), *SEED, "-f", "json"], capture_output=True,
                           env={**env, "JACLI_SERVER": "auto"}, timeout=120, check=False)  # fmt: skip
@@ -456,19 +456,19 @@ def test_idle_timeout_from_the_environment_out_of_range_is_refused(tmp_path: Pat
 
 
 def test_limits_are_checked_in_one_place(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(client.ENV_IDLE, raising=False)
-    assert server.idle_timeout() == server.DEFAULT_IDLE_TIMEOUT
-    assert server.idle_timeout(0) == 0
-    assert server.idle_timeout(604800) == 604800
-    monkeypatch.setenv(client.ENV_IDLE, " 60 ")
-    assert server.idle_timeout() == 60
-    assert server.checked(server.Limits(None, 10, 20)) == server.Limits(60, 10, 20)
-    for limits in (server.Limits(1, 10**30, 1), server.Limits(1, 1, 2**60), server.Limits(1, -1, 1)):
-        with pytest.raises(server.LimitError) as caught:
-            server.checked(limits)
+    monkeypatch.delenv(protocol.ENV_IDLE, raising=False)
+    assert control.idle_timeout() == control.DEFAULT_IDLE_TIMEOUT
+    assert control.idle_timeout(0) == 0
+    assert control.idle_timeout(604800) == 604800
+    monkeypatch.setenv(protocol.ENV_IDLE, " 60 ")
+    assert control.idle_timeout() == 60
+    assert control.checked(control.Limits(None, 10, 20)) == control.Limits(60, 10, 20)
+    for limits in (control.Limits(1, 10**30, 1), control.Limits(1, 1, 2**60), control.Limits(1, -1, 1)):
+        with pytest.raises(control.LimitError) as caught:
+            control.checked(limits)
         assert caught.value.exit_code == 2
-    with pytest.raises(server.LimitError, match=r"^--idle-timeout nan is not allowed"):
-        server.idle_timeout(float("nan"))
+    with pytest.raises(control.LimitError, match=r"^--idle-timeout nan is not allowed"):
+        control.idle_timeout(float("nan"))
 
 
 def test_time_limit_out_of_range_is_refused(tmp_path: Path) -> None:
@@ -478,7 +478,7 @@ def test_time_limit_out_of_range_is_refused(tmp_path: Path) -> None:
                             capture_output=True, env=_env(str(directory)), timeout=60, check=False)  # fmt: skip
     assert (result.returncode, result.stdout) == (2, b"")
     assert result.stderr.decode().startswith(f"jacli: error: --time-limit {10**30} is not allowed: use a number")
-    assert server.status(str(directory)) is None
+    assert control.status(str(directory)) is None
 
 
 # ---------------------------------------------------------------------------
@@ -489,18 +489,19 @@ BIG = ["jacobian", "x*x", "--at", "x=[" + ",".join(["1"] * 300) + "]", "--no-sym
 
 IN_PROCESS_UNDER_A_LIMIT = """
 import contextlib, io, resource, sys
-from jacli import cli, server
+from jacli import cli, entry
+from jacli.server import daemon
 with contextlib.redirect_stdout(io.StringIO()):
     cli.run(["jacobian", "x*x", "--at", "x=[1,2]", "--no-symbolic", "-f", "csv"])  # what the server preloads
-limit = server._address_space() + 2 * 1024 * 1024
+limit = daemon._address_space() + 2 * 1024 * 1024
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 sys.argv = ["jacli", *sys.argv[1:]]
-cli.main()
+entry.main()
 """
 
 
 def test_out_of_memory_is_status_2_both_ways(own: list[Served], tmp_path: Path) -> None:
-    running = Served(tmp_path / "oom", server.Limits(idle_timeout=120, time_limit=60, memory_limit=2))
+    running = Served(tmp_path / "oom", control.Limits(idle_timeout=120, time_limit=60, memory_limit=2))
     own.append(running)
     env = _env(running.dir, JACLI_SERVER="off")
     local = subprocess.run([sys.executable, "-c", IN_PROCESS_UNDER_A_LIMIT, *BIG], capture_output=True, env=env,
@@ -521,7 +522,7 @@ def test_out_of_memory_is_status_2_both_ways(own: list[Served], tmp_path: Path) 
 
 
 def _interrupt_at_start(command: list[str], env: dict[str, str], delay: float) -> tuple[int, list[str]]:
-    """Start ``command``, wait until it has imported jacli.client, plus ``delay`` s, then Ctrl-C.
+    """Start ``command``, wait until it has imported jacli.entry, plus ``delay`` s, then Ctrl-C.
 
     ``-X importtime`` (via its environment variable) marks the moment: before
     it, the interpreter itself is starting up, which no code of ours can
@@ -532,7 +533,7 @@ def _interrupt_at_start(command: list[str], env: dict[str, str], delay: float) -
                           env=env) as process:  # fmt: skip
         assert process.stderr is not None and process.stdin is not None
         lines: list[str] = []
-        while not any(line.rstrip().endswith("| jacli.client") for line in lines):
+        while not any(line.rstrip().endswith("| jacli.entry") for line in lines):
             line = process.stderr.readline().decode()
             assert line, f"exited early: {lines[-5:]}"
             lines.append(line)

@@ -136,7 +136,7 @@ def test_show_completion_imports_no_torch_or_sympy() -> None:
 
 
 # ---------------------------------------------------------------------------
-# The quick exit in cli.main(): output complete, status kept, teardown skipped.
+# The quick exit in entry.main(): output complete, status kept, teardown skipped.
 # ---------------------------------------------------------------------------
 
 BIG = 300  # a 300×300 Jacobian: ~1.5 MB of JSON, far beyond any pipe or stdio buffer
@@ -191,7 +191,7 @@ _WITH_ATEXIT = """\
 import atexit, sys
 atexit.register(lambda: print("TEARDOWN RAN", file=sys.stderr))
 sys.argv = ["jacli", *sys.argv[1:]]
-from jacli.cli import main
+from jacli.entry import main
 main()
 """
 
@@ -218,7 +218,7 @@ def test_main_exits_quickly_after_torch_and_keeps_the_status(args: list[str], st
 
 
 def test_run_stays_an_ordinary_call(capsys: pytest.CaptureFixture[str]) -> None:
-    """cli.run() returns the status in-process (the server and tests rely on it); only main() exits."""
+    """cli.run() returns the status in-process (the server and tests rely on it); only entry.main() exits."""
     assert cli.run(["gradient", "x*y", "--at", "1,2", "--format", "csv"]) == 0
     assert cli.run(["gradient", "x, y", "--at", "1,2"]) == 2
     captured = capsys.readouterr()

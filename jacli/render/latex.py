@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from jacli.render import full_precision
-from jacli.results import Nested, Result
+
+if TYPE_CHECKING:  # annotations only: results.Result._repr_latex_ imports this module
+    from jacli.results import Nested, Result
 
 SYMBOLS = {"jacobian": "J", "gradient": r"\nabla f", "hessian": "H", "vjp": "v^T J", "jvp": "J v", "hvp": "H v"}
 

@@ -1,0 +1,99 @@
+"""``python -m jacli.server``: what ``jacli server start`` runs in the background.
+
+The one place that joins the daemon to the CLI: it imports what commands need
+(torch, SymPy, the API, the renderers, the Click tree) and hands
+:func:`jacli.cli.run`, the CLI's one funnel, to :func:`jacli.server.daemon.serve`,
+which imports no CLI module itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import gc
+import importlib
+import sys
+
+from jacli.server import protocol
+from jacli.server.control import DEFAULT_MEMORY_LIMIT, DEFAULT_TIME_LIMIT, Limits, StartError, checked
+from jacli.server.daemon import modules_imported_by, serve
+from jacli.server.protocol import ServerUnavailable
+
+# Representative commands a throwaway child runs at start-up, to learn which
+# modules commands import lazily; the server then imports them too.
+_WARM_COMMANDS = (
+    ["jacobian", "sin(a)*b**2, exp(a-b)/(1+a^2)", "--at", "1,2"],
+    ["gradient", "2*dot(x,x) + sum(detach(x*x)*x)", "--at", "x=[0,1,2,3]", "--format", "json"],
+    ["hessian", "x*y + log(y)", "--at", "1,2", "--format", "latex"],
+    ["vjp", "A@B", "--at", "A=[[1,2],[3,4]], B=[[1,2,3],[4,5,6]]", "--v", "ones", "--format", "csv"],
+    ["jvp", "where(x > 0, sqrt(x), 0), x", "--at", "-1", "--v", "1", "--exact"],
+)
+
+
+def _preload() -> None:
+    """Import everything a command needs (no torch computation: children fork from here)."""
+    import jacli.api
+    import jacli.render.csv  # noqa: PLC0415
+    import jacli.render.json  # noqa: PLC0415
+    import jacli.render.latex  # noqa: PLC0415
+    import jacli.render.table  # noqa: F401, PLC0415
+    from jacli import cli  # noqa: PLC0415
+
+    _memoize_typer_signatures()
+    cli.click_command()
+    for name in modules_imported_by(cli.run, _WARM_COMMANDS):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    gc.collect()
+    gc.freeze()  # keep the collector off the inherited objects: fewer copied pages per fork
+
+
+def _memoize_typer_signatures() -> None:
+    """Let every child reuse the parent's reading of the command functions' signatures.
+
+    Typer rebuilds the Click command tree on every run; most of that (a third
+    of a warm command) is ``inspect.signature`` plus ``typing.get_type_hints``
+    per command function, whose answer never changes for a loaded module.
+    Computed once here, children inherit it. Only the server does this.
+    """
+    import typer.main  # noqa: PLC0415
+    import typer.utils  # noqa: PLC0415
+
+    original = typer.utils.get_params_from_function
+    if getattr(original, "cache_info", None) is not None:
+        return
+    cached = functools.cache(original)
+    typer.utils.get_params_from_function = cached
+    if getattr(typer.main, "get_params_from_function", None) is original:
+        typer.main.get_params_from_function = cached
+
+
+def _run(argv: list[str]) -> int:
+    """:func:`jacli.cli.run`, imported when the first command runs (after :func:`_preload`, so for free)."""
+    from jacli import cli  # noqa: PLC0415
+
+    return cli.run(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the daemon's options, then serve until stopped or idle."""
+    parser = argparse.ArgumentParser(prog="python -m jacli.server")
+    parser.add_argument("--dir", default=None)
+    parser.add_argument("--ready-fd", type=int, default=None)
+    parser.add_argument("--idle-timeout", default=None)
+    parser.add_argument("--time-limit", type=int, default=DEFAULT_TIME_LIMIT)
+    parser.add_argument("--memory-limit", type=int, default=DEFAULT_MEMORY_LIMIT)
+    args = parser.parse_args(argv)
+    directory = args.dir or protocol.server_dir()
+    try:
+        limits = checked(Limits(args.idle_timeout, args.time_limit, args.memory_limit))
+        protocol.check_private_dir(directory, create=True)
+        serve(directory, limits, _run, _preload, args.ready_fd)
+    except (StartError, ServerUnavailable) as err:
+        print(f"jacli server: error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code if isinstance(err, StartError) else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,316 @@
+"""Forwarding one ``jacli`` command to the warm server (standard library only).
+
+A one-shot ``jacli`` spends most of its time importing torch and SymPy. When a
+server is up, :func:`try_server` forwards the command to it and the answer comes
+back in milliseconds: the client sends argv, the environment, its current
+directory and its own stdin/stdout/stderr file descriptors (``SCM_RIGHTS``); a
+forked child of the server runs the CLI on those very descriptors, so output,
+terminal width, colour and the exit status are exactly those of an in-process
+run. Anything wrong with the server means the command runs in-process instead
+(the caller's job, :mod:`jacli.entry`), with at most a one-line note on stderr.
+
+``JACLI_SERVER`` picks the behaviour: unset (the default) uses a running server
+and never starts one; ``auto`` also starts one on first use; ``off`` never
+uses it.
+
+This module is on the fast path: it imports the standard library and
+:mod:`jacli.server.protocol` only: no torch, SymPy, Rich, Typer or Click, and
+no CLI module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from jacli.server import protocol
+from jacli.server.protocol import (
+    ENV_MODE,
+    PROTOCOL,
+    ServerMismatch,
+    ServerUnavailable,
+    connect,
+    is_int,
+    recv_message,
+    send_message,
+)
+
+START_TIMEOUT = 10.0  # seconds for the server to start our command (a stopped server must not hang us)
+QUEUE_TIMEOUT = 120.0  # seconds a request the server has queued (all its slots busy) may wait to start
+
+# argv that must run in the user's own process: `server` manages the server
+# itself, and completion installation inspects the calling shell's process tree.
+_IN_PROCESS_FIRST = frozenset({"server"})
+_IN_PROCESS_ANY = frozenset({"--install-completion", "--show-completion"})
+
+
+def _stream_info(stream: Any) -> dict[str, Any]:
+    """How Python set up this standard stream, so the server's child can do the same."""
+    return {
+        "encoding": getattr(stream, "encoding", None) or "utf-8",
+        "errors": getattr(stream, "errors", None) or "strict",
+        "line_buffering": bool(getattr(stream, "line_buffering", False)),
+        "write_through": bool(getattr(stream, "write_through", False)),
+    }
+
+
+def _cwd_fd() -> int:
+    flags = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_CLOEXEC
+    return os.open(".", flags)
+
+
+class _Interrupts:
+    """SIGINT/SIGTERM/SIGHUP: forwarded to the child once our command runs there.
+
+    Before that nothing has run anywhere, so the client itself stops: SIGINT
+    raises :class:`KeyboardInterrupt` (exit 130, quietly, see :func:`jacli.entry.main`),
+    SIGTERM and SIGHUP end it like the default action would. Closing the
+    connection tells the server not to run the command.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.saved = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        if self.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+            return
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    def started(self, pid: int) -> None:
+        self.pid = pid
+
+    def restore(self) -> None:
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
+
+
+def forward(argv: Sequence[str], directory: str | None = None) -> int:
+    """Run ``jacli ARGV`` in the server; its exit status.
+
+    Raises :class:`ServerUnavailable` when the command did not start there, so
+    the caller can run it in-process instead: that includes a server that does
+    not start it within :data:`START_TIMEOUT` seconds (a stopped or swamped
+    server), whose child then never runs it.
+    """
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        if stream is None:
+            raise ServerUnavailable()
+    deadline = time.monotonic() + START_TIMEOUT
+    interrupts = _Interrupts()
+    try:
+        sock = connect(directory, timeout=START_TIMEOUT)
+        try:
+            return _exchange(sock, argv, deadline, interrupts)
+        finally:
+            sock.close()
+    finally:
+        interrupts.restore()
+
+
+def _request_message(argv: Sequence[str]) -> dict[str, Any]:
+    umask = os.umask(0o22)
+    os.umask(umask)
+    return {
+        "protocol": PROTOCOL,
+        "op": "run",
+        "fingerprint": protocol.fingerprint(),  # looked up here: tests stand in another version
+        "argv": list(argv),
+        "env": dict(os.environ),
+        "umask": umask,
+        "streams": [_stream_info(s) for s in (sys.stdin, sys.stdout, sys.stderr)],
+    }
+
+
+def _exchange(sock: socket.socket, argv: Sequence[str], deadline: float, interrupts: _Interrupts) -> int:
+    """Request, wait for the child to start (until ``deadline``), let it run, its status.
+
+    The child waits for our ``go`` before it touches anything: a client that
+    gave up (deadline, Ctrl-C) just closes the connection, and the command
+    runs in exactly one place.
+    """
+    try:
+        cwd = _cwd_fd()
+    except OSError:
+        raise ServerUnavailable() from None
+    try:
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        send_message(sock, _request_message(argv), [0, 1, 2, cwd])
+    except TimeoutError:
+        raise ServerUnavailable(f"the server did not take the request within {START_TIMEOUT:g} s") from None
+    except OSError as err:
+        raise ServerUnavailable(f"cannot send the request to the server: {err.strerror or err}") from None
+    finally:
+        os.close(cwd)
+    pid = _wait_started(sock, deadline)
+    try:
+        sock.settimeout(None)
+        send_message(sock, {"go": True})
+    except OSError:  # the child is gone before it ran anything
+        raise ServerUnavailable("the server could not run the command") from None
+    interrupts.started(pid)  # from here on the command may have printed: never run it again
+    return _wait_finished(sock)
+
+
+def _wait_started(sock: socket.socket, deadline: float) -> int:
+    """The pid of the child that will run our command; :class:`ServerUnavailable` if none comes.
+
+    A server that answers ``queued`` (all its slots busy) is alive: the
+    request then waits up to :data:`QUEUE_TIMEOUT` more seconds.
+    """
+    timeout = START_TIMEOUT
+    while True:
+        try:
+            reply, _ = recv_message(sock, deadline=deadline)
+        except TimeoutError:
+            raise ServerUnavailable(f"the server did not start the command within {timeout:g} s") from None
+        except OSError as err:
+            raise ServerUnavailable(f"the server failed: {err.strerror or err}") from None
+        if reply is None or "queued" not in reply:
+            break
+        timeout = QUEUE_TIMEOUT
+        deadline = time.monotonic() + QUEUE_TIMEOUT
+    if reply is None:
+        raise ServerUnavailable("the server closed the connection before running the command")
+    if "refused" in reply:
+        cls = ServerMismatch if reply.get("mismatch") is True else ServerUnavailable
+        raise cls(str(reply["refused"])[:500])
+    pid = reply.get("started")
+    if not is_int(pid) or pid <= 0:  # the fork failed before it could run anything: nothing was printed
+        raise ServerUnavailable("the server could not run the command")
+    return pid
+
+
+def _wait_finished(sock: socket.socket) -> int:
+    """The exit status the server reports for our running command."""
+    try:
+        reply, _ = recv_message(sock)
+    except ServerUnavailable as err:
+        return _lost(err.note)
+    except OSError as err:
+        return _lost(f"the connection to the server broke: {err.strerror or err}")
+    if reply is None:
+        return _lost("the server stopped during the request")
+    code, signum = reply.get("exit"), reply.get("signal")
+    if is_int(code) and 0 <= code <= 255:
+        return code
+    if is_int(signum) and 0 < signum < 128:
+        return _killed(signum, reply)
+    return _lost("protocol mismatch: unexpected reply from the server")
+
+
+def say(line: str) -> None:
+    """One line on stderr; a stderr that cannot take it (``2>/dev/full``) changes nothing else."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def _lost(why: str) -> int:
+    # The command already ran (its output went straight to our stdout), so
+    # running it again here would print it twice; report instead.
+    say(f"jacli: error: {why}; its exit status is unknown")
+    return 1
+
+
+def _killed(signum: int, reply: dict[str, Any]) -> int:
+    """A request the server had to kill: say why, exit like a killed process."""
+    if signum == signal.SIGINT:
+        return 130
+    if signum == signal.SIGALRM:
+        why = f"the command ran longer than the server's time limit of {reply.get('limit', '?')} s"
+    else:
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        why = f"the command was killed by {name} in the server"
+        if signum in (signal.SIGKILL, signal.SIGSEGV, signal.SIGBUS):
+            why += f" (its memory limit is {reply.get('memory', '?')} MiB)"
+    say(f"jacli: error: {why}")
+    return 128 + signum
+
+
+# ---------------------------------------------------------------------------
+# Whether to forward, and falling back.
+# ---------------------------------------------------------------------------
+
+
+def mode() -> str:
+    """``JACLI_SERVER``: ``auto``, ``off``, or ``""`` (use a server that is up)."""
+    return os.environ.get(ENV_MODE, "").strip().lower()
+
+
+def should_forward(argv: Sequence[str]) -> bool:
+    if argv[:1] and argv[0] in _IN_PROCESS_FIRST:
+        return False
+    return not any(arg in _IN_PROCESS_ANY for arg in argv)
+
+
+def try_server(argv: Sequence[str], notes: list[str] | None = None) -> int | None:
+    """The exit status of ``argv`` run by the server, or ``None`` to run in-process.
+
+    Why the server was not used, when worth saying, goes to ``notes`` (one
+    ``jacli: note: …`` line each) for the caller to print after the command,
+    so that a command's own first line (``jacli: error: …``) stays first.
+    Without ``notes`` they are printed at once.
+    """
+    pending: list[str] = []
+    status = _try_server(argv, pending)
+    if notes is None:
+        for note in pending:
+            say(note)
+    else:
+        notes += pending
+    return status
+
+
+def _try_server(argv: Sequence[str], notes: list[str]) -> int | None:
+    setting = mode()
+    if setting == "off" or not should_forward(argv):
+        return None
+    if setting not in ("", "auto"):
+        notes.append(f"jacli: note: ignored {ENV_MODE}={setting!r} (use auto or off)")
+        setting = ""
+    try:
+        return forward(argv)
+    except ServerMismatch as err:
+        problem = _restart(err.note, stop_first=True) if setting == "auto" else err.note
+    except ServerUnavailable as err:
+        # No server (or a stale socket) is quiet; anything else is worth a note.
+        problem = _restart("", stop_first=False) if setting == "auto" and not err.note else err.note
+    if not problem:
+        if setting != "auto":
+            return None
+        try:
+            return forward(argv)
+        except ServerUnavailable as err:
+            problem = err.note or "the server is not available"
+    notes.append(f"jacli: note: {problem}; ran in-process")
+    return None
+
+
+def _restart(note: str, stop_first: bool) -> str:
+    """Start a server (stopping a mismatched one first); '' when one is ready."""
+    from jacli.server import control  # noqa: PLC0415 - only JACLI_SERVER=auto starts a server
+
+    try:
+        if stop_first:
+            control.stop(quiet=True)
+        control.start(quiet=True)
+    except control.StartError as err:
+        return f"{note + '; ' if note else ''}could not start the server: {err}"
+    return ""
