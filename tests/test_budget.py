@@ -6,8 +6,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
+from conftest import Invoke
 
 from jacli import api, symbolic
 
@@ -46,13 +48,23 @@ def test_check_skips_the_exact_column_past_the_budget(args: tuple[str, ...]) -> 
     assert obj["exact"] == [[None]] and obj["max_abs_error"] == {"autodiff": None, "finite_difference": None}
 
 
-@pytest.mark.slow
-def test_exact_is_skipped_past_the_budget_and_the_numbers_stay() -> None:
-    out = _run("gradient", "floor(exp(exp(x*20)))*x", "--at", "1", "--exact", "--format", "json")
-    assert out.returncode == 0, out
-    assert out.stderr.splitlines()[0] == f"jacli: note: --exact skipped: {NOTE}; the numbers are complete"
+def test_exact_is_skipped_past_the_budget_and_the_numbers_stay(jacli: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Exact evaluation made slow on purpose: SymPy now decides the floor(exp(exp(20))) at once.
+    real = symbolic._exact_value
+
+    def slow(*args: object, **kwargs: object) -> object:
+        time.sleep(5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(symbolic, "_exact_value", slow)
+    out = jacli(
+        "gradient", "floor(exp(x))*x", "--at", "1", "--exact", "--format", "json", env={"JACLI_TIME_BUDGET": "1"}
+    )
+    assert out.exit_code == 0, out
+    note = "took longer than 1 s (the time budget; set JACLI_TIME_BUDGET to change it)"
+    assert out.stderr.splitlines()[0] == f"jacli: note: --exact skipped: {note}; the numbers are complete"
     obj = json.loads(out.stdout)
-    assert "exact" not in obj and obj["symbolic"] == ["floor(exp(exp(20*x)))"]
+    assert "exact" not in obj and obj["symbolic"] == ["floor(exp(x))"] and obj["result"] == [2.0]
 
 
 def rosenbrock(n: int) -> str:
