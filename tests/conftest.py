@@ -66,8 +66,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 _SLOW_MODULES = frozenset({"test_server.py", "test_server_robust.py"})
 
 
+# In-process tests that take half a second or more each (measured), or many seeds of one: the slow tier too.
+_SLOW_TESTS = frozenset(
+    {
+        "test_random_constant_comparisons_are_decided_exactly",
+        "test_finite_differences_within_predicted_error",
+        "test_exploding_symbolic_hessian_is_skipped_with_a_note",
+        "test_exploding_power_tower_hessian_keeps_the_numbers",
+        "test_exact_evaluation_stays_bounded",
+        "test_batch_equals_per_point",
+        "test_generator_detects_and_repairs_a_stale_file",
+        "test_guard_trips_quickly",
+        "test_configurable_limits_can_be_raised",
+        "test_cli_on_deep_expressions",
+        "test_cli_on_random_points_and_vectors",
+        "test_cli_on_random_wrt",
+        "test_cli_on_token_soups",
+        "test_large_hessians_equal_the_dense_autograd_hessian",
+        "test_array_expressions_match_symbolic",
+        "test_logistic_map_at_20_steps_stays_small_and_is_right",
+        "test_fuzzed_streams_through_the_reader_raise_only_points_errors",
+        "test_endless_rows_are_read_a_bounded_chunk_at_a_time",
+        "test_the_largest_header_within_the_limit_works",
+        "test_result_tables_show_every_number_at_any_width",
+        "test_points_file_fuzz_gives_a_result_or_a_clean_error",
+    }
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test of :data:`_SLOW_MODULES` ``slow``, so ``pytest -m "not slow"`` is the fast tier."""
+    """Mark the tests of :data:`_SLOW_MODULES` and :data:`_SLOW_TESTS` ``slow``: ``-m "not slow"`` is the fast tier."""
     for item in items:
-        if item.path.name in _SLOW_MODULES:
+        name = getattr(item, "originalname", item.name)
+        if item.path.name in _SLOW_MODULES or name in _SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
