@@ -218,10 +218,7 @@ def reported_errors() -> Iterator[None]:
     except RecursionError:
         _error("the expression is nested too deeply to differentiate")
         raise typer.Exit(ExitCode.USAGE) from None
-    except MemoryError:  # a last line of defence: the limits in jacli.language should come first
-        _error(OUT_OF_MEMORY)
-        raise typer.Exit(ExitCode.USAGE) from None
-    except RuntimeError as err:
+    except (MemoryError, RuntimeError) as err:  # a last line of defence: jacli.language's limits come first
         if not out_of_memory(err):
             raise
         _error(OUT_OF_MEMORY)
@@ -241,6 +238,7 @@ def out_of_memory(err: BaseException) -> bool:
     )
 
 
+STDIN_CLOSED = "stdin is closed: give the expression as an argument, or redirect it: jacli gradient - < FILE"
 STDIN_CHUNK = 1 << 16
 """Bytes read from stdin at a time, so endless input (``< /dev/zero``) stops at the length limit."""
 
@@ -273,7 +271,7 @@ def _read_stdin(most: int) -> bytes:
     """Up to ``most`` bytes of stdin, a chunk at a time; a closed or unreadable stdin is a usage error."""
     stream = sys.stdin
     if stream is None:
-        raise UsageError("stdin is closed: give the expression as an argument, or redirect it: jacli gradient - < FILE")
+        raise UsageError(STDIN_CLOSED)
     source = getattr(stream, "buffer", None)
     chunks: list[bytes] = []
     size = 0
@@ -289,7 +287,7 @@ def _read_stdin(most: int) -> bytes:
     except OSError as err:
         raise UsageError(f"cannot read stdin: {terminal.describe(err)}") from None
     except ValueError:  # a closed file object
-        raise UsageError("stdin is closed: give the expression as an argument") from None
+        raise UsageError(STDIN_CLOSED) from None
     return b"".join(chunks)
 
 
@@ -339,10 +337,16 @@ def _run(
         if batch is not None and _many_points(batch, expr, at, output, kwargs):
             _run_points(text, at, output, digits=digits, batch=batch, options=kwargs)
             return
-        points = at or [None]
-        _api().validate_points(text, points, wrt=kwargs.get("wrt"))  # a bad last --at is refused first
-        results = [compute(text, point, **kwargs) for point in points]
+        results = _at_each_point(text, at, kwargs.get("wrt"), lambda point: compute(text, point, **kwargs))
         _emit(results, output, digits)
+
+
+def _at_each_point(text: str, at: list[str] | None, wrt: Any, compute: Callable[[Any], Any]) -> list[Any]:
+    """``compute(point)`` for every ``--at`` (one point without any), after ALL were validated:
+    a bad last ``--at`` is refused before any work is done."""
+    points = at or [None]
+    _api().validate_points(text, points, wrt=wrt)
+    return [compute(point) for point in points]
 
 
 def _many_points(batch: dict[str, Any], expr: str, at: list[str] | None, output: OutputFormat, kwargs: Any) -> bool:
@@ -640,12 +644,9 @@ def check(
 
     with reported_errors():
         text = read_expression(expr)
-        _api().validate_points(text, at or [None], wrt=wrt)
-        results = [
-            _api().check(text, point, wrt=wrt, h=h, richardson=richardson, rtol=rtol, atol=atol, mode=mode.value,
-                         dtype=dtype.value, device=device.value)
-            for point in (at or [None])
-        ]  # fmt: skip
+        results = _at_each_point(text, at, wrt, lambda point: _api().check(
+            text, point, wrt=wrt, h=h, richardson=richardson, rtol=rtol, atol=atol, mode=mode.value,
+            dtype=dtype.value, device=device.value))  # fmt: skip
         if output is CheckFormat.json:
             from jacli.render.check import render_check_json  # noqa: PLC0415
 
@@ -696,11 +697,10 @@ def graph(
     """
     with reported_errors():
         text = read_expression(expr)
-        _api().validate_points(text, at or [None], wrt=wrt)
-        results = [
-            _api().graph(text, point, v, wrt=wrt, mode=mode.value, input=input_name, dtype=dtype.value)
-            for point in (at or [None])
-        ]
+        results = _at_each_point(
+            text, at, wrt, lambda point: _api().graph(
+                text, point, v, wrt=wrt, mode=mode.value, input=input_name, dtype=dtype.value)
+        )  # fmt: skip
         from jacli.render import graph as render  # noqa: PLC0415
 
         if output is GraphFormat.json:

@@ -100,3 +100,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         name = getattr(item, "originalname", item.name)
         if item.path.name in _SLOW_MODULES or name in _SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+
+
+def read_pty(controller: int) -> bytes:
+    """Everything written to a pseudo-terminal until every writer has closed it; closes ``controller``."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: every writer closed its end
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(controller)
+    return b"".join(chunks)

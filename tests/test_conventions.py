@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 import pytest
-from conftest import Invoke
+from conftest import Invoke, read_pty
 
 from jacli import cli
 from jacli.reference import LANGUAGE
@@ -101,20 +101,11 @@ def _on_a_terminal(args: list[str], **env: str) -> str:
     process = subprocess.Popen([sys.executable, "-m", "jacli", *args], stdout=terminal, stderr=subprocess.PIPE,
                                stdin=subprocess.DEVNULL, env=_env(COLUMNS="100", **env), cwd=ROOT)  # fmt: skip
     os.close(terminal)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # EIO: the process closed its end
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(controller)
+    output = read_pty(controller)
     assert process.wait(timeout=120) == 0, process.stderr.read() if process.stderr else ""
     if process.stderr:
         process.stderr.close()
-    return b"".join(chunks).decode()
+    return output.decode()
 
 
 @pytest.mark.slow

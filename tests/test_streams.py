@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Invoke, invoke_cli
+from conftest import Invoke, invoke_cli, read_pty
 
 from jacli import cli, terminal
 from jacli.errors import ExitCode, OutputError
@@ -383,17 +383,8 @@ def _on_a_terminal(args: list[str], stdout: Any) -> tuple[int, bytes]:
     child = subprocess.Popen([sys.executable, "-m", "jacli", *args], stdin=subprocess.DEVNULL,
                              stdout=term if stdout is None else stdout, stderr=term, env=env, cwd=ROOT)  # fmt: skip
     os.close(term)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # EIO: every writer closed its end
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(controller)
-    return child.wait(timeout=120), b"".join(chunks)
+    output = read_pty(controller)
+    return child.wait(timeout=120), output
 
 
 ROWS = [f"{float(i)},{float(i + 1)}," for i in range(50)]
