@@ -29,6 +29,7 @@ import torch
 from jacli import calculus, language, symbolic
 from jacli.compile import TorchFunction, to_torch
 from jacli.errors import ShapeError, UsageError
+from jacli.quantities import QUANTITIES, Quantity
 from jacli.results import InputBlock, Result, SymbolicText
 
 if TYPE_CHECKING:
@@ -410,14 +411,8 @@ def problem(
     return Problem(program, inputs, params, values, fn, x, p)
 
 
-def _vector(prob: Problem, v: Any, labels: Sequence[str], what: str) -> tuple[list[sympy.Expr], Tensor]:
-    """``--v`` as exact weights and as a tensor of the problem's dtype and device."""
-    weights = parse_vector(v, len(labels), labels, what)
-    return weights, _tensor([language.scalar(w) for w in weights], prob.x.dtype, prob.x.device)
-
-
 def parse_vector(v: Any, size: int, labels: Sequence[str], what: str) -> list[sympy.Expr]:
-    """``--v``: ``ones``, a flat list, or an array literal with ``size`` elements."""
+    """``--v`` of the quantity named ``what``: ``ones``, a flat list, or an array literal with ``size`` elements."""
     if isinstance(v, str) and v.strip() == "ones":
         return [sympy.S.One] * size
     if isinstance(v, str):
@@ -428,31 +423,136 @@ def parse_vector(v: Any, size: int, labels: Sequence[str], what: str) -> list[sy
     else:
         elements = list(_as_value(v, "--v").flat)
     if len(elements) != size:
+        per = "output" if QUANTITIES[what].weights == "out" else "input"
         raise ShapeError(
             f"--v has {len(elements)} value{'s' if len(elements) != 1 else ''} but {what} needs {size} "
-            f"(one per {'output' if what == 'vjp' else 'input'}: {', '.join(labels[:8])}{', …' if size > 8 else ''})"
+            f"(one per {per}: {', '.join(labels[:8])}{', …' if size > 8 else ''})"
         )
     return elements
 
 
 # ---------------------------------------------------------------------------
-# Results.
+# One evaluation: a quantity of a program, for one chunk of points at a time.
 # ---------------------------------------------------------------------------
 
 
-def _finish(
-    command: str,
-    prob: Problem,
-    numeric: Tensor,
-    exprs: Any,
+def _quantity(quantity: Quantity | str) -> Quantity:
+    if isinstance(quantity, Quantity):
+        return quantity
+    if not isinstance(quantity, str) or quantity not in QUANTITIES:
+        raise UsageError(f"cannot evaluate {_short(quantity)}; one of {', '.join(QUANTITIES)}")
+    return QUANTITIES[quantity]
+
+
+def _check_mode(quantity: Quantity, mode: Any) -> None:
+    if quantity.modes and not _one_of(mode, calculus.MODES):
+        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A quantity of one program with its ``--v`` and mode settled: what one chunk of points needs."""
+
+    quantity: Quantity
+    program: language.Program
+    inputs: list[sympy.Symbol]
+    setup: Any  # batch.Setup
+    weights: list[sympy.Expr] | None
+    mode: str | None
+    shape: tuple[int, ...]
+    """The result's shape at one point."""
+
+    @property
+    def scalar_output(self) -> bool:
+        return not self.program.output_shape
+
+    @property
+    def drops_output(self) -> bool:
+        return self.quantity.drops_scalar_output and self.scalar_output
+
+    def numeric(self, x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
+        """(rows, n), (rows, k) -> value (rows, m), result (rows, *shape)."""
+        value, result = self.quantity.numeric(self.setup, x, p)
+        return value, result[:, 0] if self.drops_output else result
+
+    def symbolic(self) -> Any:
+        """The symbolic result: nested SymPy expressions in the result's shape."""
+        exprs = self.quantity.symbolic(
+            symbolic.Differentiator(self.program), self.program.outputs, self.inputs, self.weights
+        )
+        return exprs[0] if self.drops_output else exprs
+
+    @property
+    def presentation(self) -> dict[str, Any]:
+        return self.quantity.presentation(scalar_output=self.scalar_output)
+
+    @property
+    def v(self) -> tuple[float, ...] | None:
+        return None if self.weights is None else tuple(language.constant_value(w) for w in self.weights)
+
+
+def _plan(
+    quantity: Quantity,
+    program: language.Program,
+    fn: TorchFunction,
+    order: Sequence[str],
+    v: Any,
+    mode: str,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> _Plan:
+    """Check the program against the quantity (scalar, size), read ``--v``, choose the mode."""
+    from jacli import batch, sparse  # noqa: PLC0415
+
+    inputs = [s for name in order for s in program.variable(name).symbols]
+    n, m = len(inputs), len(program.outputs)
+    if quantity.scalar and m != 1:
+        raise ShapeError(
+            f"{quantity.name} needs a scalar expression, but this one has {m} outputs "
+            f"(shape {program.output_shape}); use jacobian or hessian"
+        )
+    sizes = {"out": m, "in": n}
+    if quantity.limited is not None:  # the same limit at one point and at many
+        language.check_result_size(quantity.noun, tuple(sizes[axis] for axis in quantity.limited))
+    weights, weights_tensor = None, None
+    if quantity.weights is not None:
+        labels = list(program.output_labels) if quantity.weights == "out" else [s.name for s in inputs]
+        weights = parse_vector(v, len(labels), labels, quantity.name)
+        weights_tensor = _tensor([language.scalar(w) for w in weights], dtype, device)
+    chosen = calculus.choose_mode(mode, n, m) if quantity.modes else None
+    setup = batch.Setup(
+        fn, weights_tensor, chosen, hessian_patterns=functools.partial(sparse.sparse_patterns, program, inputs)
+    )
+    shape = quantity.shape(outputs=m, inputs=n, scalar_output=not program.output_shape)
+    return _Plan(quantity, program, inputs, setup, weights, chosen, shape)
+
+
+def evaluate_at(
+    quantity: Quantity | str,
+    expr: str,
+    at: Point,
+    v: Any = "ones",
     *,
-    exact: bool,
-    v: Sequence[sympy.Expr] | None = None,
-    mode: str | None = None,
+    wrt: str | Sequence[str] | None = None,
+    mode: str = "auto",
+    dtype: str = "float64",
+    device: str = "cpu",
+    symbolic_form: bool = True,
+    exact: bool = False,
 ) -> Result:
-    """Package numbers, the value f(x) and (when asked) the symbolic result."""
-    fn = prob.function()
-    value = calculus.value(fn, prob.x)
+    """``quantity`` of ``expr`` at one point: a chunk of one row, with the symbolic form and ``--exact``."""
+    quantity = _quantity(quantity)
+    _check_mode(quantity, mode)
+    prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
+    order = [var.name for var in prob.inputs]
+    plan = _plan(quantity, prob.program, prob.fn, order, v, mode, prob.x.dtype, prob.x.device)
+    value, numeric = plan.numeric(prob.x[None], prob.p[None])
+    exprs = _symbolic(plan.symbolic) if symbolic_form else None
+    return _one_point_result(plan, prob, value[0], numeric[0], exprs, exact=exact)
+
+
+def _one_point_result(plan: _Plan, prob: Problem, value: Tensor, numeric: Tensor, exprs: Any, *, exact: bool) -> Result:
+    """The numbers, the value f(x) and (when asked) the symbolic form and its exact value, as a :class:`Result`."""
     text, symbolic_cells, exact_cells = None, None, None
     notes: tuple[str, ...] = ()
     if isinstance(exprs, _Skipped):  # the numbers still come out
@@ -471,8 +571,8 @@ def _finish(
             notes += exact_notes
     elif exact:
         raise UsageError("--exact needs the symbolic result; drop --no-symbolic")
-    return Result(
-        command=command,
+    return DisplayedResult(
+        **plan.presentation,
         expression=prob.program.text,
         inputs=tuple(s.name for s in prob.input_symbols),
         outputs=prob.program.output_labels,
@@ -483,14 +583,26 @@ def _finish(
         shape=tuple(numeric.shape),
         symbolic=symbolic_cells,
         exact=exact_cells,
-        v=None if v is None else tuple(language.constant_value(e) for e in v),
-        mode=mode,
+        v=plan.v,
+        mode=plan.mode,
         bindings=_used_bindings(prob.program, exprs) if exprs is not None else (),
         notes=notes,
         text=text,
         tensor=numeric.detach(),
         sympy=exprs,
     )
+
+
+class DisplayedResult(Result):
+    """A :class:`Result` that Jupyter shows as LaTeX: the symbolic result (when present) and the numbers.
+
+    The hook lives here, not on :class:`Result`: results.py imports no renderer.
+    """
+
+    def _repr_latex_(self) -> str:
+        from jacli.render.latex import render_latex  # noqa: PLC0415 - on display only
+
+        return "$$" + render_latex(self, document=False) + "$$"
 
 
 def _used_bindings(program: language.Program, exprs: Any) -> tuple[tuple[str, str], ...]:
@@ -535,41 +647,6 @@ def _unflatten(flat: list[Any], like: Any) -> Any:
     return rebuild(like)
 
 
-def _require_scalar(command: str, prob: Problem) -> None:
-    m = len(prob.program.outputs)
-    if m != 1:
-        raise ShapeError(
-            f"{command} needs a scalar expression, but this one has {m} outputs "
-            f"(shape {prob.program.output_shape}); use jacobian{' or hessian' if command != 'hessian' else ''}"
-        )
-
-
-def jacobian(
-    expr: str,
-    at: Point = None,
-    *,
-    wrt: str | Sequence[str] | None = None,
-    mode: str = "auto",
-    dtype: str = "float64",
-    device: str = "cpu",
-    symbolic_form: bool = True,
-    exact: bool = False,
-) -> Result:
-    """Jacobian of ``expr`` at ``at``: an m×n matrix (outputs × inputs).
-
-    ``mode``: ``forward`` (one pass per input), ``reverse`` (one per output) or
-    ``auto`` (forward when there are fewer inputs than outputs).
-    """
-    if not _one_of(mode, calculus.MODES):
-        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
-    prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
-    language.check_result_size("Jacobian", (len(prob.program.outputs), prob.x.numel()))
-    chosen = calculus.choose_mode(mode, prob.x.numel(), len(prob.program.outputs))
-    numeric = calculus.jacobian(prob.function(), prob.x, chosen)
-    exprs = _symbolic(lambda: _symbolic_jacobian(prob)) if symbolic_form else None
-    return _finish("jacobian", prob, numeric, exprs, exact=exact, mode=chosen)
-
-
 def _symbolic_jacobian(prob: Problem) -> list[list[sympy.Expr]]:
     return symbolic.Differentiator(prob.program).jacobian(prob.program.outputs, prob.input_symbols)
 
@@ -604,6 +681,43 @@ def _within(budget: symbolic.Budget, compute: Callable[[], Any]) -> Any:
         return _Skipped(str(err))
 
 
+# ---------------------------------------------------------------------------
+# The named functions: one quantity each, at one point.
+# ---------------------------------------------------------------------------
+
+
+def jacobian(
+    expr: str,
+    at: Point = None,
+    *,
+    wrt: str | Sequence[str] | None = None,
+    mode: str = "auto",
+    dtype: str = "float64",
+    device: str = "cpu",
+    symbolic_form: bool = True,
+    exact: bool = False,
+) -> Result:
+    """Jacobian of ``expr`` at ``at``: ``result`` is m×n (outputs × inputs), ``J[i][j] = ∂fᵢ/∂xⱼ``.
+
+    Args:
+        expr: the expression, e.g. ``"2*x0+x1**2, x0**2+2*x1**3"`` (m outputs).
+        at: the point: ``"1,2"`` in variable order, ``"x=1, A=[[1,2],[3,4]]"``, a mapping or a list.
+        wrt: the differentiation variables, in order (default: all, in order of appearance); the rest are
+            parameters, held constant. Array variables count element by element: n inputs in all.
+        mode: ``forward`` (one pass per input), ``reverse`` (one per output) or
+            ``auto`` (forward when there are fewer inputs than outputs).
+        dtype, device: how torch computes (``float64``/``float32``, ``cpu``/``cuda``).
+        symbolic_form: also derive the symbolic Jacobian (``symbolic``, ``sympy``).
+        exact: also evaluate it exactly at the point (``exact``: text such as ``sqrt(2)/2``).
+
+    >>> r = jacobian("2*x0+x1**2, x0**2+2*x1**3", at="1,2")
+    >>> r.result, r.shape, r.mode
+    ([[2.0, 4.0], [2.0, 24.0]], (2, 2), 'forward')
+    """
+    return evaluate_at("jacobian", expr, at, wrt=wrt, mode=mode, dtype=dtype, device=device,
+                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
+
+
 def gradient(
     expr: str,
     at: Point = None,
@@ -614,12 +728,15 @@ def gradient(
     symbolic_form: bool = True,
     exact: bool = False,
 ) -> Result:
-    """Gradient of a scalar ``expr``: an n-vector."""
-    prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
-    _require_scalar("gradient", prob)
-    numeric = calculus.vjp(prob.function(), prob.x, torch.ones(1, dtype=prob.x.dtype, device=prob.x.device))
-    exprs = _symbolic(lambda: _symbolic_jacobian(prob)[0]) if symbolic_form else None
-    return _finish("gradient", prob, numeric, exprs, exact=exact)
+    """Gradient ∇f of a scalar ``expr`` at ``at``: ``result`` has shape (n,), one entry per input element.
+
+    Args: as :func:`jacobian`; ``expr`` must have one output (else a :class:`ShapeError`).
+
+    >>> gradient("x1**2 + x2**3 + x3**4", at="1,2,3").result
+    [2.0, 12.0, 108.0]
+    """
+    return evaluate_at("gradient", expr, at, wrt=wrt, dtype=dtype, device=device,
+                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
 
 
 def hessian(
@@ -632,18 +749,15 @@ def hessian(
     symbolic_form: bool = True,
     exact: bool = False,
 ) -> Result:
-    """Hessian: n×n for a scalar ``expr``, m×n×n for a vector-valued one."""
-    prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
-    language.check_result_size("Hessian", (len(prob.program.outputs), prob.x.numel(), prob.x.numel()))
-    numeric = _numeric_hessian(prob)
-    exprs = None
-    if symbolic_form:
-        differentiator = symbolic.Differentiator(prob.program)
-        exprs = _symbolic(lambda: differentiator.hessian(prob.program.outputs, prob.input_symbols))
-    if not prob.program.output_shape:  # a scalar f: drop the output axis
-        numeric = numeric[0]
-        exprs = exprs[0] if isinstance(exprs, list) else exprs
-    return _finish("hessian", prob, numeric, exprs, exact=exact)
+    """Hessian ∂²f/∂x² at ``at``: shape (n, n) for a scalar ``expr``, (m, n, n) for a vector-valued one.
+
+    Args: as :func:`jacobian`. Large sparse Hessians (one HVP per colour) are computed that way.
+
+    >>> hessian("x0**2*x1", at="1,2").result
+    [[4.0, 2.0], [2.0, 0.0]]
+    """
+    return evaluate_at("hessian", expr, at, wrt=wrt, dtype=dtype, device=device,
+                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
 
 
 def vjp(
@@ -657,13 +771,15 @@ def vjp(
     symbolic_form: bool = True,
     exact: bool = False,
 ) -> Result:
-    """``vᵀJ``, one reverse pass (like ``y.backward(gradient=v)``): an n-vector."""
-    prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
-    labels = prob.program.output_labels
-    weights, v_tensor = _vector(prob, v, labels, "vjp")
-    numeric = calculus.vjp(prob.function(), prob.x, v_tensor)
-    exprs = _symbolic(lambda: symbolic.combine(weights, _symbolic_jacobian(prob))) if symbolic_form else None
-    return _finish("vjp", prob, numeric, exprs, exact=exact, v=weights)
+    """``vᵀJ`` by one reverse pass (like ``y.backward(gradient=v)``): shape (n,).
+
+    Args: as :func:`jacobian`, and ``v``: one weight per output (m), ``"1,2"``, a list, or ``"ones"``.
+
+    >>> vjp("3*a**3 - b**2", at="a=[1,2], b=[2,3]", v="1,1").result
+    [9.0, 36.0, -4.0, -6.0]
+    """
+    return evaluate_at("vjp", expr, at, v, wrt=wrt, dtype=dtype, device=device,
+                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
 
 
 def jvp(
@@ -677,15 +793,58 @@ def jvp(
     symbolic_form: bool = True,
     exact: bool = False,
 ) -> Result:
-    """``J·v``, one forward-mode pass: an m-vector."""
-    prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
-    labels = [s.name for s in prob.input_symbols]
-    weights, v_tensor = _vector(prob, v, labels, "jvp")
-    numeric = calculus.jvp(prob.function(), prob.x, v_tensor)
-    exprs = None
-    if symbolic_form:
-        exprs = _symbolic(lambda: symbolic.combine(weights, symbolic.transpose(_symbolic_jacobian(prob))))
-    return _finish("jvp", prob, numeric, exprs, exact=exact, v=weights)
+    """``J·v`` by one forward-mode pass: shape (m,).
+
+    Args: as :func:`jacobian`, and ``v``: one entry per input element (n).
+
+    >>> jvp("2*x0+x1**2, x0**2+2*x1**3", at="1,2", v="1,0").result
+    [2.0, 2.0]
+    """
+    return evaluate_at("jvp", expr, at, v, wrt=wrt, dtype=dtype, device=device,
+                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
+
+
+def hvp(
+    expr: str,
+    at: Point = None,
+    v: Any = "ones",
+    *,
+    wrt: str | Sequence[str] | None = None,
+    dtype: str = "float64",
+    device: str = "cpu",
+    symbolic_form: bool = True,
+    exact: bool = False,
+) -> Result:
+    """``H·v`` of a scalar ``expr`` by forward over reverse, never forming H: shape (n,).
+
+    Args: as :func:`jacobian`, and ``v``: one entry per input element (n).
+
+    >>> hvp("x**2*y", at="x=1, y=2", v="1,0").result
+    [4.0, 2.0]
+    """
+    return evaluate_at("hvp", expr, at, v, wrt=wrt, dtype=dtype, device=device,
+                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
+
+
+def laplacian(
+    expr: str,
+    at: Point = None,
+    *,
+    wrt: str | Sequence[str] | None = None,
+    dtype: str = "float64",
+    device: str = "cpu",
+    symbolic_form: bool = True,
+    exact: bool = False,
+) -> Result:
+    """Laplacian Δf = Σᵢ ∂²f/∂xᵢ² of each output: shape (m,), one number per output.
+
+    Args: as :func:`jacobian`.
+
+    >>> laplacian("x**2*y + y**3, x*y", at="x=1, y=2").result
+    [16.0, 0.0]
+    """
+    return evaluate_at("laplacian", expr, at, wrt=wrt, dtype=dtype, device=device,
+                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------
@@ -702,6 +861,11 @@ class PointsEvaluation:
     """
 
     command: str
+    title: str
+    label: str
+    symbol: str
+    axes: tuple[str, ...]
+    """The quantity's presentation (:meth:`~jacli.quantities.Quantity.presentation`): the renderers lay out by it."""
     expression: str
     variables: tuple[tuple[str, tuple[int, ...]], ...]
     """(name, shape) of every variable, variable order: the columns of ``PointsChunk.points``."""
@@ -933,24 +1097,6 @@ def _columns(
     )
 
 
-def _symbolic_result(
-    command: str, program: language.Program, inputs: list[sympy.Symbol], weights: Sequence[sympy.Expr] | None
-) -> Any:
-    """The symbolic form of ``command`` (nested lists of SymPy expressions)."""
-    differentiator = symbolic.Differentiator(program)
-    if command == "hessian":
-        exprs = differentiator.hessian(program.outputs, inputs)
-        return exprs if program.output_shape else exprs[0]
-    jac = differentiator.jacobian(program.outputs, inputs)
-    if command == "gradient":
-        return jac[0]
-    if command == "vjp":
-        return symbolic.combine(weights, jac)
-    if command == "jvp":
-        return symbolic.combine(weights, symbolic.transpose(jac))
-    return jac
-
-
 def _input_blocks(program: language.Program, order: Sequence[str]) -> tuple[InputBlock, ...]:
     blocks, start = [], 0
     for name in order:
@@ -960,16 +1106,14 @@ def _input_blocks(program: language.Program, order: Sequence[str]) -> tuple[Inpu
     return tuple(blocks)
 
 
-def _check_batch_options(command: Any, chunk_size: Any, commands: Sequence[str]) -> None:
-    if not isinstance(command, str) or command not in commands:
-        raise UsageError(f"cannot evaluate {_short(command)} at many points; one of {', '.join(commands)}")
+def _check_chunk_size(chunk_size: Any) -> None:
     integral = isinstance(chunk_size, numbers.Integral) and not isinstance(chunk_size, bool)
     if chunk_size is not None and not (integral and chunk_size >= 1):
         raise UsageError(f"--chunk-size must be a positive integer, not {_short(chunk_size)}")
 
 
-def evaluate_points(
-    command: str,
+def evaluate(
+    quantity: Quantity | str,
     expr: str,
     points: str | Any | Sequence[Point],
     *,
@@ -982,23 +1126,24 @@ def evaluate_points(
     symbolic_form: bool = True,
     chunk_size: int | None = None,
 ) -> PointsEvaluation:
-    """``command`` (jacobian, gradient, hessian, vjp, jvp) of ``expr`` at many points, vectorised.
+    """``quantity`` (a :class:`~jacli.quantities.Quantity` or its name) of ``expr`` at many points, a chunk at a time.
 
     ``points``: a points file path (``-`` for stdin), a :class:`~jacli.points.PointsReader`,
     or a list of points like ``at``. With a file, ``at`` gives by name the variables that
     are not columns; without a header the columns are the variables in order (``wrt``
-    first, then the parameters). Results stream: ``chunks`` computes a chunk when asked.
+    first, then the parameters). Results stream: ``chunks`` computes a chunk when asked;
+    each chunk's ``result`` has shape (rows, *shape) (:attr:`PointsEvaluation.shape`).
 
-    >>> ev = evaluate_points("jacobian", "2*x0+x1**2, x0**2+2*x1**3", ["1,2", "0,0"])
+    >>> ev = evaluate("jacobian", "2*x0+x1**2, x0**2+2*x1**3", ["1,2", "0,0"])
     >>> [chunk.result.tolist() for chunk in ev.chunks]
     [[[[2.0, 4.0], [2.0, 24.0]], [[2.0, 0.0], [0.0, 0.0]]]]
     """
     from jacli import batch  # noqa: PLC0415
     from jacli.points import PointsReader, open_points  # noqa: PLC0415
 
-    _check_batch_options(command, chunk_size, batch.COMMANDS)
-    if not _one_of(mode, calculus.MODES):
-        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
+    quantity = _quantity(quantity)
+    _check_chunk_size(chunk_size)
+    _check_mode(quantity, mode)
     torch_dtype, torch_device = _dtype(dtype), _device(device)
     parsed = parse(expr)
     order = wrt_names(parsed, wrt)
@@ -1019,88 +1164,50 @@ def evaluate_points(
     shapes = tuple((n, shapes_of[n]) for n in parsed.names)
     program = _program(expr, shapes)
     fn = _compiled(expr, shapes, order)
-    inputs = [s for n in order for s in program.variable(n).symbols]
-    n, m = len(inputs), len(program.outputs)
-    if command == "gradient" and m != 1:
-        raise ShapeError(
-            f"gradient needs a scalar expression, but this one has {m} outputs "
-            f"(shape {program.output_shape}); use jacobian or hessian"
-        )
-    weights, v_tensor = None, None
-    if command in ("vjp", "jvp"):
-        labels = list(program.output_labels) if command == "vjp" else [s.name for s in inputs]
-        weights = parse_vector(v, len(labels), labels, command)
-        v_tensor = _tensor([language.scalar(w) for w in weights], torch_dtype, torch_device)
-    chosen = calculus.choose_mode(mode, n, m) if command == "jacobian" else None
-    scalar_hessian = command == "hessian" and not program.output_shape
-    kernel = batch.make_kernel(fn, command, chosen or "reverse", v_tensor, drop_output_axis=scalar_hessian)
-    shape = {
-        "jacobian": (m, n),
-        "gradient": (n,),
-        "hessian": (n, n) if scalar_hessian else (m, n, n),
-        "vjp": (n,),
-        "jvp": (m,),
-    }[command]
-    if command in ("jacobian", "hessian"):
-        language.check_result_size(command.capitalize(), shape)  # the same limit as for one point
-    width = {"jacobian": min(n, m), "hessian": m * n}.get(command, 1)
-    rows = batch.chunk_rows(len(fn._steps) + n, width + 1, None if chunk_size is None else int(chunk_size))
+    plan = _plan(quantity, program, fn, order, v, mode, torch_dtype, torch_device)
+    width = quantity.chunk_width(outputs=len(program.outputs), inputs=len(plan.inputs))
+    rows = batch.chunk_rows(
+        len(fn._steps) + len(plan.inputs), width + 1, None if chunk_size is None else int(chunk_size)
+    )
     if reader is not None:
         source = ((chunk.values, chunk.first_line) for chunk in reader.chunks(rows))
     else:
         source = ((flat[i : i + rows], None) for i in range(0, len(flat), rows))
-    derive = functools.partial(_symbolic_result, command, program, inputs, weights)
     return PointsEvaluation(
-        command=command,
+        **plan.presentation,
         expression=program.text,
         variables=shapes,
-        inputs=tuple(s.name for s in inputs),
+        inputs=tuple(s.name for s in plan.inputs),
         outputs=program.output_labels,
         blocks=_input_blocks(program, order),
-        shape=shape,
-        mode=chosen,
-        v=None if weights is None else tuple(language.constant_value(w) for w in weights),
-        chunks=batch.evaluate(kernel, _columns(program, order, fixed, label_column), source, torch_dtype, torch_device),
+        shape=plan.shape,
+        mode=plan.mode,
+        v=plan.v,
+        chunks=batch.evaluate(
+            plan.numeric, _columns(program, order, fixed, label_column), source, torch_dtype, torch_device
+        ),
         source=reader,
-        symbolic_exprs=derive if symbolic_form else None,
+        symbolic_exprs=plan.symbolic if symbolic_form else None,
         bindings=tuple((b.symbol.name, sympy.sstr(b.value)) for b in program.bindings) if symbolic_form else (),
     )
 
 
+def evaluate_points(
+    command: Quantity | str, expr: str, points: str | Any | Sequence[Point], **options: Any
+) -> PointsEvaluation:
+    """:func:`evaluate` under its earlier name: ``command`` of ``expr`` at many points.
+
+    >>> ev = evaluate_points("laplacian", "x**2*y", [[1, 2], [3, 4]])
+    >>> [chunk.result.tolist() for chunk in ev.chunks]
+    [[[4.0], [8.0]]]
+    """
+    return evaluate(command, expr, points, **options)
+
+
 # ---------------------------------------------------------------------------
-# Hessian-vector products, gradient checking, computation graphs (issue 6).
+# Gradient checking, computation graphs (issue 6).
 # Their modules are imported where used: the other commands never load them.
 # ---------------------------------------------------------------------------
-
-
-def hvp(
-    expr: str,
-    at: Point = None,
-    v: Any = "ones",
-    *,
-    wrt: str | Sequence[str] | None = None,
-    dtype: str = "float64",
-    device: str = "cpu",
-    symbolic_form: bool = True,
-    exact: bool = False,
-) -> Result:
-    """``H·v`` of a scalar ``expr`` by forward-over-reverse, never forming H: an n-vector.
-
-    >>> hvp("x**2*y", at="x=1, y=2", v="1,0").result
-    [4.0, 2.0]
-    """
-    prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
-    _require_scalar("hvp", prob)
-    labels = [s.name for s in prob.input_symbols]
-    weights, v_tensor = _vector(prob, v, labels, "hvp")
-    numeric = calculus.hvp(prob.function(), prob.x, v_tensor)
-    exprs = None
-    if symbolic_form:  # H is symmetric: Σ_i v_i H[i] = H·v
-        differentiator = symbolic.Differentiator(prob.program)
-        exprs = _symbolic(
-            lambda: symbolic.combine(weights, differentiator.hessian(prob.program.outputs, prob.input_symbols)[0])
-        )
-    return _finish("hvp", prob, numeric, exprs, exact=exact, v=weights)
 
 
 def check(
@@ -1346,7 +1453,7 @@ def graph(
 
 
 def torch_program(
-    command: str,
+    command: Quantity | str,
     expr: str,
     at: Point = None,
     v: Any = "ones",
@@ -1363,51 +1470,26 @@ def torch_program(
     """
     from jacli import torch_program as programs  # noqa: PLC0415
 
+    quantity = _quantity(command)
+    _check_mode(quantity, mode)
     prob = problem(expr, at, wrt=wrt, dtype=dtype)
+    plan = _plan(
+        quantity, prob.program, prob.fn, [var.name for var in prob.inputs], v, mode, prob.x.dtype, prob.x.device
+    )
     point = prob.point_json()
-    outputs, labels = prob.program.output_labels, [s.name for s in prob.input_symbols]
-    if command in ("gradient", "hvp"):
-        _require_scalar(command, prob)
-    weights = None
-    if command == "vjp":
-        weights = [language.constant_value(w) for w in parse_vector(v, len(outputs), outputs, "vjp")]
-    elif command in ("jvp", "hvp"):
-        weights = [language.constant_value(w) for w in parse_vector(v, len(labels), labels, command)]
-    chosen = None
-    if command == "jacobian":
-        if not _one_of(mode, calculus.MODES):
-            raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
-        chosen = calculus.choose_mode(mode, prob.x.numel(), len(outputs))
     return programs.torch_program(
-        command,
+        quantity,
         parse(expr),
         inputs=[(var.name, point[var.name]) for var in prob.inputs],
         params=[(var.name, point[var.name]) for var in prob.params],
-        outputs=outputs,
-        input_labels=labels,
+        outputs=prob.program.output_labels,
+        input_labels=[s.name for s in prob.input_symbols],
         dtype=dtype,
-        v=weights,
-        mode=chosen,
+        v=plan.v,
+        mode=plan.mode,
         command_line=command_line,
     )
 
 
 DENSE_FUNC_HESSIAN_INPUTS = 32
 """From this many inputs, a dense Hessian uses torch.func (vectorised) instead of n autograd passes."""
-
-
-def _numeric_hessian(prob: Problem) -> Tensor:
-    """(m, n, n): sparse (one HVP per colour) when the pattern allows, else dense; see ``bench/scale.py``."""
-    from jacli import sparse  # noqa: PLC0415
-
-    patterns = sparse.sparse_patterns(prob.program, prob.input_symbols)
-    if patterns is not None:
-        return sparse.hessian(prob.function(), prob.x, patterns)
-    if prob.x.numel() >= DENSE_FUNC_HESSIAN_INPUTS:
-        import warnings  # noqa: PLC0415
-
-        with warnings.catch_warnings():
-            # forward mode loads torch's jvp decompositions through the deprecated torch.jit.script
-            warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", DeprecationWarning)
-            return torch.func.jacfwd(torch.func.jacrev(prob.function()))(prob.x)
-    return calculus.hessian(prob.function(), prob.x)

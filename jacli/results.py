@@ -2,6 +2,7 @@
 
 Renderers read these and nothing else; the tensor and SymPy objects ride along
 for Python users (``result.tensor``, ``result.sympy``) but no renderer needs them.
+This module imports no renderer: Jupyter's LaTeX hook is on :class:`jacli.api.DisplayedResult`.
 """
 
 from __future__ import annotations
@@ -16,15 +17,6 @@ SYMBOLIC_DISPLAY_LIMIT = 2_000
 
 Nested = Any
 """A float (or str), or nested lists of them."""
-
-COMMAND_TITLES = {
-    "jacobian": "Jacobian ∂f/∂x",
-    "gradient": "gradient ∇f",
-    "hessian": "Hessian ∂²f/∂x²",
-    "vjp": "VJP vᵀJ",
-    "jvp": "JVP J·v",
-    "hvp": "HVP H·v",
-}
 
 
 @dataclass(frozen=True)
@@ -55,9 +47,21 @@ class SymbolicText:
 
 @dataclass(frozen=True)
 class Result:
-    """A derivative at one point, with labels, the value f(x) and the symbolic form."""
+    """A derivative at one point, with labels, the value f(x) and the symbolic form.
+
+    ``command`` to ``axes`` come from the quantity (:meth:`jacli.quantities.Quantity.presentation`):
+    the renderers lay a result out by its ``axes`` (``out``: one entry per output, ``in``: per input).
+    """
 
     command: str
+    title: str
+    """``Jacobian ∂f/∂x``."""
+    label: str
+    """``J``, ``∇f``: a vector's row or column label, the name of entries at many points."""
+    symbol: str
+    """LaTeX: ``J``, ``\\nabla f``."""
+    axes: tuple[str, ...]
+    """``("out", "in")``, ``("in",)``, ``("in", "in")``, …: one name per axis of ``result``."""
     expression: str
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
@@ -80,12 +84,6 @@ class Result:
     def finite(self) -> bool:
         """True when every number in the value and the result is finite."""
         return all(math.isfinite(x) for x in flatten(self.result)) and all(math.isfinite(x) for x in self.value)
-
-    def _repr_latex_(self) -> str:
-        """LaTeX for Jupyter: the symbolic result (when present) and the numbers."""
-        from jacli.render.latex import render_latex  # noqa: PLC0415 - on display only; latex needs results for types only
-
-        return "$$" + render_latex(self, document=False) + "$$"
 
 
 def flatten(nested: Nested) -> list[Any]:

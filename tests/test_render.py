@@ -9,6 +9,7 @@ import pytest
 from conftest import Invoke
 from rich.console import Console
 
+from jacli.quantities import QUANTITIES
 from jacli.render.csv import render_csv, render_csv_points
 from jacli.render.json import render_json
 from jacli.render.latex import render_latex
@@ -36,6 +37,8 @@ def seed_result(**changes: object) -> Result:
         ),
     }
     base.update(changes)
+    scalar = base["command"] == "gradient" or len(base["outputs"]) == 1  # type: ignore[arg-type]
+    base.update(QUANTITIES[base["command"]].presentation(scalar_output=scalar))  # type: ignore[index]
     return Result(**base)  # type: ignore[arg-type]
 
 

@@ -18,6 +18,7 @@ from conftest import Invoke
 from rich.cells import cell_len
 from rich.console import Console
 
+from jacli.quantities import QUANTITIES
 from jacli.render import format_number
 from jacli.render.check import render_check_table
 from jacli.render.fit import Column, Grid, TooNarrow, column_blocks, grid_width
@@ -80,7 +81,7 @@ def _draw_result(rng: random.Random) -> tuple[Result, int, int]:
     pretty = "\n".join("[" + "  ".join(inputs[: rng.randint(1, n)]) + "]" for _ in range(rng.randint(1, 3)))
     return (
         Result(
-            command=command,
+            **QUANTITIES[command].presentation(scalar_output=False),
             expression="f(" + ", ".join(inputs) + ")",
             inputs=inputs,
             outputs=outputs,
@@ -172,7 +173,8 @@ def test_blocks_repeat_the_row_labels_and_keep_column_order() -> None:
 def test_symbolic_form_goes_below_or_is_elided_when_there_is_no_room() -> None:
     wide = "[" + "  ".join(f"x{j}" for j in range(22)) + "]"  # 97 columns
     result = Result(
-        command="gradient", expression="f", inputs=("x",), outputs=("f",), blocks=(InputBlock("x", (), 0),),
+        **QUANTITIES["gradient"].presentation(scalar_output=True),
+        expression="f", inputs=("x",), outputs=("f",), blocks=(InputBlock("x", (), 0),),
         point={"x": 1.0}, value=(1.0,), result=[2.0], shape=(1,),
         text=SymbolicText(pretty=lambda: wide, latex=lambda: [], operations=5),
     )  # fmt: skip
