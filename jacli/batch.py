@@ -72,7 +72,9 @@ Numeric = Callable[[Setup, "Tensor", "Tensor"], tuple["Tensor", "Tensor"]]
 
 def _run(setup: Setup, x: Tensor, p: Tensor) -> Tensor:
     """Every row at once: (rows, n), (rows, k) -> (m, rows)."""
-    return setup.fn(x.T, p.T)
+    y = setup.fn(x.T, p.T)
+    # an f that is constant everywhere gives (m,): the same value at every row
+    return y if y.dim() == 2 else y[:, None].expand(-1, x.shape[0])
 
 
 def _forward(setup: Setup, x: Tensor, p: Tensor, tangents: Tensor) -> tuple[Tensor, Tensor]:
