@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-
     from jacli.batch import Numeric
     from jacli.symbolic import Differentiator
 
