@@ -30,7 +30,7 @@ from jacli import calculus, language, symbolic
 from jacli.compile import TorchFunction, to_torch
 from jacli.errors import ShapeError, UsageError
 from jacli.quantities import QUANTITIES, Quantity
-from jacli.results import InputBlock, Result, SymbolicText
+from jacli.results import InputBlock, Result, SymbolicDisplay
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -57,13 +57,22 @@ class Problem:
     inputs: tuple[language.Variable, ...]
     params: tuple[language.Variable, ...]
     values: dict[str, language.Value]  # exact SymPy values of every variable
-    fn: TorchFunction
-    x: Tensor
-    p: Tensor
+    compiled: TorchFunction
+    """``f(x, p)``: the expression compiled to torch, on the flat inputs and parameters."""
+    inputs_tensor: Tensor
+    """(n,): the flat elements of the inputs at the point, in ``--wrt`` order."""
+    params_tensor: Tensor
+    """(k,): the flat elements of the parameters at the point."""
 
-    def function(self) -> Any:
-        """``x -> f(x, p)`` with the parameters bound."""
-        return lambda x: self.fn(x, self.p)
+    def bound(self) -> Any:
+        """``x -> f(x, p)``: the compiled function with the parameters bound."""
+        return lambda x: self.compiled(x, self.params_tensor)
+
+    # Earlier names, still used by check and graph (moving out of this module).
+    fn = property(lambda self: self.compiled)
+    x = property(lambda self: self.inputs_tensor)
+    p = property(lambda self: self.params_tensor)
+    function = bound
 
     @property
     def input_symbols(self) -> list[sympy.Symbol]:
@@ -545,15 +554,16 @@ def evaluate_at(
     _check_mode(quantity, mode)
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
     order = [var.name for var in prob.inputs]
-    plan = _plan(quantity, prob.program, prob.fn, order, v, mode, prob.x.dtype, prob.x.device)
-    value, numeric = plan.numeric(prob.x[None], prob.p[None])
+    x, p = prob.inputs_tensor, prob.params_tensor
+    plan = _plan(quantity, prob.program, prob.compiled, order, v, mode, x.dtype, x.device)
+    value, numeric = plan.numeric(x[None], p[None])
     exprs = _symbolic(plan.symbolic) if symbolic_form else None
     return _one_point_result(plan, prob, value[0], numeric[0], exprs, exact=exact)
 
 
 def _one_point_result(plan: _Plan, prob: Problem, value: Tensor, numeric: Tensor, exprs: Any, *, exact: bool) -> Result:
     """The numbers, the value f(x) and (when asked) the symbolic form and its exact value, as a :class:`Result`."""
-    text, symbolic_cells, exact_cells = None, None, None
+    display, symbolic_cells, exact_cells = None, None, None
     notes: tuple[str, ...] = ()
     if isinstance(exprs, _Skipped):  # the numbers still come out
         notes = (f"symbolic form skipped: {exprs.reason}" + ("; so is --exact" if exact else ""),)
@@ -561,7 +571,7 @@ def _one_point_result(plan: _Plan, prob: Problem, value: Tensor, numeric: Tensor
     if exprs is not None:
         symbolic_cells = symbolic.to_text(exprs)
         operations = symbolic.operation_count(exprs)
-        text = SymbolicText(
+        display = SymbolicDisplay(
             pretty=functools.cache(lambda: symbolic.to_pretty(exprs)),
             latex=functools.cache(lambda: symbolic.to_latex(exprs)),
             operations=operations,
@@ -587,9 +597,9 @@ def _one_point_result(plan: _Plan, prob: Problem, value: Tensor, numeric: Tensor
         mode=plan.mode,
         bindings=_used_bindings(prob.program, exprs) if exprs is not None else (),
         notes=notes,
-        text=text,
+        symbolic_display=display,
         tensor=numeric.detach(),
-        sympy=exprs,
+        symbolic_exprs=exprs,
     )
 
 
@@ -878,8 +888,8 @@ class PointsEvaluation:
     v: tuple[float, ...] | None
     chunks: Any  # Iterator[batch.PointsChunk]
     source: Any = None  # the points.PointsReader, when reading a file (bytes read, size)
-    symbolic_exprs: Any = None
-    """A function giving the symbolic result (nested SymPy expressions), or None with ``--no-symbolic``."""
+    derive_symbolic: Callable[[], Any] | None = None
+    """Derives the symbolic result (nested SymPy expressions) when called; None with ``--no-symbolic``."""
     bindings: tuple[tuple[str, str], ...] = ()
 
     @functools.cached_property
@@ -888,10 +898,10 @@ class PointsEvaluation:
 
         None when ``--no-symbolic``, or when it is too large to derive (:attr:`symbolic_note` says so).
         """
-        if self.symbolic_exprs is None:
+        if self.derive_symbolic is None:
             return None
         try:
-            return symbolic.to_text(self.symbolic_exprs())
+            return symbolic.to_text(self.derive_symbolic())
         except symbolic.SymbolicTooLarge as err:
             self.__dict__["symbolic_note"] = f"symbolic form skipped: {err}; the numbers are complete"
             return None
@@ -929,104 +939,6 @@ def _fixed_values(at: Point, parsed: language.ParsedExpression) -> dict[str, lan
     return named
 
 
-def _header_columns(
-    reader: Any, parsed: language.ParsedExpression, fixed: Mapping[str, language.Value]
-) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
-    """A header row -> each column variable's shape, and element label -> column index.
-
-    Linear in the number of columns, and each array is held to ``language.max_elements()``
-    and :data:`MAX_DIMS` before its shape is used.
-    """
-    where = f"{reader.name}:{reader.first_line}"
-    limit = language.max_elements()
-    names = set(parsed.names)
-    indices: dict[str, list[tuple[int, ...]]] = {}
-    label_column: dict[str, int] = {}
-    for col, label in enumerate(reader.header):
-        name, _, rest = label.partition("[")
-        if name not in names:
-            known = ", ".join(parsed.names) or "none"
-            raise UsageError(f"{where}: the header names {_short(label)}, not a variable of the expression ({known})")
-        if name in fixed:
-            raise UsageError(f"{where}: {name!r} is both a column and given by --at; give it once")
-        index = _header_index(where, label, rest, limit)
-        seen = indices.setdefault(name, [])
-        if seen and (not index) != (not seen[0]):
-            raise UsageError(f"{where}: the header names {name!r} both whole and by element")
-        seen.append(index)
-        if len(seen) > limit:
-            raise UsageError(
-                f"{where}: the header names more than {limit:,} elements of {name!r}; the limit is {limit:,}"
-            )
-        element = language.element_label(name, index)
-        if element in label_column:
-            raise UsageError(f"{where}: the header names {element!r} twice")
-        label_column[element] = col
-    shapes: dict[str, tuple[int, ...]] = {}
-    for name, seen in indices.items():
-        shapes[name] = _header_shape(where, name, seen, limit)
-    return shapes, label_column
-
-
-def _header_index(where: str, label: str, rest: str, limit: int) -> tuple[int, ...]:
-    """The index of ``a[0,1]`` (``rest`` is ``0,1]``); too many axes or too large an index is refused."""
-    if not rest:
-        return ()
-    parts = rest[:-1].split(",", MAX_DIMS)
-    if len(parts) > MAX_DIMS:
-        raise UsageError(
-            f"{where}: {_short(label)} has more than {MAX_DIMS} indices (arrays have at most {MAX_DIMS} axes)"
-        )
-    if any(len(part) > len(str(limit)) or int(part) >= limit for part in parts):  # no int() of 5,000 digits
-        raise UsageError(f"{where}: {_short(label)}: an index past the limit of {limit:,} elements")
-    return tuple(int(part) for part in parts)
-
-
-def _header_shape(where: str, name: str, seen: list[tuple[int, ...]], limit: int) -> tuple[int, ...]:
-    """The shape of array ``name`` from the indices of its columns, which must be all of its elements."""
-    rank = len(seen[0])
-    if any(len(i) != rank for i in seen):
-        raise UsageError(f"{where}: the elements of {name!r} in the header have different numbers of indices")
-    shape = tuple(max(i[d] for i in seen) + 1 for d in range(rank))
-    size = math.prod(shape)
-    if size > limit:
-        raise UsageError(
-            f"{where}: the header makes {name!r} an array of shape {shape}, {size:,} elements; the limit is {limit:,}"
-        )
-    if len(seen) != size:  # labels are distinct, so some are missing
-        present = set(seen)
-        missing = [language.element_label(name, i) for i in np.ndindex(shape) if i not in present]
-        shown = ", ".join(missing[:5])
-        raise UsageError(f"{where}: the header has no column for {shown} (array {name!r} of shape {shape})")
-    return shape
-
-
-def _file_layout(
-    reader: Any, parsed: language.ParsedExpression, order: Sequence[str], at: Point
-) -> tuple[dict[str, tuple[int, ...]], dict[str, list[float]], dict[str, int]]:
-    """Shapes of the variables, fixed values (from ``at``), and element label -> column of a points file."""
-    fixed = _fixed_values(at, parsed)
-    if reader.header is not None:
-        shapes, label_column = _header_columns(reader, parsed, fixed)
-    else:
-        names = [*order, *(n for n in parsed.names if n not in order and n not in fixed)]
-        names = [n for n in names if n not in fixed]
-        if reader.columns and reader.columns != len(names):
-            raise UsageError(
-                f"{reader.name}:{reader.first_line}: {reader.columns} column{'s' if reader.columns != 1 else ''} "
-                f"but {len(names)} expected ({', '.join(names) or 'none'}); a header row can name the columns"
-            )
-        shapes = {n: () for n in names}
-        label_column = {n: i for i, n in enumerate(names)}
-    for name, value in fixed.items():
-        shapes[name] = tuple(value.shape)
-    missing = [n for n in parsed.names if n not in shapes]
-    if missing:
-        raise UsageError(f"{reader.name}: no column for {', '.join(map(repr, missing))}; add one or give it by --at")
-    values = {n: [language.constant_value(e) for e in value.flat] for n, value in fixed.items()}
-    return shapes, values, label_column
-
-
 def validate_points(expr: str, points: Sequence[Point], *, wrt: str | Sequence[str] | None = None) -> None:
     """Refuse a bad point among many before any is computed (``--at`` given several times).
 
@@ -1038,63 +950,6 @@ def validate_points(expr: str, points: Sequence[Point], *, wrt: str | Sequence[s
     for point in points:
         values = assign_point(parsed, order, point)
         _program(expr, tuple((n, tuple(v.shape)) for n, v in values.items()))
-
-
-def _list_layout(
-    parsed: language.ParsedExpression, order: Sequence[str], points: Sequence[Point]
-) -> tuple[dict[str, tuple[int, ...]], Any]:
-    """Shapes of the variables and the (points, elements) array of a list of points."""
-    assigned = [assign_point(parsed, order, point) for point in points]
-    if not assigned:
-        raise UsageError("no points given")
-    shapes = {n: tuple(val.shape) for n, val in assigned[0].items()}
-    for values in assigned[1:]:
-        for n, val in values.items():
-            if tuple(val.shape) != shapes[n]:
-                raise ShapeError(f"{n!r} has shape {shapes[n]} at one point and {tuple(val.shape)} at another")
-    flat = [[language.constant_value(e) for n in parsed.names for e in values[n].flat] for values in assigned]
-    return shapes, np.asarray(flat, dtype=np.float64).reshape(len(assigned), -1)
-
-
-def _columns(
-    program: language.Program,
-    order: Sequence[str],
-    fixed: Mapping[str, list[float]],
-    label_column: Mapping[str, int] | None,
-) -> Any:
-    """The :class:`~jacli.batch.Columns` map: input columns and fixed values -> every variable's flat elements."""
-    from jacli import batch  # noqa: PLC0415
-
-    offsets, start = {}, 0
-    for var in program.variables:
-        offsets[var.name] = start
-        start += var.size
-    from_column: list[int] = []
-    column: list[int] = []
-    fixed_at: list[int] = []
-    fixed_values: list[float] = []
-    for var in program.variables:
-        base = offsets[var.name]
-        if var.name in fixed:
-            fixed_at.extend(range(base, base + var.size))
-            fixed_values.extend(fixed[var.name])
-        else:
-            from_column.extend(range(base, base + var.size))
-            column.extend(range(base, base + var.size) if label_column is None else map(label_column.get, var.labels))
-    params = [var for var in program.variables if var.name not in order]
-    positions = [
-        [offsets[var.name] + k for var in group for k in range(var.size)]
-        for group in ([program.variable(n) for n in order], params)
-    ]
-    return batch.Columns(
-        size=start,
-        from_column=np.asarray(from_column, dtype=np.intp),
-        column=np.asarray(column, dtype=np.intp),
-        fixed_at=np.asarray(fixed_at, dtype=np.intp),
-        fixed=np.asarray(fixed_values, dtype=np.float64),
-        inputs=np.asarray(positions[0], dtype=np.intp),
-        params=np.asarray(positions[1], dtype=np.intp),
-    )
 
 
 def _input_blocks(program: language.Program, order: Sequence[str]) -> tuple[InputBlock, ...]:
@@ -1138,7 +993,7 @@ def evaluate(
     >>> [chunk.result.tolist() for chunk in ev.chunks]
     [[[[2.0, 4.0], [2.0, 24.0]], [[2.0, 0.0], [0.0, 0.0]]]]
     """
-    from jacli import batch  # noqa: PLC0415
+    from jacli import batch, layout  # noqa: PLC0415
     from jacli.points import PointsReader, open_points  # noqa: PLC0415
 
     quantity = _quantity(quantity)
@@ -1151,14 +1006,14 @@ def evaluate(
     if isinstance(points, str | PointsReader):
         reader = points if isinstance(points, PointsReader) else open_points(points)
         try:
-            shapes_of, fixed, label_column = _file_layout(reader, parsed, order, at)
+            shapes_of, fixed, label_column = layout.file_layout(reader, parsed, order, _fixed_values(at, parsed))
         except BaseException:
             reader.close()
             raise
     elif at is not None:
         raise UsageError("give the points either as a list or with --at, not both")
     elif isinstance(points, list | tuple):
-        shapes_of, flat = _list_layout(parsed, order, points)
+        shapes_of, flat = layout.list_layout(parsed, [assign_point(parsed, order, point) for point in points])
     else:
         raise UsageError(f"points must be a file name, a PointsReader or a list of points, not {_short(points)}")
     shapes = tuple((n, shapes_of[n]) for n in parsed.names)
@@ -1184,10 +1039,10 @@ def evaluate(
         mode=plan.mode,
         v=plan.v,
         chunks=batch.evaluate(
-            plan.numeric, _columns(program, order, fixed, label_column), source, torch_dtype, torch_device
+            plan.numeric, layout.columns(program, order, fixed, label_column), source, torch_dtype, torch_device
         ),
         source=reader,
-        symbolic_exprs=plan.symbolic if symbolic_form else None,
+        derive_symbolic=plan.symbolic if symbolic_form else None,
         bindings=tuple((b.symbol.name, sympy.sstr(b.value)) for b in program.bindings) if symbolic_form else (),
     )
 
@@ -1473,9 +1328,8 @@ def torch_program(
     quantity = _quantity(command)
     _check_mode(quantity, mode)
     prob = problem(expr, at, wrt=wrt, dtype=dtype)
-    plan = _plan(
-        quantity, prob.program, prob.fn, [var.name for var in prob.inputs], v, mode, prob.x.dtype, prob.x.device
-    )
+    x = prob.inputs_tensor
+    plan = _plan(quantity, prob.program, prob.compiled, [var.name for var in prob.inputs], v, mode, x.dtype, x.device)
     point = prob.point_json()
     return programs.torch_program(
         quantity,

@@ -1,7 +1,7 @@
 """Results of jacli's computations: plain floats and strings (stdlib only).
 
 Renderers read these and nothing else; the tensor and SymPy objects ride along
-for Python users (``result.tensor``, ``result.sympy``) but no renderer needs them.
+for Python users (``result.tensor``, ``result.symbolic_exprs``) but no renderer needs them.
 This module imports no renderer: Jupyter's LaTeX hook is on :class:`jacli.api.DisplayedResult`.
 """
 
@@ -37,7 +37,7 @@ class InputBlock:
 
 
 @dataclass(frozen=True)
-class SymbolicText:
+class SymbolicDisplay:
     """Display forms of a symbolic result, made on first use (they can be costly)."""
 
     pretty: Callable[[], str]
@@ -76,9 +76,17 @@ class Result:
     mode: str | None = None
     bindings: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()
-    text: SymbolicText | None = field(default=None, repr=False, compare=False)
+    symbolic_display: SymbolicDisplay | None = field(default=None, repr=False, compare=False)
+    """The symbolic result drawn for a table (pretty) and LaTeX, made on first use."""
     tensor: Any = field(default=None, repr=False, compare=False)
-    sympy: Any = field(default=None, repr=False, compare=False)
+    """The numeric result as a torch tensor (``--dtype``, ``--device``)."""
+    symbolic_exprs: Any = field(default=None, repr=False, compare=False)
+    """The symbolic result as nested SymPy expressions (``symbolic`` holds them as text, as in JSON)."""
+
+    @property
+    def sympy(self) -> Any:
+        """``symbolic_exprs`` under its earlier name (the README's Python example uses it)."""
+        return self.symbolic_exprs
 
     @property
     def finite(self) -> bool:

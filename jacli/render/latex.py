@@ -36,7 +36,11 @@ def _map(nested: Nested, fn) -> Nested:
 def render_latex(result: Result, document: bool = True) -> str:
     """``symbol = symbolic = numeric``, one line per output block."""
     numeric = _blocks(_map(result.result, _number), result.axes)
-    symbolic = _blocks(result.text.latex(), result.axes) if result.text is not None else [None] * len(numeric)
+    symbolic = (
+        _blocks(result.symbolic_display.latex(), result.axes)
+        if result.symbolic_display is not None
+        else [None] * len(numeric)
+    )
     lines = []
     name = result.symbol
     for index, (num, sym) in enumerate(zip(numeric, symbolic, strict=True)):

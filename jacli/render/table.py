@@ -95,14 +95,14 @@ FULL_FORMATS = "--format json or csv"
 
 def _symbolic_panel(result: Result, width: int) -> RenderableType | None:
     """The pretty symbolic form, or a one-line note when it is too big to show (or wider than ``width``)."""
-    if result.text is None:
+    if result.symbolic_display is None:
         return None
-    if result.text.operations > SYMBOLIC_DISPLAY_LIMIT:
+    if result.symbolic_display.operations > SYMBOLIC_DISPLAY_LIMIT:
         return Text(
-            f"symbolic form elided ({result.text.operations:,} operations); --format json prints it",
+            f"symbolic form elided ({result.symbolic_display.operations:,} operations); --format json prints it",
             style="dim",
         )
-    pretty = result.text.pretty()
+    pretty = result.symbolic_display.pretty()
     if max((cell_len(line) for line in pretty.splitlines()), default=0) > width:
         return Text("symbolic form elided (too wide); --format json prints it", style="dim")
     lines: list[RenderableType] = [Text("symbolic", style="bold"), Text(pretty, no_wrap=True)]
