@@ -91,9 +91,7 @@ def _draw_result(rng: random.Random) -> tuple[Result, int, int]:
             value=tuple(float(_number(rng, 17)) for _ in outputs),
             result=result,
             shape=shape,
-            symbolic_display=SymbolicDisplay(pretty=lambda: pretty, latex=lambda: [], operations=5)
-            if rng.random() < 0.7
-            else None,
+            symbolic_display=display if rng.random() < 0.7 else None,
         ),
         width,
         digits,
