@@ -25,8 +25,20 @@ import sympy
 import torch
 
 from jacli import calculus, language, symbolic
-from jacli.compile import TorchFunction, to_torch
+from jacli.compile import TorchFunction
 from jacli.errors import ShapeError, UsageError
+from jacli.problem import (
+    DTYPES,
+    Problem,
+    as_device,
+    as_dtype,
+    as_tensor,
+    compiled_for,
+    parse,
+    problem,
+    program_for,
+    validate_points,
+)
 from jacli.quantities import QUANTITIES, Quantity
 from jacli.results import InputBlock, Result, SymbolicDisplay
 from jacli.values import (
@@ -37,7 +49,6 @@ from jacli.values import (
     option_number,
     parse_vector,
     short,
-    text_argument,
     wrt_names,
 )
 
@@ -45,135 +56,16 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 
-_one_of, _short = one_of, short  # the names check and graph use (they move out of this module)
+__all__ = [
+    "DTYPES", "Point", "PointsEvaluation", "Problem", "Result", "check", "evaluate", "evaluate_at",
+    "evaluate_points", "gradient", "graph", "hessian", "hvp", "jacobian", "jvp", "laplacian", "option_number",
+    "parse", "parse_vector", "problem", "torch_program", "validate_points", "vjp", "wrt_names",
+]  # fmt: skip
 
-DTYPES = {"float64": torch.float64, "float32": torch.float32}
+_one_of, _short = one_of, short  # the names check and graph use (they move out of this module)
 
 MAX_DIMS = 32
 """Most dimensions of an array value (NumPy's own limit)."""
-
-
-# ---------------------------------------------------------------------------
-# A problem: an expression, which variables, and a point.
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Everything needed to differentiate an expression at one point."""
-
-    program: language.Program
-    inputs: tuple[language.Variable, ...]
-    params: tuple[language.Variable, ...]
-    values: dict[str, language.Value]  # exact SymPy values of every variable
-    compiled: TorchFunction
-    """``f(x, p)``: the expression compiled to torch, on the flat inputs and parameters."""
-    inputs_tensor: Tensor
-    """(n,): the flat elements of the inputs at the point, in ``--wrt`` order."""
-    params_tensor: Tensor
-    """(k,): the flat elements of the parameters at the point."""
-
-    def bound(self) -> Any:
-        """``x -> f(x, p)``: the compiled function with the parameters bound."""
-        return lambda x: self.compiled(x, self.params_tensor)
-
-    # Earlier names, still used by check and graph (moving out of this module).
-    fn = property(lambda self: self.compiled)
-    x = property(lambda self: self.inputs_tensor)
-    p = property(lambda self: self.params_tensor)
-    function = bound
-
-    @property
-    def input_symbols(self) -> list[sympy.Symbol]:
-        return [s for v in self.inputs for s in v.symbols]
-
-    @property
-    def blocks(self) -> tuple[InputBlock, ...]:
-        blocks, start = [], 0
-        for v in self.inputs:
-            blocks.append(InputBlock(v.name, v.shape, start))
-            start += v.size
-        return tuple(blocks)
-
-    def exact_point(self) -> dict[sympy.Symbol, sympy.Expr]:
-        """Symbol -> exact value, for every element of every variable."""
-        return {
-            s: value
-            for v in self.program.variables
-            for s, value in zip(v.symbols, self.values[v.name].flat, strict=True)
-        }
-
-    def point_json(self) -> dict[str, Any]:
-        """Variable name -> float or nested list, in variable order."""
-        return {
-            v.name: np.vectorize(language.constant_value, otypes=[float])(self.values[v.name]).tolist()
-            for v in self.program.variables
-        }
-
-
-def parse(text: str) -> language.ParsedExpression:
-    """Parse (cached: many points of one expression parse once); an expression that is not a str is refused."""
-    return _parse(text_argument(text, "the expression"))
-
-
-@functools.lru_cache(maxsize=64)
-def _parse(text: str) -> language.ParsedExpression:
-    return language.parse_expression(text)
-
-
-@functools.lru_cache(maxsize=64)
-def _program(text: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> language.Program:
-    return language.build_program(parse(text), dict(shapes))
-
-
-@functools.lru_cache(maxsize=64)
-def _compiled(text: str, shapes: tuple[tuple[str, tuple[int, ...]], ...], wrt: tuple[str, ...]) -> TorchFunction:
-    program = _program(text, shapes)
-    inputs = [program.variable(n) for n in wrt]
-    params = [v for v in program.variables if v.name not in wrt]
-    return to_torch(program, inputs, params)
-
-
-def _dtype(dtype: str) -> torch.dtype:
-    if not isinstance(dtype, str) or dtype not in DTYPES:
-        raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, not {short(dtype)}")
-    return DTYPES[dtype]
-
-
-def _device(device: str) -> torch.device:
-    if not isinstance(device, str) or device not in ("cpu", "cuda"):
-        raise UsageError(f"--device must be cpu or cuda, not {short(device)}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: torch sees no CUDA device here; use --device cpu")
-    return torch.device(device)
-
-
-def _tensor(values: Sequence[language.Value], dtype: torch.dtype, device: torch.device) -> Tensor:
-    flat = [language.constant_value(e) for e in language.flatten_values(values)]
-    return torch.tensor(flat, dtype=dtype, device=device)
-
-
-def problem(
-    expr: str, at: Point = None, *, wrt: str | Sequence[str] | None = None, dtype: str = "float64", device: str = "cpu"
-) -> Problem:
-    """Parse ``expr``, match ``at`` to its variables and compile it to torch."""
-    parsed = parse(expr)
-    order = wrt_names(parsed, wrt)
-    values = assign_point(parsed, order, at)
-    shapes = tuple((n, tuple(v.shape)) for n, v in values.items())
-    program = _program(expr, shapes)
-    fn = _compiled(expr, shapes, order)
-    inputs = tuple(program.variable(n) for n in order)
-    params = tuple(v for v in program.variables if v.name not in order)
-    torch_dtype, torch_device = _dtype(dtype), _device(device)
-    x = _tensor([values[v.name] for v in inputs], torch_dtype, torch_device)
-    p = _tensor([values[v.name] for v in params], torch_dtype, torch_device)
-    return Problem(program, inputs, params, values, fn, x, p)
-
-
-# ---------------------------------------------------------------------------
-# One evaluation: a quantity of a program, for one chunk of points at a time.
-# ---------------------------------------------------------------------------
 
 
 def _quantity(quantity: Quantity | str) -> Quantity:
@@ -258,7 +150,7 @@ def _plan(
     if quantity.weights is not None:
         labels = list(program.output_labels) if quantity.weights == "out" else [s.name for s in inputs]
         weights = parse_vector(v, len(labels), labels, quantity.name)
-        weights_tensor = _tensor([language.scalar(w) for w in weights], dtype, device)
+        weights_tensor = as_tensor([language.scalar(w) for w in weights], dtype, device)
     chosen = calculus.choose_mode(mode, n, m) if quantity.modes else None
     setup = batch.Setup(
         fn, weights_tensor, chosen, hessian_patterns=functools.partial(sparse.sparse_patterns, program, inputs)
@@ -650,19 +542,6 @@ class PointsEvaluation:
         )
 
 
-def validate_points(expr: str, points: Sequence[Point], *, wrt: str | Sequence[str] | None = None) -> None:
-    """Refuse a bad point among many before any is computed (``--at`` given several times).
-
-    Each point is matched to the variables and the program is built for its shapes
-    (cached, so this is the cheap part of the work); the first bad one raises.
-    """
-    parsed = parse(expr)
-    order = wrt_names(parsed, wrt)
-    for point in points:
-        values = assign_point(parsed, order, point)
-        _program(expr, tuple((n, tuple(v.shape)) for n, v in values.items()))
-
-
 def _input_blocks(program: language.Program, order: Sequence[str]) -> tuple[InputBlock, ...]:
     blocks, start = [], 0
     for name in order:
@@ -710,7 +589,7 @@ def evaluate(
     quantity = _quantity(quantity)
     _check_chunk_size(chunk_size)
     _check_mode(quantity, mode)
-    torch_dtype, torch_device = _dtype(dtype), _device(device)
+    torch_dtype, torch_device = as_dtype(dtype), as_device(device)
     parsed = parse(expr)
     order = wrt_names(parsed, wrt)
     reader, label_column, fixed, flat = None, None, {}, None
@@ -728,8 +607,8 @@ def evaluate(
     else:
         raise UsageError(f"points must be a file name, a PointsReader or a list of points, not {short(points)}")
     shapes = tuple((n, shapes_of[n]) for n in parsed.names)
-    program = _program(expr, shapes)
-    fn = _compiled(expr, shapes, order)
+    program = program_for(expr, shapes)
+    fn = compiled_for(expr, shapes, order)
     plan = _plan(quantity, program, fn, order, v, mode, torch_dtype, torch_device)
     width = quantity.chunk_width(outputs=len(program.outputs), inputs=len(plan.inputs))
     rows = batch.chunk_rows(
