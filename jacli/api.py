@@ -12,19 +12,18 @@ Each function chains the stages parse -> compile -> differentiate and returns a
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import math
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sympy
 import torch
 
-from jacli import calculus, language, symbolic
+from jacli import batch, calculus, language, layout, symbolic, symbolic_result
+from jacli.batch import PointsEvaluation
 from jacli.compile import TorchFunction
 from jacli.errors import ShapeError, UsageError
 from jacli.problem import (
@@ -62,7 +61,10 @@ __all__ = [
     "parse", "parse_vector", "problem", "torch_program", "validate_points", "vjp", "wrt_names",
 ]  # fmt: skip
 
-_one_of, _short = one_of, short  # the names check and graph use (they move out of this module)
+# the names check and graph use (they move out of this module)
+_one_of, _short = one_of, short
+_Skipped, _within = symbolic_result.Skipped, symbolic_result.within
+_flatten_exprs, _unflatten = symbolic_result.flatten_exprs, symbolic_result.unflatten
 
 MAX_DIMS = 32
 """Most dimensions of an array value (NumPy's own limit)."""
@@ -134,7 +136,7 @@ def _plan(
     device: torch.device,
 ) -> _Plan:
     """Check the program against the quantity (scalar, size), read ``--v``, choose the mode."""
-    from jacli import batch, sparse  # noqa: PLC0415
+    from jacli import sparse  # noqa: PLC0415
 
     inputs = [s for name in order for s in program.variable(name).symbols]
     n, m = len(inputs), len(program.outputs)
@@ -180,7 +182,7 @@ def evaluate_at(
     x, p = prob.inputs_tensor, prob.params_tensor
     plan = _plan(quantity, prob.program, prob.compiled, order, v, mode, x.dtype, x.device)
     value, numeric = plan.numeric(x[None], p[None])
-    exprs = _symbolic(plan.symbolic) if symbolic_form else None
+    exprs = symbolic_result.derive(plan.symbolic) if symbolic_form else None
     return _one_point_result(plan, prob, value[0], numeric[0], exprs, exact=exact)
 
 
@@ -188,7 +190,7 @@ def _one_point_result(plan: _Plan, prob: Problem, value: Tensor, numeric: Tensor
     """The numbers, the value f(x) and (when asked) the symbolic form and its exact value, as a :class:`Result`."""
     display, symbolic_cells, exact_cells = None, None, None
     notes: tuple[str, ...] = ()
-    if isinstance(exprs, _Skipped):  # the numbers still come out
+    if isinstance(exprs, symbolic_result.Skipped):  # the numbers still come out
         notes = (f"symbolic form skipped: {exprs.reason}" + ("; so is --exact" if exact else ""),)
         exprs, exact = None, False
     if exprs is not None:
@@ -200,7 +202,7 @@ def _one_point_result(plan: _Plan, prob: Problem, value: Tensor, numeric: Tensor
             operations=operations,
         )
         if exact:
-            exact_cells, exact_notes = _exact(exprs, prob)
+            exact_cells, exact_notes = symbolic_result.exact_cells(exprs, prob.program.bindings, prob.exact_point())
             notes += exact_notes
     elif exact:
         raise UsageError("--exact needs the symbolic result; drop --no-symbolic")
@@ -218,7 +220,7 @@ def _one_point_result(plan: _Plan, prob: Problem, value: Tensor, numeric: Tensor
         exact=exact_cells,
         v=plan.v,
         mode=plan.mode,
-        bindings=_used_bindings(prob.program, exprs) if exprs is not None else (),
+        bindings=symbolic_result.used_bindings(prob.program, exprs) if exprs is not None else (),
         notes=notes,
         symbolic_display=display,
         tensor=numeric.detach(),
@@ -238,80 +240,8 @@ class DisplayedResult(Result):
         return "$$" + render_latex(self, document=False) + "$$"
 
 
-def _used_bindings(program: language.Program, exprs: Any) -> tuple[tuple[str, str], ...]:
-    """The bindings a symbolic result refers to, directly or through other bindings, in order."""
-    used: set[sympy.Symbol] = set()
-    pending = set().union(*(symbolic.as_expr(e).free_symbols for e in _flatten_exprs(exprs)))
-    definitions = {b.symbol: b.value for b in program.bindings}
-    while pending:
-        symbol = pending.pop()
-        if symbol in definitions and symbol not in used:
-            used.add(symbol)
-            pending |= definitions[symbol].free_symbols
-    return tuple((b.symbol.name, sympy.sstr(b.value)) for b in program.bindings if b.symbol in used)
-
-
-def _exact(exprs: Any, prob: Problem) -> tuple[Any, tuple[str, ...]]:
-    """``--exact`` cells and notes; in what is left of the command's time budget, else skipped (None)."""
-    budget = _BUDGET.get() or symbolic.Budget()
-    flat = _flatten_exprs(exprs)
-    decided: list[str] = []
-    try:
-        with budget.limit():
-            values = symbolic.evaluate_exact(flat, prob.program.bindings, prob.exact_point(), decided)
-            cells = _unflatten([symbolic.exact_text(e) for e in values], exprs)
-    except symbolic.SymbolicTooLarge as err:
-        return None, (f"--exact skipped: {err}; the numbers are complete",)
-    return cells, (symbolic.non_real_note(decided),) if decided else ()
-
-
-def _flatten_exprs(exprs: Any) -> list[sympy.Expr]:
-    if isinstance(exprs, list):
-        return [e for item in exprs for e in _flatten_exprs(item)]
-    return [exprs]
-
-
-def _unflatten(flat: list[Any], like: Any) -> Any:
-    iterator = iter(flat)
-
-    def rebuild(node: Any) -> Any:
-        return [rebuild(n) for n in node] if isinstance(node, list) else next(iterator)
-
-    return rebuild(like)
-
-
 def _symbolic_jacobian(prob: Problem) -> list[list[sympy.Expr]]:
     return symbolic.Differentiator(prob.program).jacobian(prob.program.outputs, prob.input_symbols)
-
-
-@dataclass(frozen=True)
-class _Skipped:
-    """A part that was not computed: too large, or past the command's time budget (``reason`` says which)."""
-
-    reason: str
-
-
-_BUDGET: contextvars.ContextVar[symbolic.Budget | None] = contextvars.ContextVar("jacli_budget", default=None)
-"""The time budget of the command being computed: started by :func:`_symbolic`, shared by :func:`_exact`."""
-
-
-def _symbolic(compute: Callable[[], Any]) -> Any:
-    """``compute()``, or :class:`_Skipped` when the symbolic work is over its bounds.
-
-    Starts the command's time budget (:class:`symbolic.Budget`); ``--exact`` gets what is left of it.
-    """
-    budget = symbolic.Budget()
-    _BUDGET.set(budget)
-    return _within(budget, compute)
-
-
-def _within(budget: symbolic.Budget, compute: Callable[[], Any]) -> Any:
-    """``compute()`` in what is left of ``budget``, or :class:`_Skipped`."""
-    try:
-        with budget.limit():
-            return compute()
-    except symbolic.SymbolicTooLarge as err:
-        return _Skipped(str(err))
 
 
 # ---------------------------------------------------------------------------
@@ -485,63 +415,6 @@ def laplacian(
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PointsEvaluation:
-    """A derivative at many points: labels once, then :class:`~jacli.batch.PointsChunk` s as they finish.
-
-    ``chunks`` is a one-shot iterator: each chunk is computed when it is asked for,
-    so memory holds one chunk however many points there are.
-    """
-
-    command: str
-    title: str
-    label: str
-    symbol: str
-    axes: tuple[str, ...]
-    """The quantity's presentation (:meth:`~jacli.quantities.Quantity.presentation`): the renderers lay out by it."""
-    expression: str
-    variables: tuple[tuple[str, tuple[int, ...]], ...]
-    """(name, shape) of every variable, variable order: the columns of ``PointsChunk.points``."""
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-    blocks: tuple[InputBlock, ...]
-    shape: tuple[int, ...]
-    """Shape of the result at one point."""
-    mode: str | None
-    v: tuple[float, ...] | None
-    chunks: Any  # Iterator[batch.PointsChunk]
-    source: Any = None  # the points.PointsReader, when reading a file (bytes read, size)
-    derive_symbolic: Callable[[], Any] | None = None
-    """Derives the symbolic result (nested SymPy expressions) when called; None with ``--no-symbolic``."""
-    bindings: tuple[tuple[str, str], ...] = ()
-
-    @functools.cached_property
-    def symbolic(self) -> Any:
-        """The symbolic result as nested SymPy strings, derived on first use (only json shows it).
-
-        None when ``--no-symbolic``, or when it is too large to derive (:attr:`symbolic_note` says so).
-        """
-        if self.derive_symbolic is None:
-            return None
-        try:
-            return symbolic.to_text(self.derive_symbolic())
-        except symbolic.SymbolicTooLarge as err:
-            self.__dict__["symbolic_note"] = f"symbolic form skipped: {err}; the numbers are complete"
-            return None
-
-    @property
-    def symbolic_note(self) -> str | None:
-        """Why the symbolic form is missing, when it was asked for but skipped."""
-        return self.__dict__.get("symbolic_note")
-
-    @property
-    def point_labels(self) -> tuple[str, ...]:
-        """Labels of the columns of ``PointsChunk.points``: ``x``, ``a[0]``, …"""
-        return tuple(
-            language.element_label(name, index) for name, shape in self.variables for index in np.ndindex(shape)
-        )
-
-
 def _input_blocks(program: language.Program, order: Sequence[str]) -> tuple[InputBlock, ...]:
     blocks, start = [], 0
     for name in order:
@@ -583,7 +456,6 @@ def evaluate(
     >>> [chunk.result.tolist() for chunk in ev.chunks]
     [[[[2.0, 4.0], [2.0, 24.0]], [[2.0, 0.0], [0.0, 0.0]]]]
     """
-    from jacli import batch, layout  # noqa: PLC0415
     from jacli.points import PointsReader, open_points  # noqa: PLC0415
 
     quantity = _quantity(quantity)

@@ -25,6 +25,7 @@ of every point's Jacobian: m reverse passes give all Jacobians, without
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch.autograd import forward_ad
+
+from jacli import language
+from jacli.results import InputBlock
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -329,3 +333,62 @@ def _one_thread(device: torch.device) -> Iterator[None]:
 
 def _numpy(t: Tensor) -> Any:
     return t.detach().to("cpu", torch.float64).numpy()
+
+
+@dataclass(frozen=True)
+class PointsEvaluation:
+    """A quantity at many points: labels once, then :class:`PointsChunk` s as they finish.
+
+    ``chunks`` is a one-shot iterator: each chunk is computed when it is asked for,
+    so memory holds one chunk however many points there are.
+    """
+
+    command: str
+    title: str
+    label: str
+    symbol: str
+    axes: tuple[str, ...]
+    """The quantity's presentation (:meth:`~jacli.quantities.Quantity.presentation`): the renderers lay out by it."""
+    expression: str
+    variables: tuple[tuple[str, tuple[int, ...]], ...]
+    """(name, shape) of every variable, variable order: the columns of ``PointsChunk.points``."""
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    blocks: tuple[InputBlock, ...]
+    shape: tuple[int, ...]
+    """Shape of the result at one point."""
+    mode: str | None
+    v: tuple[float, ...] | None
+    chunks: Iterator[PointsChunk]
+    source: Any = None  # the points.PointsReader, when reading a file (bytes read, size)
+    derive_symbolic: Callable[[], Any] | None = None
+    """Derives the symbolic result (nested SymPy expressions) when called; None with ``--no-symbolic``."""
+    bindings: tuple[tuple[str, str], ...] = ()
+
+    @functools.cached_property
+    def symbolic(self) -> Any:
+        """The symbolic result as nested SymPy strings, derived on first use (only json shows it).
+
+        None when ``--no-symbolic``, or when it is too large to derive (:attr:`symbolic_note` says so).
+        """
+        from jacli import symbolic  # noqa: PLC0415 - json output only
+
+        if self.derive_symbolic is None:
+            return None
+        try:
+            return symbolic.to_text(self.derive_symbolic())
+        except symbolic.SymbolicTooLarge as err:
+            self.__dict__["symbolic_note"] = f"symbolic form skipped: {err}; the numbers are complete"
+            return None
+
+    @property
+    def symbolic_note(self) -> str | None:
+        """Why the symbolic form is missing, when it was asked for but skipped."""
+        return self.__dict__.get("symbolic_note")
+
+    @property
+    def point_labels(self) -> tuple[str, ...]:
+        """Labels of the columns of ``PointsChunk.points``: ``x``, ``a[0]``, …"""
+        return tuple(
+            language.element_label(name, index) for name, shape in self.variables for index in np.ndindex(shape)
+        )

@@ -22,7 +22,7 @@ from jacli.render.json import MARKER, json_row_template, render_json_rows
 from jacli.results import Result
 
 if TYPE_CHECKING:
-    from jacli.api import PointsEvaluation
+    from jacli.batch import PointsEvaluation
 
 TABLE_MAX_POINTS = 20
 """Points shown by ``--format table``; more are counted and noted, not shown."""
