@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -56,9 +56,9 @@ if TYPE_CHECKING:
 
 
 __all__ = [
-    "DTYPES", "Point", "PointsEvaluation", "Problem", "Result", "check", "evaluate", "evaluate_at",
+    "DTYPES", "Point", "PointsEvaluation", "Problem", "Result", "check", "derivative", "evaluate", "evaluate_at",
     "evaluate_points", "gradient", "graph", "hessian", "hvp", "jacobian", "jvp", "laplacian", "option_number",
-    "parse", "parse_vector", "problem", "torch_program", "validate_points", "vjp", "wrt_names",
+    "parse", "parse_vector", "problem", "taylor", "torch_program", "validate_points", "vjp", "wrt_names",
 ]  # fmt: skip
 
 # the names check and graph use (they move out of this module)
@@ -70,12 +70,15 @@ MAX_DIMS = 32
 """Most dimensions of an array value (NumPy's own limit)."""
 
 
-def _quantity(quantity: Quantity | str) -> Quantity:
-    if isinstance(quantity, Quantity):
-        return quantity
-    if not isinstance(quantity, str) or quantity not in QUANTITIES:
-        raise UsageError(f"cannot evaluate {short(quantity)}; one of {', '.join(QUANTITIES)}")
-    return QUANTITIES[quantity]
+def _quantity(quantity: Quantity | str, options: Mapping[str, Any] | None = None) -> Quantity:
+    """The quantity (or its name) for its ``options`` (``{"order": 3}``): :meth:`Quantity.resolve`."""
+    if not isinstance(quantity, Quantity):
+        if not isinstance(quantity, str) or quantity not in QUANTITIES:
+            raise UsageError(f"cannot evaluate {short(quantity)}; one of {', '.join(QUANTITIES)}")
+        quantity = QUANTITIES[quantity]
+    if options is not None and not isinstance(options, Mapping):
+        raise UsageError(f"options must be a mapping such as {{'order': 3}}, not {short(options)}")
+    return quantity.resolve(options)
 
 
 def _check_mode(quantity: Quantity, mode: Any) -> None:
@@ -173,9 +176,13 @@ def evaluate_at(
     device: str = "cpu",
     symbolic_form: bool = True,
     exact: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> Result:
-    """``quantity`` of ``expr`` at one point: a chunk of one row, with the symbolic form and ``--exact``."""
-    quantity = _quantity(quantity)
+    """``quantity`` of ``expr`` at one point: a chunk of one row, with the symbolic form and ``--exact``.
+
+    ``options``: the quantity's parameters, e.g. ``{"order": 3}`` for ``derivative``.
+    """
+    quantity = _quantity(quantity, options)
     _check_mode(quantity, mode)
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
     order = [var.name for var in prob.inputs]
@@ -206,7 +213,7 @@ def _one_point_result(plan: _Plan, prob: Problem, value: Tensor, numeric: Tensor
             notes += exact_notes
     elif exact:
         raise UsageError("--exact needs the symbolic result; drop --no-symbolic")
-    return DisplayedResult(
+    fields = dict(
         **plan.presentation,
         expression=prob.program.text,
         inputs=tuple(s.name for s in prob.input_symbols),
@@ -226,6 +233,9 @@ def _one_point_result(plan: _Plan, prob: Problem, value: Tensor, numeric: Tensor
         tensor=numeric.detach(),
         symbolic_exprs=exprs,
     )
+    if plan.quantity.present is not None:
+        fields = plan.quantity.present(fields)
+    return DisplayedResult(**fields)
 
 
 class DisplayedResult(Result):
@@ -410,6 +420,55 @@ def laplacian(
                         symbolic_form=symbolic_form, exact=exact)  # fmt: skip
 
 
+def derivative(
+    expr: str,
+    at: Point = None,
+    order: int = 1,
+    *,
+    wrt: str | Sequence[str] | None = None,
+    dtype: str = "float64",
+    device: str = "cpu",
+    symbolic_form: bool = True,
+    exact: bool = False,
+) -> Result:
+    """The ``order``-th derivative tensor: shape (m, n, …, n), ``order`` input axes, always with the outputs axis.
+
+    Args: as :func:`jacobian`, and ``order`` (K ≥ 1): 1 gives the Jacobian, 2 the Hessian (m, n, n).
+    ``D[k][i][j][l] = ∂³f_k/∂x_i∂x_j∂x_l``; each distinct mixed partial is computed once.
+
+    >>> derivative("x**3*y", at="x=1, y=2", order=3).result
+    [[[[12.0, 6.0], [6.0, 0.0]], [[6.0, 0.0], [0.0, 0.0]]]]
+    """
+    return evaluate_at("derivative", expr, at, wrt=wrt, dtype=dtype, device=device, symbolic_form=symbolic_form,
+                       exact=exact, options={"order": order})  # fmt: skip
+
+
+def taylor(
+    expr: str,
+    at: Point = None,
+    order: int = 2,
+    *,
+    wrt: str | Sequence[str] | None = None,
+    dtype: str = "float64",
+    device: str = "cpu",
+    symbolic_form: bool = True,
+    exact: bool = False,
+) -> Result:
+    """The Taylor polynomial of order ``order`` (K ≥ 0) around ``at``, in powers of ``(x - a)``.
+
+    ``result``: one string per output in jacli's language (it parses back); ``extra`` holds
+    ``polynomial`` (the same) and ``terms``: the k-th derivative tensors for k = 0..K, shapes
+    (m,), (m, n), (m, n, n), … Coefficients are floats (printed to round-trip), exact with ``exact=True``.
+
+    >>> taylor("exp(x)", at="x=0", order=3).result
+    ['1 + x + 0.5*x**2 + 0.16666666666666666*x**3']
+    >>> taylor("exp(x)", at="x=0", order=3, exact=True).result
+    ['1 + x + 1/2*x**2 + 1/6*x**3']
+    """
+    return evaluate_at("taylor", expr, at, wrt=wrt, dtype=dtype, device=device, symbolic_form=symbolic_form,
+                       exact=exact, options={"order": order})  # fmt: skip
+
+
 # ---------------------------------------------------------------------------
 # Many points: vectorised with torch.func.vmap over chunks, streamed.
 # ---------------------------------------------------------------------------
@@ -443,6 +502,7 @@ def evaluate(
     device: str = "cpu",
     symbolic_form: bool = True,
     chunk_size: int | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> PointsEvaluation:
     """``quantity`` (a :class:`~jacli.quantities.Quantity` or its name) of ``expr`` at many points, a chunk at a time.
 
@@ -458,7 +518,7 @@ def evaluate(
     """
     from jacli.points import PointsReader, open_points  # noqa: PLC0415
 
-    quantity = _quantity(quantity)
+    quantity = _quantity(quantity, options)
     _check_chunk_size(chunk_size)
     _check_mode(quantity, mode)
     torch_dtype, torch_device = as_dtype(dtype), as_device(device)
@@ -506,6 +566,7 @@ def evaluate(
         source=reader,
         derive_symbolic=plan.symbolic if symbolic_form else None,
         bindings=tuple((b.symbol.name, sympy.sstr(b.value)) for b in program.bindings) if symbolic_form else (),
+        present=quantity.present,
     )
 
 
@@ -779,6 +840,7 @@ def torch_program(
     mode: str = "auto",
     dtype: str = "float64",
     command_line: str = "",
+    options: Mapping[str, Any] | None = None,
 ) -> str:
     """``--show-torch``: a short runnable PyTorch program computing ``command`` of ``expr`` at ``at``.
 
@@ -787,7 +849,7 @@ def torch_program(
     """
     from jacli import torch_program as programs  # noqa: PLC0415
 
-    quantity = _quantity(command)
+    quantity = _quantity(command, options)
     _check_mode(quantity, mode)
     prob = problem(expr, at, wrt=wrt, dtype=dtype)
     x = prob.inputs_tensor

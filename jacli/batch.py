@@ -364,6 +364,8 @@ class PointsEvaluation:
     derive_symbolic: Callable[[], Any] | None = None
     """Derives the symbolic result (nested SymPy expressions) when called; None with ``--no-symbolic``."""
     bindings: tuple[tuple[str, str], ...] = ()
+    present: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    """The quantity's :attr:`~jacli.quantities.Quantity.present`: each point is then shown as a result of its own."""
 
     @functools.cached_property
     def symbolic(self) -> Any:
@@ -392,3 +394,82 @@ class PointsEvaluation:
         return tuple(
             language.element_label(name, index) for name, shape in self.variables for index in np.ndindex(shape)
         )
+
+
+# ---------------------------------------------------------------------------
+# Derivatives of any order (issue 14): nested reverse passes, each distinct mixed partial once.
+# ---------------------------------------------------------------------------
+
+
+def _partial_levels(setup: Setup, x: Tensor, p: Tensor, order: int) -> tuple[Tensor, list[Tensor]]:
+    """f and, for k = 0..order, every distinct k-th partial of every output: (rows, m, C(n+k-1, k)).
+
+    Level k+1 differentiates each distinct k-th partial (sorted index tuple ``t``) once by one
+    reverse pass (``create_graph`` below the last level) and keeps the components ``j ≥ t[-1]``:
+    the sorted tuples ``t + (j,)``, in lexicographic order (:func:`symmetric_tensor` fills the rest).
+    """
+    rows, n = x.shape
+    with _taped(x) as leaf:
+        y = _run(setup, leaf, p)
+        m = y.shape[0]
+        current: list[tuple[int, Tensor]] = [(0, output) for output in y]  # (last index, partial) per entry
+        levels = [y.detach().T[:, :, None]]
+        for k in range(1, order + 1):
+            last = k == order
+            following: list[tuple[int, Tensor]] = []
+            for start, partial in current:
+                grad = None
+                if partial.requires_grad:
+                    (grad,) = torch.autograd.grad(
+                        partial.sum(), leaf, retain_graph=True, create_graph=not last, allow_unused=True
+                    )
+                grad = torch.zeros_like(leaf) if grad is None else grad
+                following.extend((j, grad[:, j]) for j in range(start, n))
+            current = following
+            per_output = len(current) // m if m else 0
+            stacked = torch.stack([t.detach() for _, t in current], dim=1) if current else x.new_zeros(rows, 0)
+            levels.append(stacked.reshape(rows, m, per_output))
+        return y.detach().T, levels
+
+
+def symmetric_tensor(compact: Tensor, n: int, order: int) -> Tensor:
+    """(rows, m, C(n+k-1, k)) distinct partials (sorted tuples, lexicographic) -> (rows, m, n, …, n).
+
+    Each entry takes the partial of its sorted index tuple: the index grid is sorted and
+    ranked a block of the first axis at a time, so no n^k × k index array is ever held.
+
+    >>> symmetric_tensor(torch.tensor([[[1.0, 2.0, 3.0]]]), 2, 2).tolist()
+    [[[[1.0, 2.0], [2.0, 3.0]]]]
+    """
+    rows, m, _ = compact.shape
+    if order == 0:
+        return compact[:, :, 0]
+    out = compact.new_zeros((rows, m, n, n ** (order - 1)))
+    if n == 0:
+        return out.reshape((rows, m) + (0,) * order)
+    radix = n ** torch.arange(order - 1, -1, -1, dtype=torch.int64)
+    combos = torch.combinations(torch.arange(n), order, with_replacement=True) if order > 1 else torch.arange(n)[:, None]
+    codes = (combos.reshape(-1, order) * radix).sum(-1)  # increasing: the tuples are in lexicographic order
+    rest = torch.cartesian_prod(*[torch.arange(n)] * (order - 1)).reshape(-1, order - 1) if order > 1 else None
+    for first in range(n):
+        if rest is None:
+            index = torch.tensor([[first]])
+        else:
+            index = torch.cat([torch.full((len(rest), 1), first), rest], dim=1)
+        ranks = torch.searchsorted(codes, (index.sort(dim=-1).values * radix).sum(-1))
+        out[:, :, first] = compact[:, :, ranks.to(compact.device)]
+    return out.reshape((rows, m) + (n,) * order)
+
+
+def derivative(setup: Setup, x: Tensor, p: Tensor, order: int) -> tuple[Tensor, Tensor]:
+    """(rows, m, n, …, n): the ``order``-th derivative tensor of every output."""
+    value, levels = _partial_levels(setup, x, p, order)
+    return value, symmetric_tensor(levels[order], x.shape[1], order)
+
+
+def taylor_terms(setup: Setup, x: Tensor, p: Tensor, order: int) -> tuple[Tensor, Tensor]:
+    """(rows, Σₖ m·nᵏ): the derivative tensors of orders 0..``order``, each flattened, one after another."""
+    value, levels = _partial_levels(setup, x, p, order)
+    rows, n = x.shape
+    parts = [symmetric_tensor(level, n, k).reshape(rows, -1) for k, level in enumerate(levels)]
+    return value, torch.cat(parts, dim=1)

@@ -412,6 +412,8 @@ def _run_points(
     else:
         points, fixed = at, None
     evaluation = _api().evaluate(quantity, text, points, at=fixed, chunk_size=chunk_size, **options)
+    if evaluation.present is not None:  # each point shown as a result of its own (a Taylor polynomial is text)
+        return _emit_each(evaluation, output, digits)
     console = stdout_console() if output is OutputFormat.table else None
     try:
         with _progress(evaluation.source) as on_chunk:
@@ -427,6 +429,29 @@ def _run_points(
             f"non-finite values (nan/inf) at {summary.nonfinite} of {summary.points} points, first at "
             f"{summary.first_nonfinite}: points may be outside the function's domain"
         )
+
+
+def _emit_each(evaluation: Any, output: OutputFormat, digits: int) -> None:
+    """The points of an evaluation as results of their own, written as each chunk finishes."""
+    from jacli.higher import results_at_points  # noqa: PLC0415
+
+    try:
+        first = True
+        for result in results_at_points(evaluation):
+            if output is OutputFormat.csv:
+                from jacli.render.csv import render_csv_points  # noqa: PLC0415
+
+                sys.stdout.write(render_csv_points([result]))
+            elif output is OutputFormat.table and not first:
+                stdout_console().print()
+                _emit([result], output, digits)
+            else:
+                _emit([result], output, digits)
+            first = False
+    finally:
+        evaluation.chunks.close()
+    if evaluation.symbolic_note:
+        warn(evaluation.symbolic_note)
 
 
 def _api() -> Any:
@@ -458,6 +483,9 @@ def _quantity_command(quantity: Quantity) -> None:
     ]
     if quantity.modes:
         declared.append(("mode", ModeOpt, Mode.auto))
+    for option in quantity.options:  # its parameters (--order K), read and checked by the API
+        hint = Annotated[str | None, typer.Option(option.flag, metavar="K", help=option.help)]
+        declared.append((option.name, hint, None))
     declared += [
         ("output", FormatOpt, OutputFormat.table), ("symbolic", SymbolicOpt, True), ("exact", ExactOpt, False),
         ("dtype", DtypeOpt, Dtype.float64), ("device", DeviceOpt, Device.cpu), ("digits", DigitsOpt, 6),
@@ -465,7 +493,8 @@ def _quantity_command(quantity: Quantity) -> None:
     ]  # fmt: skip
 
     def command(**given: Any) -> None:
-        _run_quantity(quantity, **given)
+        parameters = {option.name: given.pop(option.name) for option in quantity.options}
+        _run_quantity(quantity, **given, options=parameters or None)
 
     command.__name__ = command.__qualname__ = quantity.name
     command.__doc__ = quantity.help
@@ -479,13 +508,14 @@ def _quantity_command(quantity: Quantity) -> None:
 def _run_quantity(
     quantity: Quantity, *, expr: str, at: list[str] | None, points: str | None, chunk_size: int | None,
     wrt: str | None, output: OutputFormat, symbolic: bool, exact: bool, dtype: Dtype, device: Device,
-    digits: int, show_torch: bool, v: str = "ones", mode: Mode = Mode.auto,
+    digits: int, show_torch: bool, v: str = "ones", mode: Mode = Mode.auto, options: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
     if show_torch:
         given_v = v if quantity.weights is not None else None
-        return _show_torch(quantity, expr, at, output, points, given_v, wrt=wrt, mode=mode.value, dtype=dtype.value)
+        return _show_torch(quantity, expr, at, output, points, given_v, wrt=wrt, mode=mode.value, dtype=dtype.value,
+                           options=options)  # fmt: skip
     _run(quantity, expr, at, output, digits, points=points, chunk_size=chunk_size, v=v, wrt=wrt, mode=mode.value,
-         dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact)  # fmt: skip
+         dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact, options=options)  # fmt: skip
 
 
 for _quantity in QUANTITIES.values():
@@ -514,6 +544,9 @@ def _show_torch(
         line = f"jacli {quantity.name} {_quote(text)}" + (f" --at {_quote(at[0])}" if at else "")
         if v is not None:
             line += f" --v {_quote(v)}"
+        for name, value in (options.get("options") or {}).items():
+            if value is not None:
+                line += f" --{name.replace('_', '-')} {_quote(str(value))}"
         program = _api().torch_program(
             quantity, text, at[0] if at else None, "ones" if v is None else v, command_line=line, **options
         )

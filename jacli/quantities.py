@@ -18,9 +18,13 @@ torch or SymPy): the computations import their modules when they run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+
+from jacli.errors import UsageError
 
 if TYPE_CHECKING:
     from jacli.batch import Numeric
@@ -32,6 +36,38 @@ Symbolic = Callable[["Differentiator", Sequence[Any], Sequence[Any], Sequence[An
 """``(differentiator, outputs, inputs, weights) -> nested SymPy expressions`` (outputs axis kept)."""
 TorchLines = Callable[[Any, Sequence[tuple[str, Any]], Sequence[float] | None, str | None], list[str]]
 """``(context, inputs, weights, mode) -> the --show-torch lines after the inputs`` (:mod:`jacli.torch_program`)."""
+
+
+@dataclass(frozen=True)
+class QuantityOption:
+    """A parameter of a quantity, an option of its command: ``--order K``, a whole number."""
+
+    name: str
+    """The keyword (``order``): ``options={"order": 3}`` in the API, ``--order 3`` on the command line."""
+    help: str
+    default: int | None = None
+    """None: the option must be given."""
+    minimum: int = 0
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def read(self, value: Any) -> int:
+        """``value`` (an int, or text from the command line) as a whole number ≥ :attr:`minimum`, else exit 2."""
+        if value is None:
+            if self.default is None:
+                raise UsageError(f"{self.flag} is required: a whole number ≥ {self.minimum}")
+            return self.default
+        number: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            number = int(value.strip())
+        if number is None or number < self.minimum:
+            shown = value if isinstance(value, str) else repr(value)
+            raise UsageError(f"{self.flag} must be a whole number ≥ {self.minimum}, not {shown[:40]!r}")
+        return number
 
 
 @dataclass(frozen=True)
@@ -70,6 +106,29 @@ class Quantity:
     """Axes of the largest array it forms, held to the result-size limit: ``("out", "in", "in")``."""
     program_backward: bool = False
     """The ``--show-torch`` program creates the inputs with ``requires_grad=True`` (it calls ``y.backward``)."""
+    options: tuple[QuantityOption, ...] = ()
+    """Its parameters (``--order K``): :meth:`resolve` turns them into a quantity of fixed shape."""
+    specialise: Callable[[Quantity, Mapping[str, int]], Quantity] | None = None
+    """``(quantity, options read) -> the quantity for those options`` (axes, computations), by :meth:`resolve`."""
+    present: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    """Rewrites a one-point result's fields (the numbers and symbolic form computed) into the shown ones:
+    the Taylor polynomial from its terms. None: shown as computed."""
+
+    def resolve(self, given: Mapping[str, Any] | None = None) -> Quantity:
+        """The quantity for the options ``given`` (read and checked, exit 2 when bad); itself without options.
+
+        >>> QUANTITIES["derivative"].resolve({"order": 3}).axes
+        ('out', 'in', 'in', 'in')
+        """
+        given = dict(given or {})
+        unknown = sorted(set(given) - {o.name for o in self.options})
+        if unknown:
+            raise UsageError(f"{self.name} takes no option {unknown[0]!r}")
+        if not self.options:
+            return self
+        values = {o.name: o.read(given.get(o.name)) for o in self.options}
+        assert self.specialise is not None
+        return dataclasses.replace(self.specialise(self, values), options=())
 
     def axes_for(self, *, scalar_output: bool) -> tuple[str, ...]:
         """The axes for an f whose output shape is ``()`` (``scalar_output``) or not."""
@@ -86,6 +145,9 @@ class Quantity:
         """Intermediates per row relative to one pass of f: sets the chunk size (:func:`jacli.batch.chunk_rows`)."""
         if self.limited is None:
             return 1
+        if len(self.limited) > 3:  # a tensor of order 3 or more: each row holds all of it
+            sizes = {"out": outputs, "in": inputs}
+            return math.prod(sizes[axis] for axis in self.limited)
         if self.modes:  # one pass per input or per output, whichever is fewer
             return min(outputs, inputs)
         return outputs * inputs
@@ -134,6 +196,46 @@ def _laplacian(d: Differentiator, outputs: Sequence[Any], inputs: Sequence[Any])
     import sympy
 
     return [sympy.Add(*(d.derivative(d.derivative(f, x), x) for x in inputs)) for f in outputs]
+
+
+def _higher() -> Any:
+    from jacli import higher  # noqa: PLC0415
+
+    return higher
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _ordinal(k: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``22nd``."""
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
+
+
+def _derivative(q: Quantity, order: int) -> Quantity:
+    """``derivative --order K``: K input axes after the outputs axis, each distinct partial once."""
+    power = str(order).translate(_SUPERSCRIPTS)
+    axes = ("out",) + ("in",) * order
+    return dataclasses.replace(
+        q, noun=f"{_ordinal(order)} derivative", title=f"{_ordinal(order)} derivative ∂{power}f/∂x{power}",
+        label=f"D{power}f", symbol=f"D^{{{order}}} f", axes=axes, limited=axes,
+        numeric=lambda s, x, p: _batch().derivative(s, x, p, order),
+        symbolic=lambda d, fs, xs, w: _higher().derivative_tensor(d, fs, xs, order),
+        show_torch=lambda ctx, inputs, w, mode: _programs().derivative_lines(ctx, order),
+    )  # fmt: skip
+
+
+def _taylor(q: Quantity, order: int) -> Quantity:
+    """``taylor --order K``: the terms of orders 0..K computed, the polynomial shown (:attr:`Quantity.present`)."""
+    return dataclasses.replace(
+        q, title=f"Taylor polynomial of order {order}",
+        limited=("out",) + ("in",) * order,
+        numeric=lambda s, x, p: _batch().taylor_terms(s, x, p, order),
+        symbolic=lambda d, fs, xs, w: _higher().taylor_terms(d, fs, xs, order),
+        show_torch=lambda ctx, inputs, w, mode: _programs().taylor_lines(ctx, order),
+        present=lambda fields: _higher().present_taylor(fields, order),
+    )  # fmt: skip
 
 
 QUANTITIES: dict[str, Quantity] = {
@@ -202,6 +304,27 @@ QUANTITIES: dict[str, Quantity] = {
             symbolic=lambda d, fs, xs, w: _laplacian(d, fs, xs),
             show_torch=lambda ctx, inputs, w, mode: _programs().laplacian_lines(ctx),
             limited=("out", "in", "in"),
+        ),
+        Quantity(
+            "derivative", "derivative", "derivative ∂ᴷf/∂xᴷ", "Dᴷf", "D^K f", ("out", "in"),
+            help="K-th derivative tensor (outputs × inputs × … × inputs, K times) at a point; --order K.",
+            example='"x**3*y" --order 3 --at x=1,y=2',
+            numeric=lambda s, x, p: _batch().derivative(s, x, p, 1),
+            symbolic=lambda d, fs, xs, w: d.jacobian(fs, xs),
+            show_torch=lambda ctx, inputs, w, mode: _programs().derivative_lines(ctx, 1),
+            options=(QuantityOption("order", "The order K of the derivative: 1 is the Jacobian, 2 the Hessian.",
+                                    minimum=1),),
+            specialise=lambda q, options: _derivative(q, options["order"]),
+        ),
+        Quantity(
+            "taylor", "Taylor polynomial", "Taylor polynomial", "T", "T", ("out",),
+            help="Taylor polynomial of order K (default 2) around a point, in powers of (x - a); --order K.",
+            example='"exp(x)*y" --at x=0,y=1 --order 2',
+            numeric=lambda s, x, p: _batch().taylor_terms(s, x, p, 2),
+            symbolic=lambda d, fs, xs, w: _higher().taylor_terms(d, fs, xs, 2),
+            show_torch=lambda ctx, inputs, w, mode: _programs().taylor_lines(ctx, 2),
+            options=(QuantityOption("order", "The order K of the polynomial (K ≥ 0).", default=2),),
+            specialise=lambda q, options: _taylor(q, options["order"]),
         ),
     )
 }  # fmt: skip

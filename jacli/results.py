@@ -76,6 +76,8 @@ class Result:
     mode: str | None = None
     bindings: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()
+    extra: tuple[tuple[str, Nested], ...] = ()
+    """More JSON keys of the quantity, before ``result``: a Taylor polynomial's ``polynomial`` and ``terms``."""
     symbolic_display: SymbolicDisplay | None = field(default=None, repr=False, compare=False)
     """The symbolic result drawn for a table (pretty) and LaTeX, made on first use."""
     tensor: Any = field(default=None, repr=False, compare=False)
@@ -91,7 +93,8 @@ class Result:
     @property
     def finite(self) -> bool:
         """True when every number in the value and the result is finite."""
-        return all(math.isfinite(x) for x in flatten(self.result)) and all(math.isfinite(x) for x in self.value)
+        numbers = [x for x in flatten(self.result) if not isinstance(x, str)]  # a polynomial is text
+        return all(math.isfinite(x) for x in numbers) and all(math.isfinite(x) for x in self.value)
 
 
 def flatten(nested: Nested) -> list[Any]:

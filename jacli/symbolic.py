@@ -515,11 +515,19 @@ def operation_count(exprs: Any) -> int:
     return int(sympy.count_ops(exprs))
 
 
+def _depth(nested: Any) -> int:
+    return 1 + _depth(nested[0]) if isinstance(nested, list) and nested else 0
+
+
+def _pretty_matrix(block: Any) -> str:
+    return sympy.pretty(sympy.Matrix(block), use_unicode=True)
+
+
 def to_pretty(expr: Any) -> str:
     """A pretty-printed matrix (or list of matrices for 3-D results)."""
     shown = _for_display(expr)
     if isinstance(shown, list) and shown and isinstance(shown[0], list) and shown[0] and isinstance(shown[0][0], list):
-        return "\n".join(sympy.pretty(sympy.Matrix(block), use_unicode=True) for block in shown)
+        return "\n".join(to_pretty(block) if _depth(block) > 2 else _pretty_matrix(block) for block in shown)
     if isinstance(shown, list) and shown and isinstance(shown[0], list):
         return sympy.pretty(sympy.Matrix(shown), use_unicode=True)
     if isinstance(shown, list):

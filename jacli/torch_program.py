@@ -459,3 +459,49 @@ def _shape_of(value: Any) -> tuple[int, ...]:
         shape.append(len(value))
         value = value[0] if value else None
     return tuple(shape)
+
+
+def _derivative_functions(ctx: _Context, order: int) -> list[str]:
+    """``d1 … dK``: each the Jacobian of the one before, ``create_graph=True`` so it differentiates again."""
+    m, lines = ctx.m, []
+    previous = ctx.flat
+    for k in range(1, order + 1):
+        shape = ", ".join([str(m)] + [str(ctx.n)] * (k - 1))
+        lines += [
+            "",
+            "",
+            f"def d{k}(*xs):",
+            f"    # the derivative of order {k}, shape ({shape}, n): the Jacobian of d{k - 1}"
+            if k > 1
+            else "    # the first derivative, shape (m, n): the Jacobian of f",
+            f"    blocks = torch.autograd.functional.jacobian({previous}, xs, create_graph=True)",
+            f"    return torch.cat([b.reshape({shape}, -1) for b in blocks], dim=-1)",
+        ]
+        previous = f"d{k}"
+    return lines
+
+
+def derivative_lines(ctx: _Context, order: int) -> list[str]:
+    """The K-th derivative tensor by K nested Jacobians (reverse over reverse over …)."""
+    shape = ", ".join([str(ctx.m)] + [str(ctx.n)] * order)
+    return [
+        *_derivative_functions(ctx, order),
+        "",
+        "",
+        f"result = d{order}(*inputs).detach()",
+        f"print(result.tolist())  # shape ({shape}): D[k, i, j, …] = ∂^{order} f_k/∂x_i∂x_j… over {ctx.inputs}",
+    ]
+
+
+def taylor_lines(ctx: _Context, order: int) -> list[str]:
+    """The Taylor polynomial's terms: f, then the derivative tensors of orders 1..K at the point."""
+    functions = _derivative_functions(ctx, order) if order else []
+    terms = ", ".join(["f_flat(*inputs)"] + [f"d{k}(*inputs)" for k in range(1, order + 1)])
+    return [
+        *functions,
+        "",
+        "",
+        f"f_flat = {ctx.flat}",
+        f"terms = [t.detach().tolist() for t in ({terms},)]",
+        f"print(terms)  # k = 0..{order}: the k-th derivative tensors, shapes ({ctx.m},), ({ctx.m}, {ctx.n}), …",
+    ]

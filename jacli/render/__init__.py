@@ -23,7 +23,9 @@ def format_number(x: float, digits: int) -> str:
 
 
 def full_precision(x: float) -> str:
-    """Shortest text that reads back as the same float (``repr``), ``nan``/``inf`` spelled out."""
+    """Shortest text that reads back as the same float (``repr``), ``nan``/``inf`` spelled out; text as it is."""
+    if isinstance(x, str):
+        return x
     if math.isnan(x):
         return "nan"
     if math.isinf(x):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,7 +20,7 @@ def result_rows(result: Result) -> list[list[str]]:
     rows: list[list[str]] = []
     for item in nested:
         if isinstance(item, list) and item and isinstance(item[0], list):
-            rows.extend([full_precision(x) for x in row] for row in item)
+            rows.extend(result_rows(replace(result, result=item)))  # a tensor of order 3 or more: its last axis
         else:
             rows.append([full_precision(x) for x in flatten(item)])
     return rows

@@ -17,6 +17,7 @@ def result_object(result: Result) -> dict[str, Any]:
         "outputs": list(result.outputs),
         "point": result.point,
         "value": list(result.value),
+        **dict(result.extra),
         "result": result.result,
     }
     if result.mode is not None:

@@ -25,8 +25,20 @@ def bmatrix(cells: Nested) -> str:
 
 
 def _blocks(nested: Nested, axes: tuple[str, ...]) -> list[Nested]:
-    """A result of three axes (m×n×n) as one matrix per entry of the first; anything else as one."""
+    """A result of three axes (m×n×n) as one matrix per entry of the first (more axes: per leading index);
+    anything else as one."""
+    if len(axes) > 3:
+        return [block for item in nested for block in _blocks(item, axes[1:])]
     return list(nested) if len(axes) == 3 else [nested]
+
+
+def _block_labels(result: Result) -> list[str]:
+    """``f0`` per output; ``f0, x1`` per leading index of a tensor of order 3 or more."""
+    import itertools  # noqa: PLC0415
+
+    labels = {"out": result.outputs, "in": result.inputs}
+    leading = result.axes[:-2]
+    return [", ".join(keys) for keys in itertools.product(*(labels[axis] for axis in leading))]
 
 
 def _map(nested: Nested, fn) -> Nested:
@@ -35,6 +47,11 @@ def _map(nested: Nested, fn) -> Nested:
 
 def render_latex(result: Result, document: bool = True) -> str:
     """``symbol = symbolic = numeric``, one line per output block."""
+    extra = dict(result.extra)
+    if "polynomial" in extra:  # a Taylor polynomial: one line per output
+        shown = result.symbolic_display.latex() if result.symbolic_display is not None else extra["polynomial"]
+        lines = [f"{result.symbol}_{{{out}}}(x) = {poly}" for out, poly in zip(result.outputs, shown, strict=True)]
+        return _finish(result, lines, document)
     numeric = _blocks(_map(result.result, _number), result.axes)
     symbolic = (
         _blocks(result.symbolic_display.latex(), result.axes)
@@ -43,10 +60,15 @@ def render_latex(result: Result, document: bool = True) -> str:
     )
     lines = []
     name = result.symbol
+    keys = _block_labels(result) if len(result.axes) > 3 else list(result.outputs)
     for index, (num, sym) in enumerate(zip(numeric, symbolic, strict=True)):
-        label = f"{name}_{{{result.outputs[index]}}}" if len(numeric) > 1 else name
+        label = f"{name}_{{{keys[index]}}}" if len(numeric) > 1 else name
         parts = [label] + ([bmatrix(sym)] if sym is not None else []) + [bmatrix(num)]
         lines.append(" = ".join(parts))
+    return _finish(result, lines, document)
+
+
+def _finish(result: Result, lines: list[str], document: bool) -> str:
     if not document:
         if len(lines) == 1:
             return lines[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 from rich.cells import cell_len
@@ -80,13 +81,49 @@ def numeric_tables(result: Result, digits: int) -> list[Grid]:
     if result.axes == ("out",):
         return [_table(result.title, labels["out"], [result.label], [[c] for c in cells])]
     *leading, rows, columns = result.axes
-    if leading:  # one table per output: "Hessian of f0"
+    if len(leading) == 1:  # one table per output: "Hessian of f0"
         noun = result.title.split()[0]
         return [
             _table(f"{noun} of {key}", labels[rows], labels[columns], block)
             for key, block in zip(labels[leading[0]], cells, strict=True)
         ]
+    if leading:  # a tensor of order 3 or more: one table per leading index, "D³f of f0, ∂x1"
+        tables = []
+        for keys in itertools.product(*(range(len(labels[axis])) for axis in leading)):
+            block = cells
+            for key in keys:
+                block = block[key]
+            out, *ins = (labels[axis][key] for axis, key in zip(leading, keys, strict=True))
+            title = f"{result.label} of {out}, " + "".join(f"∂{name}" for name in ins)
+            tables.append(_table(title, labels[rows], labels[columns], block))
+        return tables
     return [_table(result.title, labels[rows], labels[columns], cells)]
+
+
+TERM_TITLES = ("f(a)", "∂f/∂x", "∂²f/∂x²")
+"""Titles of a Taylor polynomial's terms of order 0, 1, 2 (then ∂ᵏf/∂xᵏ)."""
+
+
+def _term_tables(result: Result, terms: list[Nested], digits: int) -> list[Grid]:
+    """A Taylor polynomial's terms: the derivative tensors of orders 0..K, each as :func:`numeric_tables` lays it."""
+    tables = []
+    for k, term in enumerate(terms):
+        title = TERM_TITLES[k] if k < len(TERM_TITLES) else f"∂{_superscript(k)}f/∂x{_superscript(k)}"
+        label = "f" if k == 0 else title
+        term_result = dataclasses.replace(
+            result, axes=("out",) + ("in",) * k, result=term, exact=None, title=title, label=label
+        )
+        tables.extend(numeric_tables(term_result, digits))
+    return tables
+
+
+def _superscript(k: int) -> str:
+    return str(k).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+def _polynomial_panel(result: Result, polynomials: list[str]) -> RenderableType:
+    lines = [f"{out} ≈ {poly}" for out, poly in zip(result.outputs, polynomials, strict=True)]
+    return Group(Text("polynomial", style="bold"), Text("\n".join(lines)))
 
 
 FULL_FORMATS = "--format json or csv"
@@ -148,12 +185,14 @@ PANEL_GAP = 4
 def _print_result(result: Result, console: Console, digits: int) -> None:
     width = console.width
     console.print(_header(result, digits, width))
+    extra = dict(result.extra)
+    grids = _term_tables(result, extra["terms"], digits) if "terms" in extra else numeric_tables(result, digits)
     try:
-        numeric = [table for grid in numeric_tables(result, digits) for table in fitted_tables(grid, width)]
+        numeric = [table for grid in grids for table in fitted_tables(grid, width)]
     except TooNarrow as narrow:
         print_line(console, too_narrow_line(narrow.needed, width, FULL_FORMATS))
         numeric = []
-    panel = _symbolic_panel(result, width)
+    panel = _polynomial_panel(result, extra["polynomial"]) if "polynomial" in extra else _symbolic_panel(result, width)
     room = width - max((console.measure(t).maximum for t in numeric), default=0) - PANEL_GAP
     if panel is not None and numeric and console.measure(panel).maximum <= room:  # beside the tables
         console.print(Columns([Group(*numeric), panel], padding=(0, PANEL_GAP)))
