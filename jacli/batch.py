@@ -448,7 +448,8 @@ def symmetric_tensor(compact: Tensor, n: int, order: int) -> Tensor:
     if n == 0:
         return out.reshape((rows, m) + (0,) * order)
     radix = n ** torch.arange(order - 1, -1, -1, dtype=torch.int64)
-    combos = torch.combinations(torch.arange(n), order, with_replacement=True) if order > 1 else torch.arange(n)[:, None]
+    span = torch.arange(n)
+    combos = torch.combinations(span, order, with_replacement=True) if order > 1 else span[:, None]
     codes = (combos.reshape(-1, order) * radix).sum(-1)  # increasing: the tuples are in lexicographic order
     rest = torch.cartesian_prod(*[torch.arange(n)] * (order - 1)).reshape(-1, order - 1) if order > 1 else None
     for first in range(n):

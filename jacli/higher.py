@@ -7,11 +7,11 @@ and the symmetric entries are filled from it. Only the inputs a partial depends 
 
 >>> from jacli import language, symbolic
 >>> program = language.build_program(language.parse_expression("x**3*y"), {"x": (), "y": ()})
->>> d = symbolic.Differentiator(program)
->>> symbolic.to_text(derivative_tensor(d, program.outputs, program.variables[0].symbols + program.variables[1].symbols, 3))
+>>> d, inputs = symbolic.Differentiator(program), [s for v in program.variables for s in v.symbols]
+>>> symbolic.to_text(derivative_tensor(d, program.outputs, inputs, 3))
 [[[['6*y', '6*x'], ['6*x', '0']], [['6*x', '0'], ['0', '0']]]]
->>> polynomial_text([1.0, 2.0, [[1.0]]], ["x"], [1.0])
-'1 + 2*(x - 1) + 0.5*(x - 1)**2'
+>>> polynomial_text([1.0, [2.0], [[2.0]]], ["x"], [1.0])
+'1 + 2*(x - 1) + (x - 1)**2'
 """
 
 from __future__ import annotations
