@@ -233,8 +233,9 @@ def _one_point_result(plan: _Plan, prob: Problem, value: Tensor, numeric: Tensor
         tensor=numeric.detach(),
         symbolic_exprs=exprs,
     )
-    if plan.quantity.present is not None:
-        fields = plan.quantity.present(fields)
+    if plan.quantity.present is not None:  # with --exact, it may use the exact point (then it drops the key)
+        exact_point = [prob.exact_point()[s] for s in prob.input_symbols] if exact_cells is not None else None
+        fields = plan.quantity.present({**fields, "exact_point": exact_point})
     return DisplayedResult(**fields)
 
 

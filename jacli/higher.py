@@ -212,8 +212,9 @@ def present_taylor(fields: dict[str, Any], order: int) -> dict[str, Any]:
         size = m * n**k
         terms.append(_nest(flat[start : start + size], (m,) + (n,) * k))
         start += size
+    exact_point = fields.pop("exact_point", None)
     coefficients = exact_terms(fields["exact"]) if fields.get("exact") is not None else terms
-    center = _center(fields)
+    center = exact_point if exact_point is not None and fields.get("exact") is not None else _center(fields)
     polynomials = [
         polynomial_text([coefficients[k][i] for k in range(order + 1)], fields["inputs"], center) for i in range(m)
     ]
