@@ -401,35 +401,62 @@ class PointsEvaluation:
 # ---------------------------------------------------------------------------
 
 
-def _partial_levels(setup: Setup, x: Tensor, p: Tensor, order: int) -> tuple[Tensor, list[Tensor]]:
-    """f and, for k = 0..order, every distinct k-th partial of every output: (rows, m, C(n+k-1, k)).
+ROWS_PER_PASS = 2048
+"""Rows (point, output, index tuple) differentiated together in one nest of reverse passes."""
 
-    Level k+1 differentiates each distinct k-th partial (sorted index tuple ``t``) once by one
-    reverse pass (``create_graph`` below the last level) and keeps the components ``j ≥ t[-1]``:
-    the sorted tuples ``t + (j,)``, in lexicographic order (:func:`symmetric_tensor` fills the rest).
+
+def _sorted_partials(setup: Setup, x: Tensor, p: Tensor, order: int) -> tuple[Tensor, Tensor]:
+    """f and every distinct ``order``-th partial of every output: (rows, m), (rows, m, C(n+order-1, order)).
+
+    Each row of x is repeated once per output and per sorted (order-1)-tuple ``t``; row r then
+    follows its own path: a reverse pass of the sum over rows (rows are independent), row r's
+    component ``t[0]`` of that gradient, summed, another pass (``create_graph`` below the last),
+    component ``t[1]``, … The last pass gives at row r every ∂/∂x_j ∂^(order-1) f/∂x_t, of which
+    ``j ≥ t[-1]`` are the sorted tuples ``t + (j,)``, in lexicographic order (:func:`symmetric_tensor`
+    fills the rest). So ``order`` passes over a batch of rows give each distinct partial once.
     """
-    rows, n = x.shape
+    points, n = x.shape
+    with torch.no_grad():
+        value = _run(setup, x, p).T
+    m = value.shape[1]
+    span = torch.arange(n)
+    if order == 1:
+        paths = torch.zeros(1, 0, dtype=torch.int64)
+    elif order == 2:
+        paths = span[:, None]
+    else:
+        paths = torch.combinations(span, order - 1, with_replacement=True)
+    keep = span[None, :] >= (paths[:, -1:] if order > 1 else torch.zeros(1, 1, dtype=torch.int64))
+    count = int(keep.sum())
+    if n == 0 or m == 0:
+        return value, x.new_zeros(points, m, count)
+    total = points * m * len(paths)
+    grads = []
+    for begin in range(0, total, ROWS_PER_PASS):
+        index = torch.arange(begin, min(begin + ROWS_PER_PASS, total))
+        point, output, path = index // (m * len(paths)), (index // len(paths)) % m, index % len(paths)
+        grads.append(_path_gradients(setup, x[point], p[point], output, paths[path].to(x.device), order))
+    full = torch.cat(grads).reshape(points, m, len(paths), n)
+    return value, full[:, :, keep.to(x.device)]
+
+
+def _path_gradients(setup: Setup, x: Tensor, p: Tensor, output: Tensor, path: Tensor, order: int) -> Tensor:
+    """(rows, n): at row r, ∂/∂x ∂^(order-1) f_output[r] / ∂x_path[r] (rows independent: passes of sums)."""
+    rows = torch.arange(len(x), device=x.device)
     with _taped(x) as leaf:
         y = _run(setup, leaf, p)
-        m = y.shape[0]
-        current: list[tuple[int, Tensor]] = [(0, output) for output in y]  # (last index, partial) per entry
-        levels = [y.detach().T[:, :, None]]
-        for k in range(1, order + 1):
-            last = k == order
-            following: list[tuple[int, Tensor]] = []
-            for start, partial in current:
-                grad = None
-                if partial.requires_grad:
-                    (grad,) = torch.autograd.grad(
-                        partial.sum(), leaf, retain_graph=True, create_graph=not last, allow_unused=True
-                    )
-                grad = torch.zeros_like(leaf) if grad is None else grad
-                following.extend((j, grad[:, j]) for j in range(start, n))
-            current = following
-            per_output = len(current) // m if m else 0
-            stacked = torch.stack([t.detach() for _, t in current], dim=1) if current else x.new_zeros(rows, 0)
-            levels.append(stacked.reshape(rows, m, per_output))
-        return y.detach().T, levels
+        current = y[output.to(x.device), rows].sum()
+        for level in range(order):
+            last = level == order - 1
+            grad = None
+            if current.requires_grad:
+                (grad,) = torch.autograd.grad(current, leaf, create_graph=not last, allow_unused=True)
+            if grad is None:
+                return torch.zeros_like(x)
+            if last:
+                return grad.detach()
+            current = grad[rows, path[:, level]].sum()
+    raise AssertionError("unreachable")
 
 
 def symmetric_tensor(compact: Tensor, n: int, order: int) -> Tensor:
@@ -464,13 +491,14 @@ def symmetric_tensor(compact: Tensor, n: int, order: int) -> Tensor:
 
 def derivative(setup: Setup, x: Tensor, p: Tensor, order: int) -> tuple[Tensor, Tensor]:
     """(rows, m, n, …, n): the ``order``-th derivative tensor of every output."""
-    value, levels = _partial_levels(setup, x, p, order)
-    return value, symmetric_tensor(levels[order], x.shape[1], order)
+    value, compact = _sorted_partials(setup, x, p, order)
+    return value, symmetric_tensor(compact, x.shape[1], order)
 
 
 def taylor_terms(setup: Setup, x: Tensor, p: Tensor, order: int) -> tuple[Tensor, Tensor]:
     """(rows, Σₖ m·nᵏ): the derivative tensors of orders 0..``order``, each flattened, one after another."""
-    value, levels = _partial_levels(setup, x, p, order)
     rows, n = x.shape
-    parts = [symmetric_tensor(level, n, k).reshape(rows, -1) for k, level in enumerate(levels)]
-    return value, torch.cat(parts, dim=1)
+    with torch.no_grad():
+        value = _run(setup, x, p).T
+    parts = [symmetric_tensor(_sorted_partials(setup, x, p, k)[1], n, k).reshape(rows, -1) for k in range(1, order + 1)]
+    return value, torch.cat([value, *parts], dim=1)

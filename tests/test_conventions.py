@@ -135,6 +135,7 @@ def test_help_is_rich_on_a_colour_terminal_and_plain_otherwise(jacli: Invoke) ->
 def _minimal_args(command: click.Command) -> list[str]:
     names = {param.name for param in command.params}
     args = ["--at", "1,2", "--format", "json"] if "output" in names else ["--at", "1,2"]
+    args += ["--order", "2"] if "order" in names else []  # derivative needs its order
     return [*args, "--v", "ones"] if "v" in names else args
 
 

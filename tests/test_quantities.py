@@ -141,6 +141,7 @@ def test_hvp_points_refuses_a_vector_function(jacli: Invoke) -> None:
 def test_every_quantity_takes_points_and_several_at(jacli: Invoke, name: str) -> None:
     quantity = QUANTITIES[name]
     v = ("--v", "1,1") if quantity.weights else ()
+    v += tuple(arg for option in quantity.options for arg in (option.flag, "2"))  # derivative --order 2
     expr = "x**2*y" if quantity.scalar else "x**2*y, x*y**3"
     one = [json.loads(jacli(name, expr, "--at", at, *v, "--format", "json").stdout) for at in ("1,2", "3,4")]
     many = jacli(name, expr, "--points", "-", *v, "--format", "json", input="1 2\n3 4\n")
