@@ -34,6 +34,9 @@ CASES = {
     "gradient_parameter": ["gradient", "a*x**2 + y", "--wrt", "x,y", "--at", "x=1, y=2, a=3"],
     "jacobian_exact": ["jacobian", "sin(x)*exp(y), x^2", "--at", "x=pi/4, y=0", "--exact"],
     "laplacian_vector_valued": ["laplacian", "x**2*y + y**3, x*y", "--at", "x=1, y=2"],
+    # issue 14: derivatives of any order, Taylor polynomials
+    "derivative_third": ["derivative", "x**3*y + x*y**2", "--order", "3", "--at", "x=1, y=2"],
+    "taylor_second": ["taylor", "exp(x)*y, x**2*y", "--at", "x=0, y=1", "--order", "2"],
 }
 FORMATS = ["table", "json", "csv", "latex"]
 
