@@ -29,6 +29,7 @@ import torch
 from jacli import calculus, language, symbolic
 from jacli.compile import TorchFunction, to_torch
 from jacli.errors import ShapeError, UsageError
+from jacli.limits import DENSE_FUNC_HESSIAN_INPUTS
 from jacli.results import InputBlock, Result, SymbolicText
 
 if TYPE_CHECKING:
@@ -39,8 +40,8 @@ Point = str | Mapping[str, Any] | Sequence[Any] | None
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
-MAX_DIMS = 32
-"""Most dimensions of an array value (NumPy's own limit)."""
+MAX_DIMS = language.MAX_DIMENSIONS
+"""Most dimensions of an array value: the language's one limit (NumPy's own)."""
 
 
 # ---------------------------------------------------------------------------
@@ -1390,10 +1391,6 @@ def torch_program(
         mode=chosen,
         command_line=command_line,
     )
-
-
-DENSE_FUNC_HESSIAN_INPUTS = 32
-"""From this many inputs, a dense Hessian uses torch.func (vectorised) instead of n autograd passes."""
 
 
 def _numeric_hessian(prob: Problem) -> Tensor:

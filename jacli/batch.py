@@ -28,18 +28,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from jacli.limits import CHUNK_ELEMENTS, MAX_CHUNK_ELEMENTS, MAX_CHUNK_ROWS
+
 if TYPE_CHECKING:
     from numpy.typing import NDArray
     from torch import Tensor
 
     from jacli.compile import TorchFunction
 
-CHUNK_ELEMENTS = 1 << 22
-"""Float intermediates per chunk (32 MiB of float64): sets the default chunk size."""
-MAX_CHUNK_ROWS = 1 << 16
-"""Most points per chunk: beyond this, larger chunks no longer run faster."""
-MAX_CHUNK_ELEMENTS = 4 * CHUNK_ELEMENTS
-"""Float intermediates per chunk a ``--chunk-size`` may ask for (128 MiB of float64): more is clamped."""
 COMMANDS = ("jacobian", "gradient", "hessian", "vjp", "jvp")
 
 Kernel = Callable[["Tensor", "Tensor"], tuple["Tensor", "Tensor"]]

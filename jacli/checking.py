@@ -26,6 +26,7 @@ import sympy  # noqa: TID253 - a stage module, like symbolic.py
 import torch  # noqa: TID253
 
 from jacli import language, symbolic
+from jacli.limits import FD_CHUNK_ELEMENTS
 from jacli.printing import user_text
 
 if TYPE_CHECKING:
@@ -55,10 +56,6 @@ def default_step(dtype: torch.dtype, richardson: bool = False) -> float:
     (6.055e-06, 0.004922)
     """
     return machine_epsilon(dtype) ** (1 / 5 if richardson else 1 / 3)
-
-
-FD_CHUNK_ELEMENTS = 1 << 20
-"""Perturbed points evaluated in one batch (points × inputs): 8 MiB of float64."""
 
 
 def central_differences(

@@ -26,6 +26,7 @@ with warnings.catch_warnings():
 
 from jacli import terminal
 from jacli.errors import ExitCode, ExpressionError, JacliError, UsageError
+from jacli.limits import STDIN_CHUNK
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -239,8 +240,6 @@ def out_of_memory(err: BaseException) -> bool:
 
 
 STDIN_CLOSED = "stdin is closed: give the expression as an argument, or redirect it: jacli gradient - < FILE"
-STDIN_CHUNK = 1 << 16
-"""Bytes read from stdin at a time, so endless input (``< /dev/zero``) stops at the length limit."""
 
 
 def read_expression(expr: str) -> str:

@@ -41,13 +41,12 @@ import torch  # noqa: TID253
 from jacli import compile as lowering
 from jacli import language
 from jacli.errors import UsageError
+from jacli.limits import MAX_GRAPH_NODES
 from jacli.printing import user_text
 
 if TYPE_CHECKING:
     from torch import Tensor
 
-MAX_GRAPH_NODES = 2_000
-"""A graph with more nodes is refused: nobody reads it, and each node costs an autograd call."""
 
 OPERATION_NAMES: dict[type, str] = {
     sympy.Add: "add",

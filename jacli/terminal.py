@@ -29,9 +29,9 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from jacli.errors import OutputError
-
-FLUSH_BYTES = 64 * 1024
-"""Bytes collected before they are written (a pipe's usual capacity)."""
+from jacli.limits import FLUSH_BYTES
+from jacli.limits import MAX_TERMINAL_COLUMNS as MAX_COLUMNS
+from jacli.limits import MAX_TERMINAL_LINES as MAX_LINES
 
 # One character for one, so columns laid out by Rich still line up once encoded.
 ASCII_STAND_INS = str.maketrans(
@@ -288,11 +288,6 @@ def nonsense_terminal_size() -> dict[str, str]:
         if not (text.isdigit() and text.isascii()) or not 1 <= int(text) <= most:
             nonsense[name] = value
     return nonsense
-
-
-MAX_COLUMNS = 10_000
-"""Widest ``COLUMNS`` taken at its word; beyond it the variable is ignored."""
-MAX_LINES = 100_000
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from typing import Any
 
 from jacli import language
 from jacli.errors import UsageError
+from jacli.limits import CHAIN_CHUNK
 
 TORCH_NAMES: dict[str, str] = {
     "sin": "torch.sin",
@@ -63,10 +64,6 @@ GENERATED = frozenset({"torch", "math", "dtype", "inputs", "tangents", "result",
 
 RESERVED = GENERATED | {"_"} | frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
 """Names a user variable may not keep in the program: it gets trailing ``_`` until it is free."""
-
-CHAIN_CHUNK = 25
-"""A chain of more binary operators than this (``t1 + t2 + … + t999``) is cut into statements of this many:
-Python's own parser, compiler and ``ast.unparse`` recurse once per operator and fail near 1,000."""
 
 
 def _attr(dotted: str) -> ast.expr:

@@ -29,6 +29,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from jacli.limits import QUEUE_TIMEOUT, START_TIMEOUT
 from jacli.server import protocol
 from jacli.server.protocol import (
     ENV_MODE,
@@ -40,9 +41,6 @@ from jacli.server.protocol import (
     recv_message,
     send_message,
 )
-
-START_TIMEOUT = 10.0  # seconds for the server to start our command (a stopped server must not hang us)
-QUEUE_TIMEOUT = 120.0  # seconds a request the server has queued (all its slots busy) may wait to start
 
 # argv that must run in the user's own process: `server` manages the server
 # itself, and completion installation inspects the calling shell's process tree.

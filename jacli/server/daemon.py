@@ -31,7 +31,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from jacli import limits
 from jacli.errors import ExitCode
+from jacli.limits import GO_TIMEOUT, MAX_CHILDREN, MAX_FDS, MAX_PENDING, MAX_PENDING_BYTES, MAX_QUEUED, READ_TIMEOUT
 from jacli.server.control import Limits, StartError, checked, read_until_eof
 from jacli.server.protocol import (
     HEADER_SIZE,
@@ -54,13 +56,6 @@ from jacli.server.protocol import (
 Run = Callable[[list[str]], int]
 """The CLI's funnel: run ``jacli ARGV`` on the standard streams, return the exit status."""
 
-MAX_CHILDREN = 32  # commands running at once; more wait in a queue
-MAX_QUEUED = 64  # requests waiting for a free slot; more are answered in-process
-MAX_PENDING = 64  # connections whose request is still arriving
-MAX_PENDING_BYTES = 64 * 1024 * 1024  # announced by the requests being read, all together
-MAX_FDS = 8  # descriptors a request may carry (a run request carries 4)
-READ_TIMEOUT = 5.0  # seconds a client may take to send its whole request
-GO_TIMEOUT = 30.0  # seconds a started child waits for the client's go-ahead
 EX_SOFTWARE = 70  # a child that failed before it could run the command
 
 
@@ -607,6 +602,7 @@ class Server:
         os.umask(message["umask"])
         os.environ.clear()
         os.environ.update(message["env"])
+        limits.reset()  # the command reads the client's environment, not the server's (at its first use)
         with contextlib.suppress(locale.Error):
             locale.setlocale(locale.LC_CTYPE, "")
         sys.argv = ["jacli", *message["argv"]]
