@@ -29,6 +29,7 @@ import torch
 from jacli import calculus, language, symbolic
 from jacli.compile import TorchFunction, to_torch
 from jacli.errors import ShapeError, UsageError
+from jacli.language import MAX_DIMENSIONS as MAX_DIMS  # one limit for every reader of arrays
 from jacli.limits import DENSE_FUNC_HESSIAN_INPUTS
 from jacli.results import InputBlock, Result, SymbolicText
 
@@ -39,10 +40,6 @@ Point = str | Mapping[str, Any] | Sequence[Any] | None
 """``"1,2"``, ``"x=1, A=[[1,2],[3,4]]"``, ``{"x": 1}`` or ``[1, 2]``."""
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
-
-MAX_DIMS = language.MAX_DIMENSIONS
-"""Most dimensions of an array value: the language's one limit (NumPy's own)."""
-
 
 # ---------------------------------------------------------------------------
 # A problem: an expression, which variables, and a point.

@@ -192,3 +192,11 @@ def test_console_script_and_python_m_are_one_program() -> None:
     pyproject = (PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8")
     assert 'jacli = "jacli.entry:main"' in pyproject
     assert imported_names("jacli.__main__") == {"jacli.entry"}
+
+
+def test_limits_import_only_the_standard_library_and_the_errors() -> None:
+    """The server package and the renderers import ``jacli.limits``: it must stay this light."""
+    names = imported_names("jacli.limits")
+    outside = sorted(name for name in names if name.split(".")[0] not in sys.stdlib_module_names)
+    assert outside == ["jacli.errors"]
+    assert dependencies("jacli.errors") == set()

@@ -25,7 +25,7 @@ from typing import TypeVar
 
 import pytest
 
-from jacli import cli
+from jacli import cli, limits
 from jacli.server import client, control, daemon, protocol
 
 T = TypeVar("T")
@@ -54,6 +54,7 @@ def in_process(argv: list[str], stdin: bytes | None, env: dict[str, str]) -> tup
             os.dup2(file.fileno(), fd)
         os.environ.clear()
         os.environ.update({k: v for k, v in saved_env.items() if k not in _HIDDEN_ENV}, **env)
+        limits.reset()  # as a fresh process, the command reads this environment (once)
         sys.stdin = io.TextIOWrapper(open(0, "rb", closefd=False), encoding="utf-8", newline="\n")
         sys.stdout = io.TextIOWrapper(open(1, "wb", closefd=False), encoding="utf-8", newline="\n")
         sys.stderr = io.TextIOWrapper(open(2, "wb", closefd=False), encoding="utf-8", errors="backslashreplace",
@@ -69,6 +70,7 @@ def in_process(argv: list[str], stdin: bytes | None, env: dict[str, str]) -> tup
             os.close(saved)
         os.environ.clear()
         os.environ.update(saved_env)
+        limits.reset()
     outputs = []
     for file in files[1:]:
         file.seek(0)
@@ -185,6 +187,7 @@ CASES = [
     pytest.param(["gradient", "log(x)", "--at", "-1", "-f", "json"], None, {}, id="nan-warning"),
     pytest.param(["jacobian", "x +* y", "--at", "1,2"], None, {}, id="syntax-error"),
     pytest.param(["jacobian", "x*y", "--bogus"], None, {}, id="usage-error"),
+    pytest.param(["gradient", "x*y", "--at", "1,2"], None, {"JACLI_TIME_BUDGET": "soon"}, id="client-environment"),
     pytest.param(["jacobian", "-", "--at", "1"], b"\xff\xfe", {}, id="stdin-not-utf8"),
     pytest.param(["--version"], None, {}, id="version"),
     pytest.param(["jacobian", "--help"], None, {}, id="help"),
