@@ -160,11 +160,6 @@ def test_dash_reads_points_from_stdin(jacli: Invoke) -> None:
     assert [json.loads(line)["result"] for line in out.stdout.splitlines()] == [[[2.0, 1.0]], [[4.0, 3.0]]]
 
 
-def test_stdin_that_is_not_text_is_a_usage_error(jacli: Invoke) -> None:
-    out = jacli("gradient", "-", "--at", "1", input=b"\xff\xfe x")
-    assert out.exit_code == 2 and out.stderr.startswith("jacli: error: stdin is not UTF-8")
-
-
 # ---------------------------------------------------------------------------
 # Ctrl-C and closed pipes, in real processes.
 # ---------------------------------------------------------------------------
