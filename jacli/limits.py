@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from jacli.errors import UsageError
 
-# --- symbolic --------------------------------------------------------------
+# --- symbolic ---
 
 MAX_EXACT_POWER = 10_000
 """Largest integer exponent evaluated exactly (``--exact``); larger powers are refused, not computed."""
@@ -32,7 +32,7 @@ TIME_BUDGET_ENV = "JACLI_TIME_BUDGET"
 SYMENGINE_ENV = "JACLI_SYMENGINE"
 """Environment variable: ``off`` keeps derivatives in SymPy even where SymEngine is installed."""
 
-# --- points ------------------------------------------------------------------
+# --- points ---
 
 MAX_POINT_COLUMNS = 100_000
 """Columns a points file may have (``points.MAX_COLUMNS``): each is a Python object per row until parsed."""
@@ -45,7 +45,7 @@ MAX_CHUNK_LINES = 1 << 16
 BLOCK_BYTES = 1024 * 1024
 """Bytes read from a points stream at a time: an endless line is refused after MAX_LINE_BYTES, not read whole."""
 
-# --- batch -------------------------------------------------------------------
+# --- batch ---
 
 CHUNK_ELEMENTS = 1 << 22
 """Float intermediates per chunk of points (32 MiB of float64): sets the default chunk size."""
@@ -56,7 +56,7 @@ MAX_CHUNK_ELEMENTS = 4 * CHUNK_ELEMENTS
 FD_CHUNK_ELEMENTS = 1 << 20
 """Perturbed points (points × inputs) ``check`` evaluates in one batch of finite differences: 8 MiB of float64."""
 
-# --- derivatives -----------------------------------------------------------
+# --- derivatives ---
 
 DENSE_FUNC_HESSIAN_INPUTS = 32
 """Inputs from which a dense Hessian uses torch.func (vectorised) instead of one autograd pass per input."""
@@ -70,7 +70,7 @@ Python's own parser, compiler and ``ast.unparse`` recurse once per operator and 
 MAX_GRAPH_NODES = 2_000
 """Nodes of the largest graph drawn: nobody reads a larger one, and each node costs an autograd call."""
 
-# --- output ------------------------------------------------------------------
+# --- output ---
 
 SYMBOLIC_DISPLAY_LIMIT = 2_000
 """Operations of the largest symbolic result a table shows; larger ones are elided (JSON keeps them)."""
@@ -81,7 +81,7 @@ TABLE_MAX_COLUMNS = 12
 FORMAT_BYTES = 8 << 20
 """Bytes of text formatted at a time for many points (bounded memory for wide rows)."""
 
-# --- terminal and streams --------------------------------------------------
+# --- terminal and streams ---
 
 FLUSH_BYTES = 64 * 1024
 """Bytes of output collected before they are written (a pipe's usual capacity)."""
@@ -92,7 +92,7 @@ MAX_TERMINAL_LINES = 100_000
 STDIN_CHUNK = 1 << 16
 """Bytes read from stdin at a time, so endless input (``< /dev/zero``) stops at the length limit."""
 
-# --- server ------------------------------------------------------------------
+# --- server ---
 
 DEFAULT_IDLE_TIMEOUT = 15 * 60
 """Seconds without a request before the server exits (``--idle-timeout``, ``$JACLI_SERVER_IDLE_TIMEOUT``)."""
@@ -131,7 +131,7 @@ GO_TIMEOUT = 30.0
 SERVER_IDLE_TIMEOUT_ENV = "JACLI_SERVER_IDLE_TIMEOUT"
 """Environment variable: the server's idle timeout (as ``server.protocol.ENV_IDLE``, which stays stdlib-only)."""
 
-# --- the environment, read once ------------------------------------------------
+# --- the environment, read once ---
 
 
 @dataclass(frozen=True)
