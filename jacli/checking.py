@@ -18,15 +18,16 @@ compares the first two. This module holds the numerical parts:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sympy  # noqa: TID253 - a stage module, like symbolic.py
 import torch  # noqa: TID253
 
-from jacli import language, symbolic
+from jacli import calculus, language, symbolic
 from jacli.printing import user_text
+from jacli.results import CheckResult
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -479,3 +480,165 @@ def _gap_closes(right: Sequence[sympy.Expr], left: Sequence[sympy.Expr], noise: 
 def _outputs_at(program: language.Program, point: dict[sympy.Symbol, sympy.Expr]) -> list[sympy.Expr]:
     values = _numeric_values(program.bindings, point)
     return [sympy.sympify(_at(out, values)) for out in program.outputs]
+
+
+# ---------------------------------------------------------------------------
+# ``jacli check`` at one point: the three columns, the comparison, the verdict.
+# The API builds the Problem (and the time budget); this module never imports the API.
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """What a check reads of a :class:`jacli.api.Problem`; read from it in one place, :func:`_checked`."""
+
+    program: language.Program
+    fn: TorchFunction  # (x, p) -> f, m outputs
+    x: Tensor  # the n input elements
+    p: Tensor  # the parameters' elements
+    inputs: list[sympy.Symbol]  # the n input element symbols
+    exact: dict[sympy.Symbol, sympy.Expr]  # every variable element -> its exact value
+    point: dict[str, Any]  # variable name -> float or nested list (the result's ``point``)
+
+    def f(self, x: Tensor) -> Tensor:
+        """``x -> f(x, p)`` with the parameters bound."""
+        return self.fn(x, self.p)
+
+
+def _checked(prob: Any) -> _Checked:
+    return _Checked(prob.program, prob.fn, prob.x, prob.p, prob.input_symbols, prob.exact_point(), prob.point_json())
+
+
+def run_check(
+    prob: Any,
+    budget: symbolic.Budget,
+    *,
+    h: float | None,
+    richardson: bool,
+    rtol: float | None,
+    atol: float | None,
+    mode: str,
+    dtype: str,
+) -> CheckResult:
+    """Check the Jacobian of a :class:`jacli.api.Problem` three ways (see :func:`jacli.api.check`).
+
+    ``h``, ``rtol``, ``atol``: validated numbers, or None for the dtype's defaults; ``mode``
+    one of ``calculus.MODES``. The exact column and the non-smoothness tests run in ``budget``.
+    """
+    at = _checked(prob)
+    outputs, inputs = at.program.output_labels, tuple(s.name for s in at.inputs)
+    chosen = calculus.choose_mode(mode, at.x.numel(), len(at.program.outputs))
+    autodiff = calculus.jacobian(at.f, at.x, chosen).detach().cpu().tolist()
+    value = tuple(calculus.value(at.f, at.x).cpu().tolist())
+    step = h if h is not None else default_step(at.x.dtype, richardson)
+    fd = central_differences(at.fn, at.x, at.p, step, scale=h is None, richardson=richardson)
+    finite_difference = fd.detach().cpu().tolist()
+    default_rtol, default_atol = TOLERANCES[at.x.dtype]
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
+    notes: list[str] = []
+
+    exact = _exact_jacobian(at, budget, notes)
+    if exact is None:  # compare autodiff with finite differences, within their estimated error
+        reference, exact_shown = "finite_difference", [[math.nan] * len(inputs) for _ in outputs]
+        spread = central_differences(at.fn, at.x, at.p, step / 2, scale=h is None)
+        slack = (4 * (fd - spread).abs() + 4 * torch.finfo(at.x.dtype).eps / step).cpu().tolist()
+        mismatches = compare_within(autodiff, finite_difference, slack, rtol, atol)
+        ad_errors = fd_errors = Comparison(math.nan, math.nan, ())  # no exact column to measure from
+    else:
+        reference, exact_shown = "exact", exact
+        ad_errors = compare(autodiff, exact, rtol, atol)
+        fd_errors = compare(finite_difference, exact, rtol, atol)
+        mismatches = ad_errors.mismatches
+    nonfinite = nonfinite_entries(value, [autodiff, finite_difference] + ([exact] if exact else []))
+    far = fd_suspects(finite_difference, autodiff if exact is None else exact, at.inputs, at.x.dtype)
+    sites, not_diff = _smoothness(at, budget, notes, far)
+    if sites and not not_diff:
+        notes.insert(0, "non-smooth sub-expressions here, but the one-sided derivatives agree: differentiable")
+    if not_diff:
+        notes.insert(0, "autodiff and SymPy give a conventional value where no derivative exists")
+    return CheckResult(
+        expression=at.program.text,
+        inputs=inputs,
+        outputs=outputs,
+        point=at.point,
+        value=value,
+        autodiff=autodiff,
+        exact=exact_shown,
+        finite_difference=finite_difference,
+        max_abs_error={"autodiff": ad_errors.max_abs, "finite_difference": fd_errors.max_abs},
+        max_rel_error={"autodiff": ad_errors.max_rel, "finite_difference": fd_errors.max_rel},
+        ok=not mismatches and not not_diff and not nonfinite,
+        rtol=rtol,
+        atol=atol,
+        h=step,
+        richardson=richardson,
+        dtype=dtype,
+        mode=chosen,
+        nonsmooth=tuple(str(s) for s in sites),
+        not_differentiable=tuple(not_diff),
+        mismatches=tuple(f"∂{outputs[i]}/∂{inputs[j]}" for i, j in mismatches),
+        nonfinite=tuple(_entry_label(label, outputs, inputs) for label in nonfinite),
+        reference=reference,
+        notes=tuple(notes),
+    )
+
+
+def _in_budget(budget: symbolic.Budget, compute: Callable[[], Any]) -> tuple[Any, str | None]:
+    """``(compute(), None)`` in what is left of ``budget``; ``(None, why)`` when past it or too large."""
+    try:
+        with budget.limit():
+            return compute(), None
+    except symbolic.SymbolicTooLarge as err:
+        return None, str(err)
+
+
+def _entry_label(entry: int | tuple[int, int], outputs: Sequence[str], inputs: Sequence[str]) -> str:
+    """``f`` for a value, ``∂f/∂x`` for a Jacobian entry."""
+    if isinstance(entry, tuple):
+        return f"∂{outputs[entry[0]]}/∂{inputs[entry[1]]}"
+    return outputs[entry]
+
+
+def _exact_jacobian(at: _Checked, budget: symbolic.Budget, notes: list[str]) -> list[list[float]] | None:
+    """The exact Jacobian (m, n) at 30 digits, or None (with a note) when it does not fit in the budget."""
+    decided: list[str] = []
+
+    def compute() -> list[list[float]]:
+        rows = symbolic.Differentiator(at.program).jacobian(at.program.outputs, at.inputs)
+        flat = [e for row in rows for e in row]
+        values = symbolic.evaluate_numeric(flat, at.program.bindings, at.exact, decided=decided)
+        n = len(at.inputs)
+        return [values[i * n : (i + 1) * n] for i in range(len(rows))]
+
+    exact, skipped = _in_budget(budget, compute)
+    if decided:
+        notes.append(symbolic.non_real_note(decided))
+    if skipped is not None:
+        notes.append(f"exact derivative skipped: {skipped}; the verdict compares autodiff with finite differences")
+        return None
+    return exact
+
+
+def _smoothness(
+    at: _Checked, budget: symbolic.Budget, notes: list[str], suspects: Sequence[sympy.Symbol]
+) -> tuple[list[NonSmooth], list[str]]:
+    """Non-smooth sites and the inputs along which the function is not differentiable, in the budget.
+
+    Probed: the inputs that a non-smooth site depends on, and those where finite
+    differences are far from the reference (a jump that no site explains).
+    """
+    program = at.program
+    sites, skipped = _in_budget(budget, lambda: nonsmooth_sites(program, at.exact))
+    if skipped is not None:
+        notes.append(f"non-smoothness test skipped: {skipped}")
+        sites = []
+    # only the inputs a non-smooth site depends on can lose differentiability there
+    probed = [s for s in at.inputs if s in suspects or any(s in site.depends_on for site in sites)]
+    if not probed:
+        return sites, []
+    not_diff, skipped = _in_budget(budget, lambda: not_differentiable(program, probed, at.exact, program.output_labels))
+    if skipped is not None:
+        notes.append(f"differentiability test skipped: {skipped}")
+        return sites, []
+    return sites, not_diff
