@@ -18,7 +18,7 @@ import decimal
 import functools
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -1155,6 +1155,67 @@ def _check_options(mode: Any, h: Any, rtol: Any, atol: Any) -> tuple[float | Non
     if not _one_of(mode, calculus.MODES):
         raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
     return option_number("--h", h, positive=True), option_number("--rtol", rtol), option_number("--atol", atol)
+
+
+def check_points(
+    expr: str,
+    points: str | Any | Sequence[Point],
+    *,
+    at: Point = None,
+    wrt: str | Sequence[str] | None = None,
+    h: float | None = None,
+    richardson: bool = False,
+    rtol: float | None = None,
+    atol: float | None = None,
+    mode: str = "auto",
+    dtype: str = "float64",
+    device: str = "cpu",
+) -> Iterator[Any]:
+    """:func:`check` at many points: one :class:`~jacli.results.CheckResult` per point, in order.
+
+    Args: ``points`` a points file path (``-`` for stdin), a :class:`~jacli.points.PointsReader`,
+    or a list of points like ``at``; with a file, ``at`` gives by name the variables that are
+    not columns, as for :func:`evaluate_points`. The other arguments as for :func:`check`.
+
+    Returns an iterator that checks each point when asked for it. Every point is read and
+    validated before this returns: a bad point (a file's ``file:line:col``) raises here,
+    before any verdict; meanwhile a file's rows wait in a spooled temporary file.
+
+    >>> [r.ok for r in check_points("abs(x - 1) + x**2", ["x=2", "x=1"])]
+    [True, False]
+    """
+    from jacli import checking  # noqa: PLC0415
+    from jacli.points import PointsReader  # noqa: PLC0415
+
+    _check_options(mode, h, rtol, atol)  # refused before any point is read
+    if isinstance(points, list | tuple):
+        if at is not None:
+            raise UsageError("give the points either as a list or with --at, not both")
+        if not points:
+            raise UsageError("no points given")
+        validate_points(expr, points, wrt=wrt)
+    elif isinstance(points, str | PointsReader):
+        points = _file_points(expr, points, at, wrt)
+    else:
+        raise UsageError(f"points must be a file name, a PointsReader or a list of points, not {_short(points)}")
+    options = {"wrt": wrt, "h": h, "richardson": richardson, "rtol": rtol, "atol": atol, "mode": mode}
+    return checking.check_points(points, functools.partial(check, expr, **options, dtype=dtype, device=device))
+
+
+def _file_points(expr: str, source: Any, at: Point, wrt: str | Sequence[str] | None) -> Iterator[dict[str, Any]]:
+    """A points file's points as name -> value, the whole file read (and so validated) first."""
+    from jacli import checking  # noqa: PLC0415
+    from jacli.points import PointsReader, open_points  # noqa: PLC0415
+
+    parsed = parse(expr)
+    order = wrt_names(parsed, wrt)
+    reader = source if isinstance(source, PointsReader) else open_points(source)
+    with reader:
+        shapes, _, label_column = _file_layout(reader, parsed, order, at)
+        _program(expr, tuple((n, shapes[n]) for n in parsed.names))  # a shape error before the rows are read
+        fixed = _fixed_values(at, parsed)  # exact, as --at gives them (the layout's are floats)
+        layout = checking.FileLayout({n: shapes[n] for n in parsed.names}, fixed, label_column)
+        return checking.read_points(reader, layout)
 
 
 def graph(

@@ -13,15 +13,19 @@ compares the first two. This module holds the numerical parts:
 - :func:`not_differentiable`: whether such a site makes the *function* not
   differentiable, by one-sided difference quotients at 60 significant digits
   (``abs(x)**2`` at 0 has a kink inside but is differentiable; ``abs(x)`` is not).
+- :func:`run_check` (one point: the command behind :func:`jacli.api.check`) and
+  :func:`check_points` with :func:`read_points` (many points, a file read through first).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
+import numpy as np
 import sympy  # noqa: TID253 - a stage module, like symbolic.py
 import torch  # noqa: TID253
 
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
     from torch import Tensor
 
     from jacli.compile import TorchFunction
+    from jacli.points import PointsReader
 
 TOLERANCES = {torch.float64: (1e-7, 1e-9), torch.float32: (1e-3, 1e-5)}
 """Default (rtol, atol) per dtype for autodiff vs the exact derivative: generous against
@@ -642,3 +647,73 @@ def _smoothness(
         notes.append(f"differentiability test skipped: {skipped}")
         return sites, []
     return sites, not_diff
+
+
+# ---------------------------------------------------------------------------
+# ``jacli check`` at many points: every point read (and so validated) first, then one verdict each.
+# ---------------------------------------------------------------------------
+
+SPOOL_BYTES = 16 * 1024 * 1024
+"""Parsed points held in memory while a points file is read through; past this they wait in a temporary file."""
+POINTS_PER_READ = 4096
+"""Rows of a points file parsed at a time, and read back from the spool at a time."""
+
+
+def check_points(points: Iterable[Any], check_one: Callable[[Any], CheckResult]) -> Iterator[CheckResult]:
+    """``check_one(point)`` for each point, in order, each computed when asked for (one point in memory).
+
+    The caller validates ``points`` first (:func:`read_points` does it for a file), so a bad
+    point is refused before any verdict is shown.
+    """
+    for point in points:
+        yield check_one(point)
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """How a row of a points file makes a point (``jacli.api`` reads it from the file's header)."""
+
+    shapes: dict[str, tuple[int, ...]]
+    """Every variable's shape, in the expression's order."""
+    fixed: dict[str, Any]
+    """Variables given by ``--at``, not columns: name -> exact value (a ``language.Value``)."""
+    column: dict[str, int]
+    """Element label (``x``, ``a[0]``) -> its column in the file."""
+
+
+def read_points(reader: PointsReader, layout: FileLayout) -> Iterator[dict[str, Any]]:
+    """The points of ``reader`` as name -> value (an array of the variable's shape), in file order.
+
+    The whole file is read before this returns, so a bad line (``file:line:col``) raises
+    here, before any point is checked. Meanwhile the parsed rows wait in a spooled temporary
+    file (memory up to :data:`SPOOL_BYTES`, then disk), so memory stays bounded however long the file.
+    """
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    rows = columns = 0
+    try:
+        for chunk in reader.chunks(POINTS_PER_READ):
+            spool.write(np.ascontiguousarray(chunk.values, dtype=np.float64).tobytes())
+            rows, columns = rows + len(chunk.values), chunk.values.shape[1]
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return _replay(spool, rows, columns, layout)
+
+
+def _replay(spool: IO[bytes], rows: int, columns: int, layout: FileLayout) -> Iterator[dict[str, Any]]:
+    """The spooled rows again, :data:`POINTS_PER_READ` at a time, as points."""
+    where = {
+        name: np.asarray([layout.column[language.element_label(name, i)] for i in np.ndindex(shape)], dtype=np.intp)
+        for name, shape in layout.shapes.items()
+        if name not in layout.fixed
+    }
+    with spool:
+        for start in range(0, rows, POINTS_PER_READ):
+            count = min(POINTS_PER_READ, rows - start)
+            block = np.frombuffer(spool.read(count * columns * 8), dtype=np.float64).reshape(count, columns)
+            for row in block:
+                yield {
+                    name: layout.fixed[name] if name in layout.fixed else row[where[name]].reshape(shape)
+                    for name, shape in layout.shapes.items()
+                }
