@@ -699,16 +699,11 @@ def graph(
             text, at, wrt, lambda point: _api().graph(
                 text, point, v, wrt=wrt, mode=mode.value, input=input_name, dtype=dtype.value)
         )  # fmt: skip
-        from jacli.render import graph as render  # noqa: PLC0415
+        from jacli.render.graph import write_graph  # noqa: PLC0415
 
-        if output is GraphFormat.json:
-            for result in results:
-                typer.echo(render.render_graph_json(result))
-        elif output is GraphFormat.dot:
-            for result in results:
-                sys.stdout.write(render.render_graph_dot(result))
-        else:
-            _print_tables(results, render.render_graph_table, digits)
+        console = stdout_console() if output is GraphFormat.table else None
+        for index, result in enumerate(results):
+            write_graph(result, output.value, sys.stdout, console=console, digits=digits, first=index == 0)
         for result in results:
             outputs = [n for n in result.nodes if n.output]
             numbers = [n.value for n in outputs] + [n.adjoint for n in result.nodes if n.op == "input"]

@@ -9,7 +9,7 @@ JSON keys (SPEC): ``nodes`` (``id``, ``op``, ``label``, ``value``, ``adjoint``; 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from jacli.render import finite_or_null, format_number, full_precision, trimmed
 from jacli.render.fit import Column, Grid, header, print_grids
@@ -54,6 +54,32 @@ def graph_object(result: GraphResult) -> dict[str, Any]:
 def render_graph_json(result: GraphResult) -> str:
     """One line of JSON (no trailing newline)."""
     return json.dumps(graph_object(result), allow_nan=False, ensure_ascii=False)
+
+
+def write_graph(
+    result: GraphResult,
+    fmt: str,
+    stream: IO[str],
+    *,
+    console: Console | None = None,
+    digits: int = 6,
+    first: bool = True,
+) -> None:
+    """One result of several, as ``fmt``: a JSON line, a DOT digraph, or tables on ``console``.
+
+    Tables of several points are separated by a blank line (``first`` is False for all but the first).
+    """
+    if fmt == "json":
+        stream.write(render_graph_json(result) + "\n")
+    elif fmt == "dot":
+        stream.write(render_graph_dot(result))
+    else:
+        if console is None:
+            raise ValueError("a table needs a console")
+        if not first:
+            console.print()
+        render_graph_table(result, console, digits)
+    stream.flush()
 
 
 def _dot_string(text: str) -> str:
