@@ -192,3 +192,9 @@ def test_console_script_and_python_m_are_one_program() -> None:
     pyproject = (PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8")
     assert 'jacli = "jacli.entry:main"' in pyproject
     assert imported_names("jacli.__main__") == {"jacli.entry"}
+
+
+@pytest.mark.parametrize("module", ["jacli.checking", "jacli.graphs"])
+def test_check_and_graph_never_import_the_api(module: str) -> None:
+    """The API builds the Problem and calls them: api -> checking/graphs, never back."""
+    assert not dependencies(module) & {"jacli.api", "jacli.cli", "jacli.render"}
