@@ -15,7 +15,7 @@ import json
 import math
 from typing import IO, TYPE_CHECKING, Any
 
-from jacli.render import finite_or_null, format_number, full_precision, trimmed
+from jacli.render import finite_or_null, format_number, full_precision, trimmed, write_one
 from jacli.render.fit import Column, Grid, header, print_grids
 from jacli.results import CheckResult, Nested
 
@@ -72,17 +72,8 @@ def write_check(
     Tables of several points are separated by a blank line (``first`` is False for all but
     the first); JSON and CSV simply follow one another, one object or one point's rows each.
     """
-    if fmt == "json":
-        stream.write(render_check_json(result) + "\n")
-    elif fmt == "csv":
-        stream.write(render_check_csv(result))
-    else:
-        if console is None:
-            raise ValueError("a table needs a console")
-        if not first:
-            console.print()
-        render_check_table(result, console, digits)
-    stream.flush()  # a point's verdict shows when it is done, not at the end
+    texts = {"json": lambda r: render_check_json(r) + "\n", "csv": render_check_csv}
+    write_one(result, fmt, stream, texts, render_check_table, console=console, digits=digits, first=first)
 
 
 def _entries(result: CheckResult) -> list[tuple[str, str, float, float, float]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import IO, TYPE_CHECKING, Any
 
-from jacli.render import finite_or_null, format_number, full_precision, trimmed
+from jacli.render import finite_or_null, format_number, full_precision, trimmed, write_one
 from jacli.render.fit import Column, Grid, header, print_grids
 from jacli.results import GraphNode, GraphResult, Nested
 
@@ -69,17 +69,8 @@ def write_graph(
 
     Tables of several points are separated by a blank line (``first`` is False for all but the first).
     """
-    if fmt == "json":
-        stream.write(render_graph_json(result) + "\n")
-    elif fmt == "dot":
-        stream.write(render_graph_dot(result))
-    else:
-        if console is None:
-            raise ValueError("a table needs a console")
-        if not first:
-            console.print()
-        render_graph_table(result, console, digits)
-    stream.flush()
+    texts = {"json": lambda r: render_graph_json(r) + "\n", "dot": render_graph_dot}
+    write_one(result, fmt, stream, texts, render_graph_table, console=console, digits=digits, first=first)
 
 
 def _dot_string(text: str) -> str:
