@@ -619,6 +619,7 @@ def hvp(
 def check(
     expr: ExprArg,
     at: AtOpt = None,
+    points: PointsOpt = None,
     wrt: WrtOpt = None,
     h: Annotated[
         float | None, typer.Option("--h", help="Finite-difference step (absolute). [default: ε^(1/3)·max(1,|x|)]")
@@ -638,37 +639,34 @@ def check(
 
     Also exits 1 where the function is not differentiable (abs at 0, a tie in max/min,
     a where on its boundary, floor at an integer), naming the non-smooth sub-expression.
+    With several --at or --points: one verdict per point, exit 1 if any fails.
     """
     from jacli.errors import CheckFailed  # noqa: PLC0415
+    from jacli.render.check import write_check  # noqa: PLC0415
 
     with reported_errors():
+        if points == "-" and expr == "-":
+            raise UsageError("the expression and --points cannot both come from stdin; put one in a file")
         text = read_expression(expr)
-        results = _at_each_point(text, at, wrt, lambda point: _api().check(
-            text, point, wrt=wrt, h=h, richardson=richardson, rtol=rtol, atol=atol, mode=mode.value,
-            dtype=dtype.value, device=device.value))  # fmt: skip
-        if output is CheckFormat.json:
-            from jacli.render.check import render_check_json  # noqa: PLC0415
-
-            for result in results:
-                typer.echo(render_check_json(result))
-        elif output is CheckFormat.csv:
-            from jacli.render.check import render_check_csv  # noqa: PLC0415
-
-            for result in results:
-                sys.stdout.write(render_check_csv(result))
-        else:
-            from jacli.render.check import render_check_table  # noqa: PLC0415
-
-            _print_tables(results, render_check_table, digits)
-        for result in results:
+        options = {"wrt": wrt, "h": h, "richardson": richardson, "rtol": rtol, "atol": atol, "mode": mode.value,
+                   "dtype": dtype.value, "device": device.value}  # fmt: skip
+        if points is None:  # every --at validated, then all computed, before any is shown
+            results = _at_each_point(text, at, wrt, lambda point: _api().check(text, point, **options))
+        else:  # the file read through (and validated) first, then each point shown as it is checked
+            results = _api().check_points(text, points, at=", ".join(at) if at else None, **options)
+        console = stdout_console() if output is CheckFormat.table else None
+        failed = None
+        for index, result in enumerate(results):
+            write_check(result, output.value, sys.stdout, console=console, digits=digits, first=index == 0)
             if output is not CheckFormat.table:  # the table prints its notes itself
                 for note in result.notes:
                     typer.echo(f"jacli: note: {note}", err=True)
             _warn_nonfinite(result.point, [*result.value, *_leaves(result.autodiff)])
-        failed = [r for r in results if not r.ok]
-        if failed:
-            point = ", ".join(f"{k}={v}" for k, v in failed[0].point.items())
-            raise CheckFailed(f"check failed at {point}: {failed[0].verdict}")
+            if failed is None and not result.ok:
+                failed = result
+        if failed is not None:
+            point = ", ".join(f"{k}={v}" for k, v in failed.point.items())
+            raise CheckFailed(f"check failed at {point}: {failed.verdict}")
 
 
 @app.command(epilog='Example: jacli graph "(a+b)*(b+1)" --at "a=2, b=1" --format dot | dot -Tsvg > graph.svg')
@@ -700,16 +698,11 @@ def graph(
             text, at, wrt, lambda point: _api().graph(
                 text, point, v, wrt=wrt, mode=mode.value, input=input_name, dtype=dtype.value)
         )  # fmt: skip
-        from jacli.render import graph as render  # noqa: PLC0415
+        from jacli.render.graph import write_graph  # noqa: PLC0415
 
-        if output is GraphFormat.json:
-            for result in results:
-                typer.echo(render.render_graph_json(result))
-        elif output is GraphFormat.dot:
-            for result in results:
-                sys.stdout.write(render.render_graph_dot(result))
-        else:
-            _print_tables(results, render.render_graph_table, digits)
+        console = stdout_console() if output is GraphFormat.table else None
+        for index, result in enumerate(results):
+            write_graph(result, output.value, sys.stdout, console=console, digits=digits, first=index == 0)
         for result in results:
             outputs = [n for n in result.nodes if n.output]
             numbers = [n.value for n in outputs] + [n.adjoint for n in result.nodes if n.op == "input"]

@@ -43,6 +43,7 @@ from jacli import language
 from jacli.errors import UsageError
 from jacli.limits import MAX_GRAPH_NODES
 from jacli.printing import user_text
+from jacli.results import GraphEdge, GraphNode, GraphResult
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -428,3 +429,103 @@ def _evaluate(
         else:
             edges[source] = Edge(source, ids[node.key], partial, blocked)
     return out.detach(), list(edges.values())
+
+
+# ---------------------------------------------------------------------------
+# ``jacli graph``: the graph of a Problem at its point, swept in reverse or forward mode.
+# The API builds the Problem and validates the options; this module never imports the API.
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Leaves:
+    """What a graph reads of a :class:`jacli.api.Problem`; read from it in one place, :func:`_leaves`."""
+
+    program: language.Program
+    inputs: list[sympy.Symbol]  # the n input element symbols
+    params: list[sympy.Symbol]  # the parameters' element symbols
+    values: list[float]  # of the inputs, then of the parameters
+    dtype: torch.dtype
+    point: dict[str, Any]  # variable name -> float or nested list (the result's ``point``)
+
+
+def _leaves(prob: Any) -> _Leaves:
+    params = [s for var in prob.params for s in var.symbols]
+    values = prob.x.tolist() + prob.p.tolist()
+    return _Leaves(prob.program, prob.input_symbols, params, values, prob.x.dtype, prob.point_json())
+
+
+def run_graph(
+    prob: Any,
+    parsed: language.ParsedExpression,
+    seed: Sequence[float] | None,
+    *,
+    mode: str,
+    input: str | None,
+) -> GraphResult:
+    """The computation graph of ``prob`` with adjoints, and in forward mode tangents (see :func:`jacli.api.graph`).
+
+    ``seed``: the weights of the m outputs (reverse mode) or a direction over the n inputs
+    (forward mode); None seeds the first output, and in forward mode the input ``input``
+    (default: the first). ``mode`` and ``input`` are validated by the caller.
+    """
+    leaves = _leaves(prob)
+    program, inputs = leaves.program, leaves.inputs
+    g = computation_graph(
+        program, inputs + leaves.params, leaves.values, inputs=inputs, parsed=parsed, dtype=leaves.dtype
+    )
+    outputs, input_labels = program.output_labels, [s.name for s in inputs]
+    notes = []
+    if mode == "reverse" and seed is not None:
+        weights = list(seed)
+    else:
+        weights = [1.0] + [0.0] * (len(outputs) - 1)
+        if len(outputs) > 1:
+            notes.append(f"adjoints of {outputs[0]}, the first output; --v weights the outputs (a VJP)")
+    adjoints = g.adjoints(weights)
+    tangents, used = None, tuple(weights)
+    if mode == "forward":
+        if seed is not None:
+            direction = list(seed)
+        else:
+            chosen = input if input is not None else input_labels[0]
+            direction = [float(label == chosen) for label in input_labels]
+            if input is None and len(input_labels) > 1:
+                notes.append(f"tangents ∂node/∂{chosen}, the first input; --input or --v picks another direction")
+        node_of = {node.label: i for i, node in enumerate(g.nodes) if node.kind == "input"}
+        pairs = zip(input_labels, direction, strict=True)
+        tangents = g.tangents({node_of[label]: t for label, t in pairs if label in node_of})
+        used = tuple(direction)
+    return GraphResult(
+        expression=program.text,
+        point=leaves.point,
+        inputs=tuple(input_labels),
+        outputs=outputs,
+        mode=mode,
+        v=used,
+        nodes=_result_nodes(g, outputs, adjoints, tangents),
+        edges=tuple(GraphEdge(e.source, e.target, e.partial) for e in g.edges),
+        notes=tuple(notes),
+    )
+
+
+def _result_nodes(
+    g: Graph, outputs: Sequence[str], adjoints: list[float], tangents: list[float] | None
+) -> tuple[GraphNode, ...]:
+    """The result's nodes; an output node names its outputs (``f0, f1`` when two outputs are one node)."""
+    output_of: dict[int, str] = {}
+    for label, node_id in zip(outputs, g.outputs, strict=True):
+        output_of[node_id] = f"{output_of[node_id]}, {label}" if node_id in output_of else label
+    return tuple(
+        GraphNode(
+            id=i,
+            op=n.op,
+            label=n.label,
+            definition=n.definition,
+            value=n.value,
+            adjoint=adjoints[i],
+            tangent=None if tangents is None else tangents[i],
+            output=output_of.get(i),
+        )
+        for i, n in enumerate(g.nodes)
+    )

@@ -200,3 +200,9 @@ def test_limits_import_only_the_standard_library_and_the_errors() -> None:
     outside = sorted(name for name in names if name.split(".")[0] not in sys.stdlib_module_names)
     assert outside == ["jacli.errors"]
     assert dependencies("jacli.errors") == set()
+
+
+@pytest.mark.parametrize("module", ["jacli.checking", "jacli.graphs"])
+def test_check_and_graph_never_import_the_api(module: str) -> None:
+    """The API builds the Problem and calls them: api -> checking/graphs, never back."""
+    assert not dependencies(module) & {"jacli.api", "jacli.cli", "jacli.render"}
