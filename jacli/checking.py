@@ -30,6 +30,8 @@ import sympy  # noqa: TID253 - a stage module, like symbolic.py
 import torch  # noqa: TID253
 
 from jacli import calculus, language, symbolic
+from jacli.limits import CHECK_POINTS_PER_READ as POINTS_PER_READ
+from jacli.limits import CHECK_SPOOL_BYTES as SPOOL_BYTES
 from jacli.limits import FD_CHUNK_ELEMENTS
 from jacli.printing import user_text
 from jacli.results import CheckResult
@@ -649,11 +651,6 @@ def _smoothness(
 # ---------------------------------------------------------------------------
 # ``jacli check`` at many points: every point read (and so validated) first, then one verdict each.
 # ---------------------------------------------------------------------------
-
-SPOOL_BYTES = 16 * 1024 * 1024
-"""Parsed points held in memory while a points file is read through; past this they wait in a temporary file."""
-POINTS_PER_READ = 4096
-"""Rows of a points file parsed at a time, and read back from the spool at a time."""
 
 
 def check_points(points: Iterable[Any], check_one: Callable[[Any], CheckResult]) -> Iterator[CheckResult]:

@@ -55,6 +55,10 @@ MAX_CHUNK_ELEMENTS = 4 * CHUNK_ELEMENTS
 """Float intermediates per chunk a ``--chunk-size`` may ask for (128 MiB of float64): more is clamped."""
 FD_CHUNK_ELEMENTS = 1 << 20
 """Perturbed points (points × inputs) ``check`` evaluates in one batch of finite differences: 8 MiB of float64."""
+CHECK_SPOOL_BYTES = 16 * 1024 * 1024
+"""Bytes of parsed points ``check --points`` holds in memory while it reads the file through; then a temporary file."""
+CHECK_POINTS_PER_READ = 4096
+"""Rows of a points file ``check --points`` parses at a time, and reads back from the spool at a time."""
 
 # --- derivatives ---
 
