@@ -17,7 +17,7 @@ import pytest
 from conftest import Invoke, read_pty
 
 from jacli import cli
-from jacli.reference import LANGUAGE
+from jacli.language import reference_page
 
 ROOT = Path(__file__).resolve().parent.parent
 ESC = "\x1b["
@@ -263,6 +263,9 @@ def test_arguments_have_help(jacli: Invoke) -> None:
     out = jacli("jacobian", "--help")
     assert "The expression, or - to read it from stdin." in out.stdout
     assert out.stdout.count("EXPR  ") == 1
+
+
+LANGUAGE = reference_page()
 
 
 def test_the_language_reference_is_reachable_and_complete(jacli: Invoke) -> None:

@@ -17,19 +17,19 @@ a scalar), so broadcasting, indexing and stacking follow NumPy's rules.
 
 from jacli.language.arrays import Value, element_label, elementwise, flatten_values, matmul, scalar, simplifying
 from jacli.language.build import Binding, Program, Variable, build_program, make_variable
-from jacli.language.constants import constant_value, exact_sign, user_text_of
+from jacli.language.constants import constant_value, exact_sign
 from jacli.language.functions import (
     CONSTANTS,
     FUNCTIONS,
-    RESERVED,
-    FunctionSpec,
-    ceiling,
-    detach,
-    floor,
-    sigmoid,
-    softplus,
+    ROWS,
+    Function,
+    function_lines,
+    reference_page,
+    row_of,
+    site_of,
 )
 from jacli.language.parse import ParsedExpression, Statement, natural_key, parse_expression
+from jacli.language.printing import user_text
 from jacli.language.source import (
     Source,
     check_result_size,
@@ -39,6 +39,7 @@ from jacli.language.source import (
     max_length,
     prepare_source,
 )
+from jacli.language.sympy_functions import ceiling, detach, floor, sigmoid, softplus
 from jacli.language.values import Assignments, parse_assignments
 from jacli.limits import (
     DEFAULT_MAX_ELEMENTS,
@@ -77,11 +78,11 @@ __all__ = [
     "MAX_NESTING",
     "MAX_TREE_SIZE",
     "RECURSION_LIMIT",
-    "RESERVED",
     "RESULT_ENTRIES_PER_ELEMENT",
+    "ROWS",
     "Assignments",
     "Binding",
-    "FunctionSpec",
+    "Function",
     "ParsedExpression",
     "Program",
     "Source",
@@ -100,6 +101,7 @@ __all__ = [
     "exact_sign",
     "flatten_values",
     "floor",
+    "function_lines",
     "make_variable",
     "matmul",
     "max_elements",
@@ -108,9 +110,12 @@ __all__ = [
     "parse_assignments",
     "parse_expression",
     "prepare_source",
+    "reference_page",
+    "row_of",
     "scalar",
     "sigmoid",
     "simplifying",
+    "site_of",
     "softplus",
-    "user_text_of",
+    "user_text",
 ]

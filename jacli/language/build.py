@@ -36,10 +36,10 @@ from jacli.language.constants import (
     _ExponentTooLarge,
     _is_constant,
     exact_sign,
-    user_text_of,
 )
-from jacli.language.functions import _STEP_FUNCTIONS, CONSTANTS, FUNCTIONS
-from jacli.language.parse import ParsedExpression, _node_description
+from jacli.language.functions import CONSTANTS, FUNCTIONS, row_of
+from jacli.language.parse import ParsedExpression, node_description
+from jacli.language.printing import user_text
 from jacli.language.source import Source, _short, dimension_problem, ensure_recursion_room, max_elements
 
 # ---------------------------------------------------------------------------
@@ -204,7 +204,7 @@ class _Builder:
         if handler is None:
             if isinstance(node, ast.Compare | ast.BoolOp):
                 raise self.source.error("comparisons are only allowed as the condition of where(cond, a, b)", node)
-            raise self.source.error(f"{_node_description(node)} is not part of the language", node)
+            raise self.source.error(f"{node_description(node)} is not part of the language", node)
         try:
             return self._guard(node, handler(node))
         except ShapeError as err:
@@ -423,21 +423,22 @@ class _Builder:
 
     def _call(self, node: ast.Call) -> Value:
         assert isinstance(node.func, ast.Name)
-        spec = FUNCTIONS[node.func.id]
-        args = [self.build(a, condition=spec.condition_arg and i == 0) for i, a in enumerate(node.args)]
-        value = self._checked(node, _as_value(spec.build(*args)))
-        if node.func.id in _STEP_FUNCTIONS:
+        function = FUNCTIONS[node.func.id]
+        args = [self.build(a, condition=function.condition_arg and i == 0) for i, a in enumerate(node.args)]
+        value = self._checked(node, _as_value(function.build(*args)))
+        if function.step:
             value = elementwise(node.func.id, lambda e: self._step(e, node), value)
         return value
 
     def _step(self, expr: sympy.Expr, node: ast.AST) -> sympy.Expr:
         """``sign``, ``floor`` or ``ceil`` of a constant that SymPy left open, decided exactly."""
-        if not isinstance(expr, sympy.sign | sympy.floor | sympy.ceiling) or not _is_constant(expr):
+        row = row_of(expr)
+        if row is None or not row.step or not _is_constant(expr):
             return expr
         decided = _exact_step(expr)
         if decided is None:
             raise self.source.error(
-                f"cannot decide {_short(user_text_of(expr))} exactly: its argument is too close to a "
+                f"cannot decide {_short(user_text(expr))} exactly: its argument is too close to a "
                 f"jump to tell apart in {limits.EXACT_DECISION_DIGITS} digits and does not simplify",
                 node,
             )

@@ -90,12 +90,12 @@ def _exact_step(expr: sympy.Expr) -> sympy.Integer | None:
         sign = exact_sign(arg)
         return None if sign is None else sympy.Integer(sign)
     if isinstance(expr, sympy.ceiling):
-        below = _exact_floor(-arg)
+        below = exact_floor(-arg)
         return None if below is None else -below
-    return _exact_floor(arg)
+    return exact_floor(arg)
 
 
-def _exact_floor(value: sympy.Expr) -> sympy.Integer | None:
+def exact_floor(value: sympy.Expr) -> sympy.Integer | None:
     approx = constant_value(value)
     if not math.isfinite(approx):
         return None
@@ -241,7 +241,7 @@ class _Evaluator:
             return _mpc(mpmath.power(base.real, int(exponent.real)))
         return _mpc(mpmath.power(base.real if base.imag == 0 else base, exponent))
 
-    def _exp(self, z: mpmath.mpc) -> mpmath.mpc:
+    def exp(self, z: mpmath.mpc) -> mpmath.mpc:
         if mpmath.isfinite(z) and abs(z.real) > _HUGE_ARGUMENT:
             if z.real < 0:
                 return _mpc(0)
@@ -275,11 +275,11 @@ def _real_if_real(z: mpmath.mpc) -> Any:
     return z.real if z.imag == 0 else z
 
 
-def _real_function(fn: Callable[..., Any]) -> Callable[..., Any]:
+def real_function(fn: Callable[..., Any]) -> Callable[..., Any]:
     return lambda ev, *zs: fn(*(_real_if_real(z) for z in zs))
 
 
-def _trig(fn: Callable[[Any], Any]) -> Callable[..., Any]:
+def trig(fn: Callable[[Any], Any]) -> Callable[..., Any]:
     def apply(ev: _Evaluator, z: mpmath.mpc) -> Any:
         if mpmath.isfinite(z) and z != 0 and mpmath.mag(z) > _TRIG_BITS:
             return ev._overflow(_mpc(mpmath.nan))
@@ -288,7 +288,7 @@ def _trig(fn: Callable[[Any], Any]) -> Callable[..., Any]:
     return apply
 
 
-def _exp_like(fn: Callable[[Any], Any], at_plus: Any, at_minus: Any) -> Callable[..., Any]:
+def exp_like(fn: Callable[[Any], Any], at_plus: Any, at_minus: Any) -> Callable[..., Any]:
     """``fn`` where ``|z|`` is moderate; its limits at ±inf beyond :data:`_HUGE_ARGUMENT`."""
 
     def apply(ev: _Evaluator, z: mpmath.mpc) -> Any:
@@ -300,11 +300,11 @@ def _exp_like(fn: Callable[[Any], Any], at_plus: Any, at_minus: Any) -> Callable
     return apply
 
 
-def _sign(z: mpmath.mpc) -> Any:
+def complex_sign(z: mpmath.mpc) -> Any:
     return mpmath.sign(z.real) if z.imag == 0 else z / abs(z) if z != 0 else 0
 
 
-def _extremum(pick: Callable[..., Any]) -> Callable[..., Any]:
+def extremum(pick: Callable[..., Any]) -> Callable[..., Any]:
     def apply(ev: _Evaluator, *zs: mpmath.mpc) -> Any:
         if any(z.imag != 0 or mpmath.isnan(z.real) for z in zs):
             return mpmath.nan
@@ -315,8 +315,3 @@ def _extremum(pick: Callable[..., Any]) -> Callable[..., Any]:
 
 RULES: dict[type, Callable[..., Any]] = {}
 """How :class:`_Evaluator` computes each SymPy function (looked up along the MRO); filled by ``functions``."""
-
-
-def user_text_of(expr: sympy.Basic) -> str:
-    """``expr`` in the language's words for a message (``ceil``, not ``ceiling``)."""
-    return sympy.sstr(expr).replace("ceiling(", "ceil(")

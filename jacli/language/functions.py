@@ -1,10 +1,24 @@
-"""The function table: the only callables user text can reach, and SymPy functions of our own."""
+"""THE function table: one row per function of the language, holding every view of it.
+
+A row says how the function is written and checked (name, arity), how it builds
+SymPy (``build``, and the SymPy class it builds, ``node``), how torch computes it
+(``torch``, by name: the lowering in :mod:`jacli.compile` resolves it, and
+``--show-torch`` prints it), its op in ``jacli graph``, its exact value on constants
+(``value``, for :mod:`.constants`), whether SymEngine may differentiate it, where it
+is not smooth (``site``, for ``jacli check``) and its line in ``jacli language``.
+Every consumer reads this table; adding a function is one row (and a test).
+
+This module never imports torch: a torch function is named by its dotted path.
+
+>>> FUNCTIONS["atan2"].arity, FUNCTIONS["atan2"].torch, FUNCTIONS["ceil"].node.__name__
+('2 arguments', 'torch.atan2', 'ceiling')
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import mpmath
 import sympy
@@ -12,133 +26,92 @@ import sympy
 from jacli.errors import ShapeError
 from jacli.language import constants
 from jacli.language.arrays import Value, elementwise, scalar, simplifying
-from jacli.language.constants import _exact_floor, _exp_like, _real_function, _sign, _trig
-from jacli.language.constants import _extremum as _pick
-
-# ---------------------------------------------------------------------------
-# SymPy functions of our own: derivative rules that SymPy lacks or gets wrong.
-# ---------------------------------------------------------------------------
+from jacli.language.constants import complex_sign, exp_like, extremum, real_function, trig
+from jacli.language.sympy_functions import ceiling, detach, floor, sigmoid, softplus
+from jacli.reference import FUNCTIONS_PLACE, LANGUAGE_TEMPLATE
 
 
-class detach(sympy.Function):  # noqa: N801 - printed as the user typed it
-    """The value of its argument with derivative zero (``tensor.detach()``)."""
+class Point(Protocol):
+    """A point at which ``jacli check`` looks for non-smooth sites (see :mod:`jacli.checking`)."""
 
-    nargs = 1
+    def at(self, expr: sympy.Basic) -> sympy.Expr:
+        """``expr`` at the point, to many digits."""
 
-    @classmethod
-    def eval(cls, arg: sympy.Expr) -> sympy.Expr | None:
-        return arg if arg.is_number else None
+    def is_zero(self, value: sympy.Expr) -> bool:
+        """Whether a value is zero to those digits."""
 
-    def fdiff(self, argindex: int = 1) -> sympy.Expr:
-        return sympy.S.Zero
-
-    def _eval_evalf(self, prec: int) -> sympy.Expr:
-        return self.args[0]._eval_evalf(prec)
-
-    def _eval_is_real(self) -> bool | None:
-        return self.args[0].is_real
+    def text(self, expr: sympy.Basic) -> str:
+        """``expr`` in the language's words."""
 
 
-class sigmoid(sympy.Function):  # noqa: N801
-    """The logistic function ``1/(1+exp(-x))``."""
-
-    nargs = 1
-
-    @classmethod
-    def eval(cls, arg: sympy.Expr) -> sympy.Expr | None:
-        return 1 / (1 + sympy.exp(-arg)) if arg.is_number else None
-
-    def fdiff(self, argindex: int = 1) -> sympy.Expr:
-        return self * (1 - self)
-
-    def _eval_rewrite_as_exp(self, arg: sympy.Expr, **kwargs: Any) -> sympy.Expr:
-        return 1 / (1 + sympy.exp(-arg))
-
-    def _eval_evalf(self, prec: int) -> sympy.Expr:
-        return self.rewrite(sympy.exp)._eval_evalf(prec)
-
-    def _eval_is_real(self) -> bool | None:
-        return self.args[0].is_real
-
-
-class softplus(sympy.Function):  # noqa: N801
-    """``log(1+exp(x))``, a smooth relu."""
-
-    nargs = 1
-
-    @classmethod
-    def eval(cls, arg: sympy.Expr) -> sympy.Expr | None:
-        return sympy.log(1 + sympy.exp(arg)) if arg.is_number else None
-
-    def fdiff(self, argindex: int = 1) -> sympy.Expr:
-        return sigmoid(self.args[0])
-
-    def _eval_rewrite_as_exp(self, arg: sympy.Expr, **kwargs: Any) -> sympy.Expr:
-        return sympy.log(1 + sympy.exp(arg))
-
-    def _eval_evalf(self, prec: int) -> sympy.Expr:
-        return self.rewrite(sympy.exp)._eval_evalf(prec)
-
-    def _eval_is_real(self) -> bool | None:
-        return self.args[0].is_real
-
-
-class floor(sympy.floor):  # noqa: N801
-    """``floor`` with derivative zero (where it exists), as in torch; exact on constants.
-
-    SymPy's own rounding of a constant can be wrong: it makes
-    ``floor((sqrt(2) + sqrt(3))**2 - 5 - 2*sqrt(6) - 10**-40 + 5)`` 5, not 4.
-    """
-
-    @classmethod
-    def eval(cls, arg: sympy.Expr) -> sympy.Expr | None:
-        if arg.is_number and not arg.is_Rational:
-            return _exact_floor(arg)  # None (left as it is) when it cannot be decided
-        return super().eval(arg)
-
-    def fdiff(self, argindex: int = 1) -> sympy.Expr:
-        return sympy.S.Zero
-
-
-class ceiling(sympy.ceiling):  # noqa: N801
-    """``ceil`` with derivative zero (where it exists), as in torch; exact on constants."""
-
-    @classmethod
-    def eval(cls, arg: sympy.Expr) -> sympy.Expr | None:
-        if arg.is_number and not arg.is_Rational:
-            below = _exact_floor(-arg)
-            return None if below is None else -below
-        return super().eval(arg)
-
-    def fdiff(self, argindex: int = 1) -> sympy.Expr:
-        return sympy.S.Zero
-
-
-# ---------------------------------------------------------------------------
-# The function table: the only callables user text can reach.
-# ---------------------------------------------------------------------------
+Site = Callable[[Any, Point], "str | None"]
+"""Why a node of the row's class is not smooth at a point (``"kink where x = 0"``), or None."""
 
 
 @dataclass(frozen=True)
-class FunctionSpec:
-    """An allowed function: how many arguments it takes and how it builds."""
+class Function:
+    """One function of the language and every view of it."""
 
-    min_args: int
-    max_args: int | None
+    name: str
+    """As the user writes it; also its op in ``jacli graph`` and its name in printed SymPy."""
+    help: str
+    """Its line in ``jacli language``; neighbouring rows with the same help share the line."""
     build: Callable[..., Value]
-    summary: str
-    condition_arg: bool = False  # first argument is a condition (where)
+    """Values (object arrays of SymPy) -> value."""
+    min_args: int = 1
+    max_args: int | None = 1
+    """None: any number (``max(a, b, c)``)."""
+    node: type | None = None
+    """The SymPy class the function builds (matched along the MRO); None when it builds other
+    nodes (``relu`` is ``Max(0, x)``, ``sqrt`` a power), which then need no view of their own."""
+    torch: str | None = None
+    """The torch function, by dotted name: ``--show-torch`` prints it, and :mod:`jacli.compile`
+    computes ``node`` with it (folded pairwise over the arguments when ``max_args`` is None)."""
+    torch_of_array: str | None = None
+    """The torch function of the one-array form (``max(v)`` is ``torch.amax(v)``)."""
+    value: Callable[..., Any] | None = None
+    """mpmath value of ``node`` on constants, ``(evaluator, *args) -> number`` (see :mod:`.constants`)."""
+    symengine: bool = False
+    """SymEngine differentiates ``node`` exactly like SymPy (so it may do so, faster)."""
+    site: Site | None = None
+    """Where ``node`` is not smooth, for ``jacli check``."""
+    usage: str = ""
+    """How ``jacli language`` writes it (default: the name): ``atan2(y, x)``."""
+    condition_arg: bool = False
+    """The first argument is a condition (``where``)."""
+    step: bool = False
+    """Piecewise constant: a constant argument is decided exactly at build (sign, floor, ceil)."""
+
+    @property
+    def arity(self) -> str:
+        """``1 argument``, ``1 to 2 arguments``, ``at least 1 argument``."""
+        plural = "s" if self.min_args != 1 else ""
+        if self.max_args == self.min_args:
+            return f"{self.min_args} argument{plural}"
+        if self.max_args is None:
+            return f"at least {self.min_args} argument{plural}"
+        return f"{self.min_args} to {self.max_args} arguments"
+
+
+# ---------------------------------------------------------------------------
+# Builders: values -> value.
+# ---------------------------------------------------------------------------
+
+
+def _unary(fn: Callable[..., Any], name: str) -> Callable[..., Value]:
+    build = simplifying(fn)
+    return lambda arg: elementwise(name, build, arg)
+
+
+def _binary(fn: Callable[..., Any], name: str) -> Callable[..., Value]:
+    build = simplifying(fn)
+    return lambda a, b: elementwise(name, build, a, b)
 
 
 def _log_base(x: Any, base: Any, evaluate: bool = True) -> sympy.Expr:
     if evaluate:
         return sympy.log(x, base)
     return sympy.Mul(sympy.log(x, evaluate=False), sympy.Pow(sympy.log(base), -1), evaluate=False)
-
-
-def _unary(fn: Callable[..., Any], name: str) -> Callable[..., Value]:
-    build = simplifying(fn)
-    return lambda arg: elementwise(name, build, arg)
 
 
 def _log(arg: Value, base: Value | None = None) -> Value:
@@ -176,72 +149,220 @@ def _dot(a: Value, b: Value) -> Value:
     return scalar(sympy.Add(*(x * y for x, y in zip(a.flat, b.flat, strict=True))))
 
 
-FUNCTIONS: dict[str, FunctionSpec] = {
-    name: FunctionSpec(1, 1, _unary(fn, name), summary)
-    for name, fn, summary in [
-        ("sin", sympy.sin, "sine"),
-        ("cos", sympy.cos, "cosine"),
-        ("tan", sympy.tan, "tangent"),
-        ("asin", sympy.asin, "inverse sine"),
-        ("acos", sympy.acos, "inverse cosine"),
-        ("atan", sympy.atan, "inverse tangent"),
-        ("sinh", sympy.sinh, "hyperbolic sine"),
-        ("cosh", sympy.cosh, "hyperbolic cosine"),
-        ("tanh", sympy.tanh, "hyperbolic tangent"),
-        ("exp", sympy.exp, "exponential"),
-        ("log2", lambda x, **kw: _log_base(x, 2, **kw), "base-2 logarithm"),
-        ("log10", lambda x, **kw: _log_base(x, 10, **kw), "base-10 logarithm"),
-        ("sqrt", sympy.sqrt, "square root"),
-        ("abs", sympy.Abs, "absolute value"),
-        ("sign", sympy.sign, "sign: -1, 0 or 1"),
-        ("floor", floor, "round down (derivative 0)"),
-        ("ceil", ceiling, "round up (derivative 0)"),
-        ("erf", sympy.erf, "error function"),
-        ("sigmoid", sigmoid, "logistic function 1/(1+exp(-x))"),
-        ("softplus", softplus, "log(1+exp(x))"),
-        ("relu", lambda x, **kw: sympy.Max(0, x, **kw), "max(0, x)"),
-        ("detach", detach, "value of the argument, derivative zero"),
-    ]
-} | {
-    "log": FunctionSpec(1, 2, _log, "natural logarithm; log(x, b) in base b"),
-    "atan2": FunctionSpec(2, 2, lambda y, x: elementwise("atan2", simplifying(sympy.atan2), y, x), "atan2(y, x)"),
-    "min": FunctionSpec(1, None, _extremum(sympy.Min, "min"), "smallest argument, or element of one array"),
-    "max": FunctionSpec(1, None, _extremum(sympy.Max, "max"), "largest argument, or element of one array"),
-    "where": FunctionSpec(3, 3, _where, "where(cond, a, b): a where cond holds, else b", condition_arg=True),
-    "sum": FunctionSpec(1, 1, _sum, "sum of the elements of an array"),
-    "dot": FunctionSpec(2, 2, _dot, "dot(a, b): inner product of two vectors"),
-}
+# ---------------------------------------------------------------------------
+# Non-smooth sites (``jacli check``).
+# ---------------------------------------------------------------------------
 
+
+def _number_text(value: sympy.Expr) -> str:
+    number = float(value)
+    return str(int(number)) if number.is_integer() and abs(number) < 1e15 else f"{number:.6g}"
+
+
+def _zero_site(kind: str) -> Site:
+    def site(expr: Any, point: Point) -> str | None:
+        (arg,) = expr.args
+        return f"{kind} where {point.text(arg)} = 0" if point.is_zero(point.at(arg)) else None
+
+    return site
+
+
+def _integer_site(expr: Any, point: Point) -> str | None:
+    (arg,) = expr.args
+    value = point.at(arg)
+    if value.is_number and value.is_real and point.is_zero(value - sympy.Integer(round(value))):
+        return f"jump: {point.text(arg)} = {round(value)} is an integer"
+    return None
+
+
+def _tie_site(expr: Any, point: Point) -> str | None:
+    args = [(a, point.at(a)) for a in expr.args]
+    real = [(a, v) for a, v in args if v.is_number and v.is_real]
+    if len(real) < len(args):
+        return None
+    best = max(v for _, v in real) if isinstance(expr, sympy.Max) else min(v for _, v in real)
+    tied = [a for a, v in real if point.is_zero(v - best)]
+    if len(tied) < 2:
+        return None
+    shown = "" if any(a.is_number for a in tied) else f" = {_number_text(best)}"
+    return f"tie: {' = '.join(point.text(a) for a in tied)}{shown}"
+
+
+def _branch_cut_site(expr: Any, point: Point) -> str | None:
+    y, x = (point.at(a) for a in expr.args)
+    if point.is_zero(y) and x.is_number and x.is_real and x < 0:
+        return f"jump: the branch cut {point.text(expr.args[0])} = 0 with {point.text(expr.args[1])} < 0"
+    return None
+
+
+def _relations(cond: sympy.Basic) -> list[sympy.core.relational.Relational]:
+    if isinstance(cond, sympy.core.relational.Relational):
+        return [cond]
+    if isinstance(cond, sympy.logic.boolalg.BooleanFunction):
+        return [r for a in cond.args for r in _relations(a)]
+    return []
+
+
+def _boundary_site(expr: Any, point: Point) -> str | None:
+    for _value, cond in expr.args:
+        for relation in _relations(cond):
+            if point.is_zero(point.at(relation.lhs - relation.rhs)):
+                where = f"{point.text(relation.lhs)} = {point.text(relation.rhs)}"
+                return f"on the boundary of its condition {point.text(relation)} ({where})"
+    return None
+
+
+# ---------------------------------------------------------------------------
+# THE table, in the order of ``jacli language``.
+# ---------------------------------------------------------------------------
+
+
+def _elementary(name: str, node: type, help: str, value: Callable[..., Any], **views: Any) -> Function:
+    """A function of one argument that builds its own SymPy node and is ``torch.<name>``."""
+    views = {"torch": f"torch.{name}", "symengine": True} | views
+    return Function(name, help, _unary(node, name), node=node, value=value, **views)
+
+
+_TRIG, _HYPERBOLIC = "trigonometric (radians)", "hyperbolic"
+_ROOTS = "square root, absolute value, -1/0/1"
+_ROUNDING = "rounding (derivative 0)"
+_LOGISTIC = "1/(1+exp(-x)), log(1+exp(x)), max(0, x)"
+_EXTREMA = "smallest / largest argument, or element of one array"
+
+ROWS: tuple[Function, ...] = (
+    _elementary("sin", sympy.sin, _TRIG, trig(mpmath.sin)),
+    _elementary("cos", sympy.cos, _TRIG, trig(mpmath.cos)),
+    _elementary("tan", sympy.tan, _TRIG, trig(mpmath.tan)),
+    _elementary("asin", sympy.asin, "inverse trigonometric", real_function(mpmath.asin)),
+    _elementary("acos", sympy.acos, "inverse trigonometric", real_function(mpmath.acos)),
+    _elementary("atan", sympy.atan, "inverse trigonometric", real_function(mpmath.atan)),
+    Function(
+        "atan2", "angle of the point (x, y)", _binary(sympy.atan2, "atan2"), 2, 2, node=sympy.atan2,
+        torch="torch.atan2", value=real_function(mpmath.atan2), site=_branch_cut_site, usage="atan2(y, x)",
+    ),
+    _elementary("sinh", sympy.sinh, _HYPERBOLIC, exp_like(mpmath.sinh, lambda z: mpmath.inf, lambda z: -mpmath.inf)),
+    _elementary("cosh", sympy.cosh, _HYPERBOLIC, exp_like(mpmath.cosh, lambda z: mpmath.inf, lambda z: mpmath.inf)),
+    _elementary("tanh", sympy.tanh, _HYPERBOLIC, exp_like(mpmath.tanh, lambda z: 1, lambda z: -1)),
+    _elementary("exp", sympy.exp, "exponential", lambda ev, z: ev.exp(z)),
+    Function(
+        "log", "natural logarithm; logarithm in base b", _log, 1, 2, node=sympy.log, torch="torch.log",
+        value=real_function(mpmath.log), symengine=True, usage="log(x)   log(x, b)",
+    ),
+    Function("log2", "base-2 and base-10 logarithms", _unary(lambda x, **kw: _log_base(x, 2, **kw), "log2"),
+             torch="torch.log2"),
+    Function("log10", "base-2 and base-10 logarithms", _unary(lambda x, **kw: _log_base(x, 10, **kw), "log10"),
+             torch="torch.log10"),
+    Function("sqrt", _ROOTS, _unary(sympy.sqrt, "sqrt"), torch="torch.sqrt"),
+    _elementary("abs", sympy.Abs, _ROOTS, lambda ev, z: abs(z), symengine=False, site=_zero_site("kink")),
+    _elementary("sign", sympy.sign, _ROOTS, lambda ev, z: complex_sign(z), symengine=False,
+                site=_zero_site("jump"), step=True),
+    Function("floor", _ROUNDING, _unary(floor, "floor"), node=sympy.floor, torch="torch.floor",
+             value=real_function(mpmath.floor), site=_integer_site, step=True),
+    Function("ceil", _ROUNDING, _unary(ceiling, "ceil"), node=sympy.ceiling, torch="torch.ceil",
+             value=real_function(mpmath.ceil), site=_integer_site, step=True),
+    Function("min", _EXTREMA, _extremum(sympy.Min, "min"), 1, None, node=sympy.Min, torch="torch.minimum",
+             torch_of_array="torch.amin", value=extremum(min), site=_tie_site, usage="min(a, b, ...)"),
+    Function("max", _EXTREMA, _extremum(sympy.Max, "max"), 1, None, node=sympy.Max, torch="torch.maximum",
+             torch_of_array="torch.amax", value=extremum(max), site=_tie_site, usage="max(a, b, ...)"),
+    _elementary("erf", sympy.erf, "error function", real_function(mpmath.erf), torch="torch.special.erf",
+                symengine=False),
+    _elementary("sigmoid", sigmoid, _LOGISTIC, exp_like(lambda z: 1 / (1 + mpmath.exp(-z)), lambda z: 1, lambda z: 0),
+                symengine=False),
+    _elementary("softplus", softplus, _LOGISTIC,
+                exp_like(lambda z: mpmath.log1p(mpmath.exp(z)), lambda z: z.real, lambda z: 0),
+                torch="torch.nn.functional.softplus", symengine=False),
+    Function("relu", _LOGISTIC, _unary(lambda x, **kw: sympy.Max(0, x, **kw), "relu"), torch="torch.relu"),
+    Function(
+        "where",
+        "a where cond holds, else b; only the taken\nbranch is differentiated, so\n"
+        "where(x > 0, sqrt(x), 0) at x = -1 has\ngradient 0, not nan",
+        _where, 3, 3, node=sympy.Piecewise, torch="torch.where", site=_boundary_site, usage="where(cond, a, b)",
+        condition_arg=True,
+    ),
+    Function(
+        "detach", "the value of e with derivative zero, like\ntensor.detach() in PyTorch", _unary(detach, "detach"),
+        node=detach, torch="torch.Tensor.detach", value=lambda ev, z: z, usage="detach(e)",
+    ),
+    Function("sum", "sum of the elements; inner product of vectors", _sum, torch="torch.sum", usage="sum(v)"),
+    Function("dot", "sum of the elements; inner product of vectors", _dot, 2, 2, torch="torch.dot",
+             usage="dot(a, b)"),
+)  # fmt: skip
+"""Every function of the language, in the order ``jacli language`` lists them."""
+
+FUNCTIONS: dict[str, Function] = {}
+"""Name -> row: the only callables user text can reach."""
 CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "e": sympy.E}
-RESERVED = frozenset(FUNCTIONS) | frozenset(CONSTANTS)
-_STEP_FUNCTIONS = frozenset({"sign", "floor", "ceil"})
+
+NODE_SITES: dict[type, Site] = {sympy.Heaviside: _zero_site("jump")}
+"""Non-smooth SymPy nodes that are no function of the language (SymPy's own forms)."""
 
 
-_RULES: dict[type, Callable[..., Any]] = {
-    sympy.exp: lambda ev, z: ev._exp(z),
-    sympy.sinh: _exp_like(mpmath.sinh, lambda z: mpmath.inf, lambda z: -mpmath.inf),
-    sympy.cosh: _exp_like(mpmath.cosh, lambda z: mpmath.inf, lambda z: mpmath.inf),
-    sympy.tanh: _exp_like(mpmath.tanh, lambda z: 1, lambda z: -1),
-    sigmoid: _exp_like(lambda z: 1 / (1 + mpmath.exp(-z)), lambda z: 1, lambda z: 0),
-    softplus: _exp_like(lambda z: mpmath.log1p(mpmath.exp(z)), lambda z: z.real, lambda z: 0),
-    sympy.sin: _trig(mpmath.sin),
-    sympy.cos: _trig(mpmath.cos),
-    sympy.tan: _trig(mpmath.tan),
-    sympy.asin: _real_function(mpmath.asin),
-    sympy.acos: _real_function(mpmath.acos),
-    sympy.atan: _real_function(mpmath.atan),
-    sympy.atan2: _real_function(mpmath.atan2),
-    sympy.log: _real_function(mpmath.log),
-    sympy.erf: _real_function(mpmath.erf),
-    sympy.Abs: lambda ev, z: abs(z),
-    sympy.sign: lambda ev, z: _sign(z),
-    sympy.floor: _real_function(mpmath.floor),
-    sympy.ceiling: _real_function(mpmath.ceil),
-    sympy.Max: _pick(max),
-    sympy.Min: _pick(min),
-    detach: lambda ev, z: z,
-}
-"""How :class:`_Evaluator` computes each SymPy function (looked up along the MRO)."""
+_BY_NODE: dict[type, Function] = {}
 
 
-constants.RULES.update(_RULES)
+def add(row: Function) -> None:
+    """Make ``row`` a function of the language: every view reads it from here on (tests add rows)."""
+    if row.name in FUNCTIONS and FUNCTIONS[row.name] is not row:
+        raise ValueError(f"two functions named {row.name!r}")
+    FUNCTIONS[row.name] = row
+    if row.node is not None:
+        _BY_NODE[row.node] = row
+        if row.value is not None:
+            constants.RULES[row.node] = row.value
+
+
+def remove(row: Function) -> None:
+    """Undo :func:`add` (for tests)."""
+    del FUNCTIONS[row.name]
+    if row.node is not None:
+        _BY_NODE.pop(row.node, None)
+        constants.RULES.pop(row.node, None)
+
+
+for _row in ROWS:
+    add(_row)
+
+
+def row_of(expr: sympy.Basic) -> Function | None:
+    """The row whose ``node`` ``expr`` is an instance of (along the MRO), or None."""
+    for cls in type(expr).__mro__:
+        row = _BY_NODE.get(cls)
+        if row is not None:
+            return row
+    return None
+
+
+def site_of(expr: sympy.Basic) -> Site | None:
+    """How to find where ``expr`` is not smooth, or None (smooth everywhere it is defined)."""
+    row = row_of(expr)
+    if row is not None:
+        return row.site
+    return next((site for cls, site in NODE_SITES.items() if isinstance(expr, cls)), None)
+
+
+def is_reserved(name: str) -> bool:
+    """A function or constant name: never a variable."""
+    return name in FUNCTIONS or name in CONSTANTS
+
+
+def function_lines() -> str:
+    """The function list of ``jacli language``, one line per run of rows with the same help."""
+    groups: list[list[Function]] = []
+    for row in FUNCTIONS.values():
+        if groups and groups[-1][0].help == row.help:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    lines = []
+    for group in groups:
+        usages = [row.usage or row.name for row in group]
+        usage = ("   " if any("(" in u for u in usages) else " ").join(usages)
+        first, *rest = group[0].help.split("\n")
+        lines.append(f"  {usage:<31} {first}")
+        lines.extend(" " * 34 + line for line in rest)
+    return "\n".join(lines) + "\n"
+
+
+def reference_page() -> str:
+    """The text of ``jacli language``: the reference, with the function list from the table."""
+    return LANGUAGE_TEMPLATE.replace(FUNCTIONS_PLACE, function_lines())

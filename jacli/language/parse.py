@@ -5,11 +5,13 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from jacli import limits
 from jacli.errors import ExpressionError
-from jacli.language.functions import FUNCTIONS, RESERVED, FunctionSpec
+from jacli.language.functions import FUNCTIONS, is_reserved
 from jacli.language.source import Source, _parse_ast, ensure_recursion_room, prepare_source
 
 # ---------------------------------------------------------------------------
@@ -30,7 +32,53 @@ def natural_key(name: str) -> tuple[tuple[int, int, str], ...]:
 # Parsing: text -> validated statements and free names.
 # ---------------------------------------------------------------------------
 
-_NODE_NAMES = {
+
+def _allowed(source: Source, node: ast.AST) -> None:
+    """A node of the language with nothing of its own to check (its children are checked too)."""
+
+
+def _validate_constant(source: Source, node: ast.Constant) -> None:
+    if isinstance(node.value, bool) or not isinstance(node.value, int | float):
+        raise source.error(f"{node_description(node)} is not part of the language", node)
+
+
+def _validate_name(source: Source, node: ast.Name) -> None:
+    _check_name(source, node.id, node)
+
+
+def _validate_call(source: Source, node: ast.Call) -> None:
+    if not isinstance(node.func, ast.Name):
+        raise source.error("only the functions of the language can be called", node)
+    name = node.func.id
+    if name not in FUNCTIONS:
+        raise source.error(f"unknown function {name!r}{_suggestion(name)}", node)
+    if node.keywords:
+        raise source.error(f"{name}() takes no keyword arguments", node)
+    function = FUNCTIONS[name]
+    count = len(node.args)
+    if count < function.min_args or (function.max_args is not None and count > function.max_args):
+        raise source.error(f"{name}() takes {function.arity}, got {count}", node)
+
+
+NODES: dict[type, Callable[[Source, Any], None] | str] = {
+    # the language: how each node is checked before anything is built (looked up along the MRO)
+    ast.BinOp: _allowed,
+    ast.UnaryOp: _allowed,
+    ast.Call: _validate_call,
+    ast.Name: _validate_name,
+    ast.Constant: _validate_constant,
+    ast.Tuple: _allowed,
+    ast.List: _allowed,
+    ast.Subscript: _allowed,
+    ast.Slice: _allowed,  # inside brackets only: Python's grammar has no other place for one
+    ast.Compare: _allowed,
+    ast.BoolOp: _allowed,
+    ast.operator: _allowed,  # the builder refuses %, //, ^ (as XOR), & and the like by name
+    ast.unaryop: _allowed,
+    ast.cmpop: _allowed,
+    ast.boolop: _allowed,
+    ast.expr_context: _allowed,
+    # refused, with the words of the message
     ast.Attribute: "attribute access ('.')",
     ast.Lambda: "lambda",
     ast.ListComp: "comprehensions",
@@ -47,10 +95,7 @@ _NODE_NAMES = {
     ast.Await: "await",
     ast.Yield: "yield",
     ast.YieldFrom: "yield",
-    ast.Slice: "slices outside brackets",
-}
-
-_STATEMENT_NAMES = {
+    # statements other than 'name = value' and the final expression
     ast.Import: "import",
     ast.ImportFrom: "import",
     ast.FunctionDef: "def",
@@ -75,13 +120,32 @@ _STATEMENT_NAMES = {
     ast.Break: "break",
     ast.Continue: "continue",
 }
+"""THE node table (simpleeval style): a node type -> its check, or the reason it is refused.
+A node type not in the table is refused by its ``ast`` name."""
 
 
-def _node_description(node: ast.AST) -> str:
+def _rule(node: ast.AST) -> Callable[[Source, Any], None] | str | None:
+    for cls in type(node).__mro__:
+        if cls in NODES:
+            return NODES[cls]
+    return None
+
+
+def node_description(node: ast.AST) -> str:
+    """What ``node`` is, in the words of a refusal (``lambda``, ``string literals``)."""
     if isinstance(node, ast.Constant):
         kind = type(node.value).__name__
         return {"str": "string literals", "bytes": "bytes literals", "bool": "True/False"}.get(kind, f"{kind} literals")
-    return _NODE_NAMES.get(type(node), type(node).__name__)
+    rule = _rule(node)
+    return rule if isinstance(rule, str) else type(node).__name__
+
+
+def validate_node(source: Source, node: ast.AST) -> None:
+    """Refuse, by name, every node outside the language (before anything is built)."""
+    rule = _rule(node)
+    if rule is None or isinstance(rule, str):
+        raise source.error(f"{node_description(node)} is not part of the language", node)
+    rule(source, node)
 
 
 @dataclass(frozen=True)
@@ -138,8 +202,7 @@ def parse_expression(text: str) -> ParsedExpression:
                 raise source.error("only 'name = expression' bindings are allowed", stmt)
             statements.append(Statement(stmt.targets[0].id, stmt.value))
         else:
-            kind = _STATEMENT_NAMES.get(type(stmt), type(stmt).__name__)
-            raise source.error(f"{kind} is not part of the language", stmt)
+            raise source.error(f"{node_description(stmt)} is not part of the language", stmt)
     if not statements:
         raise ExpressionError("empty expression", text, None)
     for stmt in statements[:-1]:
@@ -157,8 +220,8 @@ def parse_expression(text: str) -> ParsedExpression:
     bound: dict[str, None] = {}
     for stmt in statements:
         for node in ast.walk(stmt.value):
-            _validate_node(source, node)
-            if isinstance(node, ast.Name) and node.id not in RESERVED and node.id not in bound:
+            validate_node(source, node)
+            if isinstance(node, ast.Name) and not is_reserved(node.id) and node.id not in bound:
                 free[node.id] = None
         if stmt.target is not None:
             _check_binding_target(source, stmt, free, bound)
@@ -170,63 +233,9 @@ def _check_binding_target(source: Source, stmt: Statement, free: dict, bound: di
     name = stmt.target
     assert name is not None
     _check_name(source, name, stmt.value)
-    if name in RESERVED:
+    if is_reserved(name):
         raise source.error(f"{name!r} is a reserved name and cannot be bound", stmt.value)
     if name in bound:
         raise source.error(f"{name!r} is bound twice; use a new name", stmt.value)
     if name in free:
         raise source.error(f"{name!r} is used before it is bound", stmt.value)
-
-
-_ALLOWED_NODES = (
-    ast.BinOp,
-    ast.UnaryOp,
-    ast.Call,
-    ast.Name,
-    ast.Constant,
-    ast.Tuple,
-    ast.List,
-    ast.Subscript,
-    ast.Slice,
-    ast.Compare,
-    ast.BoolOp,
-    ast.operator,
-    ast.unaryop,
-    ast.cmpop,
-    ast.boolop,
-    ast.expr_context,
-)
-
-
-def _validate_node(source: Source, node: ast.AST) -> None:
-    """Refuse, by name, every node outside the language (before anything is built)."""
-    if not isinstance(node, _ALLOWED_NODES):
-        raise source.error(f"{_node_description(node)} is not part of the language", node)
-    if isinstance(node, ast.Constant) and (isinstance(node.value, bool) or not isinstance(node.value, int | float)):
-        raise source.error(f"{_node_description(node)} is not part of the language", node)
-    if isinstance(node, ast.Name):
-        _check_name(source, node.id, node)
-    if isinstance(node, ast.Call):
-        _validate_call(source, node)
-
-
-def _validate_call(source: Source, node: ast.Call) -> None:
-    if not isinstance(node.func, ast.Name):
-        raise source.error("only the functions of the language can be called", node)
-    name = node.func.id
-    if name not in FUNCTIONS:
-        raise source.error(f"unknown function {name!r}{_suggestion(name)}", node)
-    if node.keywords:
-        raise source.error(f"{name}() takes no keyword arguments", node)
-    spec = FUNCTIONS[name]
-    count = len(node.args)
-    if count < spec.min_args or (spec.max_args is not None and count > spec.max_args):
-        raise source.error(f"{name}() takes {_arity(spec)}, got {count}", node)
-
-
-def _arity(spec: FunctionSpec) -> str:
-    if spec.max_args == spec.min_args:
-        return f"{spec.min_args} argument{'s' if spec.min_args != 1 else ''}"
-    if spec.max_args is None:
-        return f"at least {spec.min_args} argument{'s' if spec.min_args != 1 else ''}"
-    return f"{spec.min_args} to {spec.max_args} arguments"

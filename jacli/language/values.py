@@ -10,7 +10,7 @@ import sympy
 from jacli.errors import ExpressionError
 from jacli.language.arrays import Value
 from jacli.language.build import _Builder, _segment
-from jacli.language.parse import _check_name, _validate_node
+from jacli.language.parse import _check_name, validate_node
 from jacli.language.source import Source, _parse_ast, _short, prepare_source
 
 # ---------------------------------------------------------------------------
@@ -43,7 +43,7 @@ def parse_assignments(text: str, what: str = "--at") -> Assignments:
     builder = _Builder(source, {}, constant_only=True)
     for node in ast.walk(call):
         if node is not call and node is not call.func and not isinstance(node, ast.keyword):
-            _validate_node(source, node)
+            validate_node(source, node)
     positional = tuple(_real_value(source, builder.build(arg), arg, what) for arg in call.args)
     named: dict[str, Value] = {}
     for keyword in call.keywords:
