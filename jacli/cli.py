@@ -736,9 +736,9 @@ def _warn_nonfinite_at(point: dict[str, Any]) -> None:
 @app.command(epilog="Example: jacli language | less")
 def language() -> None:
     """The expression language: operators, functions, arrays, bindings, variables."""
-    from jacli.language import reference_page  # the function list comes from the function table  # noqa: PLC0415
+    from jacli.reference import LANGUAGE  # plain text, stdlib only: no SymPy for a help page  # noqa: PLC0415
 
-    typer.echo(reference_page(), nl=False)
+    typer.echo(LANGUAGE, nl=False)
 
 
 # ---------------------------------------------------------------------------

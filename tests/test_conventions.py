@@ -17,7 +17,7 @@ import pytest
 from conftest import Invoke, read_pty
 
 from jacli import cli
-from jacli.language import reference_page
+from jacli.reference import LANGUAGE
 
 ROOT = Path(__file__).resolve().parent.parent
 ESC = "\x1b["
@@ -265,14 +265,14 @@ def test_arguments_have_help(jacli: Invoke) -> None:
     assert out.stdout.count("EXPR  ") == 1
 
 
-LANGUAGE = reference_page()
-
-
 def test_the_language_reference_is_reachable_and_complete(jacli: Invoke) -> None:
     assert "jacli language" in jacli("--help").stdout
     page = jacli("language")
     assert page.exit_code == 0 and page.stdout == LANGUAGE
-    from jacli.language import CONSTANTS, FUNCTIONS
+    from jacli.language import CONSTANTS, FUNCTIONS, function_lines, reference_page
+
+    assert reference_page() == LANGUAGE, "jacli/reference.py: paste language.function_lines() as its function list"
+    assert function_lines() in LANGUAGE
 
     words = set(LANGUAGE.replace("(", " ").replace(")", " ").replace(",", " ").split())
     assert set(FUNCTIONS) - words == set(), "functions missing from `jacli language`"

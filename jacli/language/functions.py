@@ -28,7 +28,7 @@ from jacli.language import constants
 from jacli.language.arrays import Value, elementwise, scalar, simplifying
 from jacli.language.constants import complex_sign, exp_like, extremum, real_function, trig
 from jacli.language.sympy_functions import ceiling, detach, floor, sigmoid, softplus
-from jacli.reference import FUNCTIONS_PLACE, LANGUAGE_TEMPLATE
+from jacli.reference import LANGUAGE
 
 
 class Point(Protocol):
@@ -364,5 +364,8 @@ def function_lines() -> str:
 
 
 def reference_page() -> str:
-    """The text of ``jacli language``: the reference, with the function list from the table."""
-    return LANGUAGE_TEMPLATE.replace(FUNCTIONS_PLACE, function_lines())
+    """``jacli language`` as the function table writes it: :data:`jacli.reference.LANGUAGE`, with its
+    function list generated (the page itself stays plain text, so it prints without SymPy)."""
+    head, rest = LANGUAGE.split("\nFunctions\n", 1)
+    tail = rest[rest.index("  Functions act elementwise") :]
+    return f"{head}\nFunctions\n{function_lines()}{tail}"
