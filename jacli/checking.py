@@ -30,10 +30,10 @@ import sympy  # noqa: TID253 - a stage module, like symbolic.py
 import torch  # noqa: TID253
 
 from jacli import calculus, language, symbolic
+from jacli.language import user_text
 from jacli.limits import CHECK_POINTS_PER_READ as POINTS_PER_READ
 from jacli.limits import CHECK_SPOOL_BYTES as SPOOL_BYTES
 from jacli.limits import FD_CHUNK_ELEMENTS
-from jacli.printing import user_text
 from jacli.results import CheckResult
 
 if TYPE_CHECKING:
@@ -377,54 +377,26 @@ def _dependencies(expr: sympy.Basic, bindings: dict[sympy.Symbol, sympy.Expr]) -
 
 
 def _site(expr: sympy.Basic, values: dict[sympy.Symbol, sympy.Expr]) -> NonSmooth | None:
-    if not expr.free_symbols:
-        return None
-    text = user_text(expr)
-    if isinstance(expr, sympy.Abs | sympy.sign | sympy.Heaviside):
-        arg = expr.args[0]
-        if _is_zero(_at(arg, values)):
-            kind = "kink" if isinstance(expr, sympy.Abs) else "jump"
-            return NonSmooth(text, f"{kind} where {user_text(arg)} = 0")
-    if isinstance(expr, sympy.floor | sympy.ceiling):
-        arg = expr.args[0]
-        value = _at(arg, values)
-        if value.is_number and value.is_real and _is_zero(value - sympy.Integer(round(value))):
-            return NonSmooth(text, f"jump: {user_text(arg)} = {round(value)} is an integer")
-    if isinstance(expr, sympy.Max | sympy.Min):
-        args = [(a, _at(a, values)) for a in expr.args]
-        real = [(a, v) for a, v in args if v.is_number and v.is_real]
-        if len(real) == len(args):
-            best = max(v for _, v in real) if isinstance(expr, sympy.Max) else min(v for _, v in real)
-            tied = [a for a, v in real if _is_zero(v - best)]
-            if len(tied) > 1:
-                names = " = ".join(user_text(a) for a in tied)
-                shown = "" if any(a.is_number for a in tied) else f" = {_short(best)}"
-                return NonSmooth(text, f"tie: {names}{shown}")
-    if isinstance(expr, sympy.atan2):
-        y, x = (_at(a, values) for a in expr.args)
-        if _is_zero(y) and x.is_number and x.is_real and x < 0:
-            cut = f"{user_text(expr.args[0])} = 0 with {user_text(expr.args[1])} < 0"
-            return NonSmooth(text, f"jump: the branch cut {cut}")
-    if isinstance(expr, sympy.Piecewise):
-        for _value, cond in expr.args:
-            for relation in _relations(cond):
-                if _is_zero(_at(relation.lhs - relation.rhs, values)):
-                    where = f"{user_text(relation.lhs)} = {user_text(relation.rhs)}"
-                    return NonSmooth(text, f"on the boundary of its condition {user_text(relation)} ({where})")
-    return None
+    """``expr`` and why it is not smooth at the point, by its row of the function table; or None."""
+    site = language.site_of(expr) if expr.free_symbols else None
+    why = None if site is None else site(expr, _Point(values))
+    return None if why is None else NonSmooth(user_text(expr), why)
 
 
-def _relations(cond: sympy.Basic) -> list[sympy.core.relational.Relational]:
-    if isinstance(cond, sympy.core.relational.Relational):
-        return [cond]
-    if isinstance(cond, sympy.logic.boolalg.BooleanFunction):
-        return [r for a in cond.args for r in _relations(a)]
-    return []
+@dataclass(frozen=True)
+class _Point:
+    """The point, as a function's site rule reads it (:class:`jacli.language.functions.Point`)."""
 
+    values: dict[sympy.Symbol, sympy.Expr]
 
-def _short(value: sympy.Expr) -> str:
-    number = float(value)
-    return str(int(number)) if number.is_integer() and abs(number) < 1e15 else f"{number:.6g}"
+    def at(self, expr: sympy.Basic) -> sympy.Expr:
+        return _at(expr, self.values)
+
+    def is_zero(self, value: sympy.Expr) -> bool:
+        return _is_zero(value)
+
+    def text(self, expr: sympy.Basic) -> str:
+        return user_text(expr)
 
 
 def not_differentiable(

@@ -10,7 +10,7 @@ first variable appears in the text, so ``(a+b)*(b+1)`` names ``c = a + b`` and
 ``d = b + 1``.
 
 Every number comes from torch, operation by operation, with jacli's own
-semantics (``compile.TORCH_FUNCTIONS``): forward values in the problem's dtype,
+semantics (``compile.torch_function``: the function table): forward values in the problem's dtype,
 each edge's local partial by ``torch.autograd.grad`` of that one operation, then
 a reverse sweep (adjoints ∂f/∂node, seeded by ``v``) and a forward sweep
 (tangents ∂node/∂x along a seed direction). As in :mod:`jacli.compile`, only the
@@ -41,8 +41,8 @@ import torch  # noqa: TID253
 from jacli import compile as lowering
 from jacli import language
 from jacli.errors import UsageError
+from jacli.language import user_text
 from jacli.limits import MAX_GRAPH_NODES
-from jacli.printing import user_text
 from jacli.results import GraphEdge, GraphNode, GraphResult
 
 if TYPE_CHECKING:
@@ -53,11 +53,6 @@ OPERATION_NAMES: dict[type, str] = {
     sympy.Add: "add",
     sympy.Mul: "mul",
     sympy.Pow: "pow",
-    sympy.Abs: "abs",
-    sympy.Max: "max",
-    sympy.Min: "min",
-    sympy.ceiling: "ceil",
-    sympy.Piecewise: "where",
     sympy.StrictGreaterThan: "gt",
     sympy.GreaterThan: "ge",
     sympy.StrictLessThan: "lt",
@@ -69,7 +64,8 @@ OPERATION_NAMES: dict[type, str] = {
     sympy.Not: "not",
     sympy.ITE: "where",
 }
-"""Operation names for the ``op`` field; other functions use their own name (``sin``, ``log``)."""
+"""Operation names of the nodes that are no function of the language; a function's op is its name
+(``sin``, ``ceil``, ``where``: its row of the function table), anything else its SymPy class, lowercased."""
 
 
 @dataclass
@@ -261,7 +257,8 @@ def _op_name(expr: sympy.Basic, kind: str) -> str:
     for cls in type(expr).__mro__:
         if cls in OPERATION_NAMES:
             return OPERATION_NAMES[cls]
-    return {"ceiling": "ceil"}.get(type(expr).__name__, type(expr).__name__.lower())
+    row = language.row_of(expr)
+    return row.name if row is not None else type(expr).__name__.lower()
 
 
 def _definition_text(node: _Node, labels: dict[Any, str]) -> str:
@@ -278,28 +275,11 @@ def _definition_text(node: _Node, labels: dict[Any, str]) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _lookup(expr: sympy.Basic) -> Any:
-    for cls in type(expr).__mro__:
-        if cls in lowering.TORCH_FUNCTIONS:
-            return lowering.TORCH_FUNCTIONS[cls]
-    raise UsageError(f"cannot evaluate {type(expr).__name__} with torch: {expr}")
-
-
-def _power(base: Tensor, exponent: Tensor, exponent_expr: sympy.Basic) -> Tensor:
-    """As :mod:`jacli.compile` lowers powers, so the partials match jacli's autodiff."""
-    if exponent_expr.free_symbols:
-        return torch.pow(base, exponent)
-    special = {sympy.S.Half: torch.sqrt, -sympy.S.Half: torch.rsqrt, -sympy.S.One: torch.reciprocal,
-               sympy.Integer(2): torch.square}  # fmt: skip
-    if exponent_expr in special:
-        return special[exponent_expr](base)
-    power = int(exponent_expr) if exponent_expr.is_Integer else language.constant_value(exponent_expr)
-    return torch.pow(base, power)
-
-
 def _apply(expr: sympy.Basic, args: list[Tensor]) -> Tensor:
-    if isinstance(expr, sympy.Pow):
-        return _power(args[0], args[1], expr.exp)
+    if isinstance(expr, sympy.Pow):  # as jacli.compile lowers powers, so the partials match jacli's autodiff
+        if expr.exp.free_symbols:
+            return torch.pow(*args)
+        return lowering.power_function(expr.exp)(args[0])
     if isinstance(expr, sympy.Piecewise):
         pairs = expr.args
         has_default = pairs[-1][1] is sympy.true
@@ -310,7 +290,7 @@ def _apply(expr: sympy.Basic, args: list[Tensor]) -> Tensor:
             result = torch.where(cond, value, result)
             index -= 2
         return result
-    return _lookup(expr)(*args)
+    return lowering.torch_function(expr)(*args)
 
 
 def _taken_branch(expr: sympy.Piecewise, args: list[Tensor]) -> int:

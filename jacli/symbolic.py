@@ -224,13 +224,15 @@ class Differentiator:
 # Optional accelerator: SymEngine (SymPy's C++ core, ``pip install symengine``).
 # ---------------------------------------------------------------------------
 
-_SYMENGINE_FUNCTIONS = frozenset(
-    {
-        sympy.sin, sympy.cos, sympy.tan, sympy.asin, sympy.acos, sympy.atan,
-        sympy.sinh, sympy.cosh, sympy.tanh, sympy.exp, sympy.log,
-    }
-)  # fmt: skip
-"""Functions that SymEngine differentiates exactly like SymPy; anything else stays with SymPy."""
+
+def _symengine_knows(node: sympy.Basic) -> bool:
+    """SymEngine differentiates ``node`` exactly like SymPy (a function: its row of the function table says)."""
+    if isinstance(node, _SYMENGINE_NODES):
+        return True
+    row = language.row_of(node)
+    return row is not None and row.symengine and node.func is row.node
+
+
 _SYMENGINE_NODES = (sympy.Add, sympy.Mul, sympy.Pow, sympy.Symbol, sympy.Number, sympy.NumberSymbol)
 """Other node types SymEngine handles like SymPy (no Max, Piecewise, Heaviside, …)."""
 
@@ -257,7 +259,7 @@ def _diff(expr: sympy.Expr, x: sympy.Symbol, accelerate: bool = True) -> sympy.E
     engine = _symengine() if accelerate else None
     expr = as_expr(expr)
     nodes = sympy.preorder_traversal(expr)
-    if engine is None or not all(isinstance(n, _SYMENGINE_NODES) or n.func in _SYMENGINE_FUNCTIONS for n in nodes):
+    if engine is None or not all(_symengine_knows(n) for n in nodes):
         return sympy.diff(expr, x)
     symbols = {s.name: s for s in expr.free_symbols}
     if x.name not in symbols:

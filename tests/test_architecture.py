@@ -84,7 +84,10 @@ def dependencies(module: str) -> set[str]:
         if name == "jacli":
             found.add(name)
         elif name.startswith("jacli."):
-            found |= {parent for parent in _with_parents(name) if parent in MODULES}
+            # the packages above ``module`` itself have run already: importing a sibling does not import them
+            # again (jacli.language.parse -> jacli.language.source is no edge to jacli.language)
+            implicit = (_with_parents(name) - {name}) & _with_parents(module)
+            found |= {parent for parent in _with_parents(name) - implicit if parent in MODULES}
     found.discard(module)
     return found
 
@@ -159,6 +162,24 @@ def test_the_daemon_imports_no_cli_module() -> None:
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("jacli.render")))
 def test_renderers_import_no_torch(module: str) -> None:
     torch = sorted(name for name in imported_names(module) if name.split(".")[0] == "torch")
+    assert torch == [], f"{module} imports {torch}"
+
+
+def _closure(module: str) -> set[str]:
+    """``module`` and every jacli module it imports, directly or not."""
+    seen, pending = set(), [module]
+    while pending:
+        name = pending.pop()
+        if name not in seen:
+            seen.add(name)
+            pending.extend(dependencies(name))
+    return seen
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("jacli.language")))
+def test_the_language_imports_no_torch(module: str) -> None:
+    """``language/`` is text -> SymPy: not torch, not even through another jacli module."""
+    torch = sorted(name for m in _closure(module) for name in imported_names(m) if name.split(".")[0] == "torch")
     assert torch == [], f"{module} imports {torch}"
 
 

@@ -264,7 +264,10 @@ def test_the_language_reference_is_reachable_and_complete(jacli: Invoke) -> None
     assert "jacli language" in jacli("--help").stdout
     page = jacli("language")
     assert page.exit_code == 0 and page.stdout == LANGUAGE
-    from jacli.language import CONSTANTS, FUNCTIONS
+    from jacli.language import CONSTANTS, FUNCTIONS, function_lines, reference_page
+
+    assert reference_page() == LANGUAGE, "jacli/reference.py: paste language.function_lines() as its function list"
+    assert function_lines() in LANGUAGE
 
     words = set(LANGUAGE.replace("(", " ").replace(")", " ").replace(",", " ").split())
     assert set(FUNCTIONS) - words == set(), "functions missing from `jacli language`"
