@@ -21,11 +21,11 @@ DEFAULT_MAX_LENGTH = 1_000_000
 DEFAULT_MAX_ELEMENTS = 10_000
 """Elements of one array value, outputs, or inputs (``JACLI_MAX_ELEMENTS``)."""
 MAX_NESTING = 100
-"""Bracket nesting depth."""
+"""Depth of nested brackets and calls in one expression."""
 MAX_DIMENSIONS = 32
 """Dimensions of one array (NumPy iterates over at most 32)."""
 MAX_NAME_LENGTH = 64
-"""Characters in one variable or binding name."""
+"""Characters in one variable or binding name (longer names are refused)."""
 MAX_INT_BITS = 10_000
 """Size of an exact integer or rational the parser may build (~3000 digits)."""
 MAX_DECIMAL_EXPONENT = 1000
