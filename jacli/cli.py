@@ -26,8 +26,20 @@ if TYPE_CHECKING:
     from jacli.results import Result
 
 # Also re-exported for the command bodies and tests: what moved to jacli.terminal keeps its old name here.
-__all__ = ["OUT_OF_MEMORY", "STDIN_CHUNK", "app", "click_command", "color_wanted", "out_of_memory", "program"]
-__all__ += ["read_expression", "reported_errors", "run", "stdout_console", "warn"]
+__all__ = [
+    "OUT_OF_MEMORY",
+    "STDIN_CHUNK",
+    "app",
+    "click_command",
+    "color_wanted",
+    "out_of_memory",
+    "program",
+    "read_expression",
+    "reported_errors",
+    "run",
+    "stdout_console",
+    "warn",
+]
 
 
 class OutputFormat(str, enum.Enum):

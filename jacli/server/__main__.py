@@ -55,7 +55,7 @@ def _runner(memory_limit: int) -> Run:
     Out of memory there names the server's limit, the one a user can raise. The CLI
     is imported when the first command runs (after :func:`_preload`, so for free).
     """
-    hint = {}
+    hint: dict[str, str] = {}
     if memory_limit:
         why = f"the server allows {memory_limit} MiB per command (jacli server start --memory-limit MiB)"
         hint = {"out_of_memory": f"out of memory: {why}"}
