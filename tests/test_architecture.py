@@ -153,10 +153,23 @@ def test_only_the_entry_points_import_the_cli(target: str) -> None:
     assert importers <= ALLOWED_IMPORTERS[target], sorted(importers - ALLOWED_IMPORTERS[target])
 
 
-def test_the_daemon_imports_no_cli_module() -> None:
-    """The daemon gets ``run`` injected by ``python -m jacli.server``."""
-    heavy = {"jacli.cli", "jacli.entry", "jacli.terminal", "jacli.api"}
-    assert not dependencies("jacli.server.daemon") & heavy
+@pytest.mark.parametrize("module", ["jacli.server.daemon", "jacli.server.child", "jacli.server.client"])
+def test_the_server_imports_no_cli_module(module: str) -> None:
+    """The daemon and its children get ``run`` injected by ``python -m jacli.server``; the client is stdlib."""
+    heavy = {"jacli.cli", "jacli.entry", "jacli.terminal", "jacli.typer_compat", "jacli.api"}
+    assert not dependencies(module) & heavy
+
+
+def test_the_funnel_gets_the_program_injected() -> None:
+    """``jacli.terminal`` runs the CLI's program without importing it (nor Typer, nor Click)."""
+    assert not dependencies("jacli.terminal") & {"jacli.cli", "jacli.typer_compat", "jacli.entry"}
+    assert not {name.split(".")[0] for name in imported_names("jacli.terminal")} & {"typer", "click", "rich"}
+
+
+def test_typer_and_click_are_imported_in_one_module() -> None:
+    """Typer and Click come through ``jacli.typer_compat`` (its import is the one that must not warn)."""
+    users = {m for m in MODULES if {n.split(".")[0] for n in imported_names(m)} & {"typer", "click"}}
+    assert users == {"jacli.typer_compat"}
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("jacli.render")))
@@ -205,7 +218,7 @@ def test_only_the_entry_point_ends_the_process() -> None:
     """``os._exit`` in ``entry`` only, and in the daemon's forked children (which must never return
     into the server's loop); nobody replaces it."""
     callers = {module for module in MODULES if _exit_calls(module)[0]}
-    assert callers == {"jacli.entry", "jacli.server.daemon"}
+    assert callers == {"jacli.entry", "jacli.server.daemon", "jacli.server.child"}
     assert [module for module in MODULES if _exit_calls(module)[1]] == []
 
 
