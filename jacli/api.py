@@ -12,465 +12,193 @@ Each function chains the stages parse -> compile -> differentiate and returns a
 
 from __future__ import annotations
 
-import collections
-import contextvars
-import decimal
 import functools
-import math
 import numbers
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sympy
 import torch
 
-from jacli import calculus, language, symbolic
-from jacli.compile import TorchFunction, to_torch
+from jacli import batch, calculus, language, layout, symbolic, symbolic_result
+from jacli.batch import PointsEvaluation
+from jacli.compile import TorchFunction
 from jacli.errors import ShapeError, UsageError
-from jacli.language import MAX_DIMENSIONS as MAX_DIMS  # one limit for every reader of arrays
-from jacli.limits import DENSE_FUNC_HESSIAN_INPUTS
-from jacli.results import InputBlock, Result, SymbolicText
+from jacli.problem import (
+    DTYPES,
+    Problem,
+    as_device,
+    as_dtype,
+    as_tensor,
+    compiled_for,
+    parse,
+    problem,
+    program_for,
+    validate_points,
+)
+from jacli.quantities import QUANTITIES, Quantity
+from jacli.results import InputBlock, Result, SymbolicDisplay
+from jacli.values import (
+    Point,
+    assign_point,
+    fixed_values,
+    one_of,
+    option_number,
+    parse_vector,
+    short,
+    wrt_names,
+)
 
 if TYPE_CHECKING:
     from torch import Tensor
 
-Point = str | Mapping[str, Any] | Sequence[Any] | None
-"""``"1,2"``, ``"x=1, A=[[1,2],[3,4]]"``, ``{"x": 1}`` or ``[1, 2]``."""
 
-DTYPES = {"float64": torch.float64, "float32": torch.float32}
+__all__ = [
+    "DTYPES", "Point", "PointsEvaluation", "Problem", "Result", "check", "evaluate", "evaluate_at",
+    "evaluate_points", "gradient", "graph", "hessian", "hvp", "jacobian", "jvp", "laplacian", "option_number",
+    "parse", "parse_vector", "problem", "torch_program", "validate_points", "vjp", "wrt_names",
+]  # fmt: skip
 
-# ---------------------------------------------------------------------------
-# A problem: an expression, which variables, and a point.
-# ---------------------------------------------------------------------------
+
+def _quantity(quantity: Quantity | str) -> Quantity:
+    if isinstance(quantity, Quantity):
+        return quantity
+    if not isinstance(quantity, str) or quantity not in QUANTITIES:
+        raise UsageError(f"cannot evaluate {short(quantity)}; one of {', '.join(QUANTITIES)}")
+    return QUANTITIES[quantity]
+
+
+def _check_mode(quantity: Quantity, mode: Any) -> None:
+    if quantity.modes and not one_of(mode, calculus.MODES):
+        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {short(mode)}")
 
 
 @dataclass(frozen=True)
-class Problem:
-    """Everything needed to differentiate an expression at one point."""
+class _Plan:
+    """A quantity of one program with its ``--v`` and mode settled: what one chunk of points needs."""
 
+    quantity: Quantity
     program: language.Program
-    inputs: tuple[language.Variable, ...]
-    params: tuple[language.Variable, ...]
-    values: dict[str, language.Value]  # exact SymPy values of every variable
-    fn: TorchFunction
-    x: Tensor
-    p: Tensor
-
-    def function(self) -> Any:
-        """``x -> f(x, p)`` with the parameters bound."""
-        return lambda x: self.fn(x, self.p)
+    inputs: list[sympy.Symbol]
+    setup: Any  # batch.Setup
+    weights: list[sympy.Expr] | None
+    mode: str | None
+    shape: tuple[int, ...]
+    """The result's shape at one point."""
 
     @property
-    def input_symbols(self) -> list[sympy.Symbol]:
-        return [s for v in self.inputs for s in v.symbols]
+    def scalar_output(self) -> bool:
+        return not self.program.output_shape
 
     @property
-    def blocks(self) -> tuple[InputBlock, ...]:
-        blocks, start = [], 0
-        for v in self.inputs:
-            blocks.append(InputBlock(v.name, v.shape, start))
-            start += v.size
-        return tuple(blocks)
+    def drops_output(self) -> bool:
+        return self.quantity.drops_scalar_output and self.scalar_output
 
-    def exact_point(self) -> dict[sympy.Symbol, sympy.Expr]:
-        """Symbol -> exact value, for every element of every variable."""
-        return {
-            s: value
-            for v in self.program.variables
-            for s, value in zip(v.symbols, self.values[v.name].flat, strict=True)
-        }
+    def numeric(self, x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
+        """(rows, n), (rows, k) -> value (rows, m), result (rows, *shape)."""
+        value, result = self.quantity.numeric(self.setup, x, p)
+        return value, result[:, 0] if self.drops_output else result
 
-    def point_json(self) -> dict[str, Any]:
-        """Variable name -> float or nested list, in variable order."""
-        return {
-            v.name: np.vectorize(language.constant_value, otypes=[float])(self.values[v.name]).tolist()
-            for v in self.program.variables
-        }
-
-
-def parse(text: str) -> language.ParsedExpression:
-    """Parse (cached: many points of one expression parse once); an expression that is not a str is refused."""
-    return _parse(_text(text, "the expression"))
-
-
-@functools.lru_cache(maxsize=64)
-def _parse(text: str) -> language.ParsedExpression:
-    return language.parse_expression(text)
-
-
-def _text(value: Any, what: str) -> str:
-    """``value`` when it is a str; bytes or anything else is a usage error naming ``what``."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bytes | bytearray | memoryview):
-        raise UsageError(f"{what} must be text (str), not bytes; decode it first")
-    raise UsageError(f"{what} must be a string, not {type(value).__name__}")
-
-
-def option_number(name: str, value: Any, *, positive: bool = False) -> float | None:
-    """A numeric option such as ``--h``, ``--rtol``, ``--atol``: None, or a finite number ≥ 0 (> 0 if ``positive``).
-
-    Any other value, of any type, is a :class:`UsageError`:
-
-    >>> option_number("--h", "0.1", positive=True)
-    Traceback (most recent call last):
-    ...
-    jacli.errors.UsageError: --h must be a finite positive number, not '0.1'
-    """
-    if value is None:
-        return None
-    number = math.nan
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        try:
-            number = float(value)
-        except (OverflowError, ValueError):  # Fraction(10**5000, 3): too large for a float
-            pass
-    if not (math.isfinite(number) and (number > 0 if positive else number >= 0)):
-        kind = "positive" if positive else "non-negative"
-        raise UsageError(f"{name} must be a finite {kind} number, not {_short(value)}")
-    return number
-
-
-def _one_of(value: Any, choices: Sequence[str]) -> bool:
-    """Whether ``value`` is one of the strings ``choices`` (an array or other object is not, without a ValueError)."""
-    return isinstance(value, str) and value in choices
-
-
-def _short(value: Any) -> str:
-    """``repr(value)`` for a message, at most 40 characters (a huge value in a message is noise)."""
-    if isinstance(value, str | bytes):
-        value = value[:41]
-    elif not _cheap_repr(value):
-        return f"a {type(value).__name__}"
-    try:
-        text = repr(value)
-    except ValueError:  # an int of more than 4300 digits inside a Fraction or SymPy number
-        return f"a huge {type(value).__name__}"
-    return text if len(text) <= 40 else text[:28] + "…" + text[-8:]
-
-
-def _cheap_repr(value: Any) -> bool:
-    """Whether ``repr(value)`` is short work: a number or None, not a huge int (quadratic) or a container."""
-    if isinstance(value, int):
-        return value.bit_length() < 4096
-    return value is None or isinstance(value, numbers.Number | decimal.Decimal | sympy.Basic)
-
-
-@functools.lru_cache(maxsize=64)
-def _program(text: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> language.Program:
-    return language.build_program(parse(text), dict(shapes))
-
-
-@functools.lru_cache(maxsize=64)
-def _compiled(text: str, shapes: tuple[tuple[str, tuple[int, ...]], ...], wrt: tuple[str, ...]) -> TorchFunction:
-    program = _program(text, shapes)
-    inputs = [program.variable(n) for n in wrt]
-    params = [v for v in program.variables if v.name not in wrt]
-    return to_torch(program, inputs, params)
-
-
-def wrt_names(parsed: language.ParsedExpression, wrt: str | Sequence[str] | None) -> tuple[str, ...]:
-    """The differentiation variables: ``wrt`` checked against the expression, or all its names."""
-    if not parsed.names:
-        raise UsageError("the expression has no variables, so there is nothing to differentiate")
-    if wrt is None:
-        return parsed.names
-    if isinstance(wrt, str):
-        names = [n.strip() for n in wrt.split(",")]
-    elif isinstance(wrt, list | tuple) and all(isinstance(n, str) for n in wrt):
-        names = list(wrt)
-    else:
-        raise UsageError(f"wrt must be names: a string like 'x,y' or a list of strings, not {_short(wrt)}")
-    known_names = set(parsed.names)
-    for name in names:
-        if name not in known_names:
-            known = ", ".join(parsed.names) or "none"
-            raise UsageError(
-                f"--wrt names {_short(name)}, which is not a variable of the expression (variables: {known})"
-            )
-    duplicates = sorted(n for n, count in collections.Counter(names).items() if count > 1)
-    if duplicates:
-        raise UsageError(f"--wrt names {', '.join(map(repr, duplicates))} more than once")
-    if not names:
-        raise UsageError("--wrt names no variable")
-    return tuple(names)
-
-
-def _number(x: Any, name: str) -> sympy.Expr:
-    """A Python, NumPy or SymPy number -> an exact SymPy number (floats by their decimal repr).
-
-    Finite real numbers only, as ``--at`` takes them: bool, complex, nan, inf, strings
-    and other objects are usage errors (never a TypeError or OverflowError).
-    """
-    if isinstance(x, bool | np.bool_):
-        raise UsageError(f"value for {name!r} is not numeric: {x!r}")
-    if isinstance(x, numbers.Rational):  # int, Fraction, NumPy and SymPy integers: exact
-        numerator, denominator = int(x.numerator), int(x.denominator)
-        if max(numerator.bit_length(), denominator.bit_length()) > language.MAX_INT_BITS:  # as --at refuses it
-            raise UsageError(
-                f"value for {name!r} is too large to compute exactly (over {language.MAX_INT_BITS:,} bits)"
-            )
-        return sympy.Rational(numerator, denominator)
-    if isinstance(x, numbers.Real | decimal.Decimal):
-        try:
-            value = float(x)
-        except (OverflowError, ValueError):
-            value = math.nan
-        if math.isfinite(value):
-            return sympy.Rational(repr(value))
-    if isinstance(x, sympy.Expr) and x.is_number and x.is_real is True and x.is_finite is True:
-        for rational in x.atoms(sympy.Rational):  # the numbers inside are held to the same size
-            _number(rational, name)
-        return x
-    raise UsageError(f"value for {name!r} is not a finite real number: {_short(x)}")
-
-
-def _as_value(raw: Any, name: str) -> language.Value:
-    """A number, nested list, NumPy array or torch tensor from Python -> an object array of SymPy numbers.
-
-    Sizes and depth are checked before anything is converted, so a 10,000,000-element
-    array is refused at once (not after seconds and hundreds of MB).
-    """
-    if isinstance(raw, str):
-        parsed = language.parse_assignments(raw)
-        if len(parsed.positional) != 1 or parsed.named:
-            raise UsageError(f"value for {name!r} must be one number or array, got {_short(raw)}")
-        return parsed.positional[0]
-    if isinstance(raw, bytes | bytearray | memoryview):
-        raise UsageError(f"value for {name!r} is bytes, not a number; decode it, or give a number")
-    shape, flat = _nested(_plain(raw, name), name)
-    out = np.empty(len(flat), dtype=object)
-    out[:] = [_number(x, name) for x in flat]
-    return out.reshape(shape)
-
-
-def _plain(raw: Any, name: str) -> Any:
-    """A NumPy array or torch tensor as nested lists, after checking its size; anything else as it is."""
-    if isinstance(raw, torch.Tensor):
-        if raw.is_meta or raw.layout != torch.strided or raw.is_nested or raw.is_quantized:
-            raise UsageError(f"value for {name!r}: a {_tensor_kind(raw)} tensor has no values to read")
-        _check_size(tuple(raw.shape), name)
-        return raw.detach().cpu().tolist()
-    if isinstance(raw, np.ndarray | np.generic):
-        _check_size(raw.shape, name)
-        return raw.tolist()
-    return raw
-
-
-def _tensor_kind(t: torch.Tensor) -> str:
-    if t.is_meta:
-        return "meta"
-    if t.is_nested:
-        return "nested"
-    if t.is_quantized:
-        return "quantized"
-    return str(t.layout).removeprefix("torch.")
-
-
-def _check_size(shape: Sequence[int], name: str) -> None:
-    """Refuse an array deeper than :data:`MAX_DIMS` or larger than ``language.max_elements()``."""
-    if len(shape) > MAX_DIMS:
-        raise UsageError(
-            f"value for {name!r} is nested more than {MAX_DIMS} deep (arrays have at most {MAX_DIMS} axes)"
+    def symbolic(self) -> Any:
+        """The symbolic result: nested SymPy expressions in the result's shape."""
+        exprs = self.quantity.symbolic(
+            symbolic.Differentiator(self.program), self.program.outputs, self.inputs, self.weights
         )
-    size, limit = math.prod(shape), language.max_elements()
-    if size > limit:
-        raise UsageError(
-            f"the value of {name!r} has {size:,} elements; the limit is {limit:,} (set JACLI_MAX_ELEMENTS to raise it)"
-        )
+        return exprs[0] if self.drops_output else exprs
+
+    @property
+    def presentation(self) -> dict[str, Any]:
+        return self.quantity.presentation(scalar_output=self.scalar_output)
+
+    @property
+    def v(self) -> tuple[float, ...] | None:
+        return None if self.weights is None else tuple(language.constant_value(w) for w in self.weights)
 
 
-def _nested(raw: Any, name: str) -> tuple[tuple[int, ...], list[Any]]:
-    """The shape and the flat elements of nested lists/tuples, checked level by level.
+def _plan(
+    quantity: Quantity,
+    program: language.Program,
+    fn: TorchFunction,
+    order: Sequence[str],
+    v: Any,
+    mode: str,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> _Plan:
+    """Check the program against the quantity (scalar, size), read ``--v``, choose the mode."""
+    from jacli import sparse  # noqa: PLC0415
 
-    Each level's size is checked before the next is built, so a huge list costs
-    nothing to refuse; ragged or empty arrays and arrays nested too deeply are errors.
-    """
-    shape: list[int] = []
-    level = [raw]
-    while isinstance(level[0], list | tuple):
-        width = len(level[0])
-        if width == 0:
-            raise UsageError(f"value for {name!r} is an empty array")
-        if not all(isinstance(item, list | tuple) and len(item) == width for item in level):
-            raise ShapeError(f"value for {name!r} is a ragged array: its rows have different lengths")
-        shape.append(width)
-        _check_size(shape, name)
-        level = [_plain(x, name) for item in level for x in item]
-    if any(isinstance(x, list | tuple) for x in level):
-        raise ShapeError(f"value for {name!r} is a ragged array: its rows have different lengths")
-    return tuple(shape), level
-
-
-def _is_number_like(at: Any) -> bool:
-    """One value standing for a point of one variable: ``at=3``, ``at=Fraction(1, 3)``, a 0-d array."""
-    if isinstance(at, np.ndarray | torch.Tensor):
-        return at.ndim == 0
-    return isinstance(at, numbers.Number | decimal.Decimal | sympy.Basic | np.generic)
-
-
-def assign_point(parsed: language.ParsedExpression, order: Sequence[str], at: Point) -> dict[str, language.Value]:
-    """Match the values of ``at`` to the expression's names: positional in ``order``, or by name."""
-    if at is None:
-        positional, named = (), {}
-    elif isinstance(at, str):
-        parsed_at = language.parse_assignments(at)
-        positional, named = parsed_at.positional, dict(parsed_at.named)
-    elif isinstance(at, Mapping):
-        positional, named = (), _named_values(at)
-    elif _is_number_like(at):  # at=3: the one value of a function of one variable, as at="3"
-        positional, named = (_as_value(at, order[0]),), {}
-    elif isinstance(at, list | tuple | np.ndarray | torch.Tensor):
-        if len(at) > len(order):  # before converting anything: at may be huge
-            raise UsageError(
-                f"--at has {len(at):,} positional values but there are {len(order)} variables ({', '.join(order)})"
-            )
-        positional, named = tuple(_as_value(v, order[i]) for i, v in enumerate(at)), {}
-    else:
-        raise UsageError(
-            "at must be a point: text like '1,2' or 'x=1, y=2', a mapping of names to values, "
-            f"or a list of values, not {_short(at)}"
-        )
-    if len(positional) > len(order):
-        raise UsageError(
-            f"--at has {len(positional)} positional values but there are {len(order)} variables ({', '.join(order)})"
-        )
-    values = dict(zip(order, positional, strict=False))
-    for name, value in named.items():
-        if name not in parsed.names:
-            known = ", ".join(parsed.names) or "none"
-            raise UsageError(
-                f"--at names {_short(name)}, which is not a variable of the expression (variables: {known})"
-            )
-        if name in values:
-            raise UsageError(f"--at gives {name!r} twice (by position and by name)")
-        values[name] = value
-    missing = [n for n in parsed.names if n not in values]
-    if missing:
-        if len(positional) == len(order):
-            hint = f'parameters need a value by name, e.g. --at "{missing[0]}=1"'
-        else:
-            hint = f"variables in order: {', '.join(order)}"
-        raise UsageError(f"--at has no value for {', '.join(map(repr, missing))} ({hint})")
-    limit = language.max_elements()
-    for name, value in values.items():
-        if value.size > limit:
-            raise UsageError(f"the value of {name!r} has {value.size:,} elements; the limit is {limit:,}")
-    return {n: values[n] for n in parsed.names}
-
-
-def _named_values(at: Mapping[Any, Any]) -> dict[str, language.Value]:
-    """``{"x": 1, "A": [[1, 2], [3, 4]]}`` -> name -> exact value; names must be strings."""
-    named = {}
-    for key, value in at.items():
-        if not isinstance(key, str):
-            raise UsageError(f"the names of a point must be strings, not {_short(key)}")
-        named[key] = _as_value(value, key)
-    return named
-
-
-def _dtype(dtype: str) -> torch.dtype:
-    if not isinstance(dtype, str) or dtype not in DTYPES:
-        raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, not {_short(dtype)}")
-    return DTYPES[dtype]
-
-
-def _device(device: str) -> torch.device:
-    if not isinstance(device, str) or device not in ("cpu", "cuda"):
-        raise UsageError(f"--device must be cpu or cuda, not {_short(device)}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: torch sees no CUDA device here; use --device cpu")
-    return torch.device(device)
-
-
-def _tensor(values: Sequence[language.Value], dtype: torch.dtype, device: torch.device) -> Tensor:
-    flat = [language.constant_value(e) for e in language.flatten_values(values)]
-    return torch.tensor(flat, dtype=dtype, device=device)
-
-
-def problem(
-    expr: str, at: Point = None, *, wrt: str | Sequence[str] | None = None, dtype: str = "float64", device: str = "cpu"
-) -> Problem:
-    """Parse ``expr``, match ``at`` to its variables and compile it to torch."""
-    parsed = parse(expr)
-    order = wrt_names(parsed, wrt)
-    values = assign_point(parsed, order, at)
-    shapes = tuple((n, tuple(v.shape)) for n, v in values.items())
-    program = _program(expr, shapes)
-    fn = _compiled(expr, shapes, order)
-    inputs = tuple(program.variable(n) for n in order)
-    params = tuple(v for v in program.variables if v.name not in order)
-    torch_dtype, torch_device = _dtype(dtype), _device(device)
-    x = _tensor([values[v.name] for v in inputs], torch_dtype, torch_device)
-    p = _tensor([values[v.name] for v in params], torch_dtype, torch_device)
-    return Problem(program, inputs, params, values, fn, x, p)
-
-
-def _vector(prob: Problem, v: Any, labels: Sequence[str], what: str) -> tuple[list[sympy.Expr], Tensor]:
-    """``--v`` as exact weights and as a tensor of the problem's dtype and device."""
-    weights = parse_vector(v, len(labels), labels, what)
-    return weights, _tensor([language.scalar(w) for w in weights], prob.x.dtype, prob.x.device)
-
-
-def parse_vector(v: Any, size: int, labels: Sequence[str], what: str) -> list[sympy.Expr]:
-    """``--v``: ``ones``, a flat list, or an array literal with ``size`` elements."""
-    if isinstance(v, str) and v.strip() == "ones":
-        return [sympy.S.One] * size
-    if isinstance(v, str):
-        assignments = language.parse_assignments(v, what="--v")
-        if assignments.named:
-            raise UsageError("--v takes values in order (or 'ones'), not names")
-        elements = language.flatten_values(assignments.positional)
-    else:
-        elements = list(_as_value(v, "--v").flat)
-    if len(elements) != size:
+    inputs = [s for name in order for s in program.variable(name).symbols]
+    n, m = len(inputs), len(program.outputs)
+    if quantity.scalar and m != 1:
         raise ShapeError(
-            f"--v has {len(elements)} value{'s' if len(elements) != 1 else ''} but {what} needs {size} "
-            f"(one per {'output' if what == 'vjp' else 'input'}: {', '.join(labels[:8])}{', …' if size > 8 else ''})"
+            f"{quantity.name} needs a scalar expression, but this one has {m} outputs "
+            f"(shape {program.output_shape}); use jacobian or hessian"
         )
-    return elements
+    sizes = {"out": m, "in": n}
+    if quantity.limited is not None:  # the same limit at one point and at many
+        language.check_result_size(quantity.noun, tuple(sizes[axis] for axis in quantity.limited))
+    weights, weights_tensor = None, None
+    if quantity.weights is not None:
+        labels = list(program.output_labels) if quantity.weights == "out" else [s.name for s in inputs]
+        weights = parse_vector(v, len(labels), labels, quantity.name)
+        weights_tensor = as_tensor([language.scalar(w) for w in weights], dtype, device)
+    chosen = calculus.choose_mode(mode, n, m) if quantity.modes else None
+    setup = batch.Setup(
+        fn, weights_tensor, chosen, hessian_patterns=functools.partial(sparse.sparse_patterns, program, inputs)
+    )
+    shape = quantity.shape(outputs=m, inputs=n, scalar_output=not program.output_shape)
+    return _Plan(quantity, program, inputs, setup, weights, chosen, shape)
 
 
-# ---------------------------------------------------------------------------
-# Results.
-# ---------------------------------------------------------------------------
-
-
-def _finish(
-    command: str,
-    prob: Problem,
-    numeric: Tensor,
-    exprs: Any,
+def evaluate_at(
+    quantity: Quantity | str,
+    expr: str,
+    at: Point,
+    v: Any = "ones",
     *,
-    exact: bool,
-    v: Sequence[sympy.Expr] | None = None,
-    mode: str | None = None,
+    wrt: str | Sequence[str] | None = None,
+    mode: str = "auto",
+    dtype: str = "float64",
+    device: str = "cpu",
+    symbolic_form: bool = True,
+    exact: bool = False,
 ) -> Result:
-    """Package numbers, the value f(x) and (when asked) the symbolic result."""
-    fn = prob.function()
-    value = calculus.value(fn, prob.x)
-    text, symbolic_cells, exact_cells = None, None, None
+    """``quantity`` of ``expr`` at one point: a chunk of one row, with the symbolic form and ``--exact``."""
+    quantity = _quantity(quantity)
+    _check_mode(quantity, mode)
+    prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
+    order = [var.name for var in prob.inputs]
+    x, p = prob.inputs_tensor, prob.params_tensor
+    plan = _plan(quantity, prob.program, prob.compiled, order, v, mode, x.dtype, x.device)
+    value, numeric = plan.numeric(x[None], p[None])
+    exprs = symbolic_result.derive(plan.symbolic) if symbolic_form else None
+    return _one_point_result(plan, prob, value[0], numeric[0], exprs, exact=exact)
+
+
+def _one_point_result(plan: _Plan, prob: Problem, value: Tensor, numeric: Tensor, exprs: Any, *, exact: bool) -> Result:
+    """The numbers, the value f(x) and (when asked) the symbolic form and its exact value, as a :class:`Result`."""
+    display, symbolic_cells, exact_cells = None, None, None
     notes: tuple[str, ...] = ()
-    if isinstance(exprs, _Skipped):  # the numbers still come out
+    if isinstance(exprs, symbolic_result.Skipped):  # the numbers still come out
         notes = (f"symbolic form skipped: {exprs.reason}" + ("; so is --exact" if exact else ""),)
         exprs, exact = None, False
     if exprs is not None:
         symbolic_cells = symbolic.to_text(exprs)
         operations = symbolic.operation_count(exprs)
-        text = SymbolicText(
+        display = SymbolicDisplay(
             pretty=functools.cache(lambda: symbolic.to_pretty(exprs)),
             latex=functools.cache(lambda: symbolic.to_latex(exprs)),
             operations=operations,
         )
         if exact:
-            exact_cells, exact_notes = _exact(exprs, prob)
+            exact_cells, exact_notes = symbolic_result.exact_cells(exprs, prob.program.bindings, prob.exact_point())
             notes += exact_notes
     elif exact:
         raise UsageError("--exact needs the symbolic result; drop --no-symbolic")
-    return Result(
-        command=command,
+    return DisplayedResult(
+        **plan.presentation,
         expression=prob.program.text,
         inputs=tuple(s.name for s in prob.input_symbols),
         outputs=prob.program.output_labels,
@@ -481,65 +209,35 @@ def _finish(
         shape=tuple(numeric.shape),
         symbolic=symbolic_cells,
         exact=exact_cells,
-        v=None if v is None else tuple(language.constant_value(e) for e in v),
-        mode=mode,
-        bindings=_used_bindings(prob.program, exprs) if exprs is not None else (),
+        v=plan.v,
+        mode=plan.mode,
+        bindings=symbolic_result.used_bindings(prob.program, exprs) if exprs is not None else (),
         notes=notes,
-        text=text,
+        symbolic_display=display,
         tensor=numeric.detach(),
-        sympy=exprs,
+        symbolic_exprs=exprs,
     )
 
 
-def _used_bindings(program: language.Program, exprs: Any) -> tuple[tuple[str, str], ...]:
-    """The bindings a symbolic result refers to, directly or through other bindings, in order."""
-    used: set[sympy.Symbol] = set()
-    pending = set().union(*(symbolic.as_expr(e).free_symbols for e in _flatten_exprs(exprs)))
-    definitions = {b.symbol: b.value for b in program.bindings}
-    while pending:
-        symbol = pending.pop()
-        if symbol in definitions and symbol not in used:
-            used.add(symbol)
-            pending |= definitions[symbol].free_symbols
-    return tuple((b.symbol.name, sympy.sstr(b.value)) for b in program.bindings if b.symbol in used)
+class DisplayedResult(Result):
+    """A :class:`Result` that Jupyter shows as LaTeX: the symbolic result (when present) and the numbers.
+
+    The hook lives here, not on :class:`Result`: results.py imports no renderer.
+    """
+
+    def _repr_latex_(self) -> str:
+        from jacli.render.latex import render_latex  # noqa: PLC0415 - on display only
+
+        return "$$" + render_latex(self, document=False) + "$$"
 
 
-def _exact(exprs: Any, prob: Problem) -> tuple[Any, tuple[str, ...]]:
-    """``--exact`` cells and notes; in what is left of the command's time budget, else skipped (None)."""
-    budget = _BUDGET.get() or symbolic.Budget()
-    flat = _flatten_exprs(exprs)
-    decided: list[str] = []
-    try:
-        with budget.limit():
-            values = symbolic.evaluate_exact(flat, prob.program.bindings, prob.exact_point(), decided)
-            cells = _unflatten([symbolic.exact_text(e) for e in values], exprs)
-    except symbolic.SymbolicTooLarge as err:
-        return None, (f"--exact skipped: {err}; the numbers are complete",)
-    return cells, (symbolic.non_real_note(decided),) if decided else ()
+def _symbolic_jacobian(prob: Problem) -> list[list[sympy.Expr]]:
+    return symbolic.Differentiator(prob.program).jacobian(prob.program.outputs, prob.input_symbols)
 
 
-def _flatten_exprs(exprs: Any) -> list[sympy.Expr]:
-    if isinstance(exprs, list):
-        return [e for item in exprs for e in _flatten_exprs(item)]
-    return [exprs]
-
-
-def _unflatten(flat: list[Any], like: Any) -> Any:
-    iterator = iter(flat)
-
-    def rebuild(node: Any) -> Any:
-        return [rebuild(n) for n in node] if isinstance(node, list) else next(iterator)
-
-    return rebuild(like)
-
-
-def _require_scalar(command: str, prob: Problem) -> None:
-    m = len(prob.program.outputs)
-    if m != 1:
-        raise ShapeError(
-            f"{command} needs a scalar expression, but this one has {m} outputs "
-            f"(shape {prob.program.output_shape}); use jacobian{' or hessian' if command != 'hessian' else ''}"
-        )
+# ---------------------------------------------------------------------------
+# The named functions: one quantity each, at one point.
+# ---------------------------------------------------------------------------
 
 
 def jacobian(
@@ -553,53 +251,25 @@ def jacobian(
     symbolic_form: bool = True,
     exact: bool = False,
 ) -> Result:
-    """Jacobian of ``expr`` at ``at``: an m×n matrix (outputs × inputs).
+    """Jacobian of ``expr`` at ``at``: ``result`` is m×n (outputs × inputs), ``J[i][j] = ∂fᵢ/∂xⱼ``.
 
-    ``mode``: ``forward`` (one pass per input), ``reverse`` (one per output) or
-    ``auto`` (forward when there are fewer inputs than outputs).
+    Args:
+        expr: the expression, e.g. ``"2*x0+x1**2, x0**2+2*x1**3"`` (m outputs).
+        at: the point: ``"1,2"`` in variable order, ``"x=1, A=[[1,2],[3,4]]"``, a mapping or a list.
+        wrt: the differentiation variables, in order (default: all, in order of appearance); the rest are
+            parameters, held constant. Array variables count element by element: n inputs in all.
+        mode: ``forward`` (one pass per input), ``reverse`` (one per output) or
+            ``auto`` (forward when there are fewer inputs than outputs).
+        dtype, device: how torch computes (``float64``/``float32``, ``cpu``/``cuda``).
+        symbolic_form: also derive the symbolic Jacobian (``symbolic`` as text, ``symbolic_exprs`` as SymPy).
+        exact: also evaluate it exactly at the point (``exact``: text such as ``sqrt(2)/2``).
+
+    >>> r = jacobian("2*x0+x1**2, x0**2+2*x1**3", at="1,2")
+    >>> r.result, r.shape, r.mode
+    ([[2.0, 4.0], [2.0, 24.0]], (2, 2), 'reverse')
     """
-    if not _one_of(mode, calculus.MODES):
-        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
-    prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
-    language.check_result_size("Jacobian", (len(prob.program.outputs), prob.x.numel()))
-    chosen = calculus.choose_mode(mode, prob.x.numel(), len(prob.program.outputs))
-    numeric = calculus.jacobian(prob.function(), prob.x, chosen)
-    exprs = _symbolic(lambda: _symbolic_jacobian(prob)) if symbolic_form else None
-    return _finish("jacobian", prob, numeric, exprs, exact=exact, mode=chosen)
-
-
-def _symbolic_jacobian(prob: Problem) -> list[list[sympy.Expr]]:
-    return symbolic.Differentiator(prob.program).jacobian(prob.program.outputs, prob.input_symbols)
-
-
-@dataclass(frozen=True)
-class _Skipped:
-    """A part that was not computed: too large, or past the command's time budget (``reason`` says which)."""
-
-    reason: str
-
-
-_BUDGET: contextvars.ContextVar[symbolic.Budget | None] = contextvars.ContextVar("jacli_budget", default=None)
-"""The time budget of the command being computed: started by :func:`_symbolic`, shared by :func:`_exact`."""
-
-
-def _symbolic(compute: Callable[[], Any]) -> Any:
-    """``compute()``, or :class:`_Skipped` when the symbolic work is over its bounds.
-
-    Starts the command's time budget (:class:`symbolic.Budget`); ``--exact`` gets what is left of it.
-    """
-    budget = symbolic.Budget()
-    _BUDGET.set(budget)
-    return _within(budget, compute)
-
-
-def _within(budget: symbolic.Budget, compute: Callable[[], Any]) -> Any:
-    """``compute()`` in what is left of ``budget``, or :class:`_Skipped`."""
-    try:
-        with budget.limit():
-            return compute()
-    except symbolic.SymbolicTooLarge as err:
-        return _Skipped(str(err))
+    return evaluate_at("jacobian", expr, at, wrt=wrt, mode=mode, dtype=dtype, device=device,
+                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
 
 
 def gradient(
@@ -612,12 +282,15 @@ def gradient(
     symbolic_form: bool = True,
     exact: bool = False,
 ) -> Result:
-    """Gradient of a scalar ``expr``: an n-vector."""
-    prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
-    _require_scalar("gradient", prob)
-    numeric = calculus.vjp(prob.function(), prob.x, torch.ones(1, dtype=prob.x.dtype, device=prob.x.device))
-    exprs = _symbolic(lambda: _symbolic_jacobian(prob)[0]) if symbolic_form else None
-    return _finish("gradient", prob, numeric, exprs, exact=exact)
+    """Gradient ∇f of a scalar ``expr`` at ``at``: ``result`` has shape (n,), one entry per input element.
+
+    Args: as :func:`jacobian`; ``expr`` must have one output (else a :class:`ShapeError`).
+
+    >>> gradient("x1**2 + x2**3 + x3**4", at="1,2,3").result
+    [2.0, 12.0, 108.0]
+    """
+    return evaluate_at("gradient", expr, at, wrt=wrt, dtype=dtype, device=device,
+                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
 
 
 def hessian(
@@ -630,18 +303,15 @@ def hessian(
     symbolic_form: bool = True,
     exact: bool = False,
 ) -> Result:
-    """Hessian: n×n for a scalar ``expr``, m×n×n for a vector-valued one."""
-    prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
-    language.check_result_size("Hessian", (len(prob.program.outputs), prob.x.numel(), prob.x.numel()))
-    numeric = _numeric_hessian(prob)
-    exprs = None
-    if symbolic_form:
-        differentiator = symbolic.Differentiator(prob.program)
-        exprs = _symbolic(lambda: differentiator.hessian(prob.program.outputs, prob.input_symbols))
-    if not prob.program.output_shape:  # a scalar f: drop the output axis
-        numeric = numeric[0]
-        exprs = exprs[0] if isinstance(exprs, list) else exprs
-    return _finish("hessian", prob, numeric, exprs, exact=exact)
+    """Hessian ∂²f/∂x² at ``at``: shape (n, n) for a scalar ``expr``, (m, n, n) for a vector-valued one.
+
+    Args: as :func:`jacobian`. Large sparse Hessians (one HVP per colour) are computed that way.
+
+    >>> hessian("x0**2*x1", at="1,2").result
+    [[4.0, 2.0], [2.0, 0.0]]
+    """
+    return evaluate_at("hessian", expr, at, wrt=wrt, dtype=dtype, device=device,
+                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
 
 
 def vjp(
@@ -655,13 +325,15 @@ def vjp(
     symbolic_form: bool = True,
     exact: bool = False,
 ) -> Result:
-    """``vᵀJ``, one reverse pass (like ``y.backward(gradient=v)``): an n-vector."""
-    prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
-    labels = prob.program.output_labels
-    weights, v_tensor = _vector(prob, v, labels, "vjp")
-    numeric = calculus.vjp(prob.function(), prob.x, v_tensor)
-    exprs = _symbolic(lambda: symbolic.combine(weights, _symbolic_jacobian(prob))) if symbolic_form else None
-    return _finish("vjp", prob, numeric, exprs, exact=exact, v=weights)
+    """``vᵀJ`` by one reverse pass (like ``y.backward(gradient=v)``): shape (n,).
+
+    Args: as :func:`jacobian`, and ``v``: one weight per output (m), ``"1,2"``, a list, or ``"ones"``.
+
+    >>> vjp("3*a**3 - b**2", at="a=[1,2], b=[2,3]", v="1,1").result
+    [9.0, 36.0, -4.0, -6.0]
+    """
+    return evaluate_at("vjp", expr, at, v, wrt=wrt, dtype=dtype, device=device,
+                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
 
 
 def jvp(
@@ -675,400 +347,15 @@ def jvp(
     symbolic_form: bool = True,
     exact: bool = False,
 ) -> Result:
-    """``J·v``, one forward-mode pass: an m-vector."""
-    prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
-    labels = [s.name for s in prob.input_symbols]
-    weights, v_tensor = _vector(prob, v, labels, "jvp")
-    numeric = calculus.jvp(prob.function(), prob.x, v_tensor)
-    exprs = None
-    if symbolic_form:
-        exprs = _symbolic(lambda: symbolic.combine(weights, symbolic.transpose(_symbolic_jacobian(prob))))
-    return _finish("jvp", prob, numeric, exprs, exact=exact, v=weights)
+    """``J·v`` by one forward-mode pass: shape (m,).
 
+    Args: as :func:`jacobian`, and ``v``: one entry per input element (n).
 
-# ---------------------------------------------------------------------------
-# Many points: vectorised with torch.func.vmap over chunks, streamed.
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PointsEvaluation:
-    """A derivative at many points: labels once, then :class:`~jacli.batch.PointsChunk` s as they finish.
-
-    ``chunks`` is a one-shot iterator: each chunk is computed when it is asked for,
-    so memory holds one chunk however many points there are.
+    >>> jvp("2*x0+x1**2, x0**2+2*x1**3", at="1,2", v="1,0").result
+    [2.0, 2.0]
     """
-
-    command: str
-    expression: str
-    variables: tuple[tuple[str, tuple[int, ...]], ...]
-    """(name, shape) of every variable, variable order: the columns of ``PointsChunk.points``."""
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-    blocks: tuple[InputBlock, ...]
-    shape: tuple[int, ...]
-    """Shape of the result at one point."""
-    mode: str | None
-    v: tuple[float, ...] | None
-    chunks: Any  # Iterator[batch.PointsChunk]
-    source: Any = None  # the points.PointsReader, when reading a file (bytes read, size)
-    symbolic_exprs: Any = None
-    """A function giving the symbolic result (nested SymPy expressions), or None with ``--no-symbolic``."""
-    bindings: tuple[tuple[str, str], ...] = ()
-
-    @functools.cached_property
-    def symbolic(self) -> Any:
-        """The symbolic result as nested SymPy strings, derived on first use (only json shows it).
-
-        None when ``--no-symbolic``, or when it is too large to derive (:attr:`symbolic_note` says so).
-        """
-        if self.symbolic_exprs is None:
-            return None
-        try:
-            return symbolic.to_text(self.symbolic_exprs())
-        except symbolic.SymbolicTooLarge as err:
-            self.__dict__["symbolic_note"] = f"symbolic form skipped: {err}; the numbers are complete"
-            return None
-
-    @property
-    def symbolic_note(self) -> str | None:
-        """Why the symbolic form is missing, when it was asked for but skipped."""
-        return self.__dict__.get("symbolic_note")
-
-    @property
-    def point_labels(self) -> tuple[str, ...]:
-        """Labels of the columns of ``PointsChunk.points``: ``x``, ``a[0]``, …"""
-        return tuple(
-            language.element_label(name, index) for name, shape in self.variables for index in np.ndindex(shape)
-        )
-
-
-def _fixed_values(at: Point, parsed: language.ParsedExpression) -> dict[str, language.Value]:
-    """``--at`` with ``--points``: values by name for the variables that are not columns."""
-    if at is None:
-        return {}
-    if isinstance(at, str):
-        assignments = language.parse_assignments(at)
-        if assignments.positional:
-            raise UsageError('with --points, --at gives values by name (e.g. --at "a=2") for variables not in the file')
-        named = dict(assignments.named)
-    elif isinstance(at, Mapping):
-        named = _named_values(at)
-    else:
-        raise UsageError("with --points, --at gives values by name, for variables not in the file")
-    for name in named:
-        if name not in parsed.names:
-            known = ", ".join(parsed.names) or "none"
-            raise UsageError(f"--at names {name!r}, which is not a variable of the expression (variables: {known})")
-    return named
-
-
-def _header_columns(
-    reader: Any, parsed: language.ParsedExpression, fixed: Mapping[str, language.Value]
-) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
-    """A header row -> each column variable's shape, and element label -> column index.
-
-    Linear in the number of columns, and each array is held to ``language.max_elements()``
-    and :data:`MAX_DIMS` before its shape is used.
-    """
-    where = f"{reader.name}:{reader.first_line}"
-    limit = language.max_elements()
-    names = set(parsed.names)
-    indices: dict[str, list[tuple[int, ...]]] = {}
-    label_column: dict[str, int] = {}
-    for col, label in enumerate(reader.header):
-        name, _, rest = label.partition("[")
-        if name not in names:
-            known = ", ".join(parsed.names) or "none"
-            raise UsageError(f"{where}: the header names {_short(label)}, not a variable of the expression ({known})")
-        if name in fixed:
-            raise UsageError(f"{where}: {name!r} is both a column and given by --at; give it once")
-        index = _header_index(where, label, rest, limit)
-        seen = indices.setdefault(name, [])
-        if seen and (not index) != (not seen[0]):
-            raise UsageError(f"{where}: the header names {name!r} both whole and by element")
-        seen.append(index)
-        if len(seen) > limit:
-            raise UsageError(
-                f"{where}: the header names more than {limit:,} elements of {name!r}; the limit is {limit:,}"
-            )
-        element = language.element_label(name, index)
-        if element in label_column:
-            raise UsageError(f"{where}: the header names {element!r} twice")
-        label_column[element] = col
-    shapes: dict[str, tuple[int, ...]] = {}
-    for name, seen in indices.items():
-        shapes[name] = _header_shape(where, name, seen, limit)
-    return shapes, label_column
-
-
-def _header_index(where: str, label: str, rest: str, limit: int) -> tuple[int, ...]:
-    """The index of ``a[0,1]`` (``rest`` is ``0,1]``); too many axes or too large an index is refused."""
-    if not rest:
-        return ()
-    parts = rest[:-1].split(",", MAX_DIMS)
-    if len(parts) > MAX_DIMS:
-        raise UsageError(
-            f"{where}: {_short(label)} has more than {MAX_DIMS} indices (arrays have at most {MAX_DIMS} axes)"
-        )
-    if any(len(part) > len(str(limit)) or int(part) >= limit for part in parts):  # no int() of 5,000 digits
-        raise UsageError(f"{where}: {_short(label)}: an index past the limit of {limit:,} elements")
-    return tuple(int(part) for part in parts)
-
-
-def _header_shape(where: str, name: str, seen: list[tuple[int, ...]], limit: int) -> tuple[int, ...]:
-    """The shape of array ``name`` from the indices of its columns, which must be all of its elements."""
-    rank = len(seen[0])
-    if any(len(i) != rank for i in seen):
-        raise UsageError(f"{where}: the elements of {name!r} in the header have different numbers of indices")
-    shape = tuple(max(i[d] for i in seen) + 1 for d in range(rank))
-    size = math.prod(shape)
-    if size > limit:
-        raise UsageError(
-            f"{where}: the header makes {name!r} an array of shape {shape}, {size:,} elements; the limit is {limit:,}"
-        )
-    if len(seen) != size:  # labels are distinct, so some are missing
-        present = set(seen)
-        missing = [language.element_label(name, i) for i in np.ndindex(shape) if i not in present]
-        shown = ", ".join(missing[:5])
-        raise UsageError(f"{where}: the header has no column for {shown} (array {name!r} of shape {shape})")
-    return shape
-
-
-def _file_layout(
-    reader: Any, parsed: language.ParsedExpression, order: Sequence[str], at: Point
-) -> tuple[dict[str, tuple[int, ...]], dict[str, list[float]], dict[str, int]]:
-    """Shapes of the variables, fixed values (from ``at``), and element label -> column of a points file."""
-    fixed = _fixed_values(at, parsed)
-    if reader.header is not None:
-        shapes, label_column = _header_columns(reader, parsed, fixed)
-    else:
-        names = [*order, *(n for n in parsed.names if n not in order and n not in fixed)]
-        names = [n for n in names if n not in fixed]
-        if reader.columns and reader.columns != len(names):
-            raise UsageError(
-                f"{reader.name}:{reader.first_line}: {reader.columns} column{'s' if reader.columns != 1 else ''} "
-                f"but {len(names)} expected ({', '.join(names) or 'none'}); a header row can name the columns"
-            )
-        shapes = {n: () for n in names}
-        label_column = {n: i for i, n in enumerate(names)}
-    for name, value in fixed.items():
-        shapes[name] = tuple(value.shape)
-    missing = [n for n in parsed.names if n not in shapes]
-    if missing:
-        raise UsageError(f"{reader.name}: no column for {', '.join(map(repr, missing))}; add one or give it by --at")
-    values = {n: [language.constant_value(e) for e in value.flat] for n, value in fixed.items()}
-    return shapes, values, label_column
-
-
-def validate_points(expr: str, points: Sequence[Point], *, wrt: str | Sequence[str] | None = None) -> None:
-    """Refuse a bad point among many before any is computed (``--at`` given several times).
-
-    Each point is matched to the variables and the program is built for its shapes
-    (cached, so this is the cheap part of the work); the first bad one raises.
-    """
-    parsed = parse(expr)
-    order = wrt_names(parsed, wrt)
-    for point in points:
-        values = assign_point(parsed, order, point)
-        _program(expr, tuple((n, tuple(v.shape)) for n, v in values.items()))
-
-
-def _list_layout(
-    parsed: language.ParsedExpression, order: Sequence[str], points: Sequence[Point]
-) -> tuple[dict[str, tuple[int, ...]], Any]:
-    """Shapes of the variables and the (points, elements) array of a list of points."""
-    assigned = [assign_point(parsed, order, point) for point in points]
-    if not assigned:
-        raise UsageError("no points given")
-    shapes = {n: tuple(val.shape) for n, val in assigned[0].items()}
-    for values in assigned[1:]:
-        for n, val in values.items():
-            if tuple(val.shape) != shapes[n]:
-                raise ShapeError(f"{n!r} has shape {shapes[n]} at one point and {tuple(val.shape)} at another")
-    flat = [[language.constant_value(e) for n in parsed.names for e in values[n].flat] for values in assigned]
-    return shapes, np.asarray(flat, dtype=np.float64).reshape(len(assigned), -1)
-
-
-def _columns(
-    program: language.Program,
-    order: Sequence[str],
-    fixed: Mapping[str, list[float]],
-    label_column: Mapping[str, int] | None,
-) -> Any:
-    """The :class:`~jacli.batch.Columns` map: input columns and fixed values -> every variable's flat elements."""
-    from jacli import batch  # noqa: PLC0415
-
-    offsets, start = {}, 0
-    for var in program.variables:
-        offsets[var.name] = start
-        start += var.size
-    from_column: list[int] = []
-    column: list[int] = []
-    fixed_at: list[int] = []
-    fixed_values: list[float] = []
-    for var in program.variables:
-        base = offsets[var.name]
-        if var.name in fixed:
-            fixed_at.extend(range(base, base + var.size))
-            fixed_values.extend(fixed[var.name])
-        else:
-            from_column.extend(range(base, base + var.size))
-            column.extend(range(base, base + var.size) if label_column is None else map(label_column.get, var.labels))
-    params = [var for var in program.variables if var.name not in order]
-    positions = [
-        [offsets[var.name] + k for var in group for k in range(var.size)]
-        for group in ([program.variable(n) for n in order], params)
-    ]
-    return batch.Columns(
-        size=start,
-        from_column=np.asarray(from_column, dtype=np.intp),
-        column=np.asarray(column, dtype=np.intp),
-        fixed_at=np.asarray(fixed_at, dtype=np.intp),
-        fixed=np.asarray(fixed_values, dtype=np.float64),
-        inputs=np.asarray(positions[0], dtype=np.intp),
-        params=np.asarray(positions[1], dtype=np.intp),
-    )
-
-
-def _symbolic_result(
-    command: str, program: language.Program, inputs: list[sympy.Symbol], weights: Sequence[sympy.Expr] | None
-) -> Any:
-    """The symbolic form of ``command`` (nested lists of SymPy expressions)."""
-    differentiator = symbolic.Differentiator(program)
-    if command == "hessian":
-        exprs = differentiator.hessian(program.outputs, inputs)
-        return exprs if program.output_shape else exprs[0]
-    jac = differentiator.jacobian(program.outputs, inputs)
-    if command == "gradient":
-        return jac[0]
-    if command == "vjp":
-        return symbolic.combine(weights, jac)
-    if command == "jvp":
-        return symbolic.combine(weights, symbolic.transpose(jac))
-    return jac
-
-
-def _input_blocks(program: language.Program, order: Sequence[str]) -> tuple[InputBlock, ...]:
-    blocks, start = [], 0
-    for name in order:
-        var = program.variable(name)
-        blocks.append(InputBlock(var.name, var.shape, start))
-        start += var.size
-    return tuple(blocks)
-
-
-def _check_batch_options(command: Any, chunk_size: Any, commands: Sequence[str]) -> None:
-    if not isinstance(command, str) or command not in commands:
-        raise UsageError(f"cannot evaluate {_short(command)} at many points; one of {', '.join(commands)}")
-    integral = isinstance(chunk_size, numbers.Integral) and not isinstance(chunk_size, bool)
-    if chunk_size is not None and not (integral and chunk_size >= 1):
-        raise UsageError(f"--chunk-size must be a positive integer, not {_short(chunk_size)}")
-
-
-def evaluate_points(
-    command: str,
-    expr: str,
-    points: str | Any | Sequence[Point],
-    *,
-    at: Point = None,
-    v: Any = "ones",
-    wrt: str | Sequence[str] | None = None,
-    mode: str = "auto",
-    dtype: str = "float64",
-    device: str = "cpu",
-    symbolic_form: bool = True,
-    chunk_size: int | None = None,
-) -> PointsEvaluation:
-    """``command`` (jacobian, gradient, hessian, vjp, jvp) of ``expr`` at many points, vectorised.
-
-    ``points``: a points file path (``-`` for stdin), a :class:`~jacli.points.PointsReader`,
-    or a list of points like ``at``. With a file, ``at`` gives by name the variables that
-    are not columns; without a header the columns are the variables in order (``wrt``
-    first, then the parameters). Results stream: ``chunks`` computes a chunk when asked.
-
-    >>> ev = evaluate_points("jacobian", "2*x0+x1**2, x0**2+2*x1**3", ["1,2", "0,0"])
-    >>> [chunk.result.tolist() for chunk in ev.chunks]
-    [[[[2.0, 4.0], [2.0, 24.0]], [[2.0, 0.0], [0.0, 0.0]]]]
-    """
-    from jacli import batch  # noqa: PLC0415
-    from jacli.points import PointsReader, open_points  # noqa: PLC0415
-
-    _check_batch_options(command, chunk_size, batch.COMMANDS)
-    if not _one_of(mode, calculus.MODES):
-        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
-    torch_dtype, torch_device = _dtype(dtype), _device(device)
-    parsed = parse(expr)
-    order = wrt_names(parsed, wrt)
-    reader, label_column, fixed, flat = None, None, {}, None
-    if isinstance(points, str | PointsReader):
-        reader = points if isinstance(points, PointsReader) else open_points(points)
-        try:
-            shapes_of, fixed, label_column = _file_layout(reader, parsed, order, at)
-        except BaseException:
-            reader.close()
-            raise
-    elif at is not None:
-        raise UsageError("give the points either as a list or with --at, not both")
-    elif isinstance(points, list | tuple):
-        shapes_of, flat = _list_layout(parsed, order, points)
-    else:
-        raise UsageError(f"points must be a file name, a PointsReader or a list of points, not {_short(points)}")
-    shapes = tuple((n, shapes_of[n]) for n in parsed.names)
-    program = _program(expr, shapes)
-    fn = _compiled(expr, shapes, order)
-    inputs = [s for n in order for s in program.variable(n).symbols]
-    n, m = len(inputs), len(program.outputs)
-    if command == "gradient" and m != 1:
-        raise ShapeError(
-            f"gradient needs a scalar expression, but this one has {m} outputs "
-            f"(shape {program.output_shape}); use jacobian or hessian"
-        )
-    weights, v_tensor = None, None
-    if command in ("vjp", "jvp"):
-        labels = list(program.output_labels) if command == "vjp" else [s.name for s in inputs]
-        weights = parse_vector(v, len(labels), labels, command)
-        v_tensor = _tensor([language.scalar(w) for w in weights], torch_dtype, torch_device)
-    chosen = calculus.choose_mode(mode, n, m) if command == "jacobian" else None
-    scalar_hessian = command == "hessian" and not program.output_shape
-    kernel = batch.make_kernel(fn, command, chosen or "reverse", v_tensor, drop_output_axis=scalar_hessian)
-    shape = {
-        "jacobian": (m, n),
-        "gradient": (n,),
-        "hessian": (n, n) if scalar_hessian else (m, n, n),
-        "vjp": (n,),
-        "jvp": (m,),
-    }[command]
-    if command in ("jacobian", "hessian"):
-        language.check_result_size(command.capitalize(), shape)  # the same limit as for one point
-    width = {"jacobian": min(n, m), "hessian": m * n}.get(command, 1)
-    rows = batch.chunk_rows(len(fn._steps) + n, width + 1, None if chunk_size is None else int(chunk_size))
-    if reader is not None:
-        source = ((chunk.values, chunk.first_line) for chunk in reader.chunks(rows))
-    else:
-        source = ((flat[i : i + rows], None) for i in range(0, len(flat), rows))
-    derive = functools.partial(_symbolic_result, command, program, inputs, weights)
-    return PointsEvaluation(
-        command=command,
-        expression=program.text,
-        variables=shapes,
-        inputs=tuple(s.name for s in inputs),
-        outputs=program.output_labels,
-        blocks=_input_blocks(program, order),
-        shape=shape,
-        mode=chosen,
-        v=None if weights is None else tuple(language.constant_value(w) for w in weights),
-        chunks=batch.evaluate(kernel, _columns(program, order, fixed, label_column), source, torch_dtype, torch_device),
-        source=reader,
-        symbolic_exprs=derive if symbolic_form else None,
-        bindings=tuple((b.symbol.name, sympy.sstr(b.value)) for b in program.bindings) if symbolic_form else (),
-    )
-
-
-# ---------------------------------------------------------------------------
-# Hessian-vector products, gradient checking, computation graphs (issue 6).
-# Their modules are imported where used: the other commands never load them.
-# ---------------------------------------------------------------------------
+    return evaluate_at("jvp", expr, at, v, wrt=wrt, dtype=dtype, device=device,
+                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
 
 
 def hvp(
@@ -1082,23 +369,153 @@ def hvp(
     symbolic_form: bool = True,
     exact: bool = False,
 ) -> Result:
-    """``H·v`` of a scalar ``expr`` by forward-over-reverse, never forming H: an n-vector.
+    """``H·v`` of a scalar ``expr`` by forward over reverse, never forming H: shape (n,).
+
+    Args: as :func:`jacobian`, and ``v``: one entry per input element (n).
 
     >>> hvp("x**2*y", at="x=1, y=2", v="1,0").result
     [4.0, 2.0]
     """
-    prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
-    _require_scalar("hvp", prob)
-    labels = [s.name for s in prob.input_symbols]
-    weights, v_tensor = _vector(prob, v, labels, "hvp")
-    numeric = calculus.hvp(prob.function(), prob.x, v_tensor)
-    exprs = None
-    if symbolic_form:  # H is symmetric: Σ_i v_i H[i] = H·v
-        differentiator = symbolic.Differentiator(prob.program)
-        exprs = _symbolic(
-            lambda: symbolic.combine(weights, differentiator.hessian(prob.program.outputs, prob.input_symbols)[0])
-        )
-    return _finish("hvp", prob, numeric, exprs, exact=exact, v=weights)
+    return evaluate_at("hvp", expr, at, v, wrt=wrt, dtype=dtype, device=device,
+                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
+
+
+def laplacian(
+    expr: str,
+    at: Point = None,
+    *,
+    wrt: str | Sequence[str] | None = None,
+    dtype: str = "float64",
+    device: str = "cpu",
+    symbolic_form: bool = True,
+    exact: bool = False,
+) -> Result:
+    """Laplacian Δf = Σᵢ ∂²f/∂xᵢ² of each output: shape (m,), one number per output.
+
+    Args: as :func:`jacobian`.
+
+    >>> laplacian("x**2*y + y**3, x*y", at="x=1, y=2").result
+    [16.0, 0.0]
+    """
+    return evaluate_at("laplacian", expr, at, wrt=wrt, dtype=dtype, device=device,
+                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------
+# Many points: vectorised with torch.func.vmap over chunks, streamed.
+# ---------------------------------------------------------------------------
+
+
+def _input_blocks(program: language.Program, order: Sequence[str]) -> tuple[InputBlock, ...]:
+    blocks, start = [], 0
+    for name in order:
+        var = program.variable(name)
+        blocks.append(InputBlock(var.name, var.shape, start))
+        start += var.size
+    return tuple(blocks)
+
+
+def _check_chunk_size(chunk_size: Any) -> None:
+    integral = isinstance(chunk_size, numbers.Integral) and not isinstance(chunk_size, bool)
+    if chunk_size is not None and not (integral and chunk_size >= 1):
+        raise UsageError(f"--chunk-size must be a positive integer, not {short(chunk_size)}")
+
+
+def evaluate(
+    quantity: Quantity | str,
+    expr: str,
+    points: str | Any | Sequence[Point],
+    *,
+    at: Point = None,
+    v: Any = "ones",
+    wrt: str | Sequence[str] | None = None,
+    mode: str = "auto",
+    dtype: str = "float64",
+    device: str = "cpu",
+    symbolic_form: bool = True,
+    chunk_size: int | None = None,
+) -> PointsEvaluation:
+    """``quantity`` (a :class:`~jacli.quantities.Quantity` or its name) of ``expr`` at many points, a chunk at a time.
+
+    ``points``: a points file path (``-`` for stdin), a :class:`~jacli.points.PointsReader`,
+    or a list of points like ``at``. With a file, ``at`` gives by name the variables that
+    are not columns; without a header the columns are the variables in order (``wrt``
+    first, then the parameters). Results stream: ``chunks`` computes a chunk when asked;
+    each chunk's ``result`` has shape (rows, *shape) (:attr:`PointsEvaluation.shape`).
+
+    >>> ev = evaluate("jacobian", "2*x0+x1**2, x0**2+2*x1**3", ["1,2", "0,0"])
+    >>> [chunk.result.tolist() for chunk in ev.chunks]
+    [[[[2.0, 4.0], [2.0, 24.0]], [[2.0, 0.0], [0.0, 0.0]]]]
+    """
+    from jacli.points import PointsReader, open_points  # noqa: PLC0415
+
+    quantity = _quantity(quantity)
+    _check_chunk_size(chunk_size)
+    _check_mode(quantity, mode)
+    torch_dtype, torch_device = as_dtype(dtype), as_device(device)
+    parsed = parse(expr)
+    order = wrt_names(parsed, wrt)
+    reader, label_column, fixed, flat = None, None, {}, None
+    if isinstance(points, str | PointsReader):
+        reader = points if isinstance(points, PointsReader) else open_points(points)
+        try:
+            shapes_of, fixed, label_column = layout.file_layout(reader, parsed, order, fixed_values(at, parsed))
+        except BaseException:
+            reader.close()
+            raise
+    elif at is not None:
+        raise UsageError("give the points either as a list or with --at, not both")
+    elif isinstance(points, list | tuple):
+        shapes_of, flat = layout.list_layout(parsed, [assign_point(parsed, order, point) for point in points])
+    else:
+        raise UsageError(f"points must be a file name, a PointsReader or a list of points, not {short(points)}")
+    shapes = tuple((n, shapes_of[n]) for n in parsed.names)
+    program = program_for(expr, shapes)
+    fn = compiled_for(expr, shapes, order)
+    plan = _plan(quantity, program, fn, order, v, mode, torch_dtype, torch_device)
+    width = quantity.chunk_width(outputs=len(program.outputs), inputs=len(plan.inputs))
+    rows = batch.chunk_rows(
+        len(fn._steps) + len(plan.inputs), width + 1, None if chunk_size is None else int(chunk_size)
+    )
+    if reader is not None:
+        source = ((chunk.values, chunk.first_line) for chunk in reader.chunks(rows))
+    else:
+        source = ((flat[i : i + rows], None) for i in range(0, len(flat), rows))
+    return PointsEvaluation(
+        **plan.presentation,
+        expression=program.text,
+        variables=shapes,
+        inputs=tuple(s.name for s in plan.inputs),
+        outputs=program.output_labels,
+        blocks=_input_blocks(program, order),
+        shape=plan.shape,
+        mode=plan.mode,
+        v=plan.v,
+        chunks=batch.evaluate(
+            plan.numeric, layout.columns(program, order, fixed, label_column), source, torch_dtype, torch_device
+        ),
+        source=reader,
+        derive_symbolic=plan.symbolic if symbolic_form else None,
+        bindings=tuple((b.symbol.name, sympy.sstr(b.value)) for b in program.bindings) if symbolic_form else (),
+    )
+
+
+def evaluate_points(
+    command: Quantity | str, expr: str, points: str | Any | Sequence[Point], **options: Any
+) -> PointsEvaluation:
+    """:func:`evaluate` under its earlier name: ``command`` of ``expr`` at many points.
+
+    >>> ev = evaluate_points("laplacian", "x**2*y", [[1, 2], [3, 4]])
+    >>> [chunk.result.tolist() for chunk in ev.chunks]
+    [[[4.0], [8.0]]]
+    """
+    return evaluate(command, expr, points, **options)
+
+
+# ---------------------------------------------------------------------------
+# Gradient checking, computation graphs (issue 6).
+# Their modules are imported where used: the other commands never load them.
+# ---------------------------------------------------------------------------
 
 
 def check(
@@ -1150,8 +567,8 @@ def check(
 
 def _check_options(mode: Any, h: Any, rtol: Any, atol: Any) -> tuple[float | None, float | None, float | None]:
     """``check``'s mode refused unless one of ``calculus.MODES``; ``h``, ``rtol``, ``atol`` as numbers (or None)."""
-    if not _one_of(mode, calculus.MODES):
-        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
+    if not one_of(mode, calculus.MODES):
+        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {short(mode)}")
     return option_number("--h", h, positive=True), option_number("--rtol", rtol), option_number("--atol", atol)
 
 
@@ -1195,7 +612,7 @@ def check_points(
     elif isinstance(points, str | PointsReader):
         points = _file_points(expr, points, at, wrt)
     else:
-        raise UsageError(f"points must be a file name, a PointsReader or a list of points, not {_short(points)}")
+        raise UsageError(f"points must be a file name, a PointsReader or a list of points, not {short(points)}")
     options = {"wrt": wrt, "h": h, "richardson": richardson, "rtol": rtol, "atol": atol, "mode": mode}
     return checking.check_points(points, functools.partial(check, expr, **options, dtype=dtype, device=device))
 
@@ -1209,11 +626,11 @@ def _file_points(expr: str, source: Any, at: Point, wrt: str | Sequence[str] | N
     order = wrt_names(parsed, wrt)
     reader = source if isinstance(source, PointsReader) else open_points(source)
     with reader:
-        shapes, _, label_column = _file_layout(reader, parsed, order, at)
-        _program(expr, tuple((n, shapes[n]) for n in parsed.names))  # a shape error before the rows are read
-        fixed = _fixed_values(at, parsed)  # exact, as --at gives them (the layout's are floats)
-        layout = checking.FileLayout({n: shapes[n] for n in parsed.names}, fixed, label_column)
-        return checking.read_points(reader, layout)
+        shapes, _, label_column = layout.file_layout(reader, parsed, order, at)
+        program_for(expr, tuple((n, shapes[n]) for n in parsed.names))  # a shape error before the rows are read
+        fixed = fixed_values(at, parsed)  # exact, as --at gives them (the layout's are floats)
+        columns = checking.FileLayout({n: shapes[n] for n in parsed.names}, fixed, label_column)
+        return checking.read_points(reader, columns)
 
 
 def graph(
@@ -1243,8 +660,8 @@ def graph(
     """
     from jacli import graphs  # noqa: PLC0415
 
-    if not _one_of(mode, ("reverse", "forward")):
-        raise UsageError(f"graph --mode must be reverse or forward, not {_short(mode)}")
+    if not one_of(mode, ("reverse", "forward")):
+        raise UsageError(f"graph --mode must be reverse or forward, not {short(mode)}")
     if input is not None and mode != "forward":
         raise UsageError("--input seeds forward mode; add --mode forward (reverse mode is seeded by --v)")
     prob = problem(expr, at, wrt=wrt, dtype=dtype)
@@ -1253,13 +670,13 @@ def graph(
     if v is not None:  # reverse: weights of the outputs (a VJP); forward: a direction over the inputs
         over, what = (prob.program.output_labels, "vjp") if mode == "reverse" else (labels, "jvp")
         seed = [language.constant_value(w) for w in parse_vector(v, len(over), over, what)]
-    elif input is not None and not _one_of(input, labels):
-        raise UsageError(f"--input {_short(input)} is not an input (inputs: {', '.join(labels)})")
+    elif input is not None and not one_of(input, labels):
+        raise UsageError(f"--input {short(input)} is not an input (inputs: {', '.join(labels)})")
     return graphs.run_graph(prob, parse(expr), seed, mode=mode, input=input)
 
 
 def torch_program(
-    command: str,
+    command: Quantity | str,
     expr: str,
     at: Point = None,
     v: Any = "ones",
@@ -1276,47 +693,21 @@ def torch_program(
     """
     from jacli import torch_program as programs  # noqa: PLC0415
 
+    quantity = _quantity(command)
+    _check_mode(quantity, mode)
     prob = problem(expr, at, wrt=wrt, dtype=dtype)
+    x = prob.inputs_tensor
+    plan = _plan(quantity, prob.program, prob.compiled, [var.name for var in prob.inputs], v, mode, x.dtype, x.device)
     point = prob.point_json()
-    outputs, labels = prob.program.output_labels, [s.name for s in prob.input_symbols]
-    if command in ("gradient", "hvp"):
-        _require_scalar(command, prob)
-    weights = None
-    if command == "vjp":
-        weights = [language.constant_value(w) for w in parse_vector(v, len(outputs), outputs, "vjp")]
-    elif command in ("jvp", "hvp"):
-        weights = [language.constant_value(w) for w in parse_vector(v, len(labels), labels, command)]
-    chosen = None
-    if command == "jacobian":
-        if not _one_of(mode, calculus.MODES):
-            raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
-        chosen = calculus.choose_mode(mode, prob.x.numel(), len(outputs))
     return programs.torch_program(
-        command,
+        quantity,
         parse(expr),
         inputs=[(var.name, point[var.name]) for var in prob.inputs],
         params=[(var.name, point[var.name]) for var in prob.params],
-        outputs=outputs,
-        input_labels=labels,
+        outputs=prob.program.output_labels,
+        input_labels=[s.name for s in prob.input_symbols],
         dtype=dtype,
-        v=weights,
-        mode=chosen,
+        v=plan.v,
+        mode=plan.mode,
         command_line=command_line,
     )
-
-
-def _numeric_hessian(prob: Problem) -> Tensor:
-    """(m, n, n): sparse (one HVP per colour) when the pattern allows, else dense; see ``bench/scale.py``."""
-    from jacli import sparse  # noqa: PLC0415
-
-    patterns = sparse.sparse_patterns(prob.program, prob.input_symbols)
-    if patterns is not None:
-        return sparse.hessian(prob.function(), prob.x, patterns)
-    if prob.x.numel() >= DENSE_FUNC_HESSIAN_INPUTS:
-        import warnings  # noqa: PLC0415
-
-        with warnings.catch_warnings():
-            # forward mode loads torch's jvp decompositions through the deprecated torch.jit.script
-            warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", DeprecationWarning)
-            return torch.func.jacfwd(torch.func.jacrev(prob.function()))(prob.x)
-    return calculus.hessian(prob.function(), prob.x)

@@ -1,18 +1,23 @@
-"""Many points at once: ``torch.func.vmap`` over chunks of points, streamed.
+"""One chunk of points at a time: a quantity's derivative of every row in one pass, streamed.
 
 A chunk of points is one (rows, columns) float64 array. Its columns are mapped
 to the flat vector of every variable (variable order) with NumPy fancy
-indexing; the derivative of every row is one vmapped torch call; the chunk's
-points, values f(x) and results come back as NumPy arrays. Only one chunk is in
-memory at a time, so memory stays flat however long the input.
+indexing; the derivative of every row is computed at once by running the
+compiled function on columns (its tape is scalar operations, so ``fn(x.T, p.T)``
+computes all rows elementwise) and differentiating with ``torch.autograd``; the
+chunk's points, values f(x) and results come back as NumPy arrays. One point is
+a chunk of one row. Only one chunk is in memory at a time.
+
+Rows are independent, so the gradient of the *sum* over rows of output i is row i
+of every point's Jacobian: m reverse passes give all Jacobians, without
+``torch.func`` (whose first use imports ``torch._dynamo``, seconds of start-up).
 
 >>> import torch
 >>> from jacli import language
 >>> from jacli.compile import to_torch
 >>> program = language.build_program(language.parse_expression("x*y"), {"x": (), "y": ()})
->>> fn = to_torch(program, program.variables, ())
->>> kernel = make_kernel(fn, "gradient")
->>> value, result = kernel(torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64), torch.zeros(2, 0))
+>>> setup = Setup(to_torch(program, program.variables, ()))
+>>> value, result = gradient(setup, torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64), torch.zeros(2, 0))
 >>> result.tolist()
 [[2.0, 1.0], [4.0, 3.0]]
 """
@@ -20,15 +25,19 @@ memory at a time, so memory stays flat however long the input.
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from torch.autograd import forward_ad
 
-from jacli.limits import CHUNK_ELEMENTS, MAX_CHUNK_ELEMENTS, MAX_CHUNK_ROWS
+from jacli import language
+from jacli.limits import CHUNK_ELEMENTS, DENSE_FUNC_HESSIAN_INPUTS, MAX_CHUNK_ELEMENTS, MAX_CHUNK_ROWS
+from jacli.results import InputBlock
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -36,151 +45,166 @@ if TYPE_CHECKING:
 
     from jacli.compile import TorchFunction
 
-COMMANDS = ("jacobian", "gradient", "hessian", "vjp", "jvp")
 
-Kernel = Callable[["Tensor", "Tensor"], tuple["Tensor", "Tensor"]]
-"""``(x (rows, n), p (rows, k)) -> (value (rows, m), result (rows, *shape))``."""
+@dataclass(frozen=True)
+class Setup:
+    """What a quantity's computation needs besides the points: the function, ``--v``, the mode."""
 
-
-def _per_point(fn: TorchFunction, command: str, mode: str, v: Tensor | None) -> Callable[..., tuple[Tensor, Tensor]]:
-    """The derivative at ONE point ``(x (n,), p (k,)) -> (value (m,), result)``, built from torch.func."""
-    from torch import func  # noqa: PLC0415
-
-    def with_value(x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
-        y = fn(x, p)
-        return y, y
-
-    if command == "jacobian":
-        transform = func.jacfwd if mode == "forward" else func.jacrev
-        jac = transform(with_value, has_aux=True)
-        return lambda x, p: jac(x, p)[::-1]
-    if command == "gradient":
-        jac = func.jacrev(with_value, has_aux=True)
-
-        def gradient(x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
-            j, y = jac(x, p)
-            return y, j[0]
-
-        return gradient
-    if command == "hessian":
-        hess = func.jacfwd(func.jacrev(with_value, has_aux=True), has_aux=True)
-        return lambda x, p: hess(x, p)[::-1]
-    if command == "vjp":
-        assert v is not None
-
-        def vjp(x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
-            y, pullback = func.vjp(lambda x_: fn(x_, p), x)
-            return y, pullback(v)[0]
-
-        return vjp
-    if command == "jvp":
-        assert v is not None
-        return lambda x, p: func.jvp(lambda x_: fn(x_, p), (x,), (v,))
-    raise ValueError(f"unknown command {command!r}")
+    fn: TorchFunction
+    """``f(x, p)``: flat inputs and parameters -> the m outputs (on columns: (n, rows) -> (m, rows))."""
+    weights: Tensor | None = None
+    """``--v``: (m,) for a VJP, (n,) for a JVP or HVP."""
+    mode: str | None = None
+    """``forward`` or ``reverse`` (the Jacobian)."""
+    hessian_patterns: Callable[[], Any] = field(default=lambda: None)
+    """Each output's sparse Hessian pattern (:func:`jacli.sparse.sparse_patterns`), or None for dense."""
 
 
-def _columnar(fn: TorchFunction) -> bool:
-    """Whether ``fn`` can run on columns: every output varies (a constant output would be 0-d, not (rows,))."""
-    return fn.n_outputs > 0 and all(slot >= 0 for slot in fn._outputs)
+Numeric = Callable[[Setup, "Tensor", "Tensor"], tuple["Tensor", "Tensor"]]
+"""``(setup, x (rows, n), p (rows, k)) -> (value (rows, m), result (rows, *shape))``."""
 
 
-def _columnar_kernel(fn: TorchFunction, command: str, mode: str, v: Tensor | None) -> Kernel:
-    """All rows in one pass of ``fn`` on columns, derivatives by batched ``torch.autograd``.
+def _run(setup: Setup, x: Tensor, p: Tensor) -> Tensor:
+    """Every row at once: (rows, n), (rows, k) -> (m, rows)."""
+    y = setup.fn(x.T, p.T)
+    # an f that is constant everywhere gives (m,): the same value at every row
+    return y if y.dim() == 2 else y[:, None].expand(-1, x.shape[0])
 
-    The tape holds scalar operations only (array variables are element symbols), so
-    ``fn`` applied to ``x.T`` (n, rows) computes every row at once, elementwise. Rows
-    are independent, so the gradient of the *sum* over rows of output i is row i of
-    every point's Jacobian: m reverse passes give all Jacobians, without ``torch.func``
-    (whose first use imports ``torch._dynamo``, seconds of start-up).
-    """
-    from torch.autograd import forward_ad  # noqa: PLC0415
 
-    def run(x: Tensor, p: Tensor) -> Tensor:  # (rows, n), (rows, k) -> (m, rows)
-        return fn(x.T, p.T)
+def _forward(setup: Setup, x: Tensor, p: Tensor, tangents: Tensor) -> tuple[Tensor, Tensor]:
+    """One forward-mode pass over every row: value and tangent, both (m, rows)."""
+    with warnings.catch_warnings():
+        # the first make_dual loads torch's jvp decompositions through the deprecated torch.jit.script
+        warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", DeprecationWarning)
+        with forward_ad.dual_level():
+            primal, tangent = forward_ad.unpack_dual(_run(setup, forward_ad.make_dual(x, tangents), p))
+    return primal, torch.zeros_like(primal) if tangent is None else tangent
 
-    def forward_columns(x: Tensor, p: Tensor, tangents: Tensor) -> tuple[Tensor, Tensor]:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", DeprecationWarning)
-            with forward_ad.dual_level():
-                y = run(forward_ad.make_dual(x, tangents), p)
-                primal, tangent = forward_ad.unpack_dual(y)
-        return primal, torch.zeros_like(primal) if tangent is None else tangent
 
-    def reverse_rows(y: Tensor, x: Tensor, create_graph: bool = False) -> list[Tensor]:
-        rows = []
-        for output in y:
-            if not output.requires_grad:
-                rows.append(torch.zeros_like(x))
-                continue
+def _reverse_rows(y: Tensor, x: Tensor, create_graph: bool = False) -> list[Tensor]:
+    """For each output of ``y`` (m, rows): its gradient at every row, (rows, n); m reverse passes."""
+    rows = []
+    for output in y:
+        grad = None
+        if output.requires_grad:
             (grad,) = torch.autograd.grad(
                 output.sum(), x, retain_graph=True, create_graph=create_graph, allow_unused=True
             )
-            rows.append(torch.zeros_like(x) if grad is None else grad)
-        return rows
-
-    def kernel(x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
-        x = x.detach()
-        if command == "jvp":
-            assert v is not None
-            y, tangent = forward_columns(x, p, v.expand_as(x))
-            return y.T, tangent.T
-        if command == "jacobian" and mode == "forward":
-            columns = []
-            for j in range(x.shape[1]):
-                tangents = torch.zeros_like(x)
-                tangents[:, j] = 1
-                y, tangent = forward_columns(x, p, tangents)
-                columns.append(tangent.T)
-            return y.T, torch.stack(columns, dim=2)
-        with torch.enable_grad():
-            x.requires_grad_(True)
-            y = run(x, p)
-            if command == "vjp":
-                assert v is not None
-                weighted = (y * v[:, None]).sum()
-                grad = torch.autograd.grad(weighted, x, allow_unused=True)[0] if weighted.requires_grad else None
-                return y.detach().T, torch.zeros_like(x) if grad is None else grad
-            if command == "hessian":
-                blocks = []
-                for first in reverse_rows(y, x, create_graph=True):
-                    blocks.append(torch.stack([r.detach() for r in reverse_rows(first.T, x)], dim=1))
-                return y.detach().T, torch.stack(blocks, dim=1)
-            jac = torch.stack(reverse_rows(y, x), dim=1)  # (rows, m, n)
-            if command == "gradient":
-                return y.detach().T, jac[:, 0]
-            return y.detach().T, jac
-
-    return kernel
+        rows.append(torch.zeros_like(x) if grad is None else grad)
+    return rows
 
 
-def make_kernel(
-    fn: TorchFunction, command: str, mode: str = "reverse", v: Tensor | None = None, *, drop_output_axis: bool = False
-) -> Kernel:
-    """The vectorised derivative over rows: columnar autograd, or ``torch.func.vmap`` of the one-point derivative.
+@contextlib.contextmanager
+def _taped(x: Tensor) -> Iterator[Tensor]:
+    """``x`` as a fresh leaf that records the operations on it."""
+    with torch.enable_grad():
+        yield x.detach().requires_grad_(True)
 
-    ``drop_output_axis``: the Hessian of a scalar f as (rows, n, n), not (rows, 1, n, n).
+
+def jacobian(setup: Setup, x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
+    """(rows, m, n): one forward pass per input (``mode="forward"``), else one reverse pass per output."""
+    if setup.mode == "forward":
+        columns, y = [], _run(setup, x, p)
+        for j in range(x.shape[1]):
+            tangents = torch.zeros_like(x)
+            tangents[:, j] = 1
+            y, tangent = _forward(setup, x, p, tangents)
+            columns.append(tangent.T)
+        result = torch.stack(columns, dim=2) if columns else x.new_zeros(x.shape[0], y.shape[0], 0)
+        return y.T, result
+    with _taped(x) as leaf:
+        y = _run(setup, leaf, p)
+        return y.detach().T, torch.stack(_reverse_rows(y, leaf), dim=1)
+
+
+def gradient(setup: Setup, x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
+    """(rows, n): one reverse pass."""
+    with _taped(x) as leaf:
+        y = _run(setup, leaf, p)
+        return y.detach().T, _reverse_rows(y, leaf)[0]
+
+
+def vjp(setup: Setup, x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
+    """(rows, n): ``vᵀJ`` by one reverse pass."""
+    assert setup.weights is not None
+    with _taped(x) as leaf:
+        y = _run(setup, leaf, p)
+        weighted = (y * setup.weights[:, None]).sum()
+        grad = torch.autograd.grad(weighted, leaf, allow_unused=True)[0] if weighted.requires_grad else None
+        return y.detach().T, torch.zeros_like(leaf) if grad is None else grad
+
+
+def jvp(setup: Setup, x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
+    """(rows, m): ``J·v`` by one forward-mode pass."""
+    assert setup.weights is not None
+    y, tangent = _forward(setup, x, p, setup.weights.expand_as(x))
+    return y.T, tangent.T
+
+
+def hessian(setup: Setup, x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
+    """(rows, m, n, n): reverse over reverse; at one point sparse (one HVP per colour) or vectorised when large.
+
+    See ``bench/scale.py``: the n=1000 Rosenbrock Hessian at one point takes the sparse path.
     """
-    if _columnar(fn):
-        columnar = _columnar_kernel(fn, command, mode, v)
+    if x.shape[0] == 1:
+        one = _one_point_hessian(setup, x[0], p[0])
+        if one is not None:
+            return one
+    with _taped(x) as leaf:
+        y = _run(setup, leaf, p)
+        blocks = []
+        for first in _reverse_rows(y, leaf, create_graph=True):
+            blocks.append(torch.stack([r.detach() for r in _reverse_rows(first.T, leaf)], dim=1))
+        result = torch.stack(blocks, dim=1) if blocks else x.new_zeros(x.shape[0], 0, x.shape[1], x.shape[1])
+        return y.detach().T, result
 
-        def kernel(x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
-            value, result = columnar(x, p)
-            return value, result[:, 0] if drop_output_axis else result
 
-        return kernel
-    batched = torch.func.vmap(_per_point(fn, command, mode, v))
+def _one_point_hessian(setup: Setup, x: Tensor, p: Tensor) -> tuple[Tensor, Tensor] | None:
+    """The Hessian at one point by the sparse or the vectorised dense method, or None (reverse over reverse)."""
+    from jacli import sparse  # noqa: PLC0415 - only the Hessian at one point needs it
 
-    def kernel(x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
+    def bound(point: Tensor) -> Tensor:
+        return setup.fn(point, p)
+
+    patterns = setup.hessian_patterns()
+    if patterns is not None:
+        result = sparse.hessian(bound, x, patterns)
+    elif x.numel() >= DENSE_FUNC_HESSIAN_INPUTS:
         with warnings.catch_warnings():
-            # A torch op without a batching rule falls back to a loop and says so; results are the same.
-            warnings.filterwarnings("ignore", message=".*performance drop.*", category=UserWarning)
             # forward mode loads torch's jvp decompositions through the deprecated torch.jit.script
             warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", DeprecationWarning)
-            with torch.no_grad():  # torch.func computes its own derivatives; no outer graph
-                value, result = batched(x, p)
-        return value, result[:, 0] if drop_output_axis else result
+            result = torch.func.jacfwd(torch.func.jacrev(bound))(x)
+    else:
+        return None
+    with torch.no_grad():
+        value = bound(x)
+    return value[None], result[None]
 
-    return kernel
+
+def hvp(setup: Setup, x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
+    """(rows, n): ``H·v`` of a scalar f by forward over reverse (``torch.func.jvp`` of ``torch.func.grad``).
+
+    H (n×n) is never formed; the cost is a small constant times one gradient. ``torch.func``
+    imports ``torch._dynamo`` on first use (≈1.3 s); ``forward_ad`` duals through
+    ``torch.autograd.grad(create_graph=True)`` import it too (≈2 s), so there is no cheaper way.
+    """
+    assert setup.weights is not None
+
+    def total(columns: Tensor) -> Tensor:
+        return _run(setup, columns, p).sum()  # one output; rows are independent, so ∂/∂x of the sum is per row
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", DeprecationWarning)
+        with torch.no_grad():
+            value = _run(setup, x, p).T
+        tangents = setup.weights.expand_as(x)
+        return value, torch.func.jvp(torch.func.grad(total), (x.detach(),), (tangents,))[1]
+
+
+def laplacian(setup: Setup, x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
+    """(rows, m): Σᵢ ∂²fₖ/∂xᵢ², the trace of each output's Hessian (sparse at one point when it can be)."""
+    value, result = hessian(setup, x, p)
+    return value, result.diagonal(dim1=-2, dim2=-1).sum(-1)
 
 
 def chunk_rows(steps: int, width: int, requested: int | None = None) -> int:
@@ -255,20 +279,20 @@ class PointsChunk:
 
 
 def evaluate(
-    kernel: Kernel,
+    compute: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]],
     columns: Columns,
     chunks: Iterable[tuple[NDArray[np.float64], int | None]],
     dtype: torch.dtype,
     device: torch.device,
 ) -> Iterator[PointsChunk]:
-    """Run ``kernel`` on each chunk of input rows; yields as each chunk finishes."""
+    """``compute(x (rows, n), p (rows, k)) -> (value, result)`` on each chunk of input rows; yields as each finishes."""
     for values, first_line in chunks:
         full = columns.full(values)
         tensor = torch.from_numpy(full).to(dtype=dtype, device=device)
         x = tensor[:, torch.from_numpy(columns.inputs).to(device)]
         p = tensor[:, torch.from_numpy(columns.params).to(device)]
         with _one_thread(device):
-            value, result = kernel(x, p)
+            value, result = compute(x, p)
         yield PointsChunk(
             points=full,  # the points as read, whatever --dtype computes in
             value=_numpy(value),
@@ -299,3 +323,62 @@ def _one_thread(device: torch.device) -> Iterator[None]:
 
 def _numpy(t: Tensor) -> Any:
     return t.detach().to("cpu", torch.float64).numpy()
+
+
+@dataclass(frozen=True)
+class PointsEvaluation:
+    """A quantity at many points: labels once, then :class:`PointsChunk` s as they finish.
+
+    ``chunks`` is a one-shot iterator: each chunk is computed when it is asked for,
+    so memory holds one chunk however many points there are.
+    """
+
+    command: str
+    title: str
+    label: str
+    symbol: str
+    axes: tuple[str, ...]
+    """The quantity's presentation (:meth:`~jacli.quantities.Quantity.presentation`): the renderers lay out by it."""
+    expression: str
+    variables: tuple[tuple[str, tuple[int, ...]], ...]
+    """(name, shape) of every variable, variable order: the columns of ``PointsChunk.points``."""
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    blocks: tuple[InputBlock, ...]
+    shape: tuple[int, ...]
+    """Shape of the result at one point."""
+    mode: str | None
+    v: tuple[float, ...] | None
+    chunks: Iterator[PointsChunk]
+    source: Any = None  # the points.PointsReader, when reading a file (bytes read, size)
+    derive_symbolic: Callable[[], Any] | None = None
+    """Derives the symbolic result (nested SymPy expressions) when called; None with ``--no-symbolic``."""
+    bindings: tuple[tuple[str, str], ...] = ()
+
+    @functools.cached_property
+    def symbolic(self) -> Any:
+        """The symbolic result as nested SymPy strings, derived on first use (only json shows it).
+
+        None when ``--no-symbolic``, or when it is too large to derive (:attr:`symbolic_note` says so).
+        """
+        from jacli import symbolic  # noqa: PLC0415 - json output only
+
+        if self.derive_symbolic is None:
+            return None
+        try:
+            return symbolic.to_text(self.derive_symbolic())
+        except symbolic.SymbolicTooLarge as err:
+            self.__dict__["symbolic_note"] = f"symbolic form skipped: {err}; the numbers are complete"
+            return None
+
+    @property
+    def symbolic_note(self) -> str | None:
+        """Why the symbolic form is missing, when it was asked for but skipped."""
+        return self.__dict__.get("symbolic_note")
+
+    @property
+    def point_labels(self) -> tuple[str, ...]:
+        """Labels of the columns of ``PointsChunk.points``: ``x``, ``a[0]``, …"""
+        return tuple(
+            language.element_label(name, index) for name, shape in self.variables for index in np.ndindex(shape)
+        )

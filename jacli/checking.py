@@ -482,7 +482,15 @@ class _Checked:
 
 
 def _checked(prob: Any) -> _Checked:
-    return _Checked(prob.program, prob.fn, prob.x, prob.p, prob.input_symbols, prob.exact_point(), prob.point_json())
+    return _Checked(
+        prob.program,
+        prob.compiled,
+        prob.inputs_tensor,
+        prob.params_tensor,
+        prob.input_symbols,
+        prob.exact_point(),
+        prob.point_json(),
+    )
 
 
 def run_check(

@@ -10,6 +10,7 @@ command bodies. The run itself (streams, exit statuses, diagnostics) is
 from __future__ import annotations
 
 import enum
+import inspect
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from jacli import terminal, typer_compat
 from jacli.errors import UsageError
+from jacli.quantities import QUANTITIES, Quantity
 from jacli.terminal import OUT_OF_MEMORY, STDIN_CHUNK, color_wanted, out_of_memory, read_expression
 from jacli.typer_compat import click, typer
 
@@ -219,15 +221,20 @@ def _emit(results: list[Result], output: OutputFormat, digits: int) -> None:
 
 
 def _run(
-    compute: Callable[..., Result], expr: str, at: list[str] | None, output: OutputFormat, digits: int, **kwargs: Any
-) -> None:
-    batch = kwargs.pop("batch", None)
+    quantity: Quantity, expr: str, at: list[str] | None, output: OutputFormat, digits: int, *,
+    points: str | None, chunk_size: int | None, **options: Any,
+) -> None:  # fmt: skip
+    """The quantity at each ``--at``, or vectorised and streamed (``--points``; several ``--at`` as json/csv)."""
     with reported_errors():
         text = read_expression(expr)
-        if batch is not None and _many_points(batch, expr, at, output, kwargs):
-            _run_points(text, at, output, digits=digits, batch=batch, options=kwargs)
+        if _many_points(points, expr, at, output, options["exact"]):
+            _run_points(
+                quantity, text, at, output, digits=digits, points=points, chunk_size=chunk_size, options=options
+            )
             return
-        results = _at_each_point(text, at, kwargs.get("wrt"), lambda point: compute(text, point, **kwargs))
+        results = _at_each_point(
+            text, at, options.get("wrt"), lambda point: _api().evaluate_at(quantity, text, point, **options)
+        )
         _emit(results, output, digits)
 
 
@@ -239,17 +246,17 @@ def _at_each_point(text: str, at: list[str] | None, wrt: Any, compute: Callable[
     return [compute(point) for point in points]
 
 
-def _many_points(batch: dict[str, Any], expr: str, at: list[str] | None, output: OutputFormat, kwargs: Any) -> bool:
+def _many_points(points: str | None, expr: str, at: list[str] | None, output: OutputFormat, exact: bool) -> bool:
     """``--points``, or several ``--at`` with json/csv output: the vectorised, streamed path."""
-    if batch["points"] is None:
-        return bool(at) and len(at) > 1 and output in (OutputFormat.json, OutputFormat.csv) and not kwargs["exact"]
+    if points is None:
+        return bool(at) and len(at) > 1 and output in (OutputFormat.json, OutputFormat.csv) and not exact
     if output is OutputFormat.latex:
         raise UsageError("--format latex shows one point; with --points use table, json or csv")
-    if kwargs["exact"]:
+    if exact:
         raise UsageError("--exact evaluates one point at a time; drop it with --points (or use --at)")
-    if batch["points"] == "-" and expr == "-":
+    if points == "-" and expr == "-":
         raise UsageError("the expression and --points cannot both come from stdin; put one in a file")
-    if batch["points"] == "-" and sys.stdin is None:
+    if points == "-" and sys.stdin is None:
         raise UsageError("stdin is closed: give --points a file, or redirect one: --points - < FILE")
     return True
 
@@ -283,19 +290,18 @@ def _progress(source: Any) -> Iterator[Callable[[], None] | None]:
 
 
 def _run_points(
-    text: str, at: list[str] | None, output: OutputFormat, *, digits: int, batch: dict[str, Any], options: Any
-) -> None:
-    """Many points: the vectorised batch API, written chunk by chunk as it computes."""
+    quantity: Quantity, text: str, at: list[str] | None, output: OutputFormat, *,
+    digits: int, points: str | None, chunk_size: int | None, options: Any,
+) -> None:  # fmt: skip
+    """Many points: the vectorised evaluation, written chunk by chunk as it computes."""
     from jacli.render.points import write_points  # noqa: PLC0415
 
     options = {k: v for k, v in options.items() if k != "exact"}
-    if batch["points"] is not None:
-        points, fixed = batch["points"], ", ".join(at) if at else None
+    if points is not None:
+        fixed = ", ".join(at) if at else None
     else:
         points, fixed = at, None
-    evaluation = _api().evaluate_points(
-        batch["command"], text, points, at=fixed, v=batch.get("v", "ones"), chunk_size=batch["chunk_size"], **options
-    )
+    evaluation = _api().evaluate(quantity, text, points, at=fixed, chunk_size=chunk_size, **options)
     console = stdout_console() if output is OutputFormat.table else None
     try:
         with _progress(evaluation.source) as on_chunk:
@@ -321,129 +327,69 @@ def _api() -> Any:
 # ---------------------------------------------------------------------------
 
 
-@app.command(epilog='Example: jacli jacobian "2*x0+x1**2, x0**2+2*x1**3" --at 1,2')
-def jacobian(
-    expr: ExprArg,
-    at: AtOpt = None,
-    points: PointsOpt = None,
-    chunk_size: ChunkOpt = None,
-    wrt: WrtOpt = None,
-    mode: ModeOpt = Mode.auto,
-    output: FormatOpt = OutputFormat.table,
-    symbolic: SymbolicOpt = True,
-    exact: ExactOpt = False,
-    dtype: DtypeOpt = Dtype.float64,
-    device: DeviceOpt = Device.cpu,
-    digits: DigitsOpt = 6,
-    show_torch: ShowTorchOpt = False,
-) -> None:
-    """Jacobian matrix (m×n: outputs × inputs) at a point."""
+def _quantity_command(quantity: Quantity) -> None:
+    """Register ``jacli NAME`` for a quantity: the shared options, and ``--v``/``--mode`` where it takes them.
+
+    The signature is built here (Typer reads it): EXPR, [--v], --at, --points, --chunk-size,
+    --wrt, [--mode], --format, --symbolic, --exact, --dtype, --device, --digits, --show-torch.
+    """
+    required = inspect.Parameter.empty
+    declared: list[tuple[str, Any, Any]] = [("expr", ExprArg, required)]
+    if quantity.weights is not None:
+        declared.append(("v", VOpt, required))
+    declared += [
+        ("at", AtOpt, None),
+        ("points", PointsOpt, None),
+        ("chunk_size", ChunkOpt, None),
+        ("wrt", WrtOpt, None),
+    ]
+    if quantity.modes:
+        declared.append(("mode", ModeOpt, Mode.auto))
+    declared += [
+        ("output", FormatOpt, OutputFormat.table), ("symbolic", SymbolicOpt, True), ("exact", ExactOpt, False),
+        ("dtype", DtypeOpt, Dtype.float64), ("device", DeviceOpt, Device.cpu), ("digits", DigitsOpt, 6),
+        ("show_torch", ShowTorchOpt, False),
+    ]  # fmt: skip
+
+    def command(**given: Any) -> None:
+        _run_quantity(quantity, **given)
+
+    command.__name__ = command.__qualname__ = quantity.name
+    command.__doc__ = quantity.help
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    parameters = [inspect.Parameter(name, kind, default=default, annotation=hint) for name, hint, default in declared]
+    command.__signature__ = inspect.Signature(parameters, return_annotation=None)  # type: ignore[attr-defined]
+    command.__annotations__ = {name: hint for name, hint, _ in declared}
+    app.command(quantity.name, epilog=f"Example: jacli {quantity.name} {quantity.example}")(command)
+
+
+def _run_quantity(
+    quantity: Quantity, *, expr: str, at: list[str] | None, points: str | None, chunk_size: int | None,
+    wrt: str | None, output: OutputFormat, symbolic: bool, exact: bool, dtype: Dtype, device: Device,
+    digits: int, show_torch: bool, v: str = "ones", mode: Mode = Mode.auto,
+) -> None:  # fmt: skip
     if show_torch:
-        return _show_torch("jacobian", expr, at, output, points, wrt=wrt, mode=mode.value, dtype=dtype.value)
-    _run(_api().jacobian, expr, at, output, digits, wrt=wrt, mode=mode.value, dtype=dtype.value,
-         device=device.value, symbolic_form=symbolic, exact=exact,
-         batch={"command": "jacobian", "points": points, "chunk_size": chunk_size})  # fmt: skip
+        given_v = v if quantity.weights is not None else None
+        return _show_torch(quantity, expr, at, output, points, given_v, wrt=wrt, mode=mode.value, dtype=dtype.value)
+    _run(quantity, expr, at, output, digits, points=points, chunk_size=chunk_size, v=v, wrt=wrt, mode=mode.value,
+         dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact)  # fmt: skip
 
 
-@app.command(epilog='Example: jacli gradient "x1**2 + x2**3 + x3**4" --at 1,2,3')
-def gradient(
-    expr: ExprArg,
-    at: AtOpt = None,
-    points: PointsOpt = None,
-    chunk_size: ChunkOpt = None,
-    wrt: WrtOpt = None,
-    output: FormatOpt = OutputFormat.table,
-    symbolic: SymbolicOpt = True,
-    exact: ExactOpt = False,
-    dtype: DtypeOpt = Dtype.float64,
-    device: DeviceOpt = Device.cpu,
-    digits: DigitsOpt = 6,
-    show_torch: ShowTorchOpt = False,
-) -> None:
-    """Gradient (n-vector) of a scalar expression at a point."""
-    if show_torch:
-        return _show_torch("gradient", expr, at, output, points, wrt=wrt, dtype=dtype.value)
-    _run(_api().gradient, expr, at, output, digits, wrt=wrt, dtype=dtype.value, device=device.value,
-         symbolic_form=symbolic, exact=exact,
-         batch={"command": "gradient", "points": points, "chunk_size": chunk_size})  # fmt: skip
+for _quantity in QUANTITIES.values():
+    _quantity_command(_quantity)
 
 
-@app.command(epilog='Example: jacli hessian "x0**2*x1, x0*x1**3" --at 1,2')
-def hessian(
-    expr: ExprArg,
-    at: AtOpt = None,
-    points: PointsOpt = None,
-    chunk_size: ChunkOpt = None,
-    wrt: WrtOpt = None,
-    output: FormatOpt = OutputFormat.table,
-    symbolic: SymbolicOpt = True,
-    exact: ExactOpt = False,
-    dtype: DtypeOpt = Dtype.float64,
-    device: DeviceOpt = Device.cpu,
-    digits: DigitsOpt = 6,
-    show_torch: ShowTorchOpt = False,
-) -> None:
-    """Hessian at a point: n×n for a scalar expression, m×n×n for a vector-valued one."""
-    if show_torch:
-        return _show_torch("hessian", expr, at, output, points, wrt=wrt, dtype=dtype.value)
-    _run(_api().hessian, expr, at, output, digits, wrt=wrt, dtype=dtype.value, device=device.value,
-         symbolic_form=symbolic, exact=exact,
-         batch={"command": "hessian", "points": points, "chunk_size": chunk_size})  # fmt: skip
-
-
-@app.command(epilog='Example: jacli vjp "2*x0+x1**2, x0**2+2*x1**3" --at 1,2 --v 1,2')
-def vjp(
-    expr: ExprArg,
-    v: VOpt,
-    at: AtOpt = None,
-    points: PointsOpt = None,
-    chunk_size: ChunkOpt = None,
-    wrt: WrtOpt = None,
-    output: FormatOpt = OutputFormat.table,
-    symbolic: SymbolicOpt = True,
-    exact: ExactOpt = False,
-    dtype: DtypeOpt = Dtype.float64,
-    device: DeviceOpt = Device.cpu,
-    digits: DigitsOpt = 6,
-    show_torch: ShowTorchOpt = False,
-) -> None:
-    """Vector-Jacobian product vᵀJ (reverse mode; v has one entry per output)."""
-    if show_torch:
-        return _show_torch("vjp", expr, at, output, points, v=v, wrt=wrt, dtype=dtype.value)
-    _run(lambda text, point, **kw: _api().vjp(text, point, v, **kw), expr, at, output, digits, wrt=wrt,
-         dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact,
-         batch={"command": "vjp", "v": v, "points": points, "chunk_size": chunk_size})  # fmt: skip
-
-
-@app.command(epilog='Example: jacli jvp "2*x0+x1**2, x0**2+2*x1**3" --at 1,2 --v 1,0')
-def jvp(
-    expr: ExprArg,
-    v: VOpt,
-    at: AtOpt = None,
-    points: PointsOpt = None,
-    chunk_size: ChunkOpt = None,
-    wrt: WrtOpt = None,
-    output: FormatOpt = OutputFormat.table,
-    symbolic: SymbolicOpt = True,
-    exact: ExactOpt = False,
-    dtype: DtypeOpt = Dtype.float64,
-    device: DeviceOpt = Device.cpu,
-    digits: DigitsOpt = 6,
-    show_torch: ShowTorchOpt = False,
-) -> None:
-    """Jacobian-vector product J·v (forward mode; v has one entry per input)."""
-    if show_torch:
-        return _show_torch("jvp", expr, at, output, points, v=v, wrt=wrt, dtype=dtype.value)
-    _run(lambda text, point, **kw: _api().jvp(text, point, v, **kw), expr, at, output, digits, wrt=wrt,
-         dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact,
-         batch={"command": "jvp", "v": v, "points": points, "chunk_size": chunk_size})  # fmt: skip
-
-
-# -- check, graph, hvp and --show-torch (how derivatives are computed, made visible) ----------
+# -- check, graph and --show-torch (how derivatives are computed, made visible) ----------
 
 
 def _show_torch(
-    command: str, expr: str, at: list[str] | None, output: OutputFormat, points: str | None = None, **kwargs: Any
+    quantity: Quantity,
+    expr: str,
+    at: list[str] | None,
+    output: OutputFormat,
+    points: str | None,
+    v: str | None,
+    **options: Any,
 ) -> None:
     """``--show-torch``: the PyTorch program on stdout *instead of* the result, so it can be saved and run."""
     with reported_errors():
@@ -452,10 +398,12 @@ def _show_torch(
         if points is not None or (at and len(at) > 1):
             raise UsageError("--show-torch shows one point; give one --at")
         text = read_expression(expr)
-        line = f"jacli {command} {_quote(text)}" + (f" --at {_quote(at[0])}" if at else "")
-        if "v" in kwargs:
-            line += f" --v {_quote(kwargs['v'])}"
-        program = _api().torch_program(command, text, at[0] if at else None, command_line=line, **kwargs)
+        line = f"jacli {quantity.name} {_quote(text)}" + (f" --at {_quote(at[0])}" if at else "")
+        if v is not None:
+            line += f" --v {_quote(v)}"
+        program = _api().torch_program(
+            quantity, text, at[0] if at else None, "ones" if v is None else v, command_line=line, **options
+        )
         sys.stdout.write(program)
 
 
@@ -480,27 +428,6 @@ class GraphFormat(str, enum.Enum):
 class GraphMode(str, enum.Enum):
     reverse = "reverse"
     forward = "forward"
-
-
-@app.command(epilog='Example: jacli hvp "x**2*y + y**3" --at x=1,y=2 --v 1,0')
-def hvp(
-    expr: ExprArg,
-    v: VOpt,
-    at: AtOpt = None,
-    wrt: WrtOpt = None,
-    output: FormatOpt = OutputFormat.table,
-    symbolic: SymbolicOpt = True,
-    exact: ExactOpt = False,
-    dtype: DtypeOpt = Dtype.float64,
-    device: DeviceOpt = Device.cpu,
-    digits: DigitsOpt = 6,
-    show_torch: ShowTorchOpt = False,
-) -> None:
-    """Hessian-vector product H·v of a scalar expression (forward over reverse; H is never formed)."""
-    if show_torch:
-        return _show_torch("hvp", expr, at, output, v=v, wrt=wrt, dtype=dtype.value)
-    _run(lambda text, point, **kw: _api().hvp(text, point, v, **kw), expr, at, output, digits, wrt=wrt,
-         dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact)  # fmt: skip
 
 
 @app.command(epilog='Example: jacli check "abs(x - 1) + x**2" --at x=1   (exits 1: not differentiable there)')

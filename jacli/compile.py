@@ -387,7 +387,8 @@ class TorchFunction:
             steps_out.append(step.fn(*(get(i) for i in step.args)))
         if not self._outputs:
             return x.new_zeros(0)
-        return torch.stack([get(i).to(x.dtype) for i in self._outputs])
+        # a constant output is 0-d: broadcast it, so that on columns (n, rows) every output has rows
+        return torch.stack(torch.broadcast_tensors(*(get(i).to(x.dtype) for i in self._outputs)))
 
     @property
     def n_outputs(self) -> int:

@@ -431,8 +431,8 @@ class _Leaves:
 
 def _leaves(prob: Any) -> _Leaves:
     params = [s for var in prob.params for s in var.symbols]
-    values = prob.x.tolist() + prob.p.tolist()
-    return _Leaves(prob.program, prob.input_symbols, params, values, prob.x.dtype, prob.point_json())
+    values = prob.inputs_tensor.tolist() + prob.params_tensor.tolist()
+    return _Leaves(prob.program, prob.input_symbols, params, values, prob.inputs_tensor.dtype, prob.point_json())
 
 
 def run_graph(

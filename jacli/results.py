@@ -1,7 +1,8 @@
 """Results of jacli's computations: plain floats and strings (stdlib only).
 
 Renderers read these and nothing else; the tensor and SymPy objects ride along
-for Python users (``result.tensor``, ``result.sympy``) but no renderer needs them.
+for Python users (``result.tensor``, ``result.symbolic_exprs``) but no renderer needs them.
+This module imports no renderer: Jupyter's LaTeX hook is on :class:`jacli.api.DisplayedResult`.
 """
 
 from __future__ import annotations
@@ -15,15 +16,6 @@ from jacli.limits import SYMBOLIC_DISPLAY_LIMIT  # noqa: F401 - render.table imp
 
 Nested = Any
 """A float (or str), or nested lists of them."""
-
-COMMAND_TITLES = {
-    "jacobian": "Jacobian ∂f/∂x",
-    "gradient": "gradient ∇f",
-    "hessian": "Hessian ∂²f/∂x²",
-    "vjp": "VJP vᵀJ",
-    "jvp": "JVP J·v",
-    "hvp": "HVP H·v",
-}
 
 
 @dataclass(frozen=True)
@@ -44,7 +36,7 @@ class InputBlock:
 
 
 @dataclass(frozen=True)
-class SymbolicText:
+class SymbolicDisplay:
     """Display forms of a symbolic result, made on first use (they can be costly)."""
 
     pretty: Callable[[], str]
@@ -54,9 +46,21 @@ class SymbolicText:
 
 @dataclass(frozen=True)
 class Result:
-    """A derivative at one point, with labels, the value f(x) and the symbolic form."""
+    """A derivative at one point, with labels, the value f(x) and the symbolic form.
+
+    ``command`` to ``axes`` come from the quantity (:meth:`jacli.quantities.Quantity.presentation`):
+    the renderers lay a result out by its ``axes`` (``out``: one entry per output, ``in``: per input).
+    """
 
     command: str
+    title: str
+    """``Jacobian ∂f/∂x``."""
+    label: str
+    """``J``, ``∇f``: a vector's row or column label, the name of entries at many points."""
+    symbol: str
+    """LaTeX: ``J``, ``\\nabla f``."""
+    axes: tuple[str, ...]
+    """``("out", "in")``, ``("in",)``, ``("in", "in")``, …: one name per axis of ``result``."""
     expression: str
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
@@ -71,20 +75,22 @@ class Result:
     mode: str | None = None
     bindings: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()
-    text: SymbolicText | None = field(default=None, repr=False, compare=False)
+    symbolic_display: SymbolicDisplay | None = field(default=None, repr=False, compare=False)
+    """The symbolic result drawn for a table (pretty) and LaTeX, made on first use."""
     tensor: Any = field(default=None, repr=False, compare=False)
-    sympy: Any = field(default=None, repr=False, compare=False)
+    """The numeric result as a torch tensor (``--dtype``, ``--device``)."""
+    symbolic_exprs: Any = field(default=None, repr=False, compare=False)
+    """The symbolic result as nested SymPy expressions (``symbolic`` holds them as text, as in JSON)."""
+
+    @property
+    def sympy(self) -> Any:
+        """``symbolic_exprs`` under its earlier name (the README's Python example uses it)."""
+        return self.symbolic_exprs
 
     @property
     def finite(self) -> bool:
         """True when every number in the value and the result is finite."""
         return all(math.isfinite(x) for x in flatten(self.result)) and all(math.isfinite(x) for x in self.value)
-
-    def _repr_latex_(self) -> str:
-        """LaTeX for Jupyter: the symbolic result (when present) and the numbers."""
-        from jacli.render.latex import render_latex  # noqa: PLC0415 - on display only; latex needs results for types only
-
-        return "$$" + render_latex(self, document=False) + "$$"
 
 
 def flatten(nested: Nested) -> list[Any]:

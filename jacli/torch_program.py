@@ -6,11 +6,12 @@ assignments) by translating each node to torch through one table
 (:func:`torch_name`: the function table), then printed with :func:`ast.unparse`. Nothing is
 executed here: the text is for the user (and a test runs it).
 
-Per command: ``jacobian`` uses ``torch.func.jacrev``/``jacfwd`` (the mode jacli
-chose), ``gradient`` ``y.backward()``, ``vjp`` ``y.backward(gradient=v)``,
-``hessian`` ``torch.autograd.functional.hessian`` (or a Jacobian of a Jacobian
-built with ``create_graph=True`` for a vector-valued f), ``jvp``
-``torch.func.jvp`` and ``hvp`` ``torch.func.jvp`` of ``torch.func.grad``
+Per quantity (its ``show_torch`` entry in :mod:`jacli.quantities` picks the lines
+here): ``jacobian`` uses ``torch.func.jacrev``/``jacfwd`` (the mode jacli chose),
+``gradient`` ``y.backward()``, ``vjp`` ``y.backward(gradient=v)``, ``hessian``
+``torch.autograd.functional.hessian`` (or a Jacobian of a Jacobian built with
+``create_graph=True`` for a vector-valued f), ``laplacian`` the trace of that Hessian,
+``jvp`` ``torch.func.jvp`` and ``hvp`` ``torch.func.jvp`` of ``torch.func.grad``
 (forward over reverse). The last line prints the result as a flat Python list,
 in jacli's order (outputs × inputs, inputs flattened row-major).
 """
@@ -23,7 +24,7 @@ import keyword
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jacli import language
 from jacli.errors import UsageError
@@ -36,6 +37,10 @@ def torch_name(function: str) -> str:
     if name is None:
         raise UsageError(f"--show-torch cannot translate {function}()")
     return name
+
+
+if TYPE_CHECKING:
+    from jacli.quantities import Quantity
 
 
 GENERATED = frozenset({"torch", "math", "dtype", "inputs", "tangents", "result", "blocks", "sizes", "jacobian_f",
@@ -258,7 +263,7 @@ class _Context:
 
 
 def torch_program(
-    command: str,
+    quantity: Quantity,
     parsed: language.ParsedExpression,
     *,
     inputs: Sequence[tuple[str, Any]],
@@ -270,7 +275,7 @@ def torch_program(
     mode: str | None = None,
     command_line: str = "",
 ) -> str:
-    """The program text. ``inputs``/``params``: (name, value as float or nested list), in order."""
+    """The program computing ``quantity``. ``inputs``/``params``: (name, value as float or nested list), in order."""
     names = _program_names(parsed)
     taken = set(names.values()) | GENERATED
     ctx = _Context(
@@ -284,7 +289,7 @@ def torch_program(
     )
     function_text = _function_text(parsed, names, [names[n] for n, _ in inputs], ctx.f, taken)
     lines = [
-        f"# {command_line or 'jacli ' + command}",
+        f"# {command_line or 'jacli ' + quantity.name}",
         "# the same result in PyTorch; run it with: python this_file.py",
     ]
     if any(
@@ -297,22 +302,12 @@ def torch_program(
     lines += ["import math", "", "import torch", "", f"dtype = torch.{dtype}", "", "", function_text, "", ""]
     for name, value in params:
         lines.append(f"{names[name]} = torch.tensor({_value_text(value)}, dtype=dtype)  # a parameter: held constant")
-    flag = ", requires_grad=True" if command in ("gradient", "vjp") else ""
+    flag = ", requires_grad=True" if quantity.program_backward else ""
     for name, value in inputs:
         lines.append(f"{names[name]} = torch.tensor({_value_text(value)}, dtype=dtype{flag})")
     arg_names = [names[name] for name, _ in inputs]
     lines.append("inputs = (" + ", ".join(arg_names) + ("," if len(arg_names) == 1 else "") + ")")
-    if command == "jacobian":
-        lines += _jacobian_lines(ctx, mode)
-    elif command in ("gradient", "vjp"):
-        lines += _backward_lines(ctx, v if command == "vjp" else None)
-    elif command == "hessian":
-        lines += _hessian_lines(ctx)
-    elif command in ("jvp", "hvp"):
-        assert v is not None
-        lines += _forward_lines(ctx, command, inputs, v)
-    else:
-        raise UsageError(f"--show-torch is not available for {command}")
+    lines += quantity.show_torch(ctx, inputs, v, mode)
     text = "\n".join(lines) + "\n"
     return text if "math." in function_text else text.replace("import math\n\n", "", 1)
 
@@ -335,7 +330,7 @@ def _function_text(
     return ast.unparse(ast.fix_missing_locations(ast.Module([function], [])))
 
 
-def _jacobian_lines(ctx: _Context, mode: str | None) -> list[str]:
+def jacobian_lines(ctx: _Context, mode: str | None) -> list[str]:
     transform = "jacfwd" if mode == "forward" else "jacrev"
     why = "one forward-mode pass per input" if mode == "forward" else "one reverse pass per output"
     return [
@@ -348,7 +343,7 @@ def _jacobian_lines(ctx: _Context, mode: str | None) -> list[str]:
     ]
 
 
-def _backward_lines(ctx: _Context, v: Sequence[float] | None) -> list[str]:
+def backward_lines(ctx: _Context, v: Sequence[float] | None) -> list[str]:
     f, y, vec = ctx.f, ctx.y, ctx.vec
     if v is not None:
         lines = [
@@ -367,7 +362,7 @@ def _backward_lines(ctx: _Context, v: Sequence[float] | None) -> list[str]:
     ]
 
 
-def _hessian_lines(ctx: _Context) -> list[str]:
+def hessian_lines(ctx: _Context) -> list[str]:
     m, n = ctx.m, ctx.n
     if m == 1:
         return [
@@ -394,7 +389,7 @@ def _hessian_lines(ctx: _Context) -> list[str]:
     ]
 
 
-def _forward_lines(ctx: _Context, command: str, inputs: Sequence[tuple[str, Any]], v: Sequence[float]) -> list[str]:
+def _tangent_lines(inputs: Sequence[tuple[str, Any]], v: Sequence[float]) -> list[str]:
     split, start = [], 0
     for _name, value in inputs:
         size = math.prod(_shape_of(value))
@@ -402,19 +397,37 @@ def _forward_lines(ctx: _Context, command: str, inputs: Sequence[tuple[str, Any]
         start += size
         shaped = piece[0] if not isinstance(value, list) else _nest(piece, _shape_of(value))
         split.append(f"torch.tensor({_value_text(shaped)}, dtype=dtype)")
-    lines = [f"tangents = ({', '.join(split)}{',' if len(split) == 1 else ''})  # v, shaped like the inputs"]
-    if command == "jvp":
-        return [
-            *lines,
-            f"_, result = torch.func.jvp({ctx.flat}, inputs, tangents)  # one forward-mode pass: J·v",
-            f"print(result.tolist())  # shape ({ctx.m},): one entry per output ({ctx.outputs})",
-        ]
+    return [f"tangents = ({', '.join(split)}{',' if len(split) == 1 else ''})  # v, shaped like the inputs"]
+
+
+def jvp_lines(ctx: _Context, inputs: Sequence[tuple[str, Any]], v: Sequence[float] | None) -> list[str]:
+    assert v is not None
     return [
-        *lines,
+        *_tangent_lines(inputs, v),
+        f"_, result = torch.func.jvp({ctx.flat}, inputs, tangents)  # one forward-mode pass: J·v",
+        f"print(result.tolist())  # shape ({ctx.m},): one entry per output ({ctx.outputs})",
+    ]
+
+
+def hvp_lines(ctx: _Context, inputs: Sequence[tuple[str, Any]], v: Sequence[float] | None) -> list[str]:
+    assert v is not None
+    return [
+        *_tangent_lines(inputs, v),
         f"grad_f = torch.func.grad({ctx.f}, argnums=tuple(range(len(inputs))))  # reverse mode: x -> ∇f(x)",
         "_, result = torch.func.jvp(grad_f, inputs, tangents)  # forward over reverse: H·v, H never formed",
         "result = torch.cat([t.reshape(-1) for t in result])",
         f"print(result.tolist())  # shape ({ctx.n},): one entry per input element ({ctx.inputs})",
+    ]
+
+
+def laplacian_lines(ctx: _Context) -> list[str]:
+    """The Hessian's lines, then the trace of each output's block."""
+    *lines, _ = hessian_lines(ctx)
+    trace = "result.diagonal().sum().reshape(1)" if ctx.m == 1 else "result.diagonal(dim1=1, dim2=2).sum(dim=1)"
+    return [
+        *lines,
+        f"result = {trace}  # Δf: the sum of ∂²f/∂x_i² over the inputs",
+        f"print(result.tolist())  # shape ({ctx.m},): one entry per output ({ctx.outputs})",
     ]
 
 

@@ -224,7 +224,7 @@ def test_large_hessians_equal_the_dense_autograd_hessian(text: str) -> None:
     wrt = [n for n in names if n != "a"]
     fast = api.hessian(text, point, wrt=wrt, symbolic_form=False).tensor
     prob = api.problem(text, point, wrt=wrt)
-    np.testing.assert_allclose(fast, calculus.hessian(prob.function(), prob.x)[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fast, calculus.hessian(prob.bound(), prob.inputs_tensor)[0], rtol=1e-12, atol=1e-12)
 
 
 def test_progress_bar_only_for_a_file_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,6 +33,7 @@ CASES = {
     "hessian_vector_valued": ["hessian", "x0**2*x1, x0*x1**3", "--at", "1,2"],
     "gradient_parameter": ["gradient", "a*x**2 + y", "--wrt", "x,y", "--at", "x=1, y=2, a=3"],
     "jacobian_exact": ["jacobian", "sin(x)*exp(y), x^2", "--at", "x=pi/4, y=0", "--exact"],
+    "laplacian_vector_valued": ["laplacian", "x**2*y + y**3, x*y", "--at", "x=1, y=2"],
 }
 FORMATS = ["table", "json", "csv", "latex"]
 

@@ -9,11 +9,12 @@ import pytest
 from conftest import Invoke
 from rich.console import Console
 
+from jacli.quantities import QUANTITIES
 from jacli.render.csv import render_csv, render_csv_points
 from jacli.render.json import render_json
 from jacli.render.latex import render_latex
 from jacli.render.table import render_table
-from jacli.results import InputBlock, Result, SymbolicText
+from jacli.results import InputBlock, Result, SymbolicDisplay
 
 
 def seed_result(**changes: object) -> Result:
@@ -29,13 +30,15 @@ def seed_result(**changes: object) -> Result:
         "shape": (2, 2),
         "symbolic": [["2", "2*x1"], ["2*x0", "6*x1**2"]],
         "mode": "reverse",
-        "text": SymbolicText(
+        "symbolic_display": SymbolicDisplay(
             pretty=lambda: "[2  2*x1]\n[2*x0  6*x1**2]",
             latex=lambda: [["2", "2 x_{1}"], ["2 x_{0}", "6 x_{1}^{2}"]],
             operations=5,
         ),
     }
     base.update(changes)
+    scalar = base["command"] == "gradient" or len(base["outputs"]) == 1  # type: ignore[arg-type]
+    base.update(QUANTITIES[base["command"]].presentation(scalar_output=scalar))  # type: ignore[index]
     return Result(**base)  # type: ignore[arg-type]
 
 
@@ -52,7 +55,7 @@ def test_json_keys_and_nulls() -> None:
 
 
 def test_json_without_symbolic_has_no_symbolic_key() -> None:
-    assert "symbolic" not in json.loads(render_json(seed_result(symbolic=None, text=None)))
+    assert "symbolic" not in json.loads(render_json(seed_result(symbolic=None, symbolic_display=None)))
 
 
 def test_csv_rows() -> None:
@@ -92,7 +95,7 @@ def test_table_shows_array_gradients_in_their_own_shape() -> None:
         shape=(4,),
         v=(1.0, 1.0),
         mode=None,
-        text=None,
+        symbolic_display=None,
         symbolic=None,
     )
     text = table_text(result)
@@ -101,8 +104,8 @@ def test_table_shows_array_gradients_in_their_own_shape() -> None:
 
 
 def test_table_elides_huge_symbolic_forms() -> None:
-    huge = SymbolicText(pretty=lambda: "never shown", latex=lambda: [], operations=10**6)
-    text = table_text(seed_result(text=huge))
+    huge = SymbolicDisplay(pretty=lambda: "never shown", latex=lambda: [], operations=10**6)
+    text = table_text(seed_result(symbolic_display=huge))
     assert "elided (1,000,000 operations)" in text and "never shown" not in text
 
 
@@ -111,7 +114,7 @@ def test_table_lines_have_no_trailing_blanks() -> None:
 
 
 def test_table_digits_and_exact() -> None:
-    third = seed_result(command="gradient", result=[1 / 3, 2.0], shape=(2,), mode=None, text=None)
+    third = seed_result(command="gradient", result=[1 / 3, 2.0], shape=(2,), mode=None, symbolic_display=None)
     assert "0.333333" in table_text(third)
     assert "0.333" in table_text(third, digits=3) and "0.3333" not in table_text(third, digits=3)
     exact = table_text(seed_result(exact=[["2", "4"], ["2", "24"]], result=[[2.0, 4.0], [2.0, 24.0]]))

@@ -43,6 +43,8 @@ CASES = [
     ("hvp", "x**2*y + sigmoid(x)*softplus(y) + min(x, y)**2", "x=1, y=2", "1,2", ()),
     ("hvp", "sum(a**3) + dot(a, a)*b", "a=[1,2], b=3", "ones", ()),
     ("gradient", "x*y*z", "x=1, y=2, z=3", None, ("--wrt", "z,x")),  # y is a parameter
+    ("laplacian", "x**2*y + y**3, x*y", "x=1, y=2", None, ()),
+    ("laplacian", "sum(a**3) + dot(a, a)*b", "a=[1,2], b=3", None, ()),
 ]
 
 

@@ -299,7 +299,7 @@ def test_out_of_memory_is_exit_2(jacli: Invoke, monkeypatch: pytest.MonkeyPatch,
         raise error
 
     if where == "compute":
-        monkeypatch.setattr("jacli.api.gradient", refuse)
+        monkeypatch.setattr("jacli.api.evaluate_at", refuse)
     else:
         monkeypatch.setattr("jacli.render.json.render_json", refuse)
     out = jacli("gradient", "x*y", "--at", "1,2", "--format", "json")
@@ -311,7 +311,7 @@ def test_other_runtime_errors_are_bugs_not_hidden(monkeypatch: pytest.MonkeyPatc
     def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("jacli.api.gradient", broken)
+    monkeypatch.setattr("jacli.api.evaluate_at", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         invoke_cli("gradient", "x*y", "--at", "1,2")
 

@@ -18,12 +18,13 @@ from conftest import Invoke
 from rich.cells import cell_len
 from rich.console import Console
 
+from jacli.quantities import QUANTITIES
 from jacli.render import format_number
 from jacli.render.check import render_check_table
 from jacli.render.fit import Column, Grid, TooNarrow, column_blocks, grid_width
 from jacli.render.graph import render_graph_table
 from jacli.render.table import render_table
-from jacli.results import CheckResult, GraphEdge, GraphNode, GraphResult, InputBlock, Result, SymbolicText
+from jacli.results import CheckResult, GraphEdge, GraphNode, GraphResult, InputBlock, Result, SymbolicDisplay
 
 TOO_NARROW = re.compile(r"^table needs \d+ columns, terminal has \d+: --format \w+ or \w+ shows every number$")
 SEEDS = range(60)
@@ -78,9 +79,10 @@ def _draw_result(rng: random.Random) -> tuple[Result, int, int]:
     values = [float(_number(rng, 17)) for _ in range(math.prod(shape))]
     result = _nest(values, shape)
     pretty = "\n".join("[" + "  ".join(inputs[: rng.randint(1, n)]) + "]" for _ in range(rng.randint(1, 3)))
+    display = SymbolicDisplay(pretty=lambda: pretty, latex=lambda: [], operations=5)
     return (
         Result(
-            command=command,
+            **QUANTITIES[command].presentation(scalar_output=False),
             expression="f(" + ", ".join(inputs) + ")",
             inputs=inputs,
             outputs=outputs,
@@ -89,7 +91,7 @@ def _draw_result(rng: random.Random) -> tuple[Result, int, int]:
             value=tuple(float(_number(rng, 17)) for _ in outputs),
             result=result,
             shape=shape,
-            text=SymbolicText(pretty=lambda: pretty, latex=lambda: [], operations=5) if rng.random() < 0.7 else None,
+            symbolic_display=display if rng.random() < 0.7 else None,
         ),
         width,
         digits,
@@ -172,9 +174,10 @@ def test_blocks_repeat_the_row_labels_and_keep_column_order() -> None:
 def test_symbolic_form_goes_below_or_is_elided_when_there_is_no_room() -> None:
     wide = "[" + "  ".join(f"x{j}" for j in range(22)) + "]"  # 97 columns
     result = Result(
-        command="gradient", expression="f", inputs=("x",), outputs=("f",), blocks=(InputBlock("x", (), 0),),
+        **QUANTITIES["gradient"].presentation(scalar_output=True),
+        expression="f", inputs=("x",), outputs=("f",), blocks=(InputBlock("x", (), 0),),
         point={"x": 1.0}, value=(1.0,), result=[2.0], shape=(1,),
-        text=SymbolicText(pretty=lambda: wide, latex=lambda: [], operations=5),
+        symbolic_display=SymbolicDisplay(pretty=lambda: wide, latex=lambda: [], operations=5),
     )  # fmt: skip
     assert any(line.endswith(wide) and line != wide for line in _render(render_table, result, 120, 6).splitlines())
     below = _render(render_table, result, 100, 6)

@@ -6,10 +6,8 @@ from typing import TYPE_CHECKING
 
 from jacli.render import full_precision
 
-if TYPE_CHECKING:  # annotations only: results.Result._repr_latex_ imports this module
+if TYPE_CHECKING:
     from jacli.results import Nested, Result
-
-SYMBOLS = {"jacobian": "J", "gradient": r"\nabla f", "hessian": "H", "vjp": "v^T J", "jvp": "J v", "hvp": "H v"}
 
 
 def _number(x: float) -> str:
@@ -26,11 +24,9 @@ def bmatrix(cells: Nested) -> str:
     return r"\begin{bmatrix} " + body + r" \end{bmatrix}"
 
 
-def _blocks(nested: Nested) -> list[Nested]:
-    """An m×n×n result as m matrices; anything else as one."""
-    if nested and isinstance(nested[0], list) and nested[0] and isinstance(nested[0][0], list):
-        return list(nested)
-    return [nested]
+def _blocks(nested: Nested, axes: tuple[str, ...]) -> list[Nested]:
+    """A result of three axes (m×n×n) as one matrix per entry of the first; anything else as one."""
+    return list(nested) if len(axes) == 3 else [nested]
 
 
 def _map(nested: Nested, fn) -> Nested:
@@ -39,10 +35,14 @@ def _map(nested: Nested, fn) -> Nested:
 
 def render_latex(result: Result, document: bool = True) -> str:
     """``symbol = symbolic = numeric``, one line per output block."""
-    numeric = _blocks(_map(result.result, _number))
-    symbolic = _blocks(result.text.latex()) if result.text is not None else [None] * len(numeric)
+    numeric = _blocks(_map(result.result, _number), result.axes)
+    symbolic = (
+        _blocks(result.symbolic_display.latex(), result.axes)
+        if result.symbolic_display is not None
+        else [None] * len(numeric)
+    )
     lines = []
-    name = SYMBOLS.get(result.command, result.command)
+    name = result.symbol
     for index, (num, sym) in enumerate(zip(numeric, symbolic, strict=True)):
         label = f"{name}_{{{result.outputs[index]}}}" if len(numeric) > 1 else name
         parts = [label] + ([bmatrix(sym)] if sym is not None else []) + [bmatrix(num)]

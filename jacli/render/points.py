@@ -23,7 +23,7 @@ from jacli.render.json import MARKER, json_row_template, render_json_rows
 from jacli.results import Result
 
 if TYPE_CHECKING:
-    from jacli.api import PointsEvaluation
+    from jacli.batch import PointsEvaluation
 
 
 @dataclass
@@ -49,6 +49,10 @@ def template_result(ev: PointsEvaluation, symbolic: Any = None) -> Result:
     marker = itertools.repeat(MARKER)
     return Result(
         command=ev.command,
+        title=ev.title,
+        label=ev.label,
+        symbol=ev.symbol,
+        axes=ev.axes,
         expression=ev.expression,
         inputs=ev.inputs,
         outputs=ev.outputs,
@@ -125,20 +129,11 @@ def _isfinite(rows: Any) -> Any:
 # The compact table.
 # ---------------------------------------------------------------------------
 
-_RESULT_NAMES = {"jacobian": "J", "gradient": "∇f", "hessian": "H", "vjp": "vᵀJ", "jvp": "J·v"}
-
 
 def result_labels(ev: PointsEvaluation) -> list[str]:
-    """Labels of the flattened result: ``J[f0,x1]``, ``∇f[x0]``, ``H[x0,x1]``, …"""
-    axes = {
-        "jacobian": (ev.outputs, ev.inputs),
-        "gradient": (ev.inputs,),
-        "hessian": (ev.inputs, ev.inputs) if len(ev.shape) == 2 else (ev.outputs, ev.inputs, ev.inputs),
-        "vjp": (ev.inputs,),
-        "jvp": (ev.outputs,),
-    }[ev.command]
-    name = _RESULT_NAMES[ev.command]
-    return [f"{name}[{','.join(index)}]" for index in itertools.product(*axes)]
+    """Labels of the flattened result, by its axes: ``J[f0,x1]``, ``∇f[x0]``, ``H[x0,x1]``, …"""
+    labels = {"out": ev.outputs, "in": ev.inputs}
+    return [f"{ev.label}[{','.join(index)}]" for index in itertools.product(*(labels[axis] for axis in ev.axes))]
 
 
 def _take_rows(chunks: Iterable[Any], limit: int, on_chunk: Callable[[], None] | None) -> tuple[list[Any], bool]:
@@ -159,12 +154,10 @@ def _write_table(
 ) -> Summary:
     from rich.text import Text
 
-    from jacli.results import COMMAND_TITLES  # noqa: PLC0415
-
     taken, more = _take_rows(ev.chunks, TABLE_MAX_POINTS, on_chunk)
     labels = result_labels(ev)
     shown = labels[:TABLE_MAX_COLUMNS]
-    title = Text(f"{COMMAND_TITLES.get(ev.command, ev.command)} of f = {' '.join(ev.expression.split())}", style="bold")
+    title = Text(f"{ev.title} of f = {' '.join(ev.expression.split())}", style="bold")
     rows = []
     for index, (chunk, row) in enumerate(taken, start=1):
         point = [format_number(x, digits) for x in chunk.points[row].tolist()]

@@ -11,9 +11,7 @@ from rich.text import Text
 
 from jacli.render import format_number, trimmed
 from jacli.render.fit import Column, Grid, TooNarrow, fitted_tables, header, print_line, too_narrow_line
-from jacli.results import COMMAND_TITLES, SYMBOLIC_DISPLAY_LIMIT, InputBlock, Nested, Result, flatten
-
-ROW_LABELS = {"gradient": "∇f", "vjp": "vᵀJ", "hvp": "H·v"}
+from jacli.results import SYMBOLIC_DISPLAY_LIMIT, InputBlock, Nested, Result, flatten
 
 
 def _cells(result: Result, digits: int) -> Nested:
@@ -68,21 +66,27 @@ def result_labels(block: InputBlock) -> list[str]:
 
 
 def numeric_tables(result: Result, digits: int) -> list[Grid]:
-    """The result as tables (before layout): outputs on rows, inputs on columns."""
+    """The result as tables (before layout), by its axes: the last axis on columns, the one before on rows.
+
+    A vector over the inputs is one row (one table per array variable, in its own shape);
+    a vector over the outputs one column; a third, leading axis gives one table per entry.
+    """
     cells = _cells(result, digits)
-    inputs, outputs = list(result.inputs), list(result.outputs)
-    title = COMMAND_TITLES.get(result.command, result.command)
-    if result.command in ("gradient", "vjp", "hvp"):
+    labels = {"out": list(result.outputs), "in": list(result.inputs)}
+    if result.axes == ("in",):
         if any(block.shape for block in result.blocks):
-            return _block_tables(result, flatten(cells), ROW_LABELS[result.command])
-        return [_table(title, [ROW_LABELS[result.command]], inputs, [cells])]
-    if result.command == "jvp":
-        return [_table(title, outputs, ["J·v"], [[c] for c in cells])]
-    if result.command == "hessian" and len(result.shape) == 3:
-        return [_table(f"Hessian of {out}", inputs, inputs, block) for out, block in zip(outputs, cells, strict=True)]
-    if result.command == "hessian":
-        return [_table(title, inputs, inputs, cells)]
-    return [_table(title, outputs, inputs, cells)]
+            return _block_tables(result, flatten(cells), result.label)
+        return [_table(result.title, [result.label], labels["in"], [cells])]
+    if result.axes == ("out",):
+        return [_table(result.title, labels["out"], [result.label], [[c] for c in cells])]
+    *leading, rows, columns = result.axes
+    if leading:  # one table per output: "Hessian of f0"
+        noun = result.title.split()[0]
+        return [
+            _table(f"{noun} of {key}", labels[rows], labels[columns], block)
+            for key, block in zip(labels[leading[0]], cells, strict=True)
+        ]
+    return [_table(result.title, labels[rows], labels[columns], cells)]
 
 
 FULL_FORMATS = "--format json or csv"
@@ -91,14 +95,14 @@ FULL_FORMATS = "--format json or csv"
 
 def _symbolic_panel(result: Result, width: int) -> RenderableType | None:
     """The pretty symbolic form, or a one-line note when it is too big to show (or wider than ``width``)."""
-    if result.text is None:
+    if result.symbolic_display is None:
         return None
-    if result.text.operations > SYMBOLIC_DISPLAY_LIMIT:
+    if result.symbolic_display.operations > SYMBOLIC_DISPLAY_LIMIT:
         return Text(
-            f"symbolic form elided ({result.text.operations:,} operations); --format json prints it",
+            f"symbolic form elided ({result.symbolic_display.operations:,} operations); --format json prints it",
             style="dim",
         )
-    pretty = result.text.pretty()
+    pretty = result.symbolic_display.pretty()
     if max((cell_len(line) for line in pretty.splitlines()), default=0) > width:
         return Text("symbolic form elided (too wide); --format json prints it", style="dim")
     lines: list[RenderableType] = [Text("symbolic", style="bold"), Text(pretty, no_wrap=True)]

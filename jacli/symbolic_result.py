@@ -1,0 +1,89 @@
+"""The symbolic form at a point: derived within the command's time budget, evaluated exactly, its bindings.
+
+The symbolic work of one command shares one :class:`symbolic.Budget`: :func:`derive`
+starts it, ``--exact`` (:func:`exact_cells`) gets what is left. A part over its
+bounds comes back as :class:`Skipped` with the reason, and the numbers still come out.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sympy
+
+from jacli import language, symbolic
+
+
+def used_bindings(program: language.Program, exprs: Any) -> tuple[tuple[str, str], ...]:
+    """The bindings a symbolic result refers to, directly or through other bindings, in order."""
+    used: set[sympy.Symbol] = set()
+    pending = set().union(*(symbolic.as_expr(e).free_symbols for e in flatten_exprs(exprs)))
+    definitions = {b.symbol: b.value for b in program.bindings}
+    while pending:
+        symbol = pending.pop()
+        if symbol in definitions and symbol not in used:
+            used.add(symbol)
+            pending |= definitions[symbol].free_symbols
+    return tuple((b.symbol.name, sympy.sstr(b.value)) for b in program.bindings if b.symbol in used)
+
+
+def exact_cells(exprs: Any, bindings: Any, point: dict[sympy.Symbol, sympy.Expr]) -> tuple[Any, tuple[str, ...]]:
+    """``--exact`` cells and notes; in what is left of the command's time budget, else skipped (None)."""
+    budget = _BUDGET.get() or symbolic.Budget()
+    flat = flatten_exprs(exprs)
+    decided: list[str] = []
+    try:
+        with budget.limit():
+            values = symbolic.evaluate_exact(flat, bindings, point, decided)
+            cells = unflatten([symbolic.exact_text(e) for e in values], exprs)
+    except symbolic.SymbolicTooLarge as err:
+        return None, (f"--exact skipped: {err}; the numbers are complete",)
+    return cells, (symbolic.non_real_note(decided),) if decided else ()
+
+
+def flatten_exprs(exprs: Any) -> list[sympy.Expr]:
+    if isinstance(exprs, list):
+        return [e for item in exprs for e in flatten_exprs(item)]
+    return [exprs]
+
+
+def unflatten(flat: list[Any], like: Any) -> Any:
+    iterator = iter(flat)
+
+    def rebuild(node: Any) -> Any:
+        return [rebuild(n) for n in node] if isinstance(node, list) else next(iterator)
+
+    return rebuild(like)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A part that was not computed: too large, or past the command's time budget (``reason`` says which)."""
+
+    reason: str
+
+
+_BUDGET: contextvars.ContextVar[symbolic.Budget | None] = contextvars.ContextVar("jacli_budget", default=None)
+"""The time budget of the command being computed: started by :func:`_symbolic`, shared by :func:`_exact`."""
+
+
+def derive(compute: Callable[[], Any]) -> Any:
+    """``compute()``, or :class:`Skipped` when the symbolic work is over its bounds.
+
+    Starts the command's time budget (:class:`symbolic.Budget`); ``--exact`` gets what is left of it.
+    """
+    budget = symbolic.Budget()
+    _BUDGET.set(budget)
+    return within(budget, compute)
+
+
+def within(budget: symbolic.Budget, compute: Callable[[], Any]) -> Any:
+    """``compute()`` in what is left of ``budget``, or :class:`Skipped`."""
+    try:
+        with budget.limit():
+            return compute()
+    except symbolic.SymbolicTooLarge as err:
+        return Skipped(str(err))
