@@ -626,9 +626,9 @@ def _file_points(expr: str, source: Any, at: Point, wrt: str | Sequence[str] | N
     order = wrt_names(parsed, wrt)
     reader = source if isinstance(source, PointsReader) else open_points(source)
     with reader:
-        shapes, _, label_column = layout.file_layout(reader, parsed, order, at)
-        program_for(expr, tuple((n, shapes[n]) for n in parsed.names))  # a shape error before the rows are read
         fixed = fixed_values(at, parsed)  # exact, as --at gives them (the layout's are floats)
+        shapes, _, label_column = layout.file_layout(reader, parsed, order, fixed)
+        program_for(expr, tuple((n, shapes[n]) for n in parsed.names))  # a shape error before the rows are read
         columns = checking.FileLayout({n: shapes[n] for n in parsed.names}, fixed, label_column)
         return checking.read_points(reader, columns)
 

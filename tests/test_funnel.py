@@ -79,7 +79,7 @@ def test_a_command_raising_it_in_process(kind: str, jacli: Invoke, monkeypatch: 
     def refuse(*_: Any, **__: Any) -> Any:
         raise _error(kind)
 
-    monkeypatch.setattr("jacli.api.gradient", refuse)
+    monkeypatch.setattr("jacli.api.evaluate_at", refuse)
     out = jacli("gradient", "x*y", "--at", "1,2", "--format", "json")
     assert (out.exit_code, out.stdout, out.stderr) == (TABLE[kind][1], "", TABLE[kind][2])
 
@@ -91,7 +91,7 @@ from jacli.errors import CheckFailed, OutputError, ServerKilled, ServerLost, Usa
 error = sys.argv[1]
 def refuse(*_, **__):
     raise eval(error)
-jacli.api.gradient = refuse
+jacli.api.evaluate_at = refuse
 sys.argv = ["jacli", "gradient", "x*y", "--at", "1,2", "--format", "json"]
 from jacli import entry
 entry.main()
@@ -152,7 +152,7 @@ def test_out_of_memory_is_the_same_status_in_the_server(
     def refuse(*_: Any, **__: Any) -> Any:
         raise error
 
-    monkeypatch.setattr("jacli.api.gradient", refuse)
+    monkeypatch.setattr("jacli.api.evaluate_at", refuse)
     argv = ["gradient", "x*y", "--at", "1,2", "--format", "json"]
     local = jacli(*argv)
     capfd.readouterr()
