@@ -37,7 +37,6 @@ __all__ = [
     "out_of_memory",
     "program",
     "read_expression",
-    "reported_errors",
     "run",
     "stdout_console",
     "warn",
@@ -172,17 +171,6 @@ _error = terminal.error
 warn = terminal.warn
 
 
-@contextmanager
-def reported_errors() -> Iterator[None]:
-    """The block of a command body whose errors the funnel reports (:func:`jacli.terminal.status_of`).
-
-    Nothing is caught here any more: every error reaches :func:`jacli.terminal.run`,
-    the one place that turns it into ``jacli: error: …`` and an exit status.
-    Kept so the command bodies read the same; to drop with them.
-    """
-    yield
-
-
 def _print_tables(results: Sequence[Any], render_one: Callable[..., None], digits: int) -> None:
     """Rich tables on stdout, one result after another, a blank line between them."""
     console = stdout_console()
@@ -225,17 +213,14 @@ def _run(
     points: str | None, chunk_size: int | None, **options: Any,
 ) -> None:  # fmt: skip
     """The quantity at each ``--at``, or vectorised and streamed (``--points``; several ``--at`` as json/csv)."""
-    with reported_errors():
-        text = read_expression(expr)
-        if _many_points(points, expr, at, output, options["exact"]):
-            _run_points(
-                quantity, text, at, output, digits=digits, points=points, chunk_size=chunk_size, options=options
-            )
-            return
-        results = _at_each_point(
-            text, at, options.get("wrt"), lambda point: _api().evaluate_at(quantity, text, point, **options)
-        )
-        _emit(results, output, digits)
+    text = read_expression(expr)
+    if _many_points(points, expr, at, output, options["exact"]):
+        _run_points(quantity, text, at, output, digits=digits, points=points, chunk_size=chunk_size, options=options)
+        return
+    results = _at_each_point(
+        text, at, options.get("wrt"), lambda point: _api().evaluate_at(quantity, text, point, **options)
+    )
+    _emit(results, output, digits)
 
 
 def _at_each_point(text: str, at: list[str] | None, wrt: Any, compute: Callable[[Any], Any]) -> list[Any]:
@@ -392,19 +377,18 @@ def _show_torch(
     **options: Any,
 ) -> None:
     """``--show-torch``: the PyTorch program on stdout *instead of* the result, so it can be saved and run."""
-    with reported_errors():
-        if output is not OutputFormat.table:
-            raise UsageError(f"--show-torch prints a program instead of the result; drop --format {output.value}")
-        if points is not None or (at and len(at) > 1):
-            raise UsageError("--show-torch shows one point; give one --at")
-        text = read_expression(expr)
-        line = f"jacli {quantity.name} {_quote(text)}" + (f" --at {_quote(at[0])}" if at else "")
-        if v is not None:
-            line += f" --v {_quote(v)}"
-        program = _api().torch_program(
-            quantity, text, at[0] if at else None, "ones" if v is None else v, command_line=line, **options
-        )
-        sys.stdout.write(program)
+    if output is not OutputFormat.table:
+        raise UsageError(f"--show-torch prints a program instead of the result; drop --format {output.value}")
+    if points is not None or (at and len(at) > 1):
+        raise UsageError("--show-torch shows one point; give one --at")
+    text = read_expression(expr)
+    line = f"jacli {quantity.name} {_quote(text)}" + (f" --at {_quote(at[0])}" if at else "")
+    if v is not None:
+        line += f" --v {_quote(v)}"
+    program = _api().torch_program(
+        quantity, text, at[0] if at else None, "ones" if v is None else v, command_line=line, **options
+    )
+    sys.stdout.write(program)
 
 
 def _quote(text: str) -> str:
@@ -459,29 +443,28 @@ def check(
     from jacli.errors import CheckFailed  # noqa: PLC0415
     from jacli.render.check import write_check  # noqa: PLC0415
 
-    with reported_errors():
-        if points == "-" and expr == "-":
-            raise UsageError("the expression and --points cannot both come from stdin; put one in a file")
-        text = read_expression(expr)
-        options = {"wrt": wrt, "h": h, "richardson": richardson, "rtol": rtol, "atol": atol, "mode": mode.value,
-                   "dtype": dtype.value, "device": device.value}  # fmt: skip
-        if points is None:  # every --at validated, then all computed, before any is shown
-            results = _at_each_point(text, at, wrt, lambda point: _api().check(text, point, **options))
-        else:  # the file read through (and validated) first, then each point shown as it is checked
-            results = _api().check_points(text, points, at=", ".join(at) if at else None, **options)
-        console = stdout_console() if output is CheckFormat.table else None
-        failed = None
-        for index, result in enumerate(results):
-            write_check(result, output.value, sys.stdout, console=console, digits=digits, first=index == 0)
-            if output is not CheckFormat.table:  # the table prints its notes itself
-                for note in result.notes:
-                    terminal.note(note)
-            _warn_nonfinite(result.point, [*result.value, *_leaves(result.autodiff)])
-            if failed is None and not result.ok:
-                failed = result
-        if failed is not None:
-            point = ", ".join(f"{k}={v}" for k, v in failed.point.items())
-            raise CheckFailed(f"check failed at {point}: {failed.verdict}")
+    if points == "-" and expr == "-":
+        raise UsageError("the expression and --points cannot both come from stdin; put one in a file")
+    text = read_expression(expr)
+    options = {"wrt": wrt, "h": h, "richardson": richardson, "rtol": rtol, "atol": atol, "mode": mode.value,
+               "dtype": dtype.value, "device": device.value}  # fmt: skip
+    if points is None:  # every --at validated, then all computed, before any is shown
+        results = _at_each_point(text, at, wrt, lambda point: _api().check(text, point, **options))
+    else:  # the file read through (and validated) first, then each point shown as it is checked
+        results = _api().check_points(text, points, at=", ".join(at) if at else None, **options)
+    console = stdout_console() if output is CheckFormat.table else None
+    failed = None
+    for index, result in enumerate(results):
+        write_check(result, output.value, sys.stdout, console=console, digits=digits, first=index == 0)
+        if output is not CheckFormat.table:  # the table prints its notes itself
+            for note in result.notes:
+                terminal.note(note)
+        _warn_nonfinite(result.point, [*result.value, *_leaves(result.autodiff)])
+        if failed is None and not result.ok:
+            failed = result
+    if failed is not None:
+        point = ", ".join(f"{k}={v}" for k, v in failed.point.items())
+        raise CheckFailed(f"check failed at {point}: {failed.verdict}")
 
 
 @app.command(epilog='Example: jacli graph "(a+b)*(b+1)" --at "a=2, b=1" --format dot | dot -Tsvg > graph.svg')
@@ -507,21 +490,20 @@ def graph(
 
     Let-bindings name their nodes; other nodes get letters the expression does not use.
     """
-    with reported_errors():
-        text = read_expression(expr)
-        results = _at_each_point(
-            text, at, wrt, lambda point: _api().graph(
-                text, point, v, wrt=wrt, mode=mode.value, input=input_name, dtype=dtype.value)
-        )  # fmt: skip
-        from jacli.render.graph import write_graph  # noqa: PLC0415
+    text = read_expression(expr)
+    results = _at_each_point(
+        text, at, wrt, lambda point: _api().graph(
+            text, point, v, wrt=wrt, mode=mode.value, input=input_name, dtype=dtype.value)
+    )  # fmt: skip
+    from jacli.render.graph import write_graph  # noqa: PLC0415
 
-        console = stdout_console() if output is GraphFormat.table else None
-        for index, result in enumerate(results):
-            write_graph(result, output.value, sys.stdout, console=console, digits=digits, first=index == 0)
-        for result in results:
-            outputs = [n for n in result.nodes if n.output]
-            numbers = [n.value for n in outputs] + [n.adjoint for n in result.nodes if n.op == "input"]
-            _warn_nonfinite(result.point, numbers + [n.tangent for n in outputs if n.tangent is not None])
+    console = stdout_console() if output is GraphFormat.table else None
+    for index, result in enumerate(results):
+        write_graph(result, output.value, sys.stdout, console=console, digits=digits, first=index == 0)
+    for result in results:
+        outputs = [n for n in result.nodes if n.output]
+        numbers = [n.value for n in outputs] + [n.adjoint for n in result.nodes if n.op == "input"]
+        _warn_nonfinite(result.point, numbers + [n.tangent for n in outputs if n.tangent is not None])
 
 
 def _leaves(nested: Any) -> list[float]:
@@ -580,8 +562,7 @@ def server_start(
     from jacli.server import control  # noqa: PLC0415
 
     idle = idle_timeout  # None: $JACLI_SERVER_IDLE_TIMEOUT or 900; control.start checks it (exit 2 if bad)
-    with reported_errors():
-        info = control.start(control.Limits(idle, time_limit, memory_limit))
+    info = control.start(control.Limits(idle, time_limit, memory_limit))
     typer.echo(control.describe(info))
 
 
