@@ -24,9 +24,7 @@ from typing import Any
 import sympy
 
 from jacli import symbolic
-
-MAX_SYMBOLIC_ENTRIES = 1_000_000
-"""Most entries of a symbolic derivative tensor (all orders of a Taylor polynomial together)."""
+from jacli.limits import MAX_SYMBOLIC_ENTRIES
 
 
 def sorted_partials(

@@ -70,6 +70,8 @@ MAX_EXACT_POWER = 10_000
 """Largest integer exponent evaluated exactly (``--exact``); larger powers are refused, not computed."""
 MAX_EXACT_BITS = 20_000
 """Bits of the largest numerator or denominator ``--exact`` carries from one binding to the next."""
+MAX_SYMBOLIC_ENTRIES = 1_000_000
+"""Most entries of a symbolic derivative tensor (``derivative --order K``; a Taylor polynomial's terms together)."""
 MAX_DERIVATIVE_WORK = 20_000
 """Predicted size (tree size × depth) of one derivative; SymPy cannot be stopped once it starts one."""
 MAX_SYMBOLIC_SECONDS = 10.0
