@@ -76,6 +76,11 @@ class Result:
     mode: str | None = None
     bindings: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()
+    facts: dict[str, Any] = field(default_factory=dict)
+    """What the result says besides its numbers, as JSON keys after the others (a scalar f's Hessian:
+    ``eigenvalues``, ``definiteness``, ``critical_point``)."""
+    facts_line: str | None = None
+    """The same in words, one line under the table: ``positive definite: a local minimum``."""
     symbolic_display: SymbolicDisplay | None = field(default=None, repr=False, compare=False)
     """The symbolic result drawn for a table (pretty) and LaTeX, made on first use."""
     tensor: Any = field(default=None, repr=False, compare=False)

@@ -459,3 +459,34 @@ def _shape_of(value: Any) -> tuple[int, ...]:
         shape.append(len(value))
         value = value[0] if value else None
     return tuple(shape)
+
+
+def _jacobian_matrix_lines(ctx: _Context) -> list[str]:
+    """``result``: the m×n Jacobian, from the forward-mode Jacobian of each input (jacli: one JVP per input)."""
+    return [
+        "",
+        f"blocks = torch.func.jacfwd({ctx.flat}, argnums=tuple(range(len(inputs))))(*inputs)",
+        f"result = torch.cat([b.reshape({ctx.m}, -1) for b in blocks], dim=1)  # J[i, j] = ∂f_i/∂x_j",
+    ]
+
+
+def divergence_lines(ctx: _Context) -> list[str]:
+    """The Jacobian, then its trace."""
+    return [
+        *_jacobian_matrix_lines(ctx),
+        "result = result.diagonal().sum()  # ∇·f: the sum of ∂f_i/∂x_i",
+        "print(result.tolist())  # one number",
+    ]
+
+
+def curl_lines(ctx: _Context) -> list[str]:
+    """The Jacobian, then the differences of its off-diagonal entries."""
+    if ctx.n == 2:
+        curl = ["result = result[1, 0] - result[0, 1]  # ∂f_1/∂x_0 − ∂f_0/∂x_1", "print(result.tolist())  # one number"]
+    else:
+        curl = [
+            "result = torch.stack([result[2, 1] - result[1, 2], result[0, 2] - result[2, 0], "
+            "result[1, 0] - result[0, 1]])  # ∇×f",
+            f"print(result.tolist())  # shape (3,): components along {ctx.inputs}",
+        ]
+    return [*_jacobian_matrix_lines(ctx), *curl]
