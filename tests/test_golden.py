@@ -34,6 +34,10 @@ CASES = {
     "gradient_parameter": ["gradient", "a*x**2 + y", "--wrt", "x,y", "--at", "x=1, y=2, a=3"],
     "jacobian_exact": ["jacobian", "sin(x)*exp(y), x^2", "--at", "x=pi/4, y=0", "--exact"],
     "laplacian_vector_valued": ["laplacian", "x**2*y + y**3, x*y", "--at", "x=1, y=2"],
+    "divergence_field": ["divergence", "x*y, y*z, z*x", "--at", "x=1, y=2, z=3"],
+    "curl_field": ["curl", "x*y, y*z, z*x", "--at", "x=1, y=2, z=3"],
+    "curl_plane": ["curl", "x*y**2, x**2", "--at", "x=1, y=2"],
+    "hessian_saddle": ["hessian", "x**2 - y**2 + x*y", "--at", "x=0, y=0"],
 }
 FORMATS = ["table", "json", "csv", "latex"]
 
