@@ -56,10 +56,9 @@ if TYPE_CHECKING:
 
 
 __all__ = [
-    "DTYPES", "Point", "PointsEvaluation", "Problem", "Result", "check", "evaluate", "evaluate_at",
-    "evaluate_points", "gradient", "graph", "hessian", "hvp", "jacobian", "jvp", "laplacian", "option_number",
-    "divergence", "curl",
-    "parse", "parse_vector", "problem", "torch_program", "validate_points", "vjp", "wrt_names",
+    "DTYPES", "Point", "PointsEvaluation", "Problem", "Result", "check", "curl", "divergence", "evaluate",
+    "evaluate_at", "evaluate_points", "gradient", "graph", "hessian", "hvp", "jacobian", "jvp", "laplacian",
+    "option_number", "parse", "parse_vector", "problem", "torch_program", "validate_points", "vjp", "wrt_names",
 ]  # fmt: skip
 
 # the names check and graph use (they move out of this module)
@@ -578,7 +577,11 @@ def evaluate(
         mode=plan.mode,
         v=plan.v,
         chunks=batch.evaluate(
-            plan.numeric_with_facts, layout.columns(program, order, fixed, label_column), source, torch_dtype, torch_device
+            plan.numeric_with_facts,
+            layout.columns(program, order, fixed, label_column),
+            source,
+            torch_dtype,
+            torch_device,
         ),
         source=reader,
         facts_line=plan.facts.line if plan.facts is not None else (lambda keys: ""),

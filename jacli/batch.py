@@ -297,7 +297,7 @@ def evaluate(
     dtype: torch.dtype,
     device: torch.device,
 ) -> Iterator[PointsChunk]:
-    """``compute(x (rows, n), p (rows, k)) -> (value, result[, facts])`` on each chunk of rows; yields as each finishes."""
+    """``compute(x (rows, n), p (rows, k)) -> (value, result[, facts])`` on each chunk of rows, as each finishes."""
     for values, first_line in chunks:
         full = columns.full(values)
         tensor = torch.from_numpy(full).to(dtype=dtype, device=device)

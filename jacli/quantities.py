@@ -14,8 +14,8 @@ torch or SymPy): the computations import their modules when they run.
 (('in', 'in'), ('out', 'in', 'in'))
 >>> QUANTITIES["laplacian"].shape(outputs=2, inputs=3, scalar_output=False)
 (2,)
->>> QUANTITIES["curl"].shape(outputs=3, inputs=3, scalar_output=False), QUANTITIES["curl"].shape(outputs=2, inputs=2, scalar_output=False)
-((3,), ())
+>>> [QUANTITIES["curl"].shape(outputs=n, inputs=n, scalar_output=False) for n in (3, 2)]
+[(3,), ()]
 >>> QUANTITIES["divergence"].misfit(outputs=2, inputs=3)
 'divergence needs as many outputs as inputs (f: Rⁿ→Rⁿ), but f has 2 outputs and 3 inputs'
 """

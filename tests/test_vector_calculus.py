@@ -96,7 +96,7 @@ def test_curl_equals_exact_sympy_at_random_points(dims: int, data: st.DataObject
 @settings(max_examples=15)
 @given(dims=st.sampled_from([2, 3]), data=st.data())
 def test_curl_of_a_gradient_is_zero(dims: int, data: st.DataObject) -> None:
-    (_, g), = data.draw(components(1, dims))
+    ((_, g),) = data.draw(components(1, dims))
     point = data.draw(st.lists(st.floats(-2, 2), min_size=dims, max_size=dims))
     xs = SYMBOLS[:dims]
     field = _field([sympy.sstr(sympy.diff(g, x)) for x in xs], dims)
@@ -140,7 +140,11 @@ def test_divergence_and_curl_outputs(jacli: Invoke) -> None:
     div = _json(jacli, "divergence", "x*y, y*z, z*x", "--at", "x=1, y=2, z=3", "--exact")
     assert (div["result"], div["symbolic"], div["exact"]) == (6.0, "x + y + z", "6")
     curl = _json(jacli, "curl", "x*y, y*z, z*x", "--at", "x=1, y=2, z=3", "--exact")
-    assert (curl["result"], curl["symbolic"], curl["exact"]) == ([-2.0, -3.0, -1.0], ["-y", "-z", "-x"], ["-2", "-3", "-1"])
+    assert (curl["result"], curl["symbolic"], curl["exact"]) == (
+        [-2.0, -3.0, -1.0],
+        ["-y", "-z", "-x"],
+        ["-2", "-3", "-1"],
+    )
     plane = _json(jacli, "curl", "0 - y, x", "--at", "x=1, y=2")
     assert (plane["result"], plane["symbolic"]) == (2.0, "2")
     assert jacli("curl", "x - y, x + y", "--at", "1,2", "--format", "csv").stdout == "2.0\n"
@@ -203,7 +207,7 @@ def test_other_shapes_exit_2_naming_them(jacli: Invoke, command: str, expr: str,
     ],
 )
 def test_show_torch_programs_print_the_same_numbers(jacli: Invoke, command: str, expr: str, at: str) -> None:
-    from test_quantities import _run_program  # noqa: PLC0415
+    from test_quantities import _run_program
 
     out = jacli(command, expr, "--at", at, "--show-torch")
     assert out.exit_code == 0 and out.stderr == "", out.stderr
@@ -303,4 +307,4 @@ def test_the_facts_at_many_points(jacli: Invoke, tmp_path: Path) -> None:
     table = jacli("hessian", expr, "--points", str(path), env={"COLUMNS": "100", "NO_COLOR": "1"}).stdout
     assert "says" in table and "indefinite: a saddle point │" in table
     ev = api.evaluate("hessian", expr, [[0, 0], [1, 1]])
-    assert [chunk.facts for chunk in ev.chunks][0][1] == {"eigenvalues": [-2.0, 2.0], "definiteness": "indefinite"}
+    assert next(chunk.facts for chunk in ev.chunks)[1] == {"eigenvalues": [-2.0, 2.0], "definiteness": "indefinite"}
