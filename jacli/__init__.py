@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["__version__", "check", "gradient", "graph", "hessian", "hvp", "jacobian", "jvp", "vjp"]
+from jacli.quantities import QUANTITIES  # stdlib only: the names, not the math
+
+# every quantity of the table is a function of jacli.api, so a new quantity is exported too
+__all__ = ["__version__", "check", "check_points", "evaluate", "graph", *QUANTITIES]  # noqa: PLE0604 - str keys
 
 
 def __getattr__(name: str) -> Any:

@@ -13,9 +13,8 @@ Each function chains the stages parse -> compile -> differentiate and returns a
 from __future__ import annotations
 
 import functools
-import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,14 +59,6 @@ __all__ = [
     "evaluate_at", "evaluate_points", "gradient", "graph", "hessian", "hvp", "jacobian", "jvp", "laplacian",
     "option_number", "parse", "parse_vector", "problem", "torch_program", "validate_points", "vjp", "wrt_names",
 ]  # fmt: skip
-
-# the names check and graph use (they move out of this module)
-_one_of, _short = one_of, short
-_Skipped, _within = symbolic_result.Skipped, symbolic_result.within
-_flatten_exprs, _unflatten = symbolic_result.flatten_exprs, symbolic_result.unflatten
-
-MAX_DIMS = 32
-"""Most dimensions of an array value (NumPy's own limit)."""
 
 
 def _quantity(quantity: Quantity | str) -> Quantity:
@@ -623,10 +614,16 @@ def check(
 ) -> Any:
     """The Jacobian three ways — autodiff, exact (SymPy at 30 digits), central differences — compared.
 
-    Returns a :class:`~jacli.results.CheckResult`; ``ok`` is False when autodiff
-    and the exact derivative disagree beyond ``atol + rtol·|exact|``, when the
-    function is not differentiable at the point (a kink, a tie, a jump of any size),
-    or when any of f(x) and the three columns is not finite (``jacli check`` then exits 1).
+    Args: ``expr`` and ``at`` as for :func:`jacobian` (``wrt`` picks the n inputs);
+    ``h`` the finite-difference step (None: ε^(1/3)·max(1, |xⱼ|), ε^(1/5) with
+    ``richardson``); ``rtol``/``atol`` the tolerance (None: 1e-7/1e-9 in float64,
+    1e-3/1e-5 in float32); ``mode`` of autodiff (``auto``, ``forward``, ``reverse``).
+
+    Returns a :class:`~jacli.results.CheckResult`: the three (m, n) matrices
+    ``autodiff``, ``exact``, ``finite_difference``, their errors, and ``ok``, which is
+    False when autodiff and the exact derivative disagree beyond ``atol + rtol·|exact|``,
+    when the function is not differentiable at the point (a kink, a tie, a jump of any
+    size), or when any of f(x) and the three columns is not finite (``jacli check`` then exits 1).
 
     The exact column and the non-smoothness tests run in the command's time budget
     (:class:`symbolic.Budget`); a part past it is skipped with a note, and the
@@ -642,125 +639,79 @@ def check(
     ('f', '∂f/∂x')
     """
     from jacli import checking  # noqa: PLC0415
-    from jacli.results import CheckResult  # noqa: PLC0415
 
-    budget = symbolic.Budget()
-    if not _one_of(mode, calculus.MODES):
-        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {_short(mode)}")
-    h, rtol, atol = option_number("--h", h, positive=True), option_number("--rtol", rtol), option_number("--atol", atol)
+    budget = symbolic.Budget()  # parsing and compiling count against it too
+    h, rtol, atol = _check_options(mode, h, rtol, atol)
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
-    program, outputs = prob.program, prob.program.output_labels
-    inputs = tuple(s.name for s in prob.input_symbols)
-    chosen = calculus.choose_mode(mode, prob.x.numel(), len(program.outputs))
-    autodiff = calculus.jacobian(prob.function(), prob.x, chosen).detach().cpu().tolist()
-    value = tuple(calculus.value(prob.function(), prob.x).cpu().tolist())
-    step = h if h is not None else checking.default_step(prob.x.dtype, richardson)
-    fd = checking.central_differences(prob.fn, prob.x, prob.p, step, scale=h is None, richardson=richardson)
-    finite_difference = fd.detach().cpu().tolist()
-    default_rtol, default_atol = checking.TOLERANCES[prob.x.dtype]
-    rtol = default_rtol if rtol is None else rtol
-    atol = default_atol if atol is None else atol
-    notes: list[str] = []
-
-    exact = _check_exact(prob, budget, notes)
-    if exact is None:  # compare autodiff with finite differences, within their estimated error
-        reference, nan_matrix = "finite_difference", [[math.nan] * len(inputs) for _ in outputs]
-        spread = checking.central_differences(prob.fn, prob.x, prob.p, step / 2, scale=h is None)
-        slack = (4 * (fd - spread).abs() + 4 * torch.finfo(prob.x.dtype).eps / step).cpu().tolist()
-        mismatches = checking.compare_within(autodiff, finite_difference, slack, rtol, atol)
-        ad_errors = fd_errors = checking.Comparison(math.nan, math.nan, ())  # no exact column to measure from
-        exact_shown = nan_matrix
-    else:
-        reference, exact_shown = "exact", exact
-        ad_errors = checking.compare(autodiff, exact, rtol, atol)
-        fd_errors = checking.compare(finite_difference, exact, rtol, atol)
-        mismatches = ad_errors.mismatches
-    nonfinite = checking.nonfinite_entries(value, [autodiff, finite_difference] + ([exact] if exact else []))
-    reference_values = autodiff if exact is None else exact
-    far = checking.fd_suspects(finite_difference, reference_values, prob.input_symbols, prob.x.dtype)
-    sites, not_diff = _check_smoothness(prob, budget, notes, far)
-    if sites and not not_diff:
-        notes.insert(0, "non-smooth sub-expressions here, but the one-sided derivatives agree: differentiable")
-    if not_diff:
-        notes.insert(0, "autodiff and SymPy give a conventional value where no derivative exists")
-    return CheckResult(
-        expression=program.text,
-        inputs=inputs,
-        outputs=outputs,
-        point=prob.point_json(),
-        value=value,
-        autodiff=autodiff,
-        exact=exact_shown,
-        finite_difference=finite_difference,
-        max_abs_error={"autodiff": ad_errors.max_abs, "finite_difference": fd_errors.max_abs},
-        max_rel_error={"autodiff": ad_errors.max_rel, "finite_difference": fd_errors.max_rel},
-        ok=not mismatches and not not_diff and not nonfinite,
-        rtol=rtol,
-        atol=atol,
-        h=step,
-        richardson=richardson,
-        dtype=dtype,
-        mode=chosen,
-        nonsmooth=tuple(str(s) for s in sites),
-        not_differentiable=tuple(not_diff),
-        mismatches=tuple(f"∂{outputs[i]}/∂{inputs[j]}" for i, j in mismatches),
-        nonfinite=tuple(_entry_label(label, outputs, inputs) for label in nonfinite),
-        reference=reference,
-        notes=tuple(notes),
-    )
+    return checking.run_check(prob, budget, h=h, richardson=richardson, rtol=rtol, atol=atol, mode=mode, dtype=dtype)
 
 
-def _entry_label(entry: int | tuple[int, int], outputs: Sequence[str], inputs: Sequence[str]) -> str:
-    """``f`` for a value, ``∂f/∂x`` for a Jacobian entry."""
-    if isinstance(entry, tuple):
-        return f"∂{outputs[entry[0]]}/∂{inputs[entry[1]]}"
-    return outputs[entry]
+def _check_options(mode: Any, h: Any, rtol: Any, atol: Any) -> tuple[float | None, float | None, float | None]:
+    """``check``'s mode refused unless one of ``calculus.MODES``; ``h``, ``rtol``, ``atol`` as numbers (or None)."""
+    if not one_of(mode, calculus.MODES):
+        raise UsageError(f"--mode must be one of {', '.join(calculus.MODES)}, not {short(mode)}")
+    return option_number("--h", h, positive=True), option_number("--rtol", rtol), option_number("--atol", atol)
 
 
-def _check_exact(prob: Problem, budget: symbolic.Budget, notes: list[str]) -> list[list[float]] | None:
-    """The exact Jacobian at 30 digits, or None (with a note) when it does not fit in the budget."""
-    decided: list[str] = []
+def check_points(
+    expr: str,
+    points: str | Any | Sequence[Point],
+    *,
+    at: Point = None,
+    wrt: str | Sequence[str] | None = None,
+    h: float | None = None,
+    richardson: bool = False,
+    rtol: float | None = None,
+    atol: float | None = None,
+    mode: str = "auto",
+    dtype: str = "float64",
+    device: str = "cpu",
+) -> Iterator[Any]:
+    """:func:`check` at many points: one :class:`~jacli.results.CheckResult` per point, in order.
 
-    def compute() -> list[list[float]]:
-        exprs = _symbolic_jacobian(prob)
-        flat = symbolic.evaluate_numeric(
-            _flatten_exprs(exprs), prob.program.bindings, prob.exact_point(), decided=decided
-        )
-        return _unflatten(flat, exprs)
+    Args: ``points`` a points file path (``-`` for stdin), a :class:`~jacli.points.PointsReader`,
+    or a list of points like ``at``; with a file, ``at`` gives by name the variables that are
+    not columns, as for :func:`evaluate_points`. The other arguments as for :func:`check`.
 
-    exact = _within(budget, compute)
-    if decided:
-        notes.append(symbolic.non_real_note(decided))
-    if isinstance(exact, _Skipped):
-        notes.append(f"exact derivative skipped: {exact.reason}; the verdict compares autodiff with finite differences")
-        return None
-    return exact
+    Returns an iterator that checks each point when asked for it. Every point is read and
+    validated before this returns: a bad point (a file's ``file:line:col``) raises here,
+    before any verdict; meanwhile a file's rows wait in a spooled temporary file.
 
-
-def _check_smoothness(
-    prob: Problem, budget: symbolic.Budget, notes: list[str], suspects: Sequence[sympy.Symbol]
-) -> tuple[list[Any], list[str]]:
-    """Non-smooth sites and the inputs along which the function is not differentiable, in the budget.
-
-    Probed: the inputs that a non-smooth site depends on, and those where finite
-    differences are far from the reference (a jump that no site explains).
+    >>> [r.ok for r in check_points("abs(x - 1) + x**2", ["x=2", "x=1"])]
+    [True, False]
     """
     from jacli import checking  # noqa: PLC0415
+    from jacli.points import PointsReader  # noqa: PLC0415
 
-    program, point = prob.program, prob.exact_point()
-    sites = _within(budget, lambda: checking.nonsmooth_sites(program, point))
-    if isinstance(sites, _Skipped):
-        notes.append(f"non-smoothness test skipped: {sites.reason}")
-        sites = []
-    # only the inputs a non-smooth site depends on can lose differentiability there
-    probed = [s for s in prob.input_symbols if s in suspects or any(s in site.depends_on for site in sites)]
-    if not probed:
-        return sites, []
-    not_diff = _within(budget, lambda: checking.not_differentiable(program, probed, point, program.output_labels))
-    if isinstance(not_diff, _Skipped):
-        notes.append(f"differentiability test skipped: {not_diff.reason}")
-        return sites, []
-    return sites, not_diff
+    _check_options(mode, h, rtol, atol)  # refused before any point is read
+    if isinstance(points, list | tuple):
+        if at is not None:
+            raise UsageError("give the points either as a list or with --at, not both")
+        if not points:
+            raise UsageError("no points given")
+        validate_points(expr, points, wrt=wrt)
+    elif isinstance(points, str | PointsReader):
+        points = _file_points(expr, points, at, wrt)
+    else:
+        raise UsageError(f"points must be a file name, a PointsReader or a list of points, not {short(points)}")
+    options = {"wrt": wrt, "h": h, "richardson": richardson, "rtol": rtol, "atol": atol, "mode": mode}
+    return checking.check_points(points, functools.partial(check, expr, **options, dtype=dtype, device=device))
+
+
+def _file_points(expr: str, source: Any, at: Point, wrt: str | Sequence[str] | None) -> Iterator[dict[str, Any]]:
+    """A points file's points as name -> value, the whole file read (and so validated) first."""
+    from jacli import checking  # noqa: PLC0415
+    from jacli.points import PointsReader, open_points  # noqa: PLC0415
+
+    parsed = parse(expr)
+    order = wrt_names(parsed, wrt)
+    reader = source if isinstance(source, PointsReader) else open_points(source)
+    with reader:
+        fixed = fixed_values(at, parsed)  # exact, as --at gives them (the layout's are floats)
+        shapes, _, label_column = layout.file_layout(reader, parsed, order, fixed)
+        program_for(expr, tuple((n, shapes[n]) for n in parsed.names))  # a shape error before the rows are read
+        columns = checking.FileLayout({n: shapes[n] for n in parsed.names}, fixed, label_column)
+        return checking.read_points(reader, columns)
 
 
 def graph(
@@ -775,79 +726,34 @@ def graph(
 ) -> Any:
     """The computation graph at a point: forward values, local partials, adjoints (or tangents).
 
-    ``mode="reverse"``: adjoints ∂(Σ vᵢ fᵢ)/∂node, ``v`` over the outputs (default
-    the first output). ``mode="forward"``: also tangents ∂node/∂x along ``v`` over
-    the inputs, or along the input named ``input`` (default the first input).
+    Args: ``expr``, ``at`` and ``wrt`` as for :func:`jacobian`. ``mode="reverse"``:
+    adjoints ∂(Σ vᵢ fᵢ)/∂node, ``v`` over the m outputs (default: the first output).
+    ``mode="forward"``: also tangents ∂node/∂x along ``v`` over the n inputs, or along
+    the input named ``input`` (default: the first input).
+
+    Returns a :class:`~jacli.results.GraphResult`: ``nodes`` in topological order (each
+    with ``op``, ``label``, ``definition``, ``value``, ``adjoint``, ``tangent``) and
+    ``edges`` (operand -> operation, with the local partial), plus the seed ``v`` used.
 
     >>> g = graph("(a+b)*(b+1)", at="a=2, b=1")
     >>> [(n.label, n.value, n.adjoint) for n in g.nodes]
     [('a', 2.0, 2.0), ('b', 1.0, 5.0), ('c', 3.0, 2.0), ('d', 2.0, 3.0), ('e', 6.0, 1.0)]
     """
     from jacli import graphs  # noqa: PLC0415
-    from jacli.results import GraphEdge, GraphNode, GraphResult  # noqa: PLC0415
 
-    if not _one_of(mode, ("reverse", "forward")):
-        raise UsageError(f"graph --mode must be reverse or forward, not {_short(mode)}")
+    if not one_of(mode, ("reverse", "forward")):
+        raise UsageError(f"graph --mode must be reverse or forward, not {short(mode)}")
     if input is not None and mode != "forward":
         raise UsageError("--input seeds forward mode; add --mode forward (reverse mode is seeded by --v)")
     prob = problem(expr, at, wrt=wrt, dtype=dtype)
-    inputs, params = prob.input_symbols, [s for var in prob.params for s in var.symbols]
-    g = graphs.computation_graph(
-        prob.program, inputs + params, prob.x.tolist() + prob.p.tolist(),
-        inputs=inputs, parsed=parse(expr), dtype=prob.x.dtype,
-    )  # fmt: skip
-    outputs, input_labels = prob.program.output_labels, [s.name for s in inputs]
-    notes = []
-    if mode == "reverse" and v is not None:
-        weights = [language.constant_value(w) for w in parse_vector(v, len(outputs), outputs, "vjp")]
-    else:
-        weights = [1.0] + [0.0] * (len(outputs) - 1)
-        if len(outputs) > 1:
-            notes.append(f"adjoints of {outputs[0]}, the first output; --v weights the outputs (a VJP)")
-    adjoints = g.adjoints(weights)
-    tangents, seed = None, tuple(weights)
-    if mode == "forward":
-        if v is not None:
-            direction = [language.constant_value(w) for w in parse_vector(v, len(input_labels), input_labels, "jvp")]
-        else:
-            chosen = input if input is not None else input_labels[0]
-            if not _one_of(chosen, input_labels):
-                raise UsageError(f"--input {_short(chosen)} is not an input (inputs: {', '.join(input_labels)})")
-            direction = [float(label == chosen) for label in input_labels]
-            if input is None and len(input_labels) > 1:
-                notes.append(f"tangents ∂node/∂{chosen}, the first input; --input or --v picks another direction")
-        node_of = {node.label: i for i, node in enumerate(g.nodes) if node.kind == "input"}
-        pairs = zip(input_labels, direction, strict=True)
-        tangents = g.tangents({node_of[label]: t for label, t in pairs if label in node_of})
-        seed = tuple(direction)
-    output_of: dict[int, str] = {}
-    for label, node_id in zip(outputs, g.outputs, strict=True):
-        output_of[node_id] = f"{output_of[node_id]}, {label}" if node_id in output_of else label
-    nodes = tuple(
-        GraphNode(
-            id=i,
-            op=n.op,
-            label=n.label,
-            definition=n.definition,
-            value=n.value,
-            adjoint=adjoints[i],
-            tangent=None if tangents is None else tangents[i],
-            output=output_of.get(i),
-        )
-        for i, n in enumerate(g.nodes)
-    )
-    edges = tuple(GraphEdge(e.source, e.target, e.partial) for e in g.edges)
-    return GraphResult(
-        expression=prob.program.text,
-        point=prob.point_json(),
-        inputs=tuple(input_labels),
-        outputs=outputs,
-        mode=mode,
-        v=seed,
-        nodes=nodes,
-        edges=edges,
-        notes=tuple(notes),
-    )
+    labels = [s.name for s in prob.input_symbols]
+    seed = None
+    if v is not None:  # reverse: weights of the outputs (a VJP); forward: a direction over the inputs
+        over, what = (prob.program.output_labels, "vjp") if mode == "reverse" else (labels, "jvp")
+        seed = [language.constant_value(w) for w in parse_vector(v, len(over), over, what)]
+    elif input is not None and not one_of(input, labels):
+        raise UsageError(f"--input {short(input)} is not an input (inputs: {', '.join(labels)})")
+    return graphs.run_graph(prob, parse(expr), seed, mode=mode, input=input)
 
 
 def torch_program(
@@ -886,7 +792,3 @@ def torch_program(
         mode=plan.mode,
         command_line=command_line,
     )
-
-
-DENSE_FUNC_HESSIAN_INPUTS = 32
-"""From this many inputs, a dense Hessian uses torch.func (vectorised) instead of n autograd passes."""

@@ -36,6 +36,7 @@ import torch
 from torch.autograd import forward_ad
 
 from jacli import language
+from jacli.limits import CHUNK_ELEMENTS, DENSE_FUNC_HESSIAN_INPUTS, MAX_CHUNK_ELEMENTS, MAX_CHUNK_ROWS
 from jacli.results import InputBlock
 
 if TYPE_CHECKING:
@@ -43,17 +44,6 @@ if TYPE_CHECKING:
     from torch import Tensor
 
     from jacli.compile import TorchFunction
-
-CHUNK_ELEMENTS = 1 << 22
-"""Float intermediates per chunk (32 MiB of float64): sets the default chunk size."""
-MAX_CHUNK_ROWS = 1 << 16
-"""Most points per chunk: beyond this, larger chunks no longer run faster."""
-MAX_CHUNK_ELEMENTS = 4 * CHUNK_ELEMENTS
-"""Float intermediates per chunk a ``--chunk-size`` may ask for (128 MiB of float64): more is clamped."""
-
-
-DENSE_FUNC_HESSIAN_INPUTS = 32
-"""From this many inputs, the dense Hessian at one point uses torch.func (vectorised) instead of n autograd passes."""
 
 
 @dataclass(frozen=True)

@@ -13,25 +13,34 @@ compares the first two. This module holds the numerical parts:
 - :func:`not_differentiable`: whether such a site makes the *function* not
   differentiable, by one-sided difference quotients at 60 significant digits
   (``abs(x)**2`` at 0 has a kink inside but is differentiable; ``abs(x)`` is not).
+- :func:`run_check` (one point: the command behind :func:`jacli.api.check`) and
+  :func:`check_points` with :func:`read_points` (many points, a file read through first).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
+import numpy as np
 import sympy  # noqa: TID253 - a stage module, like symbolic.py
 import torch  # noqa: TID253
 
-from jacli import language, symbolic
-from jacli.printing import user_text
+from jacli import calculus, language, symbolic
+from jacli.language import user_text
+from jacli.limits import CHECK_POINTS_PER_READ as POINTS_PER_READ
+from jacli.limits import CHECK_SPOOL_BYTES as SPOOL_BYTES
+from jacli.limits import FD_CHUNK_ELEMENTS
+from jacli.results import CheckResult
 
 if TYPE_CHECKING:
     from torch import Tensor
 
     from jacli.compile import TorchFunction
+    from jacli.points import PointsReader
 
 TOLERANCES = {torch.float64: (1e-7, 1e-9), torch.float32: (1e-3, 1e-5)}
 """Default (rtol, atol) per dtype for autodiff vs the exact derivative: generous against
@@ -55,10 +64,6 @@ def default_step(dtype: torch.dtype, richardson: bool = False) -> float:
     (6.055e-06, 0.004922)
     """
     return machine_epsilon(dtype) ** (1 / 5 if richardson else 1 / 3)
-
-
-FD_CHUNK_ELEMENTS = 1 << 20
-"""Perturbed points evaluated in one batch (points × inputs): 8 MiB of float64."""
 
 
 def central_differences(
@@ -372,54 +377,26 @@ def _dependencies(expr: sympy.Basic, bindings: dict[sympy.Symbol, sympy.Expr]) -
 
 
 def _site(expr: sympy.Basic, values: dict[sympy.Symbol, sympy.Expr]) -> NonSmooth | None:
-    if not expr.free_symbols:
-        return None
-    text = user_text(expr)
-    if isinstance(expr, sympy.Abs | sympy.sign | sympy.Heaviside):
-        arg = expr.args[0]
-        if _is_zero(_at(arg, values)):
-            kind = "kink" if isinstance(expr, sympy.Abs) else "jump"
-            return NonSmooth(text, f"{kind} where {user_text(arg)} = 0")
-    if isinstance(expr, sympy.floor | sympy.ceiling):
-        arg = expr.args[0]
-        value = _at(arg, values)
-        if value.is_number and value.is_real and _is_zero(value - sympy.Integer(round(value))):
-            return NonSmooth(text, f"jump: {user_text(arg)} = {round(value)} is an integer")
-    if isinstance(expr, sympy.Max | sympy.Min):
-        args = [(a, _at(a, values)) for a in expr.args]
-        real = [(a, v) for a, v in args if v.is_number and v.is_real]
-        if len(real) == len(args):
-            best = max(v for _, v in real) if isinstance(expr, sympy.Max) else min(v for _, v in real)
-            tied = [a for a, v in real if _is_zero(v - best)]
-            if len(tied) > 1:
-                names = " = ".join(user_text(a) for a in tied)
-                shown = "" if any(a.is_number for a in tied) else f" = {_short(best)}"
-                return NonSmooth(text, f"tie: {names}{shown}")
-    if isinstance(expr, sympy.atan2):
-        y, x = (_at(a, values) for a in expr.args)
-        if _is_zero(y) and x.is_number and x.is_real and x < 0:
-            cut = f"{user_text(expr.args[0])} = 0 with {user_text(expr.args[1])} < 0"
-            return NonSmooth(text, f"jump: the branch cut {cut}")
-    if isinstance(expr, sympy.Piecewise):
-        for _value, cond in expr.args:
-            for relation in _relations(cond):
-                if _is_zero(_at(relation.lhs - relation.rhs, values)):
-                    where = f"{user_text(relation.lhs)} = {user_text(relation.rhs)}"
-                    return NonSmooth(text, f"on the boundary of its condition {user_text(relation)} ({where})")
-    return None
+    """``expr`` and why it is not smooth at the point, by its row of the function table; or None."""
+    site = language.site_of(expr) if expr.free_symbols else None
+    why = None if site is None else site(expr, _Point(values))
+    return None if why is None else NonSmooth(user_text(expr), why)
 
 
-def _relations(cond: sympy.Basic) -> list[sympy.core.relational.Relational]:
-    if isinstance(cond, sympy.core.relational.Relational):
-        return [cond]
-    if isinstance(cond, sympy.logic.boolalg.BooleanFunction):
-        return [r for a in cond.args for r in _relations(a)]
-    return []
+@dataclass(frozen=True)
+class _Point:
+    """The point, as a function's site rule reads it (:class:`jacli.language.functions.Point`)."""
 
+    values: dict[sympy.Symbol, sympy.Expr]
 
-def _short(value: sympy.Expr) -> str:
-    number = float(value)
-    return str(int(number)) if number.is_integer() and abs(number) < 1e15 else f"{number:.6g}"
+    def at(self, expr: sympy.Basic) -> sympy.Expr:
+        return _at(expr, self.values)
+
+    def is_zero(self, value: sympy.Expr) -> bool:
+        return _is_zero(value)
+
+    def text(self, expr: sympy.Basic) -> str:
+        return user_text(expr)
 
 
 def not_differentiable(
@@ -479,3 +456,238 @@ def _gap_closes(right: Sequence[sympy.Expr], left: Sequence[sympy.Expr], noise: 
 def _outputs_at(program: language.Program, point: dict[sympy.Symbol, sympy.Expr]) -> list[sympy.Expr]:
     values = _numeric_values(program.bindings, point)
     return [sympy.sympify(_at(out, values)) for out in program.outputs]
+
+
+# ---------------------------------------------------------------------------
+# ``jacli check`` at one point: the three columns, the comparison, the verdict.
+# The API builds the Problem (and the time budget); this module never imports the API.
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """What a check reads of a :class:`jacli.api.Problem`; read from it in one place, :func:`_checked`."""
+
+    program: language.Program
+    fn: TorchFunction  # (x, p) -> f, m outputs
+    x: Tensor  # the n input elements
+    p: Tensor  # the parameters' elements
+    inputs: list[sympy.Symbol]  # the n input element symbols
+    exact: dict[sympy.Symbol, sympy.Expr]  # every variable element -> its exact value
+    point: dict[str, Any]  # variable name -> float or nested list (the result's ``point``)
+
+    def f(self, x: Tensor) -> Tensor:
+        """``x -> f(x, p)`` with the parameters bound."""
+        return self.fn(x, self.p)
+
+
+def _checked(prob: Any) -> _Checked:
+    return _Checked(
+        prob.program,
+        prob.compiled,
+        prob.inputs_tensor,
+        prob.params_tensor,
+        prob.input_symbols,
+        prob.exact_point(),
+        prob.point_json(),
+    )
+
+
+def run_check(
+    prob: Any,
+    budget: symbolic.Budget,
+    *,
+    h: float | None,
+    richardson: bool,
+    rtol: float | None,
+    atol: float | None,
+    mode: str,
+    dtype: str,
+) -> CheckResult:
+    """Check the Jacobian of a :class:`jacli.api.Problem` three ways (see :func:`jacli.api.check`).
+
+    ``h``, ``rtol``, ``atol``: validated numbers, or None for the dtype's defaults; ``mode``
+    one of ``calculus.MODES``. The exact column and the non-smoothness tests run in ``budget``.
+    """
+    at = _checked(prob)
+    outputs, inputs = at.program.output_labels, tuple(s.name for s in at.inputs)
+    chosen = calculus.choose_mode(mode, at.x.numel(), len(at.program.outputs))
+    autodiff = calculus.jacobian(at.f, at.x, chosen).detach().cpu().tolist()
+    value = tuple(calculus.value(at.f, at.x).cpu().tolist())
+    step = h if h is not None else default_step(at.x.dtype, richardson)
+    fd = central_differences(at.fn, at.x, at.p, step, scale=h is None, richardson=richardson)
+    finite_difference = fd.detach().cpu().tolist()
+    default_rtol, default_atol = TOLERANCES[at.x.dtype]
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
+    notes: list[str] = []
+
+    exact = _exact_jacobian(at, budget, notes)
+    if exact is None:  # compare autodiff with finite differences, within their estimated error
+        reference, exact_shown = "finite_difference", [[math.nan] * len(inputs) for _ in outputs]
+        spread = central_differences(at.fn, at.x, at.p, step / 2, scale=h is None)
+        slack = (4 * (fd - spread).abs() + 4 * torch.finfo(at.x.dtype).eps / step).cpu().tolist()
+        mismatches = compare_within(autodiff, finite_difference, slack, rtol, atol)
+        ad_errors = fd_errors = Comparison(math.nan, math.nan, ())  # no exact column to measure from
+    else:
+        reference, exact_shown = "exact", exact
+        ad_errors = compare(autodiff, exact, rtol, atol)
+        fd_errors = compare(finite_difference, exact, rtol, atol)
+        mismatches = ad_errors.mismatches
+    nonfinite = nonfinite_entries(value, [autodiff, finite_difference] + ([exact] if exact else []))
+    far = fd_suspects(finite_difference, autodiff if exact is None else exact, at.inputs, at.x.dtype)
+    sites, not_diff = _smoothness(at, budget, notes, far)
+    if sites and not not_diff:
+        notes.insert(0, "non-smooth sub-expressions here, but the one-sided derivatives agree: differentiable")
+    if not_diff:
+        notes.insert(0, "autodiff and SymPy give a conventional value where no derivative exists")
+    return CheckResult(
+        expression=at.program.text,
+        inputs=inputs,
+        outputs=outputs,
+        point=at.point,
+        value=value,
+        autodiff=autodiff,
+        exact=exact_shown,
+        finite_difference=finite_difference,
+        max_abs_error={"autodiff": ad_errors.max_abs, "finite_difference": fd_errors.max_abs},
+        max_rel_error={"autodiff": ad_errors.max_rel, "finite_difference": fd_errors.max_rel},
+        ok=not mismatches and not not_diff and not nonfinite,
+        rtol=rtol,
+        atol=atol,
+        h=step,
+        richardson=richardson,
+        dtype=dtype,
+        mode=chosen,
+        nonsmooth=tuple(str(s) for s in sites),
+        not_differentiable=tuple(not_diff),
+        mismatches=tuple(f"∂{outputs[i]}/∂{inputs[j]}" for i, j in mismatches),
+        nonfinite=tuple(_entry_label(label, outputs, inputs) for label in nonfinite),
+        reference=reference,
+        notes=tuple(notes),
+    )
+
+
+def _in_budget(budget: symbolic.Budget, compute: Callable[[], Any]) -> tuple[Any, str | None]:
+    """``(compute(), None)`` in what is left of ``budget``; ``(None, why)`` when past it or too large."""
+    try:
+        with budget.limit():
+            return compute(), None
+    except symbolic.SymbolicTooLarge as err:
+        return None, str(err)
+
+
+def _entry_label(entry: int | tuple[int, int], outputs: Sequence[str], inputs: Sequence[str]) -> str:
+    """``f`` for a value, ``∂f/∂x`` for a Jacobian entry."""
+    if isinstance(entry, tuple):
+        return f"∂{outputs[entry[0]]}/∂{inputs[entry[1]]}"
+    return outputs[entry]
+
+
+def _exact_jacobian(at: _Checked, budget: symbolic.Budget, notes: list[str]) -> list[list[float]] | None:
+    """The exact Jacobian (m, n) at 30 digits, or None (with a note) when it does not fit in the budget."""
+    decided: list[str] = []
+
+    def compute() -> list[list[float]]:
+        rows = symbolic.Differentiator(at.program).jacobian(at.program.outputs, at.inputs)
+        flat = [e for row in rows for e in row]
+        values = symbolic.evaluate_numeric(flat, at.program.bindings, at.exact, decided=decided)
+        n = len(at.inputs)
+        return [values[i * n : (i + 1) * n] for i in range(len(rows))]
+
+    exact, skipped = _in_budget(budget, compute)
+    if decided:
+        notes.append(symbolic.non_real_note(decided))
+    if skipped is not None:
+        notes.append(f"exact derivative skipped: {skipped}; the verdict compares autodiff with finite differences")
+        return None
+    return exact
+
+
+def _smoothness(
+    at: _Checked, budget: symbolic.Budget, notes: list[str], suspects: Sequence[sympy.Symbol]
+) -> tuple[list[NonSmooth], list[str]]:
+    """Non-smooth sites and the inputs along which the function is not differentiable, in the budget.
+
+    Probed: the inputs that a non-smooth site depends on, and those where finite
+    differences are far from the reference (a jump that no site explains).
+    """
+    program = at.program
+    sites, skipped = _in_budget(budget, lambda: nonsmooth_sites(program, at.exact))
+    if skipped is not None:
+        notes.append(f"non-smoothness test skipped: {skipped}")
+        sites = []
+    # only the inputs a non-smooth site depends on can lose differentiability there
+    probed = [s for s in at.inputs if s in suspects or any(s in site.depends_on for site in sites)]
+    if not probed:
+        return sites, []
+    not_diff, skipped = _in_budget(budget, lambda: not_differentiable(program, probed, at.exact, program.output_labels))
+    if skipped is not None:
+        notes.append(f"differentiability test skipped: {skipped}")
+        return sites, []
+    return sites, not_diff
+
+
+# ---------------------------------------------------------------------------
+# ``jacli check`` at many points: every point read (and so validated) first, then one verdict each.
+# ---------------------------------------------------------------------------
+
+
+def check_points(points: Iterable[Any], check_one: Callable[[Any], CheckResult]) -> Iterator[CheckResult]:
+    """``check_one(point)`` for each point, in order, each computed when asked for (one point in memory).
+
+    The caller validates ``points`` first (:func:`read_points` does it for a file), so a bad
+    point is refused before any verdict is shown.
+    """
+    for point in points:
+        yield check_one(point)
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """How a row of a points file makes a point (``jacli.api`` reads it from the file's header)."""
+
+    shapes: dict[str, tuple[int, ...]]
+    """Every variable's shape, in the expression's order."""
+    fixed: dict[str, Any]
+    """Variables given by ``--at``, not columns: name -> exact value (a ``language.Value``)."""
+    column: dict[str, int]
+    """Element label (``x``, ``a[0]``) -> its column in the file."""
+
+
+def read_points(reader: PointsReader, layout: FileLayout) -> Iterator[dict[str, Any]]:
+    """The points of ``reader`` as name -> value (an array of the variable's shape), in file order.
+
+    The whole file is read before this returns, so a bad line (``file:line:col``) raises
+    here, before any point is checked. Meanwhile the parsed rows wait in a spooled temporary
+    file (memory up to :data:`SPOOL_BYTES`, then disk), so memory stays bounded however long the file.
+    """
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    rows = columns = 0
+    try:
+        for chunk in reader.chunks(POINTS_PER_READ):
+            spool.write(np.ascontiguousarray(chunk.values, dtype=np.float64).tobytes())
+            rows, columns = rows + len(chunk.values), chunk.values.shape[1]
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return _replay(spool, rows, columns, layout)
+
+
+def _replay(spool: IO[bytes], rows: int, columns: int, layout: FileLayout) -> Iterator[dict[str, Any]]:
+    """The spooled rows again, :data:`POINTS_PER_READ` at a time, as points."""
+    where = {
+        name: np.asarray([layout.column[language.element_label(name, i)] for i in np.ndindex(shape)], dtype=np.intp)
+        for name, shape in layout.shapes.items()
+        if name not in layout.fixed
+    }
+    with spool:
+        for start in range(0, rows, POINTS_PER_READ):
+            count = min(POINTS_PER_READ, rows - start)
+            block = np.frombuffer(spool.read(count * columns * 8), dtype=np.float64).reshape(count, columns)
+            for row in block:
+                yield {
+                    name: layout.fixed[name] if name in layout.fixed else row[where[name]].reshape(shape)
+                    for name, shape in layout.shapes.items()
+                }

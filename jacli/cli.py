@@ -1,38 +1,46 @@
-"""The ``jacli`` command: read flags, call :mod:`jacli.api`, pick a renderer, map errors.
+"""The ``jacli`` command: Typer declarations (the option set, the commands) over :mod:`jacli.api`.
 
 Every Tab press runs this module, so at module level it imports only the
-stdlib, Typer/Click and :mod:`jacli.errors`; torch, SymPy, Rich and the API are
-imported inside command bodies.
+stdlib, Typer/Click (through :mod:`jacli.typer_compat`), :mod:`jacli.terminal`
+and :mod:`jacli.errors`; torch, SymPy, Rich and the API are imported inside
+command bodies. The run itself (streams, exit statuses, diagnostics) is
+:func:`jacli.terminal.run`'s; this module hands it :func:`program`.
 """
 
 from __future__ import annotations
 
 import enum
 import inspect
-import os
-import re
 import sys
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
-with warnings.catch_warnings():
-    # typer < 0.26 re-exports Click helpers that Click 8.3+ deprecates: under PYTHONWARNINGS=error
-    # that warning, raised by an import, would end jacli with a traceback before it starts.
-    warnings.filterwarnings("ignore", "'click.utils.get_", DeprecationWarning)
-    import click
-    import typer
-    from typer.core import TyperGroup
-
-from jacli import terminal
-from jacli.errors import ExitCode, ExpressionError, JacliError, UsageError
+from jacli import terminal, typer_compat
+from jacli.errors import UsageError
 from jacli.quantities import QUANTITIES, Quantity
+from jacli.terminal import OUT_OF_MEMORY, STDIN_CHUNK, color_wanted, out_of_memory, read_expression
+from jacli.typer_compat import click, typer
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from jacli.results import Result
+
+# Also re-exported for the command bodies and tests: what moved to jacli.terminal keeps its old name here.
+__all__ = [
+    "OUT_OF_MEMORY",
+    "STDIN_CHUNK",
+    "app",
+    "click_command",
+    "color_wanted",
+    "out_of_memory",
+    "program",
+    "read_expression",
+    "run",
+    "stdout_console",
+    "warn",
+]
 
 
 class OutputFormat(str, enum.Enum):
@@ -97,22 +105,10 @@ def _version(value: bool) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Shell conventions: colour only on a terminal, quiet on a closed pipe.
+# Colour: only on a terminal, unless --color/--no-color says otherwise.
 # ---------------------------------------------------------------------------
 
 COLOR_KEY = "jacli.color"  # ctx.meta: the --color/--no-color flag, None when not given
-
-
-def color_wanted(flag: bool | None = None) -> bool:
-    """Colour (and Rich's help layout) when forced, else only on a terminal without ``NO_COLOR`` or ``TERM=dumb``."""
-    if flag is not None:
-        return flag
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return False
-    try:
-        return sys.stdout.isatty()
-    except (AttributeError, ValueError):  # stdout closed or replaced by an object without a terminal
-        return False
 
 
 def stdout_console() -> Console:
@@ -127,42 +123,16 @@ def stdout_console() -> Console:
     return Console(highlight=False, force_terminal=True, no_color=False, color_system=system)
 
 
-def _set_help_style(command: click.Command, markup: str | None) -> None:
-    """Typer's Rich help on a colour terminal; Click's plain help (no boxes, no Rich import) elsewhere."""
-    if isinstance(command, TyperGroup | typer.core.TyperCommand):
-        command.rich_markup_mode = markup  # type: ignore[assignment]
-    for sub in getattr(command, "commands", {}).values():
-        _set_help_style(sub, markup)
-
-
 def _color(ctx: typer.Context, value: bool | None) -> bool | None:
     if value is not None:
         ctx.meta[COLOR_KEY] = value
-        _set_help_style(ctx.find_root().command, app.rich_markup_mode if value else None)
+        typer_compat.set_help_style(ctx.find_root().command, app.rich_markup_mode if value else None)
     return value
-
-
-class _RootGroup(TyperGroup):
-    """The root command: a reader that stops early (``jacli … | head -1``) ends jacli quietly."""
-
-    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
-        try:  # eager options print here: jacli --help | head -1
-            return super().make_context(*args, **kwargs)
-        except BrokenPipeError:
-            raise typer.Exit(ExitCode.BROKEN_PIPE) from None
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            result = super().invoke(ctx)
-            sys.stdout.flush()  # in-process callers (tests, the server) then see every write, flushed or not
-        except BrokenPipeError:
-            raise typer.Exit(ExitCode.BROKEN_PIPE) from None
-        return result
 
 
 app = typer.Typer(
     name="jacli",
-    cls=_RootGroup,
+    cls=typer_compat.RootGroup,
     help="Jacobians, gradients, Hessians, VJPs and JVPs of typed expressions, at a point.",
     epilog=(
         'Example: jacli jacobian "2*x0+x1**2, x0**2+2*x1**3" --at 1,2\n\n'
@@ -194,103 +164,11 @@ def _main(
 
 
 # ---------------------------------------------------------------------------
-# Error funnel and output.
+# What command bodies report: thin names over jacli.terminal's one diagnostics path.
 # ---------------------------------------------------------------------------
 
-
-def _error(message: str, extra: Sequence[str] = ()) -> None:
-    typer.echo(f"jacli: error: {message}", err=True)
-    for line in extra:
-        typer.echo(line, err=True)
-
-
-def warn(message: str) -> None:
-    """A one-line warning on stderr."""
-    typer.echo(f"jacli: warning: {message}", err=True)
-
-
-@contextmanager
-def reported_errors() -> Iterator[None]:
-    """Turn every :class:`JacliError` into ``jacli: error: …`` and its exit status."""
-    try:
-        yield
-    except JacliError as err:
-        _error(str(err), err.caret_lines() if isinstance(err, ExpressionError) else ())
-        raise typer.Exit(err.exit_code) from None
-    except RecursionError:
-        _error("the expression is nested too deeply to differentiate")
-        raise typer.Exit(ExitCode.USAGE) from None
-    except (MemoryError, RuntimeError) as err:  # a last line of defence: jacli.language's limits come first
-        if not out_of_memory(err):
-            raise
-        _error(OUT_OF_MEMORY)
-        raise typer.Exit(ExitCode.USAGE) from None
-
-
-OUT_OF_MEMORY = "out of memory: the input is too large (see 'Limits and safety' in the README)"
-
-
-def out_of_memory(err: BaseException) -> bool:
-    """A refused allocation: MemoryError (C++ ``std::bad_alloc`` too), or torch's allocator saying so."""
-    if isinstance(err, MemoryError):
-        return True
-    text = str(err)
-    return isinstance(err, RuntimeError) and any(
-        sign in text for sign in ("can't allocate memory", "std::bad_alloc", "out of memory")
-    )
-
-
-STDIN_CLOSED = "stdin is closed: give the expression as an argument, or redirect it: jacli gradient - < FILE"
-STDIN_CHUNK = 1 << 16
-"""Bytes read from stdin at a time, so endless input (``< /dev/zero``) stops at the length limit."""
-
-
-def read_expression(expr: str) -> str:
-    """``-`` reads the expression from stdin (trailing newlines dropped, as ``$(…)`` does in a shell).
-
-    Reading stops just past the longest expression the parser accepts, so
-    ``jacli gradient - < /dev/zero`` is refused within a few MB, not after the memory runs out.
-    """
-    if expr != "-":
-        return expr
-    from jacli.language import max_length  # noqa: PLC0415
-
-    limit = max_length()
-    most = 4 * limit + 2  # UTF-8 spends at most 4 bytes on a character; a final CR LF is dropped
-    data = _read_stdin(most + 1)
-    if len(data) > most:
-        raise UsageError(
-            f"the expression on stdin is more than {limit:,} characters long; the limit is {limit:,} "
-            "(set JACLI_MAX_LENGTH to raise it)"
-        )
-    try:
-        return data.decode("utf-8").rstrip("\r\n")
-    except UnicodeDecodeError as err:
-        raise UsageError(f"stdin is not UTF-8 text (byte {err.start + 1})") from None
-
-
-def _read_stdin(most: int) -> bytes:
-    """Up to ``most`` bytes of stdin, a chunk at a time; a closed or unreadable stdin is a usage error."""
-    stream = sys.stdin
-    if stream is None:
-        raise UsageError(STDIN_CLOSED)
-    source = getattr(stream, "buffer", None)
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        while size < most:
-            chunk = source.read(min(STDIN_CHUNK, most - size)) if source is not None else stream.read(STDIN_CHUNK)
-            if not chunk:
-                break
-            if isinstance(chunk, str):  # a text-only stdin (StringIO in an embedding program)
-                chunk = chunk.encode("utf-8")
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as err:
-        raise UsageError(f"cannot read stdin: {terminal.describe(err)}") from None
-    except ValueError:  # a closed file object
-        raise UsageError(STDIN_CLOSED) from None
-    return b"".join(chunks)
+_error = terminal.error
+warn = terminal.warn
 
 
 def _print_tables(results: Sequence[Any], render_one: Callable[..., None], digits: int) -> None:
@@ -325,7 +203,7 @@ def _emit(results: list[Result], output: OutputFormat, digits: int) -> None:
     for result in results:
         if output is not OutputFormat.table:  # the table prints its notes itself
             for note in result.notes:
-                typer.echo(f"jacli: note: {note}", err=True)
+                terminal.note(note)
         if not result.finite:
             _warn_nonfinite_at(result.point)
 
@@ -335,17 +213,14 @@ def _run(
     points: str | None, chunk_size: int | None, **options: Any,
 ) -> None:  # fmt: skip
     """The quantity at each ``--at``, or vectorised and streamed (``--points``; several ``--at`` as json/csv)."""
-    with reported_errors():
-        text = read_expression(expr)
-        if _many_points(points, expr, at, output, options["exact"]):
-            _run_points(
-                quantity, text, at, output, digits=digits, points=points, chunk_size=chunk_size, options=options
-            )
-            return
-        results = _at_each_point(
-            text, at, options.get("wrt"), lambda point: _api().evaluate_at(quantity, text, point, **options)
-        )
-        _emit(results, output, digits)
+    text = read_expression(expr)
+    if _many_points(points, expr, at, output, options["exact"]):
+        _run_points(quantity, text, at, output, digits=digits, points=points, chunk_size=chunk_size, options=options)
+        return
+    results = _at_each_point(
+        text, at, options.get("wrt"), lambda point: _api().evaluate_at(quantity, text, point, **options)
+    )
+    _emit(results, output, digits)
 
 
 def _at_each_point(text: str, at: list[str] | None, wrt: Any, compute: Callable[[Any], Any]) -> list[Any]:
@@ -423,10 +298,7 @@ def _run_points(
     if evaluation.symbolic_note:
         warn(evaluation.symbolic_note)
     if summary.nonfinite:
-        warn(
-            f"non-finite values (nan/inf) at {summary.nonfinite} of {summary.points} points, first at "
-            f"{summary.first_nonfinite}: points may be outside the function's domain"
-        )
+        terminal.nonfinite(summary.first_nonfinite, count=summary.nonfinite, total=summary.points)
 
 
 def _api() -> Any:
@@ -505,19 +377,18 @@ def _show_torch(
     **options: Any,
 ) -> None:
     """``--show-torch``: the PyTorch program on stdout *instead of* the result, so it can be saved and run."""
-    with reported_errors():
-        if output is not OutputFormat.table:
-            raise UsageError(f"--show-torch prints a program instead of the result; drop --format {output.value}")
-        if points is not None or (at and len(at) > 1):
-            raise UsageError("--show-torch shows one point; give one --at")
-        text = read_expression(expr)
-        line = f"jacli {quantity.name} {_quote(text)}" + (f" --at {_quote(at[0])}" if at else "")
-        if v is not None:
-            line += f" --v {_quote(v)}"
-        program = _api().torch_program(
-            quantity, text, at[0] if at else None, "ones" if v is None else v, command_line=line, **options
-        )
-        sys.stdout.write(program)
+    if output is not OutputFormat.table:
+        raise UsageError(f"--show-torch prints a program instead of the result; drop --format {output.value}")
+    if points is not None or (at and len(at) > 1):
+        raise UsageError("--show-torch shows one point; give one --at")
+    text = read_expression(expr)
+    line = f"jacli {quantity.name} {_quote(text)}" + (f" --at {_quote(at[0])}" if at else "")
+    if v is not None:
+        line += f" --v {_quote(v)}"
+    program = _api().torch_program(
+        quantity, text, at[0] if at else None, "ones" if v is None else v, command_line=line, **options
+    )
+    sys.stdout.write(program)
 
 
 def _quote(text: str) -> str:
@@ -547,6 +418,7 @@ class GraphMode(str, enum.Enum):
 def check(
     expr: ExprArg,
     at: AtOpt = None,
+    points: PointsOpt = None,
     wrt: WrtOpt = None,
     h: Annotated[
         float | None, typer.Option("--h", help="Finite-difference step (absolute). [default: ε^(1/3)·max(1,|x|)]")
@@ -566,37 +438,33 @@ def check(
 
     Also exits 1 where the function is not differentiable (abs at 0, a tie in max/min,
     a where on its boundary, floor at an integer), naming the non-smooth sub-expression.
+    With several --at or --points: one verdict per point, exit 1 if any fails.
     """
     from jacli.errors import CheckFailed  # noqa: PLC0415
+    from jacli.render.check import write_check  # noqa: PLC0415
 
-    with reported_errors():
-        text = read_expression(expr)
-        results = _at_each_point(text, at, wrt, lambda point: _api().check(
-            text, point, wrt=wrt, h=h, richardson=richardson, rtol=rtol, atol=atol, mode=mode.value,
-            dtype=dtype.value, device=device.value))  # fmt: skip
-        if output is CheckFormat.json:
-            from jacli.render.check import render_check_json  # noqa: PLC0415
-
-            for result in results:
-                typer.echo(render_check_json(result))
-        elif output is CheckFormat.csv:
-            from jacli.render.check import render_check_csv  # noqa: PLC0415
-
-            for result in results:
-                sys.stdout.write(render_check_csv(result))
-        else:
-            from jacli.render.check import render_check_table  # noqa: PLC0415
-
-            _print_tables(results, render_check_table, digits)
-        for result in results:
-            if output is not CheckFormat.table:  # the table prints its notes itself
-                for note in result.notes:
-                    typer.echo(f"jacli: note: {note}", err=True)
-            _warn_nonfinite(result.point, [*result.value, *_leaves(result.autodiff)])
-        failed = [r for r in results if not r.ok]
-        if failed:
-            point = ", ".join(f"{k}={v}" for k, v in failed[0].point.items())
-            raise CheckFailed(f"check failed at {point}: {failed[0].verdict}")
+    if points == "-" and expr == "-":
+        raise UsageError("the expression and --points cannot both come from stdin; put one in a file")
+    text = read_expression(expr)
+    options = {"wrt": wrt, "h": h, "richardson": richardson, "rtol": rtol, "atol": atol, "mode": mode.value,
+               "dtype": dtype.value, "device": device.value}  # fmt: skip
+    if points is None:  # every --at validated, then all computed, before any is shown
+        results = _at_each_point(text, at, wrt, lambda point: _api().check(text, point, **options))
+    else:  # the file read through (and validated) first, then each point shown as it is checked
+        results = _api().check_points(text, points, at=", ".join(at) if at else None, **options)
+    console = stdout_console() if output is CheckFormat.table else None
+    failed = None
+    for index, result in enumerate(results):
+        write_check(result, output.value, sys.stdout, console=console, digits=digits, first=index == 0)
+        if output is not CheckFormat.table:  # the table prints its notes itself
+            for note in result.notes:
+                terminal.note(note)
+        _warn_nonfinite(result.point, [*result.value, *_leaves(result.autodiff)])
+        if failed is None and not result.ok:
+            failed = result
+    if failed is not None:
+        point = ", ".join(f"{k}={v}" for k, v in failed.point.items())
+        raise CheckFailed(f"check failed at {point}: {failed.verdict}")
 
 
 @app.command(epilog='Example: jacli graph "(a+b)*(b+1)" --at "a=2, b=1" --format dot | dot -Tsvg > graph.svg')
@@ -622,26 +490,20 @@ def graph(
 
     Let-bindings name their nodes; other nodes get letters the expression does not use.
     """
-    with reported_errors():
-        text = read_expression(expr)
-        results = _at_each_point(
-            text, at, wrt, lambda point: _api().graph(
-                text, point, v, wrt=wrt, mode=mode.value, input=input_name, dtype=dtype.value)
-        )  # fmt: skip
-        from jacli.render import graph as render  # noqa: PLC0415
+    text = read_expression(expr)
+    results = _at_each_point(
+        text, at, wrt, lambda point: _api().graph(
+            text, point, v, wrt=wrt, mode=mode.value, input=input_name, dtype=dtype.value)
+    )  # fmt: skip
+    from jacli.render.graph import write_graph  # noqa: PLC0415
 
-        if output is GraphFormat.json:
-            for result in results:
-                typer.echo(render.render_graph_json(result))
-        elif output is GraphFormat.dot:
-            for result in results:
-                sys.stdout.write(render.render_graph_dot(result))
-        else:
-            _print_tables(results, render.render_graph_table, digits)
-        for result in results:
-            outputs = [n for n in result.nodes if n.output]
-            numbers = [n.value for n in outputs] + [n.adjoint for n in result.nodes if n.op == "input"]
-            _warn_nonfinite(result.point, numbers + [n.tangent for n in outputs if n.tangent is not None])
+    console = stdout_console() if output is GraphFormat.table else None
+    for index, result in enumerate(results):
+        write_graph(result, output.value, sys.stdout, console=console, digits=digits, first=index == 0)
+    for result in results:
+        outputs = [n for n in result.nodes if n.output]
+        numbers = [n.value for n in outputs] + [n.adjoint for n in result.nodes if n.op == "input"]
+        _warn_nonfinite(result.point, numbers + [n.tangent for n in outputs if n.tangent is not None])
 
 
 def _leaves(nested: Any) -> list[float]:
@@ -656,8 +518,7 @@ def _warn_nonfinite(point: dict[str, Any], numbers: list[float]) -> None:
 
 
 def _warn_nonfinite_at(point: dict[str, Any]) -> None:
-    where = ", ".join(f"{k}={v}" for k, v in point.items())
-    warn(f"non-finite values (nan/inf) at {where}: the point may be outside the function's domain")
+    terminal.nonfinite(point)
 
 
 @app.command(epilog="Example: jacli language | less")
@@ -701,8 +562,7 @@ def server_start(
     from jacli.server import control  # noqa: PLC0415
 
     idle = idle_timeout  # None: $JACLI_SERVER_IDLE_TIMEOUT or 900; control.start checks it (exit 2 if bad)
-    with reported_errors():
-        info = control.start(control.Limits(idle, time_limit, memory_limit))
+    info = control.start(control.Limits(idle, time_limit, memory_limit))
     typer.echo(control.describe(info))
 
 
@@ -728,188 +588,27 @@ def server_status() -> None:
 
 
 # ---------------------------------------------------------------------------
-# Entry points.
+# The program the funnel runs.
 # ---------------------------------------------------------------------------
-
-
-def _restore_argument_help(command: click.Command) -> None:
-    """Put back ``typer.Argument(help=…)``, which Typer < 0.26 loses under Click >= 8.5.
-
-    Typer prints its own "Arguments" section, so Click 8.5's "Positional
-    arguments" section (shown once an argument has help) is switched off.
-    """
-    function = getattr(command.callback, "__wrapped__", None)
-    if function is not None and any(isinstance(p, click.Argument) and not p.help for p in command.params):
-        declared = typer.utils.get_params_from_function(function)
-        for param in command.params:
-            meta = declared.get(param.name or "")
-            if isinstance(param, click.Argument) and not param.help and meta is not None:
-                param.help = getattr(meta.default, "help", None)
-        if hasattr(command, "format_arguments"):
-            command.format_arguments = lambda ctx, formatter: None  # type: ignore[method-assign]
-    for sub in getattr(command, "commands", {}).values():
-        _restore_argument_help(sub)
-
-
-_RICH_TAG = re.compile(r"(?<!\\)\[/?[a-z#@][^\[\]]*\]")  # Rich markup such as [bold] … [/bold]
-
-
-def _strip_rich_tags(text: str) -> str:
-    return _RICH_TAG.sub("", text)
 
 
 def click_command() -> click.Command:
     """The Click command tree of :data:`app`, built afresh: help styled for where stdout goes."""
     command = typer.main.get_command(app)  # this also registers Typer's completion classes
-    # Typer imports Rich (~100 ms, at every Tab in zsh and fish) only to strip markup from completion help.
-    completion_classes = sys.modules.get("typer._completion_classes")
-    if completion_classes is not None and hasattr(completion_classes, "_sanitize_help_text"):
-        completion_classes._sanitize_help_text = _strip_rich_tags
-    _restore_argument_help(command)
+    typer_compat.completion_without_rich()
+    typer_compat.restore_argument_help(command)
     if not color_wanted():
-        _set_help_style(command, None)
+        typer_compat.set_help_style(command, None)
     return command
 
 
-_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # Click >= 8.2
+def program(args: list[str]) -> Any:
+    """``jacli ARGS`` itself: a completion request, or the command line; raises what went wrong."""
+    if typer_compat.completion_option(args):
+        return typer_compat.completion_request(args)
+    return typer_compat.main(click_command(), args)
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    """Run ``jacli ARGV`` in-process and return its exit status: the one funnel.
-
-    The console script (:func:`jacli.entry.main`), ``python -m jacli`` and the
-    server's children all call this, and nothing else decides a status: it
-    never raises for user errors, Ctrl-C (130) or a failed write.
-
-    Output goes through :func:`jacli.terminal.guarded_streams`: a write that
-    fails is never a success. A reader that left (EPIPE) ends quietly with 141;
-    a stdout that cannot take the output (full disk, closed) is ``jacli: error:``
-    and 2; a diagnostic lost on stderr turns a 0 into 2 (141 for a closed pipe).
-    """
-    if sys.warnoptions:
-        # PYTHONWARNINGS / -W are for Python developers; jacli's stderr holds only its own lines,
-        # and PYTHONWARNINGS=error must not turn a library's warning into a traceback.
-        warnings.simplefilter("ignore")
-    args = list(argv) if argv is not None else sys.argv[1:]
-    try:
-        with terminal.sane_environment(), terminal.guarded_streams() as (stdout, stderr):
-            status = _run_guarded(args)
-            status = _settle(status, stdout, stderr)
-        if not terminal.flush_std_streams():
-            status = ExitCode.BROKEN_PIPE
-    except KeyboardInterrupt:  # Ctrl-C outside a command (while flushing, say)
-        status = ExitCode.INTERRUPTED
-    return status
-
-
-def _run_guarded(args: list[str]) -> int:
-    try:
-        return _completion_request(args) if _completion_option(args) else _run_command(args)
-    except BrokenPipeError:  # written outside a command, e.g. a completion script into `| head -1`
-        return ExitCode.BROKEN_PIPE
-    except JacliError as err:  # stdout failed outside a command's own error funnel (help, the final flush)
-        _error(str(err))
-        return err.exit_code
-    except (MemoryError, RuntimeError) as err:
-        if not out_of_memory(err):
-            raise
-        _error(OUT_OF_MEMORY)
-        return ExitCode.USAGE
-
-
-def _settle(status: int, stdout: terminal.Channel, stderr: terminal.Channel) -> int:
-    """The exit status once the output is out: a failed write never ends as a success."""
-    try:
-        stdout.flush()
-    except BrokenPipeError:
-        pass  # stdout.broken_pipe says so below
-    except JacliError as err:
-        _error(str(err))
-        status = status or err.exit_code
-    stderr.flush()
-    if stdout.lost and stdout.broken_pipe:
-        return ExitCode.BROKEN_PIPE
-    if stdout.lost and status == ExitCode.OK:
-        return ExitCode.USAGE
-    if stderr.lost and status == ExitCode.OK:
-        return ExitCode.BROKEN_PIPE if stderr.broken_pipe else ExitCode.USAGE
-    return status
-
-
-def _run_command(args: list[str]) -> int:
-    command = click_command()
-    try:
-        status = command.main(args=args, prog_name="jacli", standalone_mode=False)
-    except SystemExit as exc:  # completion requests and --install/--show-completion end in sys.exit
-        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    except _NO_ARGS_IS_HELP as err:  # bare `jacli`: say what is missing, then the help, all on stderr
-        _error("missing command", ["", err.format_message()])
-        return ExitCode.USAGE
-    except click.UsageError as err:
-        hint = f"\nTry '{err.ctx.command_path} --help' for help." if err.ctx is not None else ""
-        _error(err.format_message() + hint)
-        return ExitCode.USAGE
-    except click.ClickException as err:
-        _error(err.format_message())
-        return ExitCode.USAGE
-    except (click.Abort, KeyboardInterrupt):
-        return ExitCode.INTERRUPTED
-    return status if isinstance(status, int) else ExitCode.OK
-
-
-# ---------------------------------------------------------------------------
-# --show-completion / --install-completion [SHELL].
-# ---------------------------------------------------------------------------
-
-_COMPLETION_OPTIONS = ("--show-completion", "--install-completion")
-_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
-
-
-def _completion_option(args: list[str]) -> str | None:
-    """``--show-completion`` or ``--install-completion`` among the leading options of ``args``."""
-    for arg in args:
-        if arg in _COMPLETION_OPTIONS:
-            return arg
-        if not arg.startswith("-"):  # a command: these two options belong to the root only
-            return None
-    return None
-
-
-def _completion_request(args: list[str]) -> int:
-    """Handle ``--show-completion [SHELL]`` / ``--install-completion [SHELL]`` for a named or detected shell.
-
-    Typer reads ``--show-completion`` as a flag: ``jacli --show-completion zsh``
-    printed the script of the *detected* shell, and an unknown or undetectable
-    shell ended with "Shell … not supported." and exit 1. Here a named shell is
-    used, and anything else is one ``jacli: error:`` line, exit 2.
-    """
-    option = _completion_option(args)
-    assert option is not None
-    index = args.index(option)
-    named = args[index + 1] if index + 1 < len(args) and not args[index + 1].startswith("-") else None
-    shells = ", ".join(_SHELLS)
-    if named is not None and named not in _SHELLS:
-        _error(f"{option}: unknown shell {named!r}; choose one of {shells}")
-        return ExitCode.USAGE
-    shell = named or _detected_shell()
-    if shell not in _SHELLS:
-        found = f" (found {shell!r})" if shell else ""
-        _error(f"{option}: cannot tell which shell this is{found}; name one: jacli {option} bash ({shells})")
-        return ExitCode.USAGE
-    from typer import _completion_shared as completion  # noqa: PLC0415
-
-    if option == "--show-completion":
-        typer.echo(completion.get_completion_script(prog_name="jacli", complete_var="_JACLI_COMPLETE", shell=shell))
-        return ExitCode.OK
-    installed, path = completion.install(shell=shell, prog_name="jacli", complete_var="_JACLI_COMPLETE")
-    typer.secho(f"{installed} completion installed in {path}", fg="green")
-    typer.echo("Completion will take effect once you restart the terminal")
-    return ExitCode.OK
-
-
-def _detected_shell() -> str | None:
-    if os.environ.get("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"):
-        return None
-    from typer import _completion_shared as completion  # noqa: PLC0415
-
-    return completion._get_shell_name()
+def run(argv: Sequence[str] | None = None, env: terminal.Environment | None = None) -> int:
+    """Run ``jacli ARGV`` in-process through the one funnel (:func:`jacli.terminal.run`); its exit status."""
+    return terminal.run(sys.argv[1:] if argv is None else argv, env, program=program)

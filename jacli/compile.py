@@ -1,7 +1,8 @@
 """SymPy -> torch: lower a :class:`~jacli.language.Program` to a function R^n -> R^m.
 
-The lowering is a tree walk over one mapping table (:data:`TORCH_FUNCTIONS`); it
-never generates or executes source text. It records a *tape*: a list of torch
+The lowering is a tree walk: each function of the language is computed by the torch
+function its row of the function table names (:mod:`jacli.language.functions`), the
+other SymPy nodes by :data:`OPERATORS`; it never generates or executes source text. It records a *tape*: a list of torch
 operations over numbered slots. Equal SymPy sub-expressions share one slot, so
 common sub-expressions and let-bindings are computed once.
 
@@ -22,6 +23,7 @@ detached values, before the rest.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -54,32 +56,10 @@ def _mul(*args: Tensor) -> Tensor:
     return functools.reduce(torch.mul, args)
 
 
-TORCH_FUNCTIONS: dict[type, Callable[..., Tensor]] = {
+OPERATORS: dict[type, Callable[..., Tensor]] = {
     sympy.Add: _add,
     sympy.Mul: _mul,
-    sympy.sin: torch.sin,
-    sympy.cos: torch.cos,
-    sympy.tan: torch.tan,
-    sympy.asin: torch.asin,
-    sympy.acos: torch.acos,
-    sympy.atan: torch.atan,
-    sympy.sinh: torch.sinh,
-    sympy.cosh: torch.cosh,
-    sympy.tanh: torch.tanh,
-    sympy.exp: torch.exp,
-    sympy.log: torch.log,
-    sympy.Abs: torch.abs,
-    sympy.sign: torch.sign,
-    sympy.floor: torch.floor,
-    sympy.ceiling: torch.ceil,
-    sympy.erf: torch.special.erf,
-    sympy.atan2: torch.atan2,
-    sympy.Heaviside: _heaviside,
-    sympy.Max: _reduce(torch.maximum),
-    sympy.Min: _reduce(torch.minimum),
-    language.sigmoid: torch.sigmoid,
-    language.softplus: torch.nn.functional.softplus,
-    language.detach: torch.Tensor.detach,
+    sympy.Heaviside: _heaviside,  # SymPy's, in derivatives of max and min
     sympy.StrictGreaterThan: torch.gt,
     sympy.GreaterThan: torch.ge,
     sympy.StrictLessThan: torch.lt,
@@ -91,14 +71,51 @@ TORCH_FUNCTIONS: dict[type, Callable[..., Tensor]] = {
     sympy.Not: torch.logical_not,
     sympy.ITE: torch.where,  # SymPy's form of a comparison with a where inside: where(x > 0, x, 2) > 1
 }
-"""The one mapping from SymPy node types to torch functions."""
+"""The SymPy nodes that are no function of the language. Powers and ``where`` (``Piecewise``) are
+lowered by :class:`TorchFunction` itself; every function by its row of the function table."""
 
 
-def _lookup(expr: sympy.Basic) -> Callable[..., Tensor]:
+@functools.cache
+def _torch_callable(path: str, pairwise: bool) -> Callable[..., Tensor]:
+    """``"torch.special.erf"`` -> ``torch.special.erf``; folded over the arguments when ``pairwise``."""
+    fn = operator.attrgetter(path.removeprefix("torch."))(torch)
+    return _reduce(fn) if pairwise else fn
+
+
+def torch_function(expr: sympy.Basic) -> Callable[..., Tensor]:
+    """The torch function that computes the node ``expr`` from its arguments' values."""
     for cls in type(expr).__mro__:
-        if cls in TORCH_FUNCTIONS:
-            return TORCH_FUNCTIONS[cls]
+        if cls in OPERATORS:
+            return OPERATORS[cls]
+    row = language.row_of(expr)
+    if row is not None and row.torch is not None and not isinstance(expr, sympy.Piecewise):
+        return _torch_callable(row.torch, row.max_args is None)
     raise UsageError(f"cannot evaluate {type(expr).__name__} with torch: {expr}")
+
+
+def power_function(exponent: sympy.Expr) -> Callable[[Tensor], Tensor]:
+    """``x -> x**exponent`` for a constant exponent: sqrt, rsqrt, reciprocal and square by name.
+
+    One definition for :class:`TorchFunction` and :mod:`jacli.graphs`, so that the graph's
+    partials are jacli's autodiff.
+    """
+    special = _SPECIAL_POWERS.get(exponent)
+    if special is not None:
+        return special
+    power = int(exponent) if exponent.is_Integer else language.constant_value(exponent)
+    return functools.partial(_pow, exponent=power)
+
+
+def _pow(x: Tensor, exponent: float) -> Tensor:
+    return torch.pow(x, exponent)
+
+
+_SPECIAL_POWERS: dict[sympy.Expr, Callable[[Tensor], Tensor]] = {
+    sympy.S.Half: torch.sqrt,
+    -sympy.S.Half: torch.rsqrt,
+    sympy.S.NegativeOne: torch.reciprocal,
+    sympy.Integer(2): torch.square,
+}
 
 
 @dataclass
@@ -284,7 +301,7 @@ class TorchFunction:
             return self._power(expr, env)
         if isinstance(expr, sympy.Piecewise):
             return self._piecewise(expr.args, env)
-        fn = _lookup(expr)
+        fn = torch_function(expr)
         return self._new_slot(fn, [self._lower(a, env) for a in expr.args])
 
     def _symbol(self, symbol: sympy.Symbol, env: _Env) -> int:
@@ -330,16 +347,7 @@ class TorchFunction:
         b = self._lower(base, env)
         if not self._is_constant(exponent):
             return self._new_slot(torch.pow, [b, self._lower(exponent, env)])
-        if exponent == sympy.S.Half:
-            return self._new_slot(torch.sqrt, [b])
-        if exponent == -sympy.S.Half:
-            return self._new_slot(torch.rsqrt, [b])
-        if exponent == -1:
-            return self._new_slot(torch.reciprocal, [b])
-        if exponent == 2:
-            return self._new_slot(torch.square, [b])
-        power = int(exponent) if exponent.is_Integer else language.constant_value(exponent)
-        return self._new_slot(lambda x, k=power: torch.pow(x, k), [b])
+        return self._new_slot(power_function(exponent), [b])
 
     def _piecewise(self, clauses: Sequence[Any], env: _Env) -> int:
         (value, cond), rest = clauses[0], clauses[1:]

@@ -2,9 +2,11 @@
 
 :func:`main` forwards the command to a warm server when one is configured
 (:mod:`jacli.server.client`), else runs it in-process through the one funnel,
-:func:`jacli.cli.run`. It is the only place that ends the process with
-``os._exit`` (the server's forked children aside, which must never return into
-the server's loop).
+:func:`jacli.terminal.run`, with the CLI's program injected; how a forwarded
+command ended (the server lost or killed it) is mapped by the same funnel's
+:func:`jacli.terminal.status_of`. It is the only place that ends the process
+with ``os._exit`` (the server's forked children aside, which must never return
+into the server's loop).
 
 This module is on the fast path of every command and every Tab press: it
 imports the standard library only, and the CLI once it is needed.
@@ -33,6 +35,8 @@ def _quiet_start_up() -> None:
 
 _quiet_start_up()
 
+from jacli.errors import ExitCode, ServerKilled, ServerLost  # noqa: E402 - after the Ctrl-C guard (stdlib only)
+
 
 def _interrupted() -> NoReturn:
     """Ctrl-C before the command ran (imports, connecting): exit 130 without a traceback."""
@@ -40,7 +44,7 @@ def _interrupted() -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()
-    os._exit(130)  # a half-imported torch need not be torn down
+    os._exit(ExitCode.INTERRUPTED)  # a half-imported torch need not be torn down
 
 
 def _status(argv: list[str]) -> int:
@@ -52,11 +56,16 @@ def _status(argv: list[str]) -> int:
     from jacli.server import client  # noqa: PLC0415 - after the Ctrl-C guard is in place
 
     notes: list[str] = []
-    status = client.try_server(argv, notes)
-    if status is None:
-        from jacli import cli  # noqa: PLC0415 - Typer and Click: only when running here
+    try:
+        status = client.try_server(argv, notes)
+    except (ServerLost, ServerKilled) as err:  # it ran there, and ended badly
+        from jacli import terminal  # noqa: PLC0415
 
-        status = cli.run(argv)
+        status = terminal.status_of(err)
+    if status is None:
+        from jacli import cli, terminal  # noqa: PLC0415 - Typer and Click: only when running here
+
+        status = terminal.run(argv, terminal.Environment.from_process(), program=cli.program)
     else:
         with contextlib.suppress(OSError, ValueError):
             sys.stdout.flush()

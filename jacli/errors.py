@@ -8,6 +8,7 @@ with a caret under the offending column.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 
 
 class ExitCode(enum.IntEnum):
@@ -15,9 +16,15 @@ class ExitCode(enum.IntEnum):
 
     OK = 0
     CHECK_FAILED = 1
+    UNKNOWN = 1  # the server lost a command it ran: how it ended is not known (Unix's generic failure)
     USAGE = 2
     INTERRUPTED = 130
     BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader closed stdout early, as `yes | head -1` reports
+
+    @staticmethod
+    def killed_by(signum: int) -> int:
+        """The status of a process a signal ended: 128 + the signal's number, as shells report it."""
+        return 128 + signum
 
 
 class JacliError(Exception):
@@ -25,11 +32,22 @@ class JacliError(Exception):
 
     exit_code: int = ExitCode.CHECK_FAILED
 
+    def detail_lines(self) -> list[str]:
+        """Lines printed under ``jacli: error: MESSAGE`` (none by default)."""
+        return []
+
 
 class UsageError(JacliError):
-    """Bad input of any kind: expression, point, option value, file."""
+    """Bad input of any kind: expression, point, option value, file; ``details``: lines printed under it."""
 
     exit_code = ExitCode.USAGE
+
+    def __init__(self, *args: object, details: Sequence[str] = ()) -> None:
+        super().__init__(*args)
+        self.details = list(details)
+
+    def detail_lines(self) -> list[str]:
+        return self.details
 
 
 class ExpressionError(UsageError):
@@ -39,6 +57,9 @@ class ExpressionError(UsageError):
         super().__init__(message)
         self.expression = expression
         self.col = col
+
+    def detail_lines(self) -> list[str]:
+        return self.caret_lines()
 
     def caret_lines(self) -> list[str]:
         """The offending line of the expression and a caret under the column."""
@@ -70,3 +91,21 @@ class CheckFailed(JacliError):
     """``jacli check`` found autodiff and the exact derivative disagreeing."""
 
     exit_code = ExitCode.CHECK_FAILED
+
+
+class ServerLost(JacliError):
+    """The server ran the command (its output went straight to ours) but its exit status never came back."""
+
+    exit_code = ExitCode.UNKNOWN
+
+
+class ServerKilled(JacliError):
+    """The server had to kill the command (a time or memory limit, a crash): exit like a killed process.
+
+    An empty message (Ctrl-C, forwarded to the command) prints nothing.
+    """
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = ExitCode.killed_by(signum)

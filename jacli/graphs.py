@@ -10,7 +10,7 @@ first variable appears in the text, so ``(a+b)*(b+1)`` names ``c = a + b`` and
 ``d = b + 1``.
 
 Every number comes from torch, operation by operation, with jacli's own
-semantics (``compile.TORCH_FUNCTIONS``): forward values in the problem's dtype,
+semantics (``compile.torch_function``: the function table): forward values in the problem's dtype,
 each edge's local partial by ``torch.autograd.grad`` of that one operation, then
 a reverse sweep (adjoints ∂f/∂node, seeded by ``v``) and a forward sweep
 (tangents ∂node/∂x along a seed direction). As in :mod:`jacli.compile`, only the
@@ -41,23 +41,18 @@ import torch  # noqa: TID253
 from jacli import compile as lowering
 from jacli import language
 from jacli.errors import UsageError
-from jacli.printing import user_text
+from jacli.language import user_text
+from jacli.limits import MAX_GRAPH_NODES
+from jacli.results import GraphEdge, GraphNode, GraphResult
 
 if TYPE_CHECKING:
     from torch import Tensor
 
-MAX_GRAPH_NODES = 2_000
-"""A graph with more nodes is refused: nobody reads it, and each node costs an autograd call."""
 
 OPERATION_NAMES: dict[type, str] = {
     sympy.Add: "add",
     sympy.Mul: "mul",
     sympy.Pow: "pow",
-    sympy.Abs: "abs",
-    sympy.Max: "max",
-    sympy.Min: "min",
-    sympy.ceiling: "ceil",
-    sympy.Piecewise: "where",
     sympy.StrictGreaterThan: "gt",
     sympy.GreaterThan: "ge",
     sympy.StrictLessThan: "lt",
@@ -69,7 +64,8 @@ OPERATION_NAMES: dict[type, str] = {
     sympy.Not: "not",
     sympy.ITE: "where",
 }
-"""Operation names for the ``op`` field; other functions use their own name (``sin``, ``log``)."""
+"""Operation names of the nodes that are no function of the language; a function's op is its name
+(``sin``, ``ceil``, ``where``: its row of the function table), anything else its SymPy class, lowercased."""
 
 
 @dataclass
@@ -261,7 +257,8 @@ def _op_name(expr: sympy.Basic, kind: str) -> str:
     for cls in type(expr).__mro__:
         if cls in OPERATION_NAMES:
             return OPERATION_NAMES[cls]
-    return {"ceiling": "ceil"}.get(type(expr).__name__, type(expr).__name__.lower())
+    row = language.row_of(expr)
+    return row.name if row is not None else type(expr).__name__.lower()
 
 
 def _definition_text(node: _Node, labels: dict[Any, str]) -> str:
@@ -278,28 +275,11 @@ def _definition_text(node: _Node, labels: dict[Any, str]) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _lookup(expr: sympy.Basic) -> Any:
-    for cls in type(expr).__mro__:
-        if cls in lowering.TORCH_FUNCTIONS:
-            return lowering.TORCH_FUNCTIONS[cls]
-    raise UsageError(f"cannot evaluate {type(expr).__name__} with torch: {expr}")
-
-
-def _power(base: Tensor, exponent: Tensor, exponent_expr: sympy.Basic) -> Tensor:
-    """As :mod:`jacli.compile` lowers powers, so the partials match jacli's autodiff."""
-    if exponent_expr.free_symbols:
-        return torch.pow(base, exponent)
-    special = {sympy.S.Half: torch.sqrt, -sympy.S.Half: torch.rsqrt, -sympy.S.One: torch.reciprocal,
-               sympy.Integer(2): torch.square}  # fmt: skip
-    if exponent_expr in special:
-        return special[exponent_expr](base)
-    power = int(exponent_expr) if exponent_expr.is_Integer else language.constant_value(exponent_expr)
-    return torch.pow(base, power)
-
-
 def _apply(expr: sympy.Basic, args: list[Tensor]) -> Tensor:
-    if isinstance(expr, sympy.Pow):
-        return _power(args[0], args[1], expr.exp)
+    if isinstance(expr, sympy.Pow):  # as jacli.compile lowers powers, so the partials match jacli's autodiff
+        if expr.exp.free_symbols:
+            return torch.pow(*args)
+        return lowering.power_function(expr.exp)(args[0])
     if isinstance(expr, sympy.Piecewise):
         pairs = expr.args
         has_default = pairs[-1][1] is sympy.true
@@ -310,7 +290,7 @@ def _apply(expr: sympy.Basic, args: list[Tensor]) -> Tensor:
             result = torch.where(cond, value, result)
             index -= 2
         return result
-    return _lookup(expr)(*args)
+    return lowering.torch_function(expr)(*args)
 
 
 def _taken_branch(expr: sympy.Piecewise, args: list[Tensor]) -> int:
@@ -429,3 +409,103 @@ def _evaluate(
         else:
             edges[source] = Edge(source, ids[node.key], partial, blocked)
     return out.detach(), list(edges.values())
+
+
+# ---------------------------------------------------------------------------
+# ``jacli graph``: the graph of a Problem at its point, swept in reverse or forward mode.
+# The API builds the Problem and validates the options; this module never imports the API.
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Leaves:
+    """What a graph reads of a :class:`jacli.api.Problem`; read from it in one place, :func:`_leaves`."""
+
+    program: language.Program
+    inputs: list[sympy.Symbol]  # the n input element symbols
+    params: list[sympy.Symbol]  # the parameters' element symbols
+    values: list[float]  # of the inputs, then of the parameters
+    dtype: torch.dtype
+    point: dict[str, Any]  # variable name -> float or nested list (the result's ``point``)
+
+
+def _leaves(prob: Any) -> _Leaves:
+    params = [s for var in prob.params for s in var.symbols]
+    values = prob.inputs_tensor.tolist() + prob.params_tensor.tolist()
+    return _Leaves(prob.program, prob.input_symbols, params, values, prob.inputs_tensor.dtype, prob.point_json())
+
+
+def run_graph(
+    prob: Any,
+    parsed: language.ParsedExpression,
+    seed: Sequence[float] | None,
+    *,
+    mode: str,
+    input: str | None,
+) -> GraphResult:
+    """The computation graph of ``prob`` with adjoints, and in forward mode tangents (see :func:`jacli.api.graph`).
+
+    ``seed``: the weights of the m outputs (reverse mode) or a direction over the n inputs
+    (forward mode); None seeds the first output, and in forward mode the input ``input``
+    (default: the first). ``mode`` and ``input`` are validated by the caller.
+    """
+    leaves = _leaves(prob)
+    program, inputs = leaves.program, leaves.inputs
+    g = computation_graph(
+        program, inputs + leaves.params, leaves.values, inputs=inputs, parsed=parsed, dtype=leaves.dtype
+    )
+    outputs, input_labels = program.output_labels, [s.name for s in inputs]
+    notes = []
+    if mode == "reverse" and seed is not None:
+        weights = list(seed)
+    else:
+        weights = [1.0] + [0.0] * (len(outputs) - 1)
+        if len(outputs) > 1:
+            notes.append(f"adjoints of {outputs[0]}, the first output; --v weights the outputs (a VJP)")
+    adjoints = g.adjoints(weights)
+    tangents, used = None, tuple(weights)
+    if mode == "forward":
+        if seed is not None:
+            direction = list(seed)
+        else:
+            chosen = input if input is not None else input_labels[0]
+            direction = [float(label == chosen) for label in input_labels]
+            if input is None and len(input_labels) > 1:
+                notes.append(f"tangents ∂node/∂{chosen}, the first input; --input or --v picks another direction")
+        node_of = {node.label: i for i, node in enumerate(g.nodes) if node.kind == "input"}
+        pairs = zip(input_labels, direction, strict=True)
+        tangents = g.tangents({node_of[label]: t for label, t in pairs if label in node_of})
+        used = tuple(direction)
+    return GraphResult(
+        expression=program.text,
+        point=leaves.point,
+        inputs=tuple(input_labels),
+        outputs=outputs,
+        mode=mode,
+        v=used,
+        nodes=_result_nodes(g, outputs, adjoints, tangents),
+        edges=tuple(GraphEdge(e.source, e.target, e.partial) for e in g.edges),
+        notes=tuple(notes),
+    )
+
+
+def _result_nodes(
+    g: Graph, outputs: Sequence[str], adjoints: list[float], tangents: list[float] | None
+) -> tuple[GraphNode, ...]:
+    """The result's nodes; an output node names its outputs (``f0, f1`` when two outputs are one node)."""
+    output_of: dict[int, str] = {}
+    for label, node_id in zip(outputs, g.outputs, strict=True):
+        output_of[node_id] = f"{output_of[node_id]}, {label}" if node_id in output_of else label
+    return tuple(
+        GraphNode(
+            id=i,
+            op=n.op,
+            label=n.label,
+            definition=n.definition,
+            value=n.value,
+            adjoint=adjoints[i],
+            tangent=None if tangents is None else tangents[i],
+            output=output_of.get(i),
+        )
+        for i, n in enumerate(g.nodes)
+    )

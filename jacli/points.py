@@ -29,20 +29,12 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 
 from jacli.errors import UsageError
+from jacli.limits import BLOCK_BYTES, CHUNK_BYTES, MAX_CHUNK_LINES, MAX_LINE_BYTES
+from jacli.limits import MAX_POINT_COLUMNS as MAX_COLUMNS
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-MAX_COLUMNS = 100_000
-"""Most columns a points file may have."""
-MAX_LINE_BYTES = 16 * 1024 * 1024
-"""Longest line accepted (a guard against binary data without newlines)."""
-CHUNK_BYTES = 32 * 1024 * 1024
-"""Most bytes of text read ahead for one chunk, however many rows were asked for."""
-MAX_CHUNK_LINES = 1 << 16
-"""Most lines in one chunk (as ``jacli.batch.MAX_CHUNK_ROWS``): a line is a Python string until parsed."""
-BLOCK_BYTES = 1024 * 1024
-"""Bytes read from the stream at a time: an endless line is refused after MAX_LINE_BYTES, not read whole."""
 
 _NEWLINE = b"\n"  # (a name: an f-string may not hold a backslash)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*(\[\d+(,\d+)*\])?\Z")

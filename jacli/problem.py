@@ -47,12 +47,6 @@ class Problem:
         """``x -> f(x, p)``: the compiled function with the parameters bound."""
         return lambda x: self.compiled(x, self.params_tensor)
 
-    # Earlier names, still used by check and graph (moving out of this module).
-    fn = property(lambda self: self.compiled)
-    x = property(lambda self: self.inputs_tensor)
-    p = property(lambda self: self.params_tensor)
-    function = bound
-
     @property
     def input_symbols(self) -> list[sympy.Symbol]:
         return [s for v in self.inputs for s in v.symbols]

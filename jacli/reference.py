@@ -1,9 +1,9 @@
 """The expression-language reference printed by ``jacli language`` (stdlib only, plain text).
 
-Kept beside the CLI rather than generated from :mod:`jacli.language`, so the
-page prints without importing SymPy; ``tests/test_conventions.py`` checks that
-it names every function and constant the parser accepts.
-"""
+Kept beside the CLI, so the page prints without importing SymPy. Its list of
+functions is generated: it is ``jacli.language.function_lines()``, the text of the
+function table, and ``tests/test_conventions.py`` checks that the two are the same
+(after a new row, paste that text here)."""
 
 LANGUAGE = """\
 The jacli expression language

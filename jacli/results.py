@@ -12,8 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-SYMBOLIC_DISPLAY_LIMIT = 2_000
-"""Symbolic results with more operations than this are elided from tables (JSON keeps them)."""
+from jacli.limits import SYMBOLIC_DISPLAY_LIMIT  # noqa: F401 - render.table imports it from here
 
 Nested = Any
 """A float (or str), or nested lists of them."""

@@ -28,14 +28,10 @@ import sympy
 import torch
 
 from jacli import language, symbolic
+from jacli.limits import DENSE_FRACTION, SPARSE_MIN_INPUTS
 
 if TYPE_CHECKING:
     from torch import Tensor
-
-SPARSE_MIN_INPUTS = 48
-"""Below this many inputs the dense Hessian is as fast: no pattern is worked out."""
-DENSE_FRACTION = 0.2
-"""A pattern with more non-zeros than this fraction of n² is treated as dense."""
 
 
 def hessian_pattern(

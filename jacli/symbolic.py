@@ -9,8 +9,6 @@ the chain, not exponentially.
 from __future__ import annotations
 
 import functools
-import math
-import os
 import signal
 import threading
 import time
@@ -23,24 +21,20 @@ from sympy.printing.str import StrPrinter
 
 from jacli import language
 from jacli.errors import UsageError
+from jacli.limits import (
+    MAX_DERIVATIVE_WORK,
+    MAX_EXACT_BITS,
+    MAX_EXACT_POWER,
+    MAX_SYMBOLIC_SECONDS,
+    TIME_BUDGET_ENV,
+    settings,
+)
 
-MAX_EXACT_POWER = 10_000
-"""Largest integer power evaluated exactly (``--exact``); larger ones are refused."""
-MAX_EXACT_BITS = 20_000
-"""Largest numerator or denominator that ``--exact`` carries from one binding to the next."""
 EVAL_PRECISION = 30
 SYMENGINE_MIN_SYMBOLS = 48
 """From this many variable elements on, derivatives go through SymEngine when it is installed."""
 SPARSE_SUM_TERMS = 32
 """Sums with more terms than this are differentiated term by term, only the terms that contain x."""
-
-
-MAX_DERIVATIVE_WORK = 20_000
-"""Predicted size (tree size × depth) of one derivative; SymPy cannot be stopped once it starts one."""
-MAX_SYMBOLIC_SECONDS = 10.0
-"""The time budget of one command: seconds for all its skippable work (the symbolic result, ``--exact``,
-``check``'s exact column and non-smoothness tests); ``$JACLI_TIME_BUDGET`` overrides it."""
-TIME_BUDGET_ENV = "JACLI_TIME_BUDGET"
 
 
 class SymbolicTooLarge(UsageError):
@@ -49,20 +43,8 @@ class SymbolicTooLarge(UsageError):
 
 def time_budget() -> float:
     """Seconds of one command's budget: ``$JACLI_TIME_BUDGET`` when set, else :data:`MAX_SYMBOLIC_SECONDS`."""
-    raw = os.environ.get(TIME_BUDGET_ENV)
-    if raw is None or not raw.strip():
-        return MAX_SYMBOLIC_SECONDS
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and 0 < seconds <= MAX_BUDGET_SECONDS):
-        raise UsageError(f"{TIME_BUDGET_ENV} must be a number of seconds in (0, {MAX_BUDGET_SECONDS:g}], not {raw!r}")
-    return seconds
-
-
-MAX_BUDGET_SECONDS = 86_400.0
-"""Largest accepted ``$JACLI_TIME_BUDGET`` (a day): larger values overflow the interval timer."""
+    seconds = settings().time_budget  # the environment as the command started; checked there (exit 2)
+    return MAX_SYMBOLIC_SECONDS if seconds is None else seconds  # this module's name: tests patch it
 
 
 class Budget:
@@ -242,21 +224,25 @@ class Differentiator:
 # Optional accelerator: SymEngine (SymPy's C++ core, ``pip install symengine``).
 # ---------------------------------------------------------------------------
 
-_SYMENGINE_FUNCTIONS = frozenset(
-    {
-        sympy.sin, sympy.cos, sympy.tan, sympy.asin, sympy.acos, sympy.atan,
-        sympy.sinh, sympy.cosh, sympy.tanh, sympy.exp, sympy.log,
-    }
-)  # fmt: skip
-"""Functions that SymEngine differentiates exactly like SymPy; anything else stays with SymPy."""
+
+def _symengine_knows(node: sympy.Basic) -> bool:
+    """SymEngine differentiates ``node`` exactly like SymPy (a function: its row of the function table says)."""
+    if isinstance(node, _SYMENGINE_NODES):
+        return True
+    row = language.row_of(node)
+    return row is not None and row.symengine and node.func is row.node
+
+
 _SYMENGINE_NODES = (sympy.Add, sympy.Mul, sympy.Pow, sympy.Symbol, sympy.Number, sympy.NumberSymbol)
 """Other node types SymEngine handles like SymPy (no Max, Piecewise, Heaviside, …)."""
 
 
-@functools.cache
 def _symengine() -> Any:
-    if os.environ.get("JACLI_SYMENGINE", "auto") == "off":
-        return None
+    return _import_symengine() if settings().symengine else None  # $JACLI_SYMENGINE, as the command started
+
+
+@functools.cache
+def _import_symengine() -> Any:
     try:
         import symengine  # noqa: PLC0415
     except ImportError:
@@ -273,7 +259,7 @@ def _diff(expr: sympy.Expr, x: sympy.Symbol, accelerate: bool = True) -> sympy.E
     engine = _symengine() if accelerate else None
     expr = as_expr(expr)
     nodes = sympy.preorder_traversal(expr)
-    if engine is None or not all(isinstance(n, _SYMENGINE_NODES) or n.func in _SYMENGINE_FUNCTIONS for n in nodes):
+    if engine is None or not all(_symengine_knows(n) for n in nodes):
         return sympy.diff(expr, x)
     symbols = {s.name: s for s in expr.free_symbols}
     if x.name not in symbols:

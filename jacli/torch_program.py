@@ -3,7 +3,7 @@
 The program is generated from the validated ``ast`` of the expression (so it
 reads like what the user typed: ``A @ B``, ``3 * a ** 3 - b ** 2``, bindings as
 assignments) by translating each node to torch through one table
-(:data:`TORCH_NAMES`), then printed with :func:`ast.unparse`. Nothing is
+(:func:`torch_name`: the function table), then printed with :func:`ast.unparse`. Nothing is
 executed here: the text is for the user (and a test runs it).
 
 Per quantity (its ``show_torch`` entry in :mod:`jacli.quantities` picks the lines
@@ -28,38 +28,20 @@ from typing import TYPE_CHECKING, Any
 
 from jacli import language
 from jacli.errors import UsageError
+from jacli.limits import CHAIN_CHUNK
+
+
+def torch_name(function: str) -> str:
+    """The torch function a jacli function is printed as (its row of the function table)."""
+    name = language.FUNCTIONS[function].torch
+    if name is None:
+        raise UsageError(f"--show-torch cannot translate {function}()")
+    return name
+
 
 if TYPE_CHECKING:
     from jacli.quantities import Quantity
 
-TORCH_NAMES: dict[str, str] = {
-    "sin": "torch.sin",
-    "cos": "torch.cos",
-    "tan": "torch.tan",
-    "asin": "torch.asin",
-    "acos": "torch.acos",
-    "atan": "torch.atan",
-    "sinh": "torch.sinh",
-    "cosh": "torch.cosh",
-    "tanh": "torch.tanh",
-    "exp": "torch.exp",
-    "log2": "torch.log2",
-    "log10": "torch.log10",
-    "sqrt": "torch.sqrt",
-    "abs": "torch.abs",
-    "sign": "torch.sign",
-    "floor": "torch.floor",
-    "ceil": "torch.ceil",
-    "erf": "torch.special.erf",
-    "sigmoid": "torch.sigmoid",
-    "softplus": "torch.nn.functional.softplus",
-    "relu": "torch.relu",
-    "atan2": "torch.atan2",
-    "sum": "torch.sum",
-    "dot": "torch.dot",
-    "where": "torch.where",
-}
-"""jacli function -> torch function; ``log``, ``min``, ``max`` and ``detach`` are built by hand."""
 
 GENERATED = frozenset({"torch", "math", "dtype", "inputs", "tangents", "result", "blocks", "sizes", "jacobian_f",
                        "grad_f", "grads", "rows", "span"})  # fmt: skip
@@ -67,10 +49,6 @@ GENERATED = frozenset({"torch", "math", "dtype", "inputs", "tangents", "result",
 
 RESERVED = GENERATED | {"_"} | frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
 """Names a user variable may not keep in the program: it gets trailing ``_`` until it is free."""
-
-CHAIN_CHUNK = 25
-"""A chain of more binary operators than this (``t1 + t2 + … + t999``) is cut into statements of this many:
-Python's own parser, compiler and ``ast.unparse`` recurse once per operator and fail near 1,000."""
 
 
 def _attr(dotted: str) -> ast.expr:
@@ -189,22 +167,22 @@ class _Translator:
             return ast.Call(ast.Attribute(self.expr(args[0]), "detach", ast.Load()), [], [])
         if name == "log" and len(args) == 2:
             return ast.BinOp(
-                _call("torch.log", self.operand(args[0])), ast.Div(), _call("torch.log", self.operand(args[1]))
+                _call(torch_name("log"), self.operand(args[0])),
+                ast.Div(),
+                _call(torch_name("log"), self.operand(args[1])),
             )
-        if name == "log":
-            return _call("torch.log", self.operand(args[0]))
-        if name in ("max", "min") and len(args) == 1:
-            return _call(f"torch.a{name}", self.operand(args[0]))
-        if name in ("max", "min"):
-            pairwise = "torch.maximum" if name == "max" else "torch.minimum"
+        function = language.FUNCTIONS[name]
+        if function.torch_of_array is not None and len(args) == 1:  # max(v): torch.amax(v)
+            return _call(function.torch_of_array, self.operand(args[0]))
+        if function.max_args is None:  # max(a, b, c): torch.maximum(torch.maximum(a, b), c)
             result = self.operand(args[0])
             for arg in args[1:]:
-                result = _call(pairwise, result, self.operand(arg))
+                result = _call(torch_name(name), result, self.operand(arg))
             return result
         if name == "where":  # torch.where takes Python numbers for the branches
             cond, when_true, when_false = args
-            return _call("torch.where", self.expr(cond), self.expr(when_true), self.expr(when_false))
-        return _call(TORCH_NAMES[name], *(self.operand(a) for a in args))
+            return _call(torch_name("where"), self.expr(cond), self.expr(when_true), self.expr(when_false))
+        return _call(torch_name(name), *(self.operand(a) for a in args))
 
     def chain(self, pieces: Sequence[ast.expr], op: ast.operator) -> ast.expr:
         """``p1 op p2 op …`` (``&`` of comparisons), cut into statements like :meth:`binop`."""

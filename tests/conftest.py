@@ -9,14 +9,14 @@ opts into random exploration (fresh examples each run, still no database).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import pytest
 from click.testing import CliRunner
 from hypothesis import settings
 
-from jacli import cli
+from jacli import cli, limits
 
 HYPOTHESIS_ENV = "JACLI_HYPOTHESIS"
 settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True, deadline=None)
@@ -40,7 +40,11 @@ def invoke_cli(*args: str, input: str | bytes | None = None, env: Mapping[str, s
     """Run ``jacli ARGS`` through :func:`jacli.cli.run`, exactly as the console script does."""
     runner = CliRunner()
     with runner.isolation(input=input, env=env) as (out, err, _):
-        code = cli.run(list(args))
+        limits.reset()  # as in a fresh process: the command reads this environment once
+        try:
+            code = cli.run(list(args))
+        finally:
+            limits.reset()  # the environment is put back: what comes next reads it afresh
     return Outcome(int(code), out.getvalue().decode(), err.getvalue().decode())
 
 
@@ -48,6 +52,14 @@ def invoke_cli(*args: str, input: str | bytes | None = None, env: Mapping[str, s
 def jacli() -> Invoke:
     """``jacli("jacobian", "x*y", "--at", "1,2")`` -> :class:`Outcome`."""
     return invoke_cli
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Each test starts as a fresh process would: :func:`jacli.limits.settings` reads the environment anew."""
+    limits.reset()
+    yield
+    limits.reset()
 
 
 def assert_usage_error(outcome: Outcome) -> None:

@@ -84,7 +84,10 @@ def dependencies(module: str) -> set[str]:
         if name == "jacli":
             found.add(name)
         elif name.startswith("jacli."):
-            found |= {parent for parent in _with_parents(name) if parent in MODULES}
+            # the packages above ``module`` itself have run already: importing a sibling does not import them
+            # again (jacli.language.parse -> jacli.language.source is no edge to jacli.language)
+            implicit = (_with_parents(name) - {name}) & _with_parents(module)
+            found |= {parent for parent in _with_parents(name) - implicit if parent in MODULES}
     found.discard(module)
     return found
 
@@ -150,15 +153,46 @@ def test_only_the_entry_points_import_the_cli(target: str) -> None:
     assert importers <= ALLOWED_IMPORTERS[target], sorted(importers - ALLOWED_IMPORTERS[target])
 
 
-def test_the_daemon_imports_no_cli_module() -> None:
-    """The daemon gets ``run`` injected by ``python -m jacli.server``."""
-    heavy = {"jacli.cli", "jacli.entry", "jacli.terminal", "jacli.api"}
-    assert not dependencies("jacli.server.daemon") & heavy
+@pytest.mark.parametrize("module", ["jacli.server.daemon", "jacli.server.child", "jacli.server.client"])
+def test_the_server_imports_no_cli_module(module: str) -> None:
+    """The daemon and its children get ``run`` injected by ``python -m jacli.server``; the client is stdlib."""
+    heavy = {"jacli.cli", "jacli.entry", "jacli.terminal", "jacli.typer_compat", "jacli.api"}
+    assert not dependencies(module) & heavy
+
+
+def test_the_funnel_gets_the_program_injected() -> None:
+    """``jacli.terminal`` runs the CLI's program without importing it (nor Typer, nor Click)."""
+    assert not dependencies("jacli.terminal") & {"jacli.cli", "jacli.typer_compat", "jacli.entry"}
+    assert not {name.split(".")[0] for name in imported_names("jacli.terminal")} & {"typer", "click", "rich"}
+
+
+def test_typer_and_click_are_imported_in_one_module() -> None:
+    """Typer and Click come through ``jacli.typer_compat`` (its import is the one that must not warn)."""
+    users = {m for m in MODULES if {n.split(".")[0] for n in imported_names(m)} & {"typer", "click"}}
+    assert users == {"jacli.typer_compat"}
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("jacli.render")))
 def test_renderers_import_no_torch(module: str) -> None:
     torch = sorted(name for name in imported_names(module) if name.split(".")[0] == "torch")
+    assert torch == [], f"{module} imports {torch}"
+
+
+def _closure(module: str) -> set[str]:
+    """``module`` and every jacli module it imports, directly or not."""
+    seen, pending = set(), [module]
+    while pending:
+        name = pending.pop()
+        if name not in seen:
+            seen.add(name)
+            pending.extend(dependencies(name))
+    return seen
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("jacli.language")))
+def test_the_language_imports_no_torch(module: str) -> None:
+    """``language/`` is text -> SymPy: not torch, not even through another jacli module."""
+    torch = sorted(name for m in _closure(module) for name in imported_names(m) if name.split(".")[0] == "torch")
     assert torch == [], f"{module} imports {torch}"
 
 
@@ -184,7 +218,7 @@ def test_only_the_entry_point_ends_the_process() -> None:
     """``os._exit`` in ``entry`` only, and in the daemon's forked children (which must never return
     into the server's loop); nobody replaces it."""
     callers = {module for module in MODULES if _exit_calls(module)[0]}
-    assert callers == {"jacli.entry", "jacli.server.daemon"}
+    assert callers == {"jacli.entry", "jacli.server.daemon", "jacli.server.child"}
     assert [module for module in MODULES if _exit_calls(module)[1]] == []
 
 
@@ -192,3 +226,17 @@ def test_console_script_and_python_m_are_one_program() -> None:
     pyproject = (PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8")
     assert 'jacli = "jacli.entry:main"' in pyproject
     assert imported_names("jacli.__main__") == {"jacli.entry"}
+
+
+def test_limits_import_only_the_standard_library_and_the_errors() -> None:
+    """The server package and the renderers import ``jacli.limits``: it must stay this light."""
+    names = imported_names("jacli.limits")
+    outside = sorted(name for name in names if name.split(".")[0] not in sys.stdlib_module_names)
+    assert outside == ["jacli.errors"]
+    assert dependencies("jacli.errors") == set()
+
+
+@pytest.mark.parametrize("module", ["jacli.checking", "jacli.graphs"])
+def test_check_and_graph_never_import_the_api(module: str) -> None:
+    """The API builds the Problem and calls them: api -> checking/graphs, never back."""
+    assert not dependencies(module) & {"jacli.api", "jacli.cli", "jacli.render"}

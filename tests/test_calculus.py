@@ -53,9 +53,3 @@ def test_derivatives_of_a_constant_function_are_zero() -> None:
     x = torch.ones(3, dtype=torch.float64)
     assert calculus.vjp(constant, x, torch.ones(2, dtype=torch.float64)).tolist() == [0, 0, 0]
     assert calculus.jvp(constant, x, torch.ones(3, dtype=torch.float64)).tolist() == [0, 0]
-
-
-def test_auto_mode_is_forward_only_for_tall_jacobians() -> None:
-    assert calculus.choose_mode("auto", 2, 3) == "forward"
-    assert calculus.choose_mode("auto", 3, 3) == "reverse"
-    assert calculus.choose_mode("reverse", 1, 5) == "reverse"

@@ -230,13 +230,13 @@ def assert_within_predicted_error(expr: str, x: float, y: float, h: float | None
     """
     prob = api.problem(expr, {"x": x, "y": y})
     fd_step = checking.default_step(torch.float64) if h is None else h
-    fd = checking.central_differences(prob.fn, prob.x, prob.p, fd_step, scale=h is None)
+    fd = checking.central_differences(prob.compiled, prob.inputs_tensor, prob.params_tensor, fd_step, scale=h is None)
     (out,) = prob.program.outputs
     point = {s: sympy.Float(v, 30) for s, v in prob.exact_point().items()}
     eps = torch.finfo(torch.float64).eps
     worst = 0.0  # the largest error / bound: how tight the bound is
     for j, symbol in enumerate(prob.input_symbols):
-        step = fd_step * max(1.0, abs(float(prob.x[j]))) if h is None else fd_step
+        step = fd_step * max(1.0, abs(float(prob.inputs_tensor[j]))) if h is None else fd_step
         samples = [point | {symbol: point[symbol] + t} for t in (-step, 0, step)]
         # f'' to f'''' only enter as sizes: torch's float64 higher derivatives (fast), not SymPy's swollen trees
         sizes = [_higher(prob, j, t) for t in (-step, 0, step)]
@@ -253,11 +253,11 @@ def assert_within_predicted_error(expr: str, x: float, y: float, h: float | None
 
 def _higher(prob: api.Problem, j: int, shift: float) -> tuple[float, float, float]:
     """|f''|, |f'''|, |f''''| along input j at x + shift·e_j, by nested torch autograd in float64."""
-    x = prob.x.detach().clone()
+    x = prob.inputs_tensor.detach().clone()
     x[j] += shift
     t = x[j].clone().requires_grad_(True)
     point = torch.cat([x[:j], t.reshape(1), x[j + 1 :]])
-    value = prob.fn(point, prob.p).reshape(-1)[0]
+    value = prob.compiled(point, prob.params_tensor).reshape(-1)[0]
     sizes = []
     for _ in range(4):
         if value.requires_grad:  # else it is constant in t: the higher derivatives are 0
@@ -370,10 +370,12 @@ def test_non_real_conditions_agree_with_torch(cond: str) -> None:
 
 def test_batched_finite_differences_equal_one_point_at_a_time() -> None:
     prob = api.problem("c = x*y; [sin(c) + z, c*z**2, exp(x)]", "x=0.3, y=-2, z=1.5", wrt="x,y")
-    batched = checking.central_differences(prob.fn, prob.x, prob.p, 1e-4, scale=False)
+    batched = checking.central_differences(prob.compiled, prob.inputs_tensor, prob.params_tensor, 1e-4, scale=False)
     for j in range(2):
-        plus, minus = prob.x.clone(), prob.x.clone()
+        plus, minus = prob.inputs_tensor.clone(), prob.inputs_tensor.clone()
         plus[j] += 1e-4
         minus[j] -= 1e-4
-        column = (prob.fn(plus, prob.p) - prob.fn(minus, prob.p)) / (plus[j] - minus[j])
+        column = (prob.compiled(plus, prob.params_tensor) - prob.compiled(minus, prob.params_tensor)) / (
+            plus[j] - minus[j]
+        )
         assert torch.equal(batched[:, j], column)

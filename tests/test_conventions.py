@@ -160,11 +160,6 @@ def test_dash_reads_points_from_stdin(jacli: Invoke) -> None:
     assert [json.loads(line)["result"] for line in out.stdout.splitlines()] == [[[2.0, 1.0]], [[4.0, 3.0]]]
 
 
-def test_stdin_that_is_not_text_is_a_usage_error(jacli: Invoke) -> None:
-    out = jacli("gradient", "-", "--at", "1", input=b"\xff\xfe x")
-    assert out.exit_code == 2 and out.stderr.startswith("jacli: error: stdin is not UTF-8")
-
-
 # ---------------------------------------------------------------------------
 # Ctrl-C and closed pipes, in real processes.
 # ---------------------------------------------------------------------------
@@ -269,7 +264,10 @@ def test_the_language_reference_is_reachable_and_complete(jacli: Invoke) -> None
     assert "jacli language" in jacli("--help").stdout
     page = jacli("language")
     assert page.exit_code == 0 and page.stdout == LANGUAGE
-    from jacli.language import CONSTANTS, FUNCTIONS
+    from jacli.language import CONSTANTS, FUNCTIONS, function_lines, reference_page
+
+    assert reference_page() == LANGUAGE, "jacli/reference.py: paste language.function_lines() as its function list"
+    assert function_lines() in LANGUAGE
 
     words = set(LANGUAGE.replace("(", " ").replace(")", " ").replace(",", " ").split())
     assert set(FUNCTIONS) - words == set(), "functions missing from `jacli language`"

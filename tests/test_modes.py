@@ -73,3 +73,4 @@ def test_choose_mode() -> None:
     assert calculus.choose_mode("auto", 3, 3) == "reverse"
     assert calculus.choose_mode("auto", 4, 1) == "reverse"
     assert calculus.choose_mode("forward", 4, 1) == "forward"
+    assert calculus.choose_mode("reverse", 1, 5) == "reverse"

@@ -8,7 +8,7 @@ import sympy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jacli import api, symbolic
+from jacli import api, symbolic, symbolic_result
 
 SCALARS = ["x0", "x1", "x2"]
 # functions that are smooth and defined on the whole real line (domain-safe compositions)
@@ -41,7 +41,7 @@ def close(a: float, b: float, scale: float) -> bool:
 
 def exact_values(result: api.Result, text: str, at: str) -> list[float]:
     prob = api.problem(text, at)
-    flat = api._flatten_exprs(result.sympy)
+    flat = symbolic_result.flatten_exprs(result.sympy)
     return symbolic.evaluate_numeric(flat, prob.program.bindings, prob.exact_point())
 
 

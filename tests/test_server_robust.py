@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from test_server import SEED, SEED_JSON, _alive, _client_command, _env, _kill, _wait_for
 
+from jacli.limits import reset as reset_settings
 from jacli.server import client, control, daemon, protocol
 
 pytestmark = pytest.mark.slow
@@ -461,6 +462,7 @@ def test_limits_are_checked_in_one_place(monkeypatch: pytest.MonkeyPatch) -> Non
     assert control.idle_timeout(0) == 0
     assert control.idle_timeout(604800) == 604800
     monkeypatch.setenv(protocol.ENV_IDLE, " 60 ")
+    reset_settings()  # the environment is read once per command
     assert control.idle_timeout() == 60
     assert control.checked(control.Limits(None, 10, 20)) == control.Limits(60, 10, 20)
     for limits in (control.Limits(1, 10**30, 1), control.Limits(1, 1, 2**60), control.Limits(1, -1, 1)):

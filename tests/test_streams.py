@@ -238,7 +238,7 @@ def test_stdin_expression(jacli: Invoke, data: bytes, needle: str | None) -> Non
         assert out.exit_code == 0 and "gradient" in out.stdout
         return
     assert out.exit_code == ExitCode.USAGE and out.stdout == ""
-    assert out.stderr.startswith("jacli: error: ") and needle in out.stderr, out.stderr
+    assert out.stderr.startswith(f"jacli: error: {needle}"), out.stderr
 
 
 # ---------------------------------------------------------------------------

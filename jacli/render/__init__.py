@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any
 
 
 def format_number(x: float, digits: int) -> str:
@@ -49,3 +49,27 @@ def trimmed(console: Any) -> Iterator[None]:
         yield
     console.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
     console.file.flush()
+
+
+def write_one(
+    result: Any,
+    fmt: str,
+    stream: IO[str],
+    texts: Mapping[str, Callable[[Any], str]],
+    table: Callable[[Any, Any, int], None],
+    *,
+    console: Any,
+    digits: int,
+    first: bool,
+) -> None:
+    """One result of several on ``stream``: ``texts[fmt](result)`` (a JSON line, CSV rows, DOT), or else
+    ``table(result, console, digits)`` with a blank line before every table but the first (``first``)."""
+    if fmt in texts:
+        stream.write(texts[fmt](result))
+    else:
+        if console is None:
+            raise ValueError("a table needs a console")
+        if not first:
+            console.print()
+        table(result, console, digits)
+    stream.flush()  # each result shows when it is done, not at the end

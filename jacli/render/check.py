@@ -13,9 +13,9 @@ import csv
 import io
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from jacli.render import finite_or_null, format_number, full_precision, trimmed
+from jacli.render import finite_or_null, format_number, full_precision, trimmed, write_one
 from jacli.render.fit import Column, Grid, header, print_grids
 from jacli.results import CheckResult, Nested
 
@@ -56,6 +56,24 @@ def check_object(result: CheckResult) -> dict[str, Any]:
 def render_check_json(result: CheckResult) -> str:
     """One line of JSON (no trailing newline)."""
     return json.dumps(check_object(result), allow_nan=False, ensure_ascii=False)
+
+
+def write_check(
+    result: CheckResult,
+    fmt: str,
+    stream: IO[str],
+    *,
+    console: Console | None = None,
+    digits: int = 6,
+    first: bool = True,
+) -> None:
+    """One result of several, as ``fmt``: a JSON line, CSV rows, or a table block on ``console``.
+
+    Tables of several points are separated by a blank line (``first`` is False for all but
+    the first); JSON and CSV simply follow one another, one object or one point's rows each.
+    """
+    texts = {"json": lambda r: render_check_json(r) + "\n", "csv": render_check_csv}
+    write_one(result, fmt, stream, texts, render_check_table, console=console, digits=digits, first=first)
 
 
 def _entries(result: CheckResult) -> list[tuple[str, str, float, float, float]]:

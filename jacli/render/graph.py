@@ -9,9 +9,9 @@ JSON keys (SPEC): ``nodes`` (``id``, ``op``, ``label``, ``value``, ``adjoint``; 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from jacli.render import finite_or_null, format_number, full_precision, trimmed
+from jacli.render import finite_or_null, format_number, full_precision, trimmed, write_one
 from jacli.render.fit import Column, Grid, header, print_grids
 from jacli.results import GraphNode, GraphResult, Nested
 
@@ -54,6 +54,23 @@ def graph_object(result: GraphResult) -> dict[str, Any]:
 def render_graph_json(result: GraphResult) -> str:
     """One line of JSON (no trailing newline)."""
     return json.dumps(graph_object(result), allow_nan=False, ensure_ascii=False)
+
+
+def write_graph(
+    result: GraphResult,
+    fmt: str,
+    stream: IO[str],
+    *,
+    console: Console | None = None,
+    digits: int = 6,
+    first: bool = True,
+) -> None:
+    """One result of several, as ``fmt``: a JSON line, a DOT digraph, or tables on ``console``.
+
+    Tables of several points are separated by a blank line (``first`` is False for all but the first).
+    """
+    texts = {"json": lambda r: render_graph_json(r) + "\n", "dot": render_graph_dot}
+    write_one(result, fmt, stream, texts, render_graph_table, console=console, digits=digits, first=first)
 
 
 def _dot_string(text: str) -> str:

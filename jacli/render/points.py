@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
+from jacli.limits import FORMAT_BYTES, TABLE_MAX_COLUMNS, TABLE_MAX_POINTS
 from jacli.render import format_number, trimmed
 from jacli.render.csv import render_csv_rows
 from jacli.render.fit import Column, Grid, print_grids
@@ -23,13 +24,6 @@ from jacli.results import Result
 
 if TYPE_CHECKING:
     from jacli.batch import PointsEvaluation
-
-TABLE_MAX_POINTS = 20
-"""Points shown by ``--format table``; more are counted and noted, not shown."""
-TABLE_MAX_COLUMNS = 12
-"""Result entries shown per point in ``--format table``."""
-FORMAT_BYTES = 8 << 20
-"""About this many bytes of text are formatted at a time (bounded memory for wide rows)."""
 
 
 @dataclass

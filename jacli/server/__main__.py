@@ -1,23 +1,23 @@
 """``python -m jacli.server``: what ``jacli server start`` runs in the background.
 
 The one place that joins the daemon to the CLI: it imports what commands need
-(torch, SymPy, the API, the renderers, the Click tree) and hands
-:func:`jacli.cli.run`, the CLI's one funnel, to :func:`jacli.server.daemon.serve`,
-which imports no CLI module itself.
+(torch, SymPy, the API, the renderers, the Click tree) and hands the one funnel,
+:func:`jacli.terminal.run` with the CLI's program, to
+:func:`jacli.server.daemon.serve`, which imports no CLI module itself.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import gc
 import importlib
 import sys
 
 from jacli.server import protocol
+from jacli.server.child import Run, modules_imported_by
 from jacli.server.control import DEFAULT_MEMORY_LIMIT, DEFAULT_TIME_LIMIT, Limits, StartError, checked
-from jacli.server.daemon import modules_imported_by, serve
+from jacli.server.daemon import serve
 from jacli.server.protocol import ServerUnavailable
 
 # Representative commands a throwaway child runs at start-up, to learn which
@@ -31,49 +31,41 @@ _WARM_COMMANDS = (
 )
 
 
-def _preload() -> None:
+def _preload(run: Run) -> None:
     """Import everything a command needs (no torch computation: children fork from here)."""
     import jacli.api
     import jacli.render.csv  # noqa: PLC0415
     import jacli.render.json  # noqa: PLC0415
     import jacli.render.latex  # noqa: PLC0415
     import jacli.render.table  # noqa: F401, PLC0415
-    from jacli import cli  # noqa: PLC0415
+    from jacli import cli, typer_compat  # noqa: PLC0415
 
-    _memoize_typer_signatures()
+    typer_compat.memoize_signatures()
     cli.click_command()
-    for name in modules_imported_by(cli.run, _WARM_COMMANDS):
+    for name in modules_imported_by(run, _WARM_COMMANDS):
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
     gc.collect()
     gc.freeze()  # keep the collector off the inherited objects: fewer copied pages per fork
 
 
-def _memoize_typer_signatures() -> None:
-    """Let every child reuse the parent's reading of the command functions' signatures.
+def _runner(memory_limit: int) -> Run:
+    """The one funnel with the CLI's program, in the environment each child sets up for its client.
 
-    Typer rebuilds the Click command tree on every run; most of that (a third
-    of a warm command) is ``inspect.signature`` plus ``typing.get_type_hints``
-    per command function, whose answer never changes for a loaded module.
-    Computed once here, children inherit it. Only the server does this.
+    Out of memory there names the server's limit, the one a user can raise. The CLI
+    is imported when the first command runs (after :func:`_preload`, so for free).
     """
-    import typer.main  # noqa: PLC0415
-    import typer.utils  # noqa: PLC0415
+    hint: dict[str, str] = {}
+    if memory_limit:
+        why = f"the server allows {memory_limit} MiB per command (jacli server start --memory-limit MiB)"
+        hint = {"out_of_memory": f"out of memory: {why}"}
 
-    original = typer.utils.get_params_from_function
-    if getattr(original, "cache_info", None) is not None:
-        return
-    cached = functools.cache(original)
-    typer.utils.get_params_from_function = cached
-    if getattr(typer.main, "get_params_from_function", None) is original:
-        typer.main.get_params_from_function = cached
+    def run(argv: list[str]) -> int:
+        from jacli import cli, terminal  # noqa: PLC0415
 
+        return terminal.run(argv, terminal.Environment.from_process(**hint), program=cli.program)
 
-def _run(argv: list[str]) -> int:
-    """:func:`jacli.cli.run`, imported when the first command runs (after :func:`_preload`, so for free)."""
-    from jacli import cli  # noqa: PLC0415
-
-    return cli.run(argv)
+    return run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,7 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         limits = checked(Limits(args.idle_timeout, args.time_limit, args.memory_limit))
         protocol.check_private_dir(directory, create=True)
-        serve(directory, limits, _run, _preload, args.ready_fd)
+        run = _runner(limits.memory_limit)
+        serve(directory, limits, run, lambda: _preload(run), args.ready_fd)
     except (StartError, ServerUnavailable) as err:
         print(f"jacli server: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code if isinstance(err, StartError) else 1)

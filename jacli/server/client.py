@@ -13,9 +13,9 @@ run. Anything wrong with the server means the command runs in-process instead
 and never starts one; ``auto`` also starts one on first use; ``off`` never
 uses it.
 
-This module is on the fast path: it imports the standard library and
-:mod:`jacli.server.protocol` only: no torch, SymPy, Rich, Typer or Click, and
-no CLI module.
+This module is on the fast path: it imports the standard library,
+:mod:`jacli.errors` and :mod:`jacli.server.protocol` only: no torch, SymPy,
+Rich, Typer or Click, and no CLI module.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from jacli.errors import ServerKilled, ServerLost
+from jacli.limits import QUEUE_TIMEOUT, START_TIMEOUT
 from jacli.server import protocol
 from jacli.server.protocol import (
     ENV_MODE,
@@ -40,9 +42,6 @@ from jacli.server.protocol import (
     recv_message,
     send_message,
 )
-
-START_TIMEOUT = 10.0  # seconds for the server to start our command (a stopped server must not hang us)
-QUEUE_TIMEOUT = 120.0  # seconds a request the server has queued (all its slots busy) may wait to start
 
 # argv that must run in the user's own process: `server` manages the server
 # itself, and completion installation inspects the calling shell's process tree.
@@ -99,7 +98,7 @@ class _Interrupts:
 
 
 def forward(argv: Sequence[str], directory: str | None = None) -> int:
-    """Run ``jacli ARGV`` in the server; its exit status.
+    """Run ``jacli ARGV`` in the server; its exit status (or ServerLost/ServerKilled, see :func:`_wait_finished`).
 
     Raises :class:`ServerUnavailable` when the command did not start there, so
     the caller can run it in-process instead: that includes a server that does
@@ -195,21 +194,32 @@ def _wait_started(sock: socket.socket, deadline: float) -> int:
 
 
 def _wait_finished(sock: socket.socket) -> int:
-    """The exit status the server reports for our running command."""
+    """The exit status the server reports for our running command.
+
+    Raises :class:`~jacli.errors.ServerLost` or :class:`~jacli.errors.ServerKilled`
+    when it did not end normally: the one funnel (:func:`jacli.terminal.status_of`)
+    says so and decides the status. Never :class:`ServerUnavailable`: the command
+    already ran (its output went straight to our stdout), so running it again
+    here would print it twice.
+    """
     try:
         reply, _ = recv_message(sock)
     except ServerUnavailable as err:
-        return _lost(err.note)
+        raise _lost(err.note) from None
     except OSError as err:
-        return _lost(f"the connection to the server broke: {err.strerror or err}")
+        raise _lost(f"the connection to the server broke: {err.strerror or err}") from None
     if reply is None:
-        return _lost("the server stopped during the request")
+        raise _lost("the server stopped during the request")
     code, signum = reply.get("exit"), reply.get("signal")
     if is_int(code) and 0 <= code <= 255:
         return code
     if is_int(signum) and 0 < signum < 128:
-        return _killed(signum, reply)
-    return _lost("protocol mismatch: unexpected reply from the server")
+        raise ServerKilled(_why_killed(signum, reply), signum)
+    raise _lost("protocol mismatch: unexpected reply from the server")
+
+
+def _lost(why: str) -> ServerLost:
+    return ServerLost(f"{why}; its exit status is unknown")
 
 
 def say(line: str) -> None:
@@ -219,29 +229,20 @@ def say(line: str) -> None:
         sys.stderr.flush()
 
 
-def _lost(why: str) -> int:
-    # The command already ran (its output went straight to our stdout), so
-    # running it again here would print it twice; report instead.
-    say(f"jacli: error: {why}; its exit status is unknown")
-    return 1
-
-
-def _killed(signum: int, reply: dict[str, Any]) -> int:
-    """A request the server had to kill: say why, exit like a killed process."""
+def _why_killed(signum: int, reply: dict[str, Any]) -> str:
+    """Why the server killed a request ('' for Ctrl-C, which the user knows about)."""
     if signum == signal.SIGINT:
-        return 130
+        return ""
     if signum == signal.SIGALRM:
-        why = f"the command ran longer than the server's time limit of {reply.get('limit', '?')} s"
-    else:
-        try:
-            name = signal.Signals(signum).name
-        except ValueError:
-            name = f"signal {signum}"
-        why = f"the command was killed by {name} in the server"
-        if signum in (signal.SIGKILL, signal.SIGSEGV, signal.SIGBUS):
-            why += f" (its memory limit is {reply.get('memory', '?')} MiB)"
-    say(f"jacli: error: {why}")
-    return 128 + signum
+        return f"the command ran longer than the server's time limit of {reply.get('limit', '?')} s"
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    why = f"the command was killed by {name} in the server"
+    if signum in (signal.SIGKILL, signal.SIGSEGV, signal.SIGBUS):
+        why += f" (its memory limit is {reply.get('memory', '?')} MiB)"
+    return why
 
 
 # ---------------------------------------------------------------------------
@@ -269,13 +270,14 @@ def try_server(argv: Sequence[str], notes: list[str] | None = None) -> int | Non
     Without ``notes`` they are printed at once.
     """
     pending: list[str] = []
-    status = _try_server(argv, pending)
-    if notes is None:
-        for note in pending:
-            say(note)
-    else:
-        notes += pending
-    return status
+    try:
+        return _try_server(argv, pending)
+    finally:  # also when the server lost or killed the command
+        if notes is None:
+            for note in pending:
+                say(note)
+        else:
+            notes += pending
 
 
 def _try_server(argv: Sequence[str], notes: list[str]) -> int | None:

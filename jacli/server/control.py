@@ -3,7 +3,7 @@
 :func:`start` spawns ``python -m jacli.server`` (:mod:`jacli.server.__main__`)
 in the background and returns once it accepts requests; :func:`stop` and
 :func:`status` are requests over the socket (:mod:`jacli.server.protocol`).
-Imports the standard library, :mod:`jacli.errors` and the protocol only.
+Imports the standard library, :mod:`jacli.errors`, :mod:`jacli.limits` and the protocol only.
 """
 
 from __future__ import annotations
@@ -21,17 +21,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from jacli.errors import ExitCode, JacliError
+from jacli.limits import (
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MEMORY_LIMIT,
+    DEFAULT_TIME_LIMIT,
+    MAX_IDLE_TIMEOUT,
+    MAX_MEMORY_LIMIT,
+    MAX_TIME_LIMIT,
+    READY_TIMEOUT,
+    STOP_TIMEOUT,
+    settings,
+)
 from jacli.server import protocol
 from jacli.server.protocol import ServerUnavailable
-
-DEFAULT_IDLE_TIMEOUT = 15 * 60  # seconds without a request before the server exits
-DEFAULT_TIME_LIMIT = 300  # seconds per command
-DEFAULT_MEMORY_LIMIT = 4096  # MiB of address space per command, beyond the server's own
-MAX_IDLE_TIMEOUT = 7 * 24 * 3600  # seconds (a week); 0 never idles out
-MAX_TIME_LIMIT = 7 * 24 * 3600  # seconds per command; 0: none
-MAX_MEMORY_LIMIT = 1 << 30  # MiB per command (a PiB); 0: none
-READY_TIMEOUT = 120.0  # seconds to wait for a new server to import everything
-STOP_TIMEOUT = 10.0
 
 
 class StartError(JacliError):
@@ -60,8 +62,8 @@ def idle_timeout(value: float | str | None = None) -> float:
     are not: the server's event loop could not wait that long).
     """
     if value is None:
-        raw = os.environ.get(protocol.ENV_IDLE, "").strip()
-        if not raw:
+        raw = settings().server_idle_timeout
+        if raw is None:
             return DEFAULT_IDLE_TIMEOUT
         return _in_range(raw, f"{protocol.ENV_IDLE}={raw}", MAX_IDLE_TIMEOUT, "seconds (0: never exit when idle)")
     return _in_range(value, f"--idle-timeout {value}", MAX_IDLE_TIMEOUT, "seconds (0: never exit when idle)")

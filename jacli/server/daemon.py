@@ -3,12 +3,11 @@
 The process that runs :func:`serve` has imported everything a command needs
 (its caller's ``preload``), then waits on a Unix socket in a private per-user
 directory. It does no torch work itself. Each request from
-:mod:`jacli.server.client` is answered by a forked child, which puts the
-client's stdin/stdout/stderr on fds 0/1/2, takes its environment and directory,
-and calls the injected ``run(argv) -> status`` (the CLI's one funnel) under a
-time limit (``SIGALRM``) and a memory limit (``RLIMIT_AS``). A child that
-crashes, hangs or exhausts memory dies alone; the next request forks from the
-same clean parent.
+:mod:`jacli.server.client` is answered by a forked child
+(:mod:`jacli.server.child`), which runs the command on the client's own
+descriptors through the injected ``run(argv) -> status`` (the CLI's one
+funnel), under the server's limits. A child that crashes, hangs or exhausts
+memory dies alone; the next request forks from the same clean parent.
 
 This module imports no CLI module: :mod:`jacli.server.__main__` injects ``run``.
 """
@@ -17,8 +16,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import io
-import locale
 import os
 import resource
 import select
@@ -26,13 +23,13 @@ import signal
 import socket
 import sys
 import time
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from jacli.errors import ExitCode
-from jacli.server.control import Limits, StartError, checked, read_until_eof
+from jacli.limits import MAX_CHILDREN, MAX_FDS, MAX_PENDING, MAX_PENDING_BYTES, MAX_QUEUED, READ_TIMEOUT
+from jacli.server.child import EX_SOFTWARE, Run, address_space, modules_imported_by, run_request
+from jacli.server.control import Limits, StartError, checked
 from jacli.server.protocol import (
     HEADER_SIZE,
     PROTOCOL,
@@ -50,46 +47,6 @@ from jacli.server.protocol import (
     send_message,
     socket_path,
 )
-
-Run = Callable[[list[str]], int]
-"""The CLI's funnel: run ``jacli ARGV`` on the standard streams, return the exit status."""
-
-MAX_CHILDREN = 32  # commands running at once; more wait in a queue
-MAX_QUEUED = 64  # requests waiting for a free slot; more are answered in-process
-MAX_PENDING = 64  # connections whose request is still arriving
-MAX_PENDING_BYTES = 64 * 1024 * 1024  # announced by the requests being read, all together
-MAX_FDS = 8  # descriptors a request may carry (a run request carries 4)
-READ_TIMEOUT = 5.0  # seconds a client may take to send its whole request
-GO_TIMEOUT = 30.0  # seconds a started child waits for the client's go-ahead
-EX_SOFTWARE = 70  # a child that failed before it could run the command
-
-
-def modules_imported_by(run: Run, commands: Sequence[list[str]]) -> list[str]:
-    """Modules that ``commands`` import on first use, found by a throwaway child running them."""
-    read_fd, write_fd = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        status = 0
-        try:
-            os.close(read_fd)
-            null = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
-                os.dup2(null, fd)
-            before = set(sys.modules)
-            for argv in commands:
-                run(argv)
-            os.write(write_fd, "\n".join(sorted(set(sys.modules) - before)).encode())
-        finally:
-            os._exit(status)
-    os.close(write_fd)
-    try:
-        names = read_until_eof(read_fd, 120.0).split()
-    finally:
-        os.close(read_fd)
-        os.waitpid(pid, 0)
-    return names
 
 
 def _peer_gone(conn: socket.socket) -> bool:
@@ -597,121 +554,8 @@ class Server:
         os.close(self.wake_w)
 
     def _child(self, conn: socket.socket, message: dict[str, Any], fds: list[int]) -> int:
-        """Run one command on the client's descriptors; its exit status."""
-        conn.settimeout(None)
-        stdin, stdout, stderr, cwd = fds
-        for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
-            os.dup2(fd, target)
-        os.fchdir(cwd)
-        close_all([fd for fd in fds if fd > 2])
-        os.umask(message["umask"])
-        os.environ.clear()
-        os.environ.update(message["env"])
-        with contextlib.suppress(locale.Error):
-            locale.setlocale(locale.LC_CTYPE, "")
-        sys.argv = ["jacli", *message["argv"]]
-        sys.stdin, sys.stdout, sys.stderr = (_std_stream(fd, info) for fd, info in enumerate(message["streams"]))
-        sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
-        send_message(conn, {"started": os.getpid()})
-        status = EX_SOFTWARE
-        try:
-            status = self._run_when_told(conn, message["argv"])
-        finally:
-            # Answer the client now rather than after the kernel has torn this process down
-            # (the parent's report of the reaped child comes second and is not read).
-            with contextlib.suppress(OSError):
-                send_message(conn, {"exit": status & 0xFF})
-        return status
-
-    def _run_when_told(self, conn: socket.socket, argv: list[str]) -> int:
-        """Wait for the client's go-ahead, then run ``argv`` under the limits; the exit status."""
-        try:
-            if not _go_ahead(conn):  # the client gave up (deadline, Ctrl-C): it may run the command itself
-                return 0
-            if self.limits.time_limit:
-                signal.alarm(self.limits.time_limit)
-            if self.limits.memory_limit:
-                limit = self.base_memory + self.limits.memory_limit * 1024 * 1024
-                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-            return _run_command(self.run, argv, self.limits.memory_limit)
-        except KeyboardInterrupt:  # the client's Ctrl-C, forwarded before run() could catch it
-            return 130
-
-
-def _go_ahead(conn: socket.socket) -> bool:
-    """Wait for the client's ``go``: True to run the command, False when the client left."""
-    conn.settimeout(GO_TIMEOUT)
-    try:
-        reply, _ = recv_message(conn)
-    except (OSError, ServerUnavailable):
-        return False
-    finally:
-        conn.settimeout(None)
-    return reply is not None and reply.get("go") is True
-
-
-def _std_stream(fd: int, info: dict[str, Any]) -> io.TextIOWrapper:
-    """A standard stream on ``fd`` set up exactly like the client's own."""
-    raw = io.FileIO(fd, "rb" if fd == 0 else "wb", closefd=False)
-    buffered = io.BufferedReader(raw) if fd == 0 else io.BufferedWriter(raw)
-    return io.TextIOWrapper(
-        buffered,  # type: ignore[arg-type]
-        encoding=info["encoding"],
-        errors=info["errors"],
-        newline="\n",
-        line_buffering=info["line_buffering"],
-        write_through=info["write_through"],
-    )
-
-
-def _run_command(run: Run, argv: list[str], memory_limit: int) -> int:
-    """``run(argv)`` guarded like the interpreter's top level would guard a script; the exit status.
-
-    ``run`` maps every error a user can cause to a status itself; what is left
-    here is a bug (traceback, status 1) or memory running out under the
-    server's own limit, which only the server can explain.
-    """
-    try:
-        status = run(argv)
-    except SystemExit as exc:
-        if exc.code is None:
-            status = 0
-        elif isinstance(exc.code, int):
-            status = exc.code & 0xFF
-        else:
-            print(exc.code, file=sys.stderr)
-            status = 1
-    except KeyboardInterrupt:
-        status = 130
-    except BaseException as exc:
-        # torch's CPU allocator reports a refused allocation as a RuntimeError
-        if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)):
-            status = _out_of_memory(memory_limit)
-        else:  # what the interpreter's top level does: traceback, status 1
-            traceback.print_exc()
-            status = 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except OSError:
-            status = status or 120  # like the interpreter when flushing stdout fails at exit
-    return status
-
-
-def _out_of_memory(memory_limit: int) -> int:
-    sys.stderr.write(
-        f"jacli: error: out of memory: the server allows {memory_limit} MiB per command "
-        "(jacli server start --memory-limit MiB)\n"
-    )
-    return ExitCode.USAGE  # as in-process: too large an input is the user's to change
-
-
-def _address_space() -> int:
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    return 0
+        """Run one command on the client's descriptors; its exit status (see :mod:`jacli.server.child`)."""
+        return run_request(conn, message, fds, self.run, self.limits, self.base_memory)
 
 
 def serve(directory: str, limits: Limits, run: Run, preload: Callable[[], None], ready_fd: int | None = None) -> None:
@@ -723,7 +567,7 @@ def serve(directory: str, limits: Limits, run: Run, preload: Callable[[], None],
     os.chdir("/")
     server = Server(directory, limits, run)  # fingerprints the code before importing it
     preload()
-    server.base_memory = _address_space()
+    server.base_memory = address_space()
     server.bind()
     try:
         server.install_signals()
@@ -736,3 +580,7 @@ def serve(directory: str, limits: Limits, run: Run, preload: Callable[[], None],
         server._close_listener()
         server.retire_spare()
     print(f"jacli server {os.getpid()}: exiting after {server.served} requests", file=sys.stderr, flush=True)
+
+
+__all__ = ["Run", "Server", "address_space", "modules_imported_by", "serve"]
+_address_space = address_space  # the name tests measure a child's memory with
