@@ -12,8 +12,9 @@ here): ``jacobian`` uses ``torch.func.jacrev``/``jacfwd`` (the mode jacli chose)
 ``torch.autograd.functional.hessian`` (or a Jacobian of a Jacobian built with
 ``create_graph=True`` for a vector-valued f), ``laplacian`` the trace of that Hessian,
 ``jvp`` ``torch.func.jvp`` and ``hvp`` ``torch.func.jvp`` of ``torch.func.grad``
-(forward over reverse), ``divergence`` and ``curl`` entries of the ``torch.func.jacfwd`` Jacobian. The last line prints the result as a flat Python list,
-in jacli's order (outputs × inputs, inputs flattened row-major).
+(forward over reverse), ``divergence`` and ``curl`` entries of the ``torch.func.jacfwd``
+Jacobian. The last line prints the result as a flat Python list, in jacli's order
+(outputs × inputs, inputs flattened row-major).
 """
 
 from __future__ import annotations
