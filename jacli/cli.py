@@ -524,9 +524,9 @@ def _warn_nonfinite_at(point: dict[str, Any]) -> None:
 @app.command(epilog="Example: jacli language | less")
 def language() -> None:
     """The expression language: operators, functions, arrays, bindings, variables."""
-    from jacli.reference import LANGUAGE  # plain text, stdlib only: no SymPy for a help page  # noqa: PLC0415
+    from jacli.language.functions import reference_page  # the table's text: no SymPy  # noqa: PLC0415
 
-    typer.echo(LANGUAGE, nl=False)
+    typer.echo(reference_page(), nl=False)
 
 
 # ---------------------------------------------------------------------------

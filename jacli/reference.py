@@ -1,11 +1,13 @@
 """The expression-language reference printed by ``jacli language`` (stdlib only, plain text).
 
-Kept beside the CLI, so the page prints without importing SymPy. Its list of
-functions is generated: it is ``jacli.language.function_lines()``, the text of the
-function table, and ``tests/test_conventions.py`` checks that the two are the same
-(after a new row, paste that text here)."""
+Everything but the list of functions: ``jacli.language.functions.reference_page()``
+puts the function table's text in place of :data:`FUNCTION_LIST` (the table
+imports no SymPy, so the page prints quickly)."""
 
-LANGUAGE = """\
+FUNCTION_LIST = "  <the rows of jacli.language.functions>\n"
+"""Where the page lists the functions (one line of :data:`PAGE`)."""
+
+PAGE = """\
 The jacli expression language
 =============================
 
@@ -37,25 +39,7 @@ Numbers and constants
   2   0.5   .5   1e-3   6.02e23   pi   e
 
 Functions
-  sin cos tan                     trigonometric (radians)
-  asin acos atan                  inverse trigonometric
-  atan2(y, x)                     angle of the point (x, y)
-  sinh cosh tanh                  hyperbolic
-  exp                             exponential
-  log(x)   log(x, b)              natural logarithm; logarithm in base b
-  log2 log10                      base-2 and base-10 logarithms
-  sqrt abs sign                   square root, absolute value, -1/0/1
-  floor ceil                      rounding (derivative 0)
-  min(a, b, ...)   max(a, b, ...) smallest / largest argument, or element of one array
-  erf                             error function
-  sigmoid softplus relu           1/(1+exp(-x)), log(1+exp(x)), max(0, x)
-  where(cond, a, b)               a where cond holds, else b; only the taken
-                                  branch is differentiated, so
-                                  where(x > 0, sqrt(x), 0) at x = -1 has
-                                  gradient 0, not nan
-  detach(e)                       the value of e with derivative zero, like
-                                  tensor.detach() in PyTorch
-  sum(v)   dot(a, b)              sum of the elements; inner product of vectors
+  <the rows of jacli.language.functions>
   Functions act elementwise on arrays; elementwise operators broadcast.
 
 Arrays

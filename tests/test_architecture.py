@@ -236,7 +236,33 @@ def test_limits_import_only_the_standard_library_and_the_errors() -> None:
     assert dependencies("jacli.errors") == set()
 
 
-@pytest.mark.parametrize("module", ["jacli.checking", "jacli.graphs"])
+@pytest.mark.parametrize("module", ["jacli.checking", "jacli.nonsmooth", "jacli.graphs"])
 def test_check_and_graph_never_import_the_api(module: str) -> None:
     """The API builds the Problem and calls them: api -> checking/graphs, never back."""
     assert not dependencies(module) & {"jacli.api", "jacli.cli", "jacli.render"}
+
+
+def test_nonsmooth_is_sympy_only() -> None:
+    """The non-smoothness tests are exact arithmetic: no torch, and nothing of the check that runs them."""
+    assert "torch" not in {name.split(".")[0] for name in imported_names("jacli.nonsmooth")}
+    assert "jacli.checking" not in dependencies("jacli.nonsmooth")
+
+
+def _module_level_imports(module: str) -> set[str]:
+    """What ``module`` imports when it is imported (not inside its functions, nor for annotations)."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names.add(node.module or "")
+    return names
+
+
+@pytest.mark.parametrize("module", ["jacli.language", "jacli.language.functions", "jacli.reference"])
+def test_the_function_table_imports_no_sympy(module: str) -> None:
+    """``jacli language`` prints the table's text: importing the table (and its lazy package) needs only the
+    standard library; a row's SymPy views are imported when first used (see also tests/test_startup.py)."""
+    outside = {name for name in _module_level_imports(module) if name.split(".")[0] not in sys.stdlib_module_names}
+    assert outside <= {"__future__", "jacli.reference"}, outside

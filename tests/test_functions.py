@@ -8,13 +8,13 @@ SymEngine and gets the right derivative; and every row's views agree with each o
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import math
 import operator
 import random
 from collections.abc import Iterator
 
-import mpmath
 import numpy as np
 import pytest
 import sympy
@@ -24,7 +24,6 @@ from conftest import Invoke
 from jacli import compile as lowering
 from jacli import graphs, language, symbolic
 from jacli.language import functions
-from jacli.language.constants import real_function
 
 X = sympy.Symbol("x", real=True)
 
@@ -35,12 +34,13 @@ def arsinh() -> Iterator[functions.Function]:
     row = functions.Function(
         "arsinh",
         "inverse hyperbolic sine (a test row)",
-        functions._unary(sympy.asinh, "arsinh"),
-        node=sympy.asinh,
+        lambda v: v.Views(
+            v.sympy.asinh,
+            value=v.real_function(v.mpmath.asinh),
+            site=lambda expr, point: "a test site at 0" if point.is_zero(point.at(expr.args[0])) else None,
+        ),
         torch="torch.asinh",
-        value=real_function(mpmath.asinh),
         symengine=True,
-        site=lambda expr, point: "a test site at 0" if point.is_zero(point.at(expr.args[0])) else None,
     )
     functions.add(row)
     yield row
@@ -73,12 +73,22 @@ def test_one_row_is_a_function_everywhere(jacli: Invoke, arsinh: functions.Funct
     assert language.user_text(sympy.asinh(X) + 1) == "arsinh(x) + 1"
     assert symbolic._symengine_knows(sympy.asinh(X))
     assert language.constant_value(sympy.asinh(sympy.Integer(1))) == math.asinh(1)
-    assert "  arsinh                          inverse hyperbolic sine (a test row)\n" in language.reference_page()
+    line = "  arsinh                          inverse hyperbolic sine (a test row)\n"
+    assert line in language.reference_page()
+    assert line in jacli("language").stdout
+
+
+def test_the_lazy_package_names_each_object_of_its_modules() -> None:
+    """``jacli.language`` imports a name on first use; it is the defining module's object."""
+    for name, module in language._MODULE_OF.items():
+        assert getattr(language, name) is getattr(importlib.import_module(module), name), name
+    with pytest.raises(AttributeError, match="has no attribute 'nonesuch'"):
+        _ = language.nonesuch
 
 
 def test_a_name_is_one_row() -> None:
     with pytest.raises(ValueError, match="two functions named 'sin'"):
-        functions.add(functions.Function("sin", "another sine", functions._unary(sympy.sin, "sin")))
+        functions.add(functions.Function("sin", "another sine", lambda v: v.Views(v.sympy.sin)))
 
 
 # ---------------------------------------------------------------------------

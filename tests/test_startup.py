@@ -86,8 +86,12 @@ def _imported(args: list[str], env: dict[str, str]) -> tuple[subprocess.Complete
     return done, modules
 
 
-def _heavy(modules: set[str]) -> list[str]:
-    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+FUNCTION_TABLE = frozenset({"jacli.language", "jacli.language.functions"})
+"""What `jacli language` imports of the language: the lazy package and its function table (no SymPy)."""
+
+
+def _heavy(modules: set[str], allowed: frozenset[str] = frozenset()) -> list[str]:
+    return sorted(m for m in modules - allowed if any(m == h or m.startswith(h + ".") for h in HEAVY))
 
 
 def test_the_import_log_is_read() -> None:
@@ -117,7 +121,15 @@ def test_version_language_and_bare_jacli_import_no_torch_or_sympy(args: list[str
         assert done.stdout == "" and "jacli: error: missing command" in done.stderr and "Usage: jacli" in done.stderr
     else:
         assert done.stdout.strip()
-    assert _heavy(modules) == []
+    assert _heavy(modules, FUNCTION_TABLE if args == ["language"] else frozenset()) == []
+    assert not any(m == "mpmath" or m.startswith("mpmath.") for m in modules)
+
+
+def test_the_language_page_is_generated_from_the_function_table() -> None:
+    """`jacli language` reads the table's rows at run time, and still imports no SymPy."""
+    done, modules = _imported(["language"], _env())
+    assert done.returncode == 0 and "jacli.language.functions" in modules
+    assert "  atan2(y, x)                     angle of the point (x, y)\n" in done.stdout
 
 
 @pytest.mark.parametrize("name", list(COMPLETION_REQUESTS))

@@ -270,7 +270,7 @@ class _Builder:
 
     def _name(self, node: ast.Name) -> Value:
         if node.id in CONSTANTS:
-            return scalar(CONSTANTS[node.id])
+            return scalar(getattr(sympy, CONSTANTS[node.id]))
         if node.id in FUNCTIONS:
             raise self.source.error(f"{node.id!r} is a function; call it as {node.id}(...)", node)
         if node.id not in self.env:

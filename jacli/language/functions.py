@@ -1,14 +1,19 @@
 """THE function table: one row per function of the language, holding every view of it.
 
-A row says how the function is written and checked (name, arity), how it builds
-SymPy (``build``, and the SymPy class it builds, ``node``), how torch computes it
-(``torch``, by name: the lowering in :mod:`jacli.compile` resolves it, and
-``--show-torch`` prints it), its op in ``jacli graph``, its exact value on constants
-(``value``, for :mod:`.constants`), whether SymEngine may differentiate it, where it
-is not smooth (``site``, for ``jacli check``) and its line in ``jacli language``.
+A row says how the function is written and checked (name, arity), its line in
+``jacli language``, how torch computes it (``torch``, by name: the lowering in
+:mod:`jacli.compile` resolves it, and ``--show-torch`` prints it), its op in
+``jacli graph`` (its name), whether SymPy's derivative may come from SymEngine,
+and, through its ``views`` resolver, everything that needs SymPy: the SymPy
+class it builds (``node``), its builder, its exact value on constants (``value``,
+for :mod:`.constants`) and where it is not smooth (``site``, for ``jacli check``).
 Every consumer reads this table; adding a function is one row (and a test).
 
-This module never imports torch: a torch function is named by its dotted path.
+This module imports neither SymPy nor torch, so ``jacli language`` prints the
+table's text quickly: a torch function is named by its dotted path, and a row's
+SymPy views are resolved on first use, every row at once, by calling its resolver
+with :mod:`.sympy_views` (this module imports SymPy only inside the functions that
+resolve, once a SymPy view is asked for).
 
 >>> FUNCTIONS["atan2"].arity, FUNCTIONS["atan2"].torch, FUNCTIONS["ceil"].node.__name__
 ('2 arguments', 'torch.atan2', 'ceiling')
@@ -18,34 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import mpmath
-import sympy
+from jacli.reference import FUNCTION_LIST, PAGE
 
-from jacli.errors import ShapeError
-from jacli.language import constants
-from jacli.language.arrays import Value, elementwise, scalar, simplifying
-from jacli.language.constants import complex_sign, exp_like, extremum, real_function, trig
-from jacli.language.sympy_functions import ceiling, detach, floor, sigmoid, softplus
-from jacli.reference import LANGUAGE
-
-
-class Point(Protocol):
-    """A point at which ``jacli check`` looks for non-smooth sites (see :mod:`jacli.checking`)."""
-
-    def at(self, expr: sympy.Basic) -> sympy.Expr:
-        """``expr`` at the point, to many digits."""
-
-    def is_zero(self, value: sympy.Expr) -> bool:
-        """Whether a value is zero to those digits."""
-
-    def text(self, expr: sympy.Basic) -> str:
-        """``expr`` in the language's words."""
-
-
-Site = Callable[[Any, Point], "str | None"]
-"""Why a node of the row's class is not smooth at a point (``"kink where x = 0"``), or None."""
+if TYPE_CHECKING:
+    from jacli.language.arrays import Value
+    from jacli.language.sympy_views import Site, Views
 
 
 @dataclass(frozen=True)
@@ -56,25 +41,18 @@ class Function:
     """As the user writes it; also its op in ``jacli graph`` and its name in printed SymPy."""
     help: str
     """Its line in ``jacli language``; neighbouring rows with the same help share the line."""
-    build: Callable[..., Value]
-    """Values (object arrays of SymPy) -> value."""
+    views: Callable[[ModuleType], Views]
+    """Its SymPy views: called once, with :mod:`.sympy_views` (``v``), on first use of one of them."""
     min_args: int = 1
     max_args: int | None = 1
     """None: any number (``max(a, b, c)``)."""
-    node: type | None = None
-    """The SymPy class the function builds (matched along the MRO); None when it builds other
-    nodes (``relu`` is ``Max(0, x)``, ``sqrt`` a power), which then need no view of their own."""
     torch: str | None = None
     """The torch function, by dotted name: ``--show-torch`` prints it, and :mod:`jacli.compile`
     computes ``node`` with it (folded pairwise over the arguments when ``max_args`` is None)."""
     torch_of_array: str | None = None
     """The torch function of the one-array form (``max(v)`` is ``torch.amax(v)``)."""
-    value: Callable[..., Any] | None = None
-    """mpmath value of ``node`` on constants, ``(evaluator, *args) -> number`` (see :mod:`.constants`)."""
     symengine: bool = False
     """SymEngine differentiates ``node`` exactly like SymPy (so it may do so, faster)."""
-    site: Site | None = None
-    """Where ``node`` is not smooth, for ``jacli check``."""
     usage: str = ""
     """How ``jacli language`` writes it (default: the name): ``atan2(y, x)``."""
     condition_arg: bool = False
@@ -92,135 +70,37 @@ class Function:
             return f"at least {self.min_args} argument{plural}"
         return f"{self.min_args} to {self.max_args} arguments"
 
+    @property
+    def node(self) -> type | None:
+        """The SymPy class the function builds, or None (see :class:`.sympy_views.Views`)."""
+        return views_of(self).node
 
-# ---------------------------------------------------------------------------
-# Builders: values -> value.
-# ---------------------------------------------------------------------------
+    @property
+    def build(self) -> Callable[..., Value]:
+        """Values (object arrays of SymPy) -> value."""
+        build = views_of(self).build
+        assert build is not None  # complete() gave it one
+        return build
 
+    @property
+    def value(self) -> Callable[..., Any] | None:
+        """mpmath value of ``node`` on constants, ``(evaluator, *args) -> number``."""
+        return views_of(self).value
 
-def _unary(fn: Callable[..., Any], name: str) -> Callable[..., Value]:
-    build = simplifying(fn)
-    return lambda arg: elementwise(name, build, arg)
-
-
-def _binary(fn: Callable[..., Any], name: str) -> Callable[..., Value]:
-    build = simplifying(fn)
-    return lambda a, b: elementwise(name, build, a, b)
-
-
-def _log_base(x: Any, base: Any, evaluate: bool = True) -> sympy.Expr:
-    if evaluate:
-        return sympy.log(x, base)
-    return sympy.Mul(sympy.log(x, evaluate=False), sympy.Pow(sympy.log(base), -1), evaluate=False)
-
-
-def _log(arg: Value, base: Value | None = None) -> Value:
-    if base is None:
-        return elementwise("log", simplifying(sympy.log), arg)
-    return elementwise("log", simplifying(_log_base), arg, base)
-
-
-def _extremum(fn: type, name: str) -> Callable[..., Value]:
-    build = simplifying(fn)
-
-    def apply(*args: Value) -> Value:
-        if len(args) == 1:  # max(v): the largest element of an array
-            return scalar(build(*args[0].flat))
-        return elementwise(name, build, *args)
-
-    return apply
-
-
-def _piecewise(cond: Any, a: Any, b: Any, evaluate: bool = True) -> sympy.Expr:
-    return sympy.Piecewise((a, cond), (b, True), evaluate=evaluate)
-
-
-def _where(cond: Value, when_true: Value, when_false: Value) -> Value:
-    return elementwise("where", simplifying(_piecewise), cond, when_true, when_false)
-
-
-def _sum(arg: Value) -> Value:
-    return scalar(sympy.Add(*arg.flat))
-
-
-def _dot(a: Value, b: Value) -> Value:
-    if a.ndim != 1 or a.shape != b.shape:
-        raise ShapeError(f"dot needs two vectors of the same length, got shapes {a.shape} and {b.shape}")
-    return scalar(sympy.Add(*(x * y for x, y in zip(a.flat, b.flat, strict=True))))
+    @property
+    def site(self) -> Site | None:
+        """Where ``node`` is not smooth, for ``jacli check``."""
+        return views_of(self).site
 
 
 # ---------------------------------------------------------------------------
-# Non-smooth sites (``jacli check``).
+# THE table, in the order of ``jacli language``. ``v`` is :mod:`.sympy_views`.
 # ---------------------------------------------------------------------------
 
 
-def _number_text(value: sympy.Expr) -> str:
-    number = float(value)
-    return str(int(number)) if number.is_integer() and abs(number) < 1e15 else f"{number:.6g}"
-
-
-def _zero_site(kind: str) -> Site:
-    def site(expr: Any, point: Point) -> str | None:
-        (arg,) = expr.args
-        return f"{kind} where {point.text(arg)} = 0" if point.is_zero(point.at(arg)) else None
-
-    return site
-
-
-def _integer_site(expr: Any, point: Point) -> str | None:
-    (arg,) = expr.args
-    value = point.at(arg)
-    if value.is_number and value.is_real and point.is_zero(value - sympy.Integer(round(value))):
-        return f"jump: {point.text(arg)} = {round(value)} is an integer"
-    return None
-
-
-def _tie_site(expr: Any, point: Point) -> str | None:
-    args = [(a, point.at(a)) for a in expr.args]
-    real = [(a, v) for a, v in args if v.is_number and v.is_real]
-    if len(real) < len(args):
-        return None
-    best = max(v for _, v in real) if isinstance(expr, sympy.Max) else min(v for _, v in real)
-    tied = [a for a, v in real if point.is_zero(v - best)]
-    if len(tied) < 2:
-        return None
-    shown = "" if any(a.is_number for a in tied) else f" = {_number_text(best)}"
-    return f"tie: {' = '.join(point.text(a) for a in tied)}{shown}"
-
-
-def _branch_cut_site(expr: Any, point: Point) -> str | None:
-    y, x = (point.at(a) for a in expr.args)
-    if point.is_zero(y) and x.is_number and x.is_real and x < 0:
-        return f"jump: the branch cut {point.text(expr.args[0])} = 0 with {point.text(expr.args[1])} < 0"
-    return None
-
-
-def _relations(cond: sympy.Basic) -> list[sympy.core.relational.Relational]:
-    if isinstance(cond, sympy.core.relational.Relational):
-        return [cond]
-    if isinstance(cond, sympy.logic.boolalg.BooleanFunction):
-        return [r for a in cond.args for r in _relations(a)]
-    return []
-
-
-def _boundary_site(expr: Any, point: Point) -> str | None:
-    for _value, cond in expr.args:
-        for relation in _relations(cond):
-            if point.is_zero(point.at(relation.lhs - relation.rhs)):
-                where = f"{point.text(relation.lhs)} = {point.text(relation.rhs)}"
-                return f"on the boundary of its condition {point.text(relation)} ({where})"
-    return None
-
-
-# ---------------------------------------------------------------------------
-# THE table, in the order of ``jacli language``.
-# ---------------------------------------------------------------------------
-
-
-def _elementary(name: str, node: type, help: str, value: Callable[..., Any], **views: Any) -> Function:
+def _elementary(name: str, help: str, views: Callable[[ModuleType], Views], **fields: Any) -> Function:
     """A function of one argument that builds its own SymPy node and is ``torch.<name>``."""
-    views = {"torch": f"torch.{name}", "symengine": True} | views
-    return Function(name, help, _unary(node, name), node=node, value=value, **views)
+    return Function(name, help, views, **({"torch": f"torch.{name}", "symengine": True} | fields))
 
 
 _TRIG, _HYPERBOLIC = "trigonometric (radians)", "hyperbolic"
@@ -230,74 +110,117 @@ _LOGISTIC = "1/(1+exp(-x)), log(1+exp(x)), max(0, x)"
 _EXTREMA = "smallest / largest argument, or element of one array"
 
 ROWS: tuple[Function, ...] = (
-    _elementary("sin", sympy.sin, _TRIG, trig(mpmath.sin)),
-    _elementary("cos", sympy.cos, _TRIG, trig(mpmath.cos)),
-    _elementary("tan", sympy.tan, _TRIG, trig(mpmath.tan)),
-    _elementary("asin", sympy.asin, "inverse trigonometric", real_function(mpmath.asin)),
-    _elementary("acos", sympy.acos, "inverse trigonometric", real_function(mpmath.acos)),
-    _elementary("atan", sympy.atan, "inverse trigonometric", real_function(mpmath.atan)),
+    _elementary("sin", _TRIG, lambda v: v.Views(v.sympy.sin, value=v.trig(v.mpmath.sin))),
+    _elementary("cos", _TRIG, lambda v: v.Views(v.sympy.cos, value=v.trig(v.mpmath.cos))),
+    _elementary("tan", _TRIG, lambda v: v.Views(v.sympy.tan, value=v.trig(v.mpmath.tan))),
+    _elementary("asin", "inverse trigonometric", lambda v: v.Views(v.sympy.asin, value=v.real_function(v.mpmath.asin))),
+    _elementary("acos", "inverse trigonometric", lambda v: v.Views(v.sympy.acos, value=v.real_function(v.mpmath.acos))),
+    _elementary("atan", "inverse trigonometric", lambda v: v.Views(v.sympy.atan, value=v.real_function(v.mpmath.atan))),
     Function(
-        "atan2", "angle of the point (x, y)", _binary(sympy.atan2, "atan2"), 2, 2, node=sympy.atan2,
-        torch="torch.atan2", value=real_function(mpmath.atan2), site=_branch_cut_site, usage="atan2(y, x)",
+        "atan2", "angle of the point (x, y)",
+        lambda v: v.Views(v.sympy.atan2, value=v.real_function(v.mpmath.atan2), site=v.branch_cut_site),
+        2, 2, torch="torch.atan2", usage="atan2(y, x)",
     ),
-    _elementary("sinh", sympy.sinh, _HYPERBOLIC, exp_like(mpmath.sinh, lambda z: mpmath.inf, lambda z: -mpmath.inf)),
-    _elementary("cosh", sympy.cosh, _HYPERBOLIC, exp_like(mpmath.cosh, lambda z: mpmath.inf, lambda z: mpmath.inf)),
-    _elementary("tanh", sympy.tanh, _HYPERBOLIC, exp_like(mpmath.tanh, lambda z: 1, lambda z: -1)),
-    _elementary("exp", sympy.exp, "exponential", lambda ev, z: ev.exp(z)),
+    _elementary("sinh", _HYPERBOLIC, lambda v: v.Views(
+        v.sympy.sinh, value=v.exp_like(v.mpmath.sinh, lambda z: v.mpmath.inf, lambda z: -v.mpmath.inf))),
+    _elementary("cosh", _HYPERBOLIC, lambda v: v.Views(
+        v.sympy.cosh, value=v.exp_like(v.mpmath.cosh, lambda z: v.mpmath.inf, lambda z: v.mpmath.inf))),
+    _elementary("tanh", _HYPERBOLIC, lambda v: v.Views(
+        v.sympy.tanh, value=v.exp_like(v.mpmath.tanh, lambda z: 1, lambda z: -1))),
+    _elementary("exp", "exponential", lambda v: v.Views(v.sympy.exp, value=lambda ev, z: ev.exp(z))),
     Function(
-        "log", "natural logarithm; logarithm in base b", _log, 1, 2, node=sympy.log, torch="torch.log",
-        value=real_function(mpmath.log), symengine=True, usage="log(x)   log(x, b)",
+        "log", "natural logarithm; logarithm in base b",
+        lambda v: v.Views(v.sympy.log, elementwise=v.log, value=v.real_function(v.mpmath.log)),
+        1, 2, torch="torch.log", symengine=True, usage="log(x)   log(x, b)",
     ),
-    Function("log2", "base-2 and base-10 logarithms", _unary(lambda x, **kw: _log_base(x, 2, **kw), "log2"),
-             torch="torch.log2"),
-    Function("log10", "base-2 and base-10 logarithms", _unary(lambda x, **kw: _log_base(x, 10, **kw), "log10"),
-             torch="torch.log10"),
-    Function("sqrt", _ROOTS, _unary(sympy.sqrt, "sqrt"), torch="torch.sqrt"),
-    _elementary("abs", sympy.Abs, _ROOTS, lambda ev, z: abs(z), symengine=False, site=_zero_site("kink")),
-    _elementary("sign", sympy.sign, _ROOTS, lambda ev, z: complex_sign(z), symengine=False,
-                site=_zero_site("jump"), step=True),
-    Function("floor", _ROUNDING, _unary(floor, "floor"), node=sympy.floor, torch="torch.floor",
-             value=real_function(mpmath.floor), site=_integer_site, step=True),
-    Function("ceil", _ROUNDING, _unary(ceiling, "ceil"), node=sympy.ceiling, torch="torch.ceil",
-             value=real_function(mpmath.ceil), site=_integer_site, step=True),
-    Function("min", _EXTREMA, _extremum(sympy.Min, "min"), 1, None, node=sympy.Min, torch="torch.minimum",
-             torch_of_array="torch.amin", value=extremum(min), site=_tie_site, usage="min(a, b, ...)"),
-    Function("max", _EXTREMA, _extremum(sympy.Max, "max"), 1, None, node=sympy.Max, torch="torch.maximum",
-             torch_of_array="torch.amax", value=extremum(max), site=_tie_site, usage="max(a, b, ...)"),
-    _elementary("erf", sympy.erf, "error function", real_function(mpmath.erf), torch="torch.special.erf",
+    Function("log2", "base-2 and base-10 logarithms",
+             lambda v: v.Views(elementwise=lambda x, **kw: v.log_base(x, 2, **kw)), torch="torch.log2"),
+    Function("log10", "base-2 and base-10 logarithms",
+             lambda v: v.Views(elementwise=lambda x, **kw: v.log_base(x, 10, **kw)), torch="torch.log10"),
+    Function("sqrt", _ROOTS, lambda v: v.Views(elementwise=v.sympy.sqrt), torch="torch.sqrt"),
+    _elementary("abs", _ROOTS, lambda v: v.Views(v.sympy.Abs, value=lambda ev, z: abs(z), site=v.zero_site("kink")),
                 symengine=False),
-    _elementary("sigmoid", sigmoid, _LOGISTIC, exp_like(lambda z: 1 / (1 + mpmath.exp(-z)), lambda z: 1, lambda z: 0),
-                symengine=False),
-    _elementary("softplus", softplus, _LOGISTIC,
-                exp_like(lambda z: mpmath.log1p(mpmath.exp(z)), lambda z: z.real, lambda z: 0),
-                torch="torch.nn.functional.softplus", symengine=False),
-    Function("relu", _LOGISTIC, _unary(lambda x, **kw: sympy.Max(0, x, **kw), "relu"), torch="torch.relu"),
+    _elementary("sign", _ROOTS, lambda v: v.Views(
+        v.sympy.sign, value=lambda ev, z: v.complex_sign(z), site=v.zero_site("jump")), symengine=False, step=True),
+    Function("floor", _ROUNDING, lambda v: v.Views(
+        v.sympy.floor, elementwise=v.floor, value=v.real_function(v.mpmath.floor), site=v.integer_site),
+        torch="torch.floor", step=True),
+    Function("ceil", _ROUNDING, lambda v: v.Views(
+        v.sympy.ceiling, elementwise=v.ceiling, value=v.real_function(v.mpmath.ceil), site=v.integer_site),
+        torch="torch.ceil", step=True),
+    Function("min", _EXTREMA, lambda v: v.Views(
+        v.sympy.Min, build=v.extremum_of(v.sympy.Min, "min"), value=v.extremum(min), site=v.tie_site),
+        1, None, torch="torch.minimum", torch_of_array="torch.amin", usage="min(a, b, ...)"),
+    Function("max", _EXTREMA, lambda v: v.Views(
+        v.sympy.Max, build=v.extremum_of(v.sympy.Max, "max"), value=v.extremum(max), site=v.tie_site),
+        1, None, torch="torch.maximum", torch_of_array="torch.amax", usage="max(a, b, ...)"),
+    _elementary("erf", "error function", lambda v: v.Views(v.sympy.erf, value=v.real_function(v.mpmath.erf)),
+                torch="torch.special.erf", symengine=False),
+    _elementary("sigmoid", _LOGISTIC, lambda v: v.Views(v.sigmoid, value=v.exp_like(
+        lambda z: 1 / (1 + v.mpmath.exp(-z)), lambda z: 1, lambda z: 0)), symengine=False),
+    _elementary("softplus", _LOGISTIC, lambda v: v.Views(v.softplus, value=v.exp_like(
+        lambda z: v.mpmath.log1p(v.mpmath.exp(z)), lambda z: z.real, lambda z: 0)),
+        torch="torch.nn.functional.softplus", symengine=False),
+    Function("relu", _LOGISTIC, lambda v: v.Views(elementwise=lambda x, **kw: v.sympy.Max(0, x, **kw)),
+             torch="torch.relu"),
     Function(
         "where",
         "a where cond holds, else b; only the taken\nbranch is differentiated, so\n"
         "where(x > 0, sqrt(x), 0) at x = -1 has\ngradient 0, not nan",
-        _where, 3, 3, node=sympy.Piecewise, torch="torch.where", site=_boundary_site, usage="where(cond, a, b)",
-        condition_arg=True,
+        lambda v: v.Views(v.sympy.Piecewise, elementwise=v.where, site=v.boundary_site),
+        3, 3, torch="torch.where", usage="where(cond, a, b)", condition_arg=True,
     ),
     Function(
-        "detach", "the value of e with derivative zero, like\ntensor.detach() in PyTorch", _unary(detach, "detach"),
-        node=detach, torch="torch.Tensor.detach", value=lambda ev, z: z, usage="detach(e)",
+        "detach", "the value of e with derivative zero, like\ntensor.detach() in PyTorch",
+        lambda v: v.Views(v.detach, value=lambda ev, z: z), torch="torch.Tensor.detach", usage="detach(e)",
     ),
-    Function("sum", "sum of the elements; inner product of vectors", _sum, torch="torch.sum", usage="sum(v)"),
-    Function("dot", "sum of the elements; inner product of vectors", _dot, 2, 2, torch="torch.dot",
-             usage="dot(a, b)"),
+    Function("sum", "sum of the elements; inner product of vectors", lambda v: v.Views(build=v.sum_of),
+             torch="torch.sum", usage="sum(v)"),
+    Function("dot", "sum of the elements; inner product of vectors", lambda v: v.Views(build=v.dot), 2, 2,
+             torch="torch.dot", usage="dot(a, b)"),
 )  # fmt: skip
 """Every function of the language, in the order ``jacli language`` lists them."""
 
 FUNCTIONS: dict[str, Function] = {}
 """Name -> row: the only callables user text can reach."""
-CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "e": sympy.E}
-
-NODE_SITES: dict[type, Site] = {sympy.Heaviside: _zero_site("jump")}
-"""Non-smooth SymPy nodes that are no function of the language (SymPy's own forms)."""
+CONSTANTS: dict[str, str] = {"pi": "pi", "e": "E"}
+"""Name -> the SymPy constant it is, by its name in ``sympy``."""
 
 
+# ---------------------------------------------------------------------------
+# Rows -> SymPy views, resolved on first use (all rows at once).
+# ---------------------------------------------------------------------------
+
+_VIEWS: dict[Function, Views] = {}
+"""Each resolved row's views; empty until a first view is used, then holding every row of the table."""
 _BY_NODE: dict[type, Function] = {}
+"""SymPy class -> the row that builds it, for the resolved rows."""
+
+
+def _resolve(row: Function) -> Views:
+    """Call ``row``'s resolver; index its node and give :mod:`.constants` its exact value."""
+    from jacli.language import constants, sympy_views  # noqa: PLC0415 - SymPy, for the first view only
+
+    views = sympy_views.complete(row.name, row.views(sympy_views))
+    _VIEWS[row] = views
+    if views.node is not None:
+        _BY_NODE[views.node] = row
+        if views.value is not None:
+            constants.RULES[views.node] = views.value
+    return views
+
+
+def resolve_views() -> None:
+    """Resolve every row (once): SymPy may build any function's node, so every row is indexed together."""
+    if not _VIEWS:
+        for row in FUNCTIONS.values():
+            _resolve(row)
+
+
+def views_of(row: Function) -> Views:
+    """``row``'s SymPy views (the first call imports SymPy and resolves the whole table)."""
+    resolve_views()
+    return _VIEWS[row] if row in _VIEWS else _resolve(row)
 
 
 def add(row: Function) -> None:
@@ -305,26 +228,28 @@ def add(row: Function) -> None:
     if row.name in FUNCTIONS and FUNCTIONS[row.name] is not row:
         raise ValueError(f"two functions named {row.name!r}")
     FUNCTIONS[row.name] = row
-    if row.node is not None:
-        _BY_NODE[row.node] = row
-        if row.value is not None:
-            constants.RULES[row.node] = row.value
+    if _VIEWS:  # the table is resolved already: so is the new row
+        _resolve(row)
 
 
 def remove(row: Function) -> None:
     """Undo :func:`add` (for tests)."""
     del FUNCTIONS[row.name]
-    if row.node is not None:
-        _BY_NODE.pop(row.node, None)
-        constants.RULES.pop(row.node, None)
+    views = _VIEWS.pop(row, None)
+    if views is not None and views.node is not None:
+        from jacli.language import constants  # noqa: PLC0415 - resolved: SymPy is imported already
+
+        _BY_NODE.pop(views.node, None)
+        constants.RULES.pop(views.node, None)
 
 
 for _row in ROWS:
     add(_row)
 
 
-def row_of(expr: sympy.Basic) -> Function | None:
-    """The row whose ``node`` ``expr`` is an instance of (along the MRO), or None."""
+def row_of(expr: Any) -> Function | None:
+    """The row whose ``node`` the SymPy ``expr`` is an instance of (along the MRO), or None."""
+    resolve_views()
     for cls in type(expr).__mro__:
         row = _BY_NODE.get(cls)
         if row is not None:
@@ -332,8 +257,10 @@ def row_of(expr: sympy.Basic) -> Function | None:
     return None
 
 
-def site_of(expr: sympy.Basic) -> Site | None:
-    """How to find where ``expr`` is not smooth, or None (smooth everywhere it is defined)."""
+def site_of(expr: Any) -> Site | None:
+    """How to find where the SymPy ``expr`` is not smooth, or None (smooth everywhere it is defined)."""
+    from jacli.language.sympy_views import NODE_SITES  # noqa: PLC0415 - ``expr`` is SymPy: it is imported
+
     row = row_of(expr)
     if row is not None:
         return row.site
@@ -364,8 +291,5 @@ def function_lines() -> str:
 
 
 def reference_page() -> str:
-    """``jacli language`` as the function table writes it: :data:`jacli.reference.LANGUAGE`, with its
-    function list generated (the page itself stays plain text, so it prints without SymPy)."""
-    head, rest = LANGUAGE.split("\nFunctions\n", 1)
-    tail = rest[rest.index("  Functions act elementwise") :]
-    return f"{head}\nFunctions\n{function_lines()}{tail}"
+    """``jacli language``: the page of :mod:`jacli.reference`, with the function list of this table."""
+    return PAGE.replace(FUNCTION_LIST, function_lines())

@@ -27,6 +27,7 @@ from typing import Any
 
 from jacli.errors import ExitCode
 from jacli.limits import GO_TIMEOUT
+from jacli.limits import reset as reset_settings
 from jacli.server.control import Limits, read_until_eof
 from jacli.server.protocol import ServerUnavailable, close_all, recv_message, send_message
 
@@ -51,7 +52,7 @@ def run_request(conn: socket.socket, message: dict[str, Any], fds: list[int], ru
     os.umask(message["umask"])
     os.environ.clear()
     os.environ.update(message["env"])
-    limits.reset()  # the command reads the client's environment, not the server's (at its first use)
+    reset_settings()  # the command reads the client's environment, not the server's (at its first use)
     with contextlib.suppress(locale.Error):
         locale.setlocale(locale.LC_CTYPE, "")
     sys.argv = ["jacli", *message["argv"]]

@@ -493,6 +493,8 @@ class Server:
                 self._become_child()
                 status = body()
             finally:
+                with contextlib.suppress(OSError, ValueError):  # a bug's traceback reaches the log (or the client)
+                    sys.stderr.flush()
                 os._exit(status)
         return pid
 
