@@ -80,7 +80,7 @@ def numeric_tables(result: Result, digits: int) -> list[Grid]:
     if result.axes == ("out",):
         return [_table(result.title, labels["out"], [result.label], [[c] for c in cells])]
     if not result.axes:  # one number: the divergence, the curl of a plane field
-        return [_table(result.title, [result.label], [""], [[cells]])]
+        return [_table(result.title, ["f"], [result.label], [[cells]])]  # one number of the whole f
     *leading, rows, columns = result.axes
     if leading:  # one table per output: "Hessian of f0"
         noun = result.title.split()[0]
