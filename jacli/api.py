@@ -55,9 +55,10 @@ if TYPE_CHECKING:
 
 
 __all__ = [
-    "DTYPES", "Point", "PointsEvaluation", "Problem", "Result", "check", "derivative", "evaluate", "evaluate_at",
-    "evaluate_points", "gradient", "graph", "hessian", "hvp", "jacobian", "jvp", "laplacian", "option_number",
-    "parse", "parse_vector", "problem", "taylor", "torch_program", "validate_points", "vjp", "wrt_names",
+    "DTYPES", "Point", "PointsEvaluation", "Problem", "Result", "check", "curl", "derivative", "divergence",
+    "evaluate", "evaluate_at", "evaluate_points", "gradient", "graph", "hessian", "hvp", "jacobian", "jvp",
+    "laplacian", "option_number", "parse", "parse_vector", "problem", "taylor", "torch_program", "validate_points",
+    "vjp", "wrt_names",
 ]  # fmt: skip
 
 
@@ -89,6 +90,8 @@ class _Plan:
     mode: str | None
     shape: tuple[int, ...]
     """The result's shape at one point."""
+    eps: float = 2.0**-52
+    """The dtype's machine epsilon: the tolerances of the quantity's facts."""
 
     @property
     def scalar_output(self) -> bool:
@@ -103,6 +106,24 @@ class _Plan:
         value, result = self.quantity.numeric(self.setup, x, p)
         return value, result[:, 0] if self.drops_output else result
 
+    @property
+    def facts(self) -> Any:
+        """The quantity's :class:`~jacli.quantities.Facts` when f has them (a scalar f's Hessian), else None."""
+        facts = self.quantity.facts
+        n, m = len(self.inputs), len(self.program.outputs)
+        return facts if facts is not None and facts.applies(m, n, self.scalar_output) else None
+
+    def numeric_with_facts(self, x: Tensor, p: Tensor) -> tuple[Tensor, Tensor, list[dict[str, Any]] | None]:
+        """:meth:`numeric`, and each point's facts (JSON keys) when the quantity has them for this f."""
+        value, result = self.numeric(x, p)
+        facts = self.facts
+        if facts is None:
+            return value, result, None
+        named = facts.numeric(self.setup, x, p, value, result)
+        lists = {key: t.detach().to("cpu", torch.float64).tolist() for key, t in named.items()}
+        rows = [{key: column[i] for key, column in lists.items()} for i in range(x.shape[0])]
+        return value, result, [facts.describe(row, self.eps) for row in rows]
+
     def symbolic(self) -> Any:
         """The symbolic result: nested SymPy expressions in the result's shape."""
         exprs = self.quantity.symbolic(
@@ -112,7 +133,9 @@ class _Plan:
 
     @property
     def presentation(self) -> dict[str, Any]:
-        return self.quantity.presentation(scalar_output=self.scalar_output)
+        return self.quantity.presentation(
+            scalar_output=self.scalar_output, outputs=len(self.program.outputs), inputs=len(self.inputs)
+        )
 
     @property
     def v(self) -> tuple[float, ...] | None:
@@ -139,6 +162,9 @@ def _plan(
             f"{quantity.name} needs a scalar expression, but this one has {m} outputs "
             f"(shape {program.output_shape}); use jacobian or hessian"
         )
+    misfit = quantity.misfit(outputs=m, inputs=n)
+    if misfit is not None:
+        raise ShapeError(misfit)
     sizes = {"out": m, "in": n}
     if quantity.limited is not None:  # the same limit at one point and at many
         language.check_result_size(quantity.noun, tuple(sizes[axis] for axis in quantity.limited))
@@ -152,7 +178,7 @@ def _plan(
         fn, weights_tensor, chosen, hessian_patterns=functools.partial(sparse.sparse_patterns, program, inputs)
     )
     shape = quantity.shape(outputs=m, inputs=n, scalar_output=not program.output_shape)
-    return _Plan(quantity, program, inputs, setup, weights, chosen, shape)
+    return _Plan(quantity, program, inputs, setup, weights, chosen, shape, torch.finfo(dtype).eps)
 
 
 def evaluate_at(
@@ -179,12 +205,16 @@ def evaluate_at(
     order = [var.name for var in prob.inputs]
     x, p = prob.inputs_tensor, prob.params_tensor
     plan = _plan(quantity, prob.program, prob.compiled, order, v, mode, x.dtype, x.device)
-    value, numeric = plan.numeric(x[None], p[None])
+    value, numeric, facts = plan.numeric_with_facts(x[None], p[None])
     exprs = symbolic_result.derive(plan.symbolic) if symbolic_form else None
-    return _one_point_result(plan, prob, value[0], numeric[0], exprs, exact=exact)
+    return _one_point_result(
+        plan, prob, value[0], numeric[0], exprs, exact=exact, facts=None if facts is None else facts[0]
+    )
 
 
-def _one_point_result(plan: _Plan, prob: Problem, value: Tensor, numeric: Tensor, exprs: Any, *, exact: bool) -> Result:
+def _one_point_result(
+    plan: _Plan, prob: Problem, value: Tensor, numeric: Tensor, exprs: Any, *, exact: bool, facts: Any = None
+) -> Result:
     """The numbers, the value f(x) and (when asked) the symbolic form and its exact value, as a :class:`Result`."""
     display, symbolic_cells, exact_cells = None, None, None
     notes: tuple[str, ...] = ()
@@ -221,6 +251,8 @@ def _one_point_result(plan: _Plan, prob: Problem, value: Tensor, numeric: Tensor
         bindings=symbolic_result.used_bindings(prob.program, exprs) if exprs is not None else (),
         notes=notes,
         symbolic_display=display,
+        facts=facts or {},
+        facts_line=plan.facts.line(facts) if facts else None,
         tensor=numeric.detach(),
         symbolic_exprs=exprs,
     )
@@ -412,6 +444,51 @@ def laplacian(
                         symbolic_form=symbolic_form, exact=exact)  # fmt: skip
 
 
+def divergence(
+    expr: str,
+    at: Point = None,
+    *,
+    wrt: str | Sequence[str] | None = None,
+    dtype: str = "float64",
+    device: str = "cpu",
+    symbolic_form: bool = True,
+    exact: bool = False,
+) -> Result:
+    """Divergence ∇·f = Σᵢ ∂fᵢ/∂xᵢ of f: Rⁿ→Rⁿ: ``result`` is one number (shape ``()``).
+
+    Args: as :func:`jacobian`; f must have as many outputs as inputs (else a :class:`ShapeError`).
+    Computed by n forward-mode passes, keeping the diagonal entry of each (the Jacobian is never stored).
+
+    >>> divergence("x*y, y*z, z*x", at="x=1, y=2, z=3").result
+    6.0
+    """
+    return evaluate_at("divergence", expr, at, wrt=wrt, dtype=dtype, device=device,
+                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
+
+
+def curl(
+    expr: str,
+    at: Point = None,
+    *,
+    wrt: str | Sequence[str] | None = None,
+    dtype: str = "float64",
+    device: str = "cpu",
+    symbolic_form: bool = True,
+    exact: bool = False,
+) -> Result:
+    """Curl ∇×f: shape (3,) for f: R³→R³, one number (shape ``()``) for f: R²→R² (∂f₁/∂x₀ − ∂f₀/∂x₁).
+
+    Args: as :func:`jacobian`; other shapes of f raise a :class:`ShapeError`.
+
+    >>> curl("x*y, y*z, z*x", at="x=1, y=2, z=3").result
+    [-2.0, -3.0, -1.0]
+    >>> curl("-y, x", at="x=1, y=2").result
+    2.0
+    """
+    return evaluate_at("curl", expr, at, wrt=wrt, dtype=dtype, device=device,
+                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
+
+
 def derivative(
     expr: str,
     at: Point = None,
@@ -553,9 +630,14 @@ def evaluate(
         mode=plan.mode,
         v=plan.v,
         chunks=batch.evaluate(
-            plan.numeric, layout.columns(program, order, fixed, label_column), source, torch_dtype, torch_device
+            plan.numeric_with_facts,
+            layout.columns(program, order, fixed, label_column),
+            source,
+            torch_dtype,
+            torch_device,
         ),
         source=reader,
+        facts_line=plan.facts.line if plan.facts is not None else (lambda keys: ""),
         derive_symbolic=plan.symbolic if symbolic_form else None,
         bindings=tuple((b.symbol.name, sympy.sstr(b.value)) for b in program.bindings) if symbolic_form else (),
         present=quantity.present,

@@ -262,6 +262,8 @@ class PointsChunk:
     """(rows, *shape): the derivative at each point."""
     first_line: int | None = None
     """File line of the first point (None for ``--at`` points)."""
+    facts: list[dict[str, Any]] | None = None
+    """Each point's facts (JSON keys: a scalar f's Hessian's ``definiteness``, …), or None."""
 
     @property
     def rows(self) -> int:
@@ -279,25 +281,26 @@ class PointsChunk:
 
 
 def evaluate(
-    compute: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]],
+    compute: Callable[[Tensor, Tensor], tuple[Any, ...]],
     columns: Columns,
     chunks: Iterable[tuple[NDArray[np.float64], int | None]],
     dtype: torch.dtype,
     device: torch.device,
 ) -> Iterator[PointsChunk]:
-    """``compute(x (rows, n), p (rows, k)) -> (value, result)`` on each chunk of input rows; yields as each finishes."""
+    """``compute(x (rows, n), p (rows, k)) -> (value, result[, facts])`` on each chunk of rows, as each finishes."""
     for values, first_line in chunks:
         full = columns.full(values)
         tensor = torch.from_numpy(full).to(dtype=dtype, device=device)
         x = tensor[:, torch.from_numpy(columns.inputs).to(device)]
         p = tensor[:, torch.from_numpy(columns.params).to(device)]
         with _one_thread(device):
-            value, result = compute(x, p)
+            value, result, *facts = compute(x, p)
         yield PointsChunk(
             points=full,  # the points as read, whatever --dtype computes in
             value=_numpy(value),
             result=_numpy(result),
             first_line=first_line,
+            facts=facts[0] if facts else None,
         )
 
 
@@ -356,6 +359,8 @@ class PointsEvaluation:
     bindings: tuple[tuple[str, str], ...] = ()
     present: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     """The quantity's :attr:`~jacli.quantities.Quantity.present`: each point is then shown as a result of its own."""
+    facts_line: Callable[[dict[str, Any]], str] = field(default=lambda keys: "")
+    """One point's facts (:attr:`PointsChunk.facts`) in words, for the table."""
 
     @functools.cached_property
     def symbolic(self) -> Any:
@@ -492,3 +497,50 @@ def taylor_terms(setup: Setup, x: Tensor, p: Tensor, order: int) -> tuple[Tensor
         value = _run(setup, x, p).T
     parts = [symmetric_tensor(_sorted_partials(setup, x, p, k)[1], n, k).reshape(rows, -1) for k in range(1, order + 1)]
     return value, torch.cat([value, *parts], dim=1)
+
+
+# Issue 14: divergence, curl, and what the Hessian of a scalar f says.
+# ---------------------------------------------------------------------------
+
+
+def _forward_columns(setup: Setup, x: Tensor, p: Tensor, columns: Iterable[int]) -> tuple[Tensor, dict[int, Tensor]]:
+    """Value (m, rows) and the Jacobian columns ∂f/∂x_j (m, rows) for these j: one forward pass each."""
+    y, found = _run(setup, x, p), {}
+    for j in columns:
+        tangents = torch.zeros_like(x)
+        tangents[:, j] = 1
+        y, found[j] = _forward(setup, x, p, tangents)
+    return y, found
+
+
+def divergence(setup: Setup, x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
+    """(rows,): Σᵢ ∂fᵢ/∂xᵢ by n forward passes, keeping entry i of column i (the n×n Jacobian is never held)."""
+    n = x.shape[1]
+    y, columns = _forward_columns(setup, x, p, range(n))
+    total = sum((columns[i][i] for i in range(n)), x.new_zeros(x.shape[0]))
+    return y.T, total
+
+
+def curl(setup: Setup, x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
+    """(rows, 3) for f: R³→R³, (rows,) for f: R²→R²: differences of Jacobian entries (one forward pass per input)."""
+    n = x.shape[1]
+    y, d = _forward_columns(setup, x, p, range(n))
+
+    def rotation(i: int, j: int) -> Tensor:  # ∂f_j/∂x_i − ∂f_i/∂x_j
+        return d[i][j] - d[j][i]
+
+    if n == 2:
+        return y.T, rotation(0, 1)
+    return y.T, torch.stack([rotation(1, 2), rotation(2, 0), rotation(0, 1)], dim=1)
+
+
+def hessian_facts(setup: Setup, x: Tensor, p: Tensor, value: Tensor, result: Tensor) -> dict[str, Tensor]:
+    """A scalar f's Hessian (rows, n, n) -> its eigenvalues (ascending), the gradient (one reverse pass), f(x).
+
+    A Hessian with a nan or inf has nan eigenvalues (:mod:`jacli.curvature` then says nothing of it).
+    """
+    finite = torch.isfinite(result).flatten(1).all(dim=1)
+    symmetric = torch.where(finite[:, None, None], (result + result.transpose(1, 2)) / 2, 0)
+    eigenvalues = torch.linalg.eigvalsh(symmetric)
+    eigenvalues[~finite] = torch.nan
+    return {"eigenvalues": eigenvalues, "gradient": gradient(setup, x, p)[1], "value": value[:, 0]}

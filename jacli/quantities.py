@@ -14,6 +14,10 @@ torch or SymPy): the computations import their modules when they run.
 (('in', 'in'), ('out', 'in', 'in'))
 >>> QUANTITIES["laplacian"].shape(outputs=2, inputs=3, scalar_output=False)
 (2,)
+>>> [QUANTITIES["curl"].shape(outputs=n, inputs=n, scalar_output=False) for n in (3, 2)]
+[(3,), ()]
+>>> QUANTITIES["divergence"].misfit(outputs=2, inputs=3)
+'divergence needs as many outputs as inputs (f: Rⁿ→Rⁿ), but f has 2 outputs and 3 inputs'
 """
 
 from __future__ import annotations
@@ -130,8 +134,17 @@ class Quantity:
         assert self.specialise is not None
         return dataclasses.replace(self.specialise(self, values), options=())
 
-    def axes_for(self, *, scalar_output: bool) -> tuple[str, ...]:
-        """The axes for an f whose output shape is ``()`` (``scalar_output``) or not."""
+    requires: Callable[[int, int], str | None] | None = None
+    """The shape rule beyond ``scalar``: ``(outputs, inputs) -> why f does not fit`` (exit 2), or None when it does."""
+    sized_axes: Callable[[int, int], tuple[str, ...]] | None = None
+    """The axes when they depend on the sizes ``(outputs, inputs)``: the curl of a plane field is one number."""
+    facts: Facts | None = None
+    """What the result says besides its numbers, per point (JSON keys and a table line); None: nothing."""
+
+    def axes_for(self, *, scalar_output: bool, outputs: int = 0, inputs: int = 0) -> tuple[str, ...]:
+        """The axes for an f whose output shape is ``()`` (``scalar_output``) or not, of these sizes."""
+        if self.sized_axes is not None:
+            return self.sized_axes(outputs, inputs)
         if self.drops_scalar_output and scalar_output:
             return self.axes[1:]
         return self.axes
@@ -139,7 +152,12 @@ class Quantity:
     def shape(self, *, outputs: int, inputs: int, scalar_output: bool) -> tuple[int, ...]:
         """The result's shape at one point."""
         sizes = {"out": outputs, "in": inputs}
-        return tuple(sizes[axis] for axis in self.axes_for(scalar_output=scalar_output))
+        axes = self.axes_for(scalar_output=scalar_output, outputs=outputs, inputs=inputs)
+        return tuple(sizes[axis] for axis in axes)
+
+    def misfit(self, *, outputs: int, inputs: int) -> str | None:
+        """Why an f of these sizes cannot have this quantity (the ``jacli: error:`` text), or None."""
+        return None if self.requires is None else self.requires(outputs, inputs)
 
     def chunk_width(self, *, outputs: int, inputs: int) -> int:
         """Intermediates per row relative to one pass of f: sets the chunk size (:func:`jacli.batch.chunk_rows`)."""
@@ -152,15 +170,29 @@ class Quantity:
             return min(outputs, inputs)
         return outputs * inputs
 
-    def presentation(self, *, scalar_output: bool) -> dict[str, Any]:
+    def presentation(self, *, scalar_output: bool, outputs: int = 0, inputs: int = 0) -> dict[str, Any]:
         """What a :class:`~jacli.results.Result` carries of the quantity: plain data for the renderers."""
         return {
             "command": self.name,
             "title": self.title,
             "label": self.label,
             "symbol": self.symbol,
-            "axes": self.axes_for(scalar_output=scalar_output),
+            "axes": self.axes_for(scalar_output=scalar_output, outputs=outputs, inputs=inputs),
         }
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a result says besides its numbers: computed per point, shown as JSON keys and one table line."""
+
+    applies: Callable[[int, int, bool], bool]
+    """``(outputs, inputs, scalar_output) -> whether f has these facts`` (the Hessian's: a scalar f)."""
+    numeric: Callable[[Any, Any, Any, Any, Any], dict[str, Any]]
+    """``(setup, x, p, value, result) -> named tensors with one row per point`` (:mod:`jacli.batch`)."""
+    describe: Callable[[dict[str, Any], float], dict[str, Any]]
+    """``(one point's named values as floats and lists, the dtype's eps) -> the JSON keys, in order``."""
+    line: Callable[[dict[str, Any]], str]
+    """The JSON keys -> the table's one line."""
 
 
 # ---------------------------------------------------------------------------
@@ -238,6 +270,66 @@ def _taylor(q: Quantity, order: int) -> Quantity:
     )  # fmt: skip
 
 
+def _divergence_misfit(outputs: int, inputs: int) -> str | None:
+    if outputs == inputs:
+        return None
+    return (
+        f"divergence needs as many outputs as inputs (f: Rⁿ→Rⁿ), but f has {_count(outputs, 'output')} "
+        f"and {_count(inputs, 'input')}"
+    )
+
+
+def _curl_misfit(outputs: int, inputs: int) -> str | None:
+    if (outputs, inputs) in ((2, 2), (3, 3)):
+        return None
+    return (
+        "curl needs f: R³→R³ (3 outputs of 3 inputs) or f: R²→R² (2 outputs of 2 inputs), "
+        f"but f has {_count(outputs, 'output')} and {_count(inputs, 'input')}"
+    )
+
+
+def _count(k: int, noun: str) -> str:
+    return f"{k} {noun}" + ("" if k == 1 else "s")
+
+
+def _divergence(d: Differentiator, outputs: Sequence[Any], inputs: Sequence[Any]) -> Any:
+    """Σᵢ ∂fᵢ/∂xᵢ: only the Jacobian's diagonal is derived."""
+    import sympy
+
+    return sympy.Add(*(d.derivative(f, x) for f, x in zip(outputs, inputs, strict=True)))
+
+
+def _curl(d: Differentiator, outputs: Sequence[Any], inputs: Sequence[Any]) -> Any:
+    """The 3-vector (∂f₂/∂x₁ − ∂f₁/∂x₂, ∂f₀/∂x₂ − ∂f₂/∂x₀, ∂f₁/∂x₀ − ∂f₀/∂x₁), or its last entry in the plane."""
+    f, x = outputs, inputs
+
+    def rotation(i: int, j: int) -> Any:  # ∂f_j/∂x_i − ∂f_i/∂x_j
+        return d.derivative(f[j], x[i]) - d.derivative(f[i], x[j])
+
+    if len(f) == 2:
+        return rotation(0, 1)
+    return [rotation(1, 2), rotation(2, 0), rotation(0, 1)]
+
+
+def _hessian_facts() -> Facts:
+    def describe(values: dict[str, Any], eps: float) -> dict[str, Any]:
+        from jacli import curvature  # noqa: PLC0415
+
+        return curvature.describe(values["eigenvalues"], values["gradient"], values["value"], eps)
+
+    def line(keys: dict[str, Any]) -> str:
+        from jacli import curvature  # noqa: PLC0415
+
+        return curvature.line(keys)
+
+    return Facts(
+        applies=lambda outputs, inputs, scalar_output: scalar_output and inputs > 0,
+        numeric=lambda s, x, p, value, result: _batch().hessian_facts(s, x, p, value, result),
+        describe=describe,
+        line=line,
+    )
+
+
 QUANTITIES: dict[str, Quantity] = {
     q.name: q
     for q in (
@@ -266,7 +358,7 @@ QUANTITIES: dict[str, Quantity] = {
             numeric=lambda s, x, p: _batch().hessian(s, x, p),
             symbolic=lambda d, fs, xs, w: d.hessian(fs, xs),
             show_torch=lambda ctx, inputs, w, mode: _programs().hessian_lines(ctx),
-            drops_scalar_output=True, limited=("out", "in", "in"),
+            drops_scalar_output=True, limited=("out", "in", "in"), facts=_hessian_facts(),
         ),
         Quantity(
             "vjp", "VJP", "VJP vᵀJ", "vᵀJ", "v^T J", ("in",),
@@ -325,6 +417,24 @@ QUANTITIES: dict[str, Quantity] = {
             show_torch=lambda ctx, inputs, w, mode: _programs().taylor_lines(ctx, 2),
             options=(QuantityOption("order", "The order K of the polynomial (K ≥ 0).", default=2),),
             specialise=lambda q, options: _taylor(q, options["order"]),
+        ),
+        Quantity(
+            "divergence", "divergence", "divergence ∇·f", "∇·f", r"\nabla \cdot f", (),
+            help="Divergence Σᵢ ∂fᵢ/∂xᵢ of f: Rⁿ→Rⁿ at a point (one number).",
+            example='"x*y, y*z, z*x" --at 1,2,3',
+            numeric=lambda s, x, p: _batch().divergence(s, x, p),
+            symbolic=lambda d, fs, xs, w: _divergence(d, fs, xs),
+            show_torch=lambda ctx, inputs, w, mode: _programs().divergence_lines(ctx),
+            requires=_divergence_misfit,
+        ),
+        Quantity(
+            "curl", "curl", "curl ∇×f", "∇×f", r"\nabla \times f", ("in",),
+            help="Curl ∇×f of f: R³→R³ (a 3-vector) or of f: R²→R² (one number) at a point.",
+            example='"x*y, y*z, z*x" --at 1,2,3',
+            numeric=lambda s, x, p: _batch().curl(s, x, p),
+            symbolic=lambda d, fs, xs, w: _curl(d, fs, xs),
+            show_torch=lambda ctx, inputs, w, mode: _programs().curl_lines(ctx),
+            requires=_curl_misfit, sized_axes=lambda outputs, inputs: ("in",) if inputs == 3 else (),
         ),
     )
 }  # fmt: skip

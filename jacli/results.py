@@ -77,6 +77,11 @@ class Result:
     notes: tuple[str, ...] = ()
     extra: tuple[tuple[str, Nested], ...] = ()
     """More JSON keys of the quantity, before ``result``: a Taylor polynomial's ``polynomial`` and ``terms``."""
+    facts: dict[str, Any] = field(default_factory=dict)
+    """What the result says besides its numbers, as JSON keys after the others (a scalar f's Hessian:
+    ``eigenvalues``, ``definiteness``, ``critical_point``)."""
+    facts_line: str | None = None
+    """The same in words, one line under the table: ``positive definite: a local minimum``."""
     symbolic_display: SymbolicDisplay | None = field(default=None, repr=False, compare=False)
     """The symbolic result drawn for a table (pretty) and LaTeX, made on first use."""
     tensor: Any = field(default=None, repr=False, compare=False)

@@ -12,8 +12,9 @@ here): ``jacobian`` uses ``torch.func.jacrev``/``jacfwd`` (the mode jacli chose)
 ``torch.autograd.functional.hessian`` (or a Jacobian of a Jacobian built with
 ``create_graph=True`` for a vector-valued f), ``laplacian`` the trace of that Hessian,
 ``jvp`` ``torch.func.jvp`` and ``hvp`` ``torch.func.jvp`` of ``torch.func.grad``
-(forward over reverse). The last line prints the result as a flat Python list,
-in jacli's order (outputs × inputs, inputs flattened row-major).
+(forward over reverse), ``divergence`` and ``curl`` entries of the ``torch.func.jacfwd``
+Jacobian. The last line prints the result as a flat Python list, in jacli's order
+(outputs × inputs, inputs flattened row-major).
 """
 
 from __future__ import annotations
@@ -483,3 +484,34 @@ def taylor_lines(ctx: _Context, order: int) -> list[str]:
         f"terms = [t.detach().tolist() for t in ({terms},)]",
         f"print(terms)  # k = 0..{order}: the k-th derivative tensors, shapes ({ctx.m},), ({ctx.m}, {ctx.n}), …",
     ]
+
+
+def _jacobian_matrix_lines(ctx: _Context) -> list[str]:
+    """``result``: the m×n Jacobian, from the forward-mode Jacobian of each input (jacli: one JVP per input)."""
+    return [
+        "",
+        f"blocks = torch.func.jacfwd({ctx.flat}, argnums=tuple(range(len(inputs))))(*inputs)",
+        f"result = torch.cat([b.reshape({ctx.m}, -1) for b in blocks], dim=1)  # J[i, j] = ∂f_i/∂x_j",
+    ]
+
+
+def divergence_lines(ctx: _Context) -> list[str]:
+    """The Jacobian, then its trace."""
+    return [
+        *_jacobian_matrix_lines(ctx),
+        "result = result.diagonal().sum()  # ∇·f: the sum of ∂f_i/∂x_i",
+        "print(result.tolist())  # one number",
+    ]
+
+
+def curl_lines(ctx: _Context) -> list[str]:
+    """The Jacobian, then the differences of its off-diagonal entries."""
+    if ctx.n == 2:
+        curl = ["result = result[1, 0] - result[0, 1]  # ∂f_1/∂x_0 − ∂f_0/∂x_1", "print(result.tolist())  # one number"]
+    else:
+        curl = [
+            "result = torch.stack([result[2, 1] - result[1, 2], result[0, 2] - result[2, 0], "
+            "result[1, 0] - result[0, 1]])  # ∇×f",
+            f"print(result.tolist())  # shape (3,): components along {ctx.inputs}",
+        ]
+    return [*_jacobian_matrix_lines(ctx), *curl]

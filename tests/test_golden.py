@@ -37,6 +37,10 @@ CASES = {
     # issue 14: derivatives of any order, Taylor polynomials
     "derivative_third": ["derivative", "x**3*y + x*y**2", "--order", "3", "--at", "x=1, y=2"],
     "taylor_second": ["taylor", "exp(x)*y, x**2*y", "--at", "x=0, y=1", "--order", "2"],
+    "divergence_field": ["divergence", "x*y, y*z, z*x", "--at", "x=1, y=2, z=3"],
+    "curl_field": ["curl", "x*y, y*z, z*x", "--at", "x=1, y=2, z=3"],
+    "curl_plane": ["curl", "x*y**2, x**2", "--at", "x=1, y=2"],
+    "hessian_saddle": ["hessian", "x**2 - y**2 + x*y", "--at", "x=0, y=0"],
 }
 FORMATS = ["table", "json", "csv", "latex"]
 

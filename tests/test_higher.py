@@ -14,10 +14,11 @@ from conftest import Invoke, assert_usage_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jacli import api, higher
+from jacli import api, higher, language
 from jacli.quantities import QUANTITIES
 
 X, Y, Z = sympy.symbols("x y z")
+language.ensure_recursion_room()  # before hypothesis runs: it refuses a recursion limit changed during a test
 
 # (expression in jacli's language and SymPy's, its variables)
 EXPRESSIONS = [
@@ -229,7 +230,7 @@ def test_symbolic_size_bound_skips_with_a_note(jacli: Invoke, monkeypatch) -> No
 
 
 def test_symbolic_partials_are_derived_once_each() -> None:
-    from jacli import language, symbolic
+    from jacli import symbolic
 
     program = language.build_program(language.parse_expression("x*y*z*sin(x)"), {"x": (), "y": (), "z": ()})
     inputs = [s for var in program.variables for s in var.symbols]

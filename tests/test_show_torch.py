@@ -45,6 +45,9 @@ CASES = [
     ("gradient", "x*y*z", "x=1, y=2, z=3", None, ("--wrt", "z,x")),  # y is a parameter
     ("laplacian", "x**2*y + y**3, x*y", "x=1, y=2", None, ()),
     ("laplacian", "sum(a**3) + dot(a, a)*b", "a=[1,2], b=3", None, ()),
+    ("divergence", "x*y**2, sin(y*z), z*x", "x=1, y=2, z=3", None, ()),
+    ("curl", "x*y**2, sin(y*z), z*x", "x=1, y=2, z=3", None, ()),
+    ("curl", "x*y**2, x**2", "x=1, y=2", None, ()),
 ]
 
 

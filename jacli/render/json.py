@@ -30,6 +30,7 @@ def result_object(result: Result) -> dict[str, Any]:
         obj["bindings"] = dict(result.bindings)
     if result.exact is not None:
         obj["exact"] = result.exact
+    obj.update(result.facts)  # what the result says besides its numbers (a scalar f's Hessian), last
     return finite_or_null(obj)
 
 
@@ -52,10 +53,11 @@ def json_row_template(template: Result) -> str:
     return text.replace("%", "%%").replace(json.dumps(MARKER), "%s")
 
 
-def render_json_rows(row_template: str, rows: Any, nonfinite: Any = ()) -> str:
+def render_json_rows(row_template: str, rows: Any, nonfinite: Any = (), facts: Any = None) -> str:
     """JSON Lines for rows of numbers (a 2-D NumPy array) filled into ``row_template``.
 
     ``nonfinite``: flat indices of nan/inf numbers, written as ``null`` as the SPEC asks.
+    ``facts``: one dict of further keys per row (:attr:`Result.facts`), written last in each object.
     """
     count = rows.shape[0]
     if count == 0:
@@ -63,4 +65,15 @@ def render_json_rows(row_template: str, rows: Any, nonfinite: Any = ()) -> str:
     values = rows.ravel().tolist()
     for index in nonfinite:
         values[index] = "null"
-    return ((row_template + "\n") * count) % tuple(values)
+    if facts is None:
+        return ((row_template + "\n") * count) % tuple(values)
+    assert row_template.endswith("}")
+    width = len(values) // count
+    lines = []
+    for row, keys in enumerate(facts):
+        line = row_template % tuple(values[row * width : (row + 1) * width])
+        if keys:
+            extra = json.dumps(finite_or_null(keys), allow_nan=False, ensure_ascii=False)
+            line = line[:-1] + ", " + extra[1:]
+        lines.append(line + "\n")
+    return "".join(lines)

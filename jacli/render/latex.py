@@ -63,7 +63,9 @@ def render_latex(result: Result, document: bool = True) -> str:
     keys = _block_labels(result) if len(result.axes) > 3 else list(result.outputs)
     for index, (num, sym) in enumerate(zip(numeric, symbolic, strict=True)):
         label = f"{name}_{{{keys[index]}}}" if len(numeric) > 1 else name
-        parts = [label] + ([bmatrix(sym)] if sym is not None else []) + [bmatrix(num)]
+        cells = [sym] if sym is not None else []
+        # one number (the divergence) is written as it is, not as a 1×1 matrix
+        parts = [label] + [c if not result.axes else bmatrix(c) for c in [*cells, num]]
         lines.append(" = ".join(parts))
     return _finish(result, lines, document)
 

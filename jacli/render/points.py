@@ -111,7 +111,8 @@ def write_points(
             rows = table[part]
             if output == "json":
                 bad = (~_isfinite(rows)).ravel().nonzero()[0]
-                out.write(render_json_rows(row_template, rows, bad))
+                facts = None if chunk.facts is None else chunk.facts[part]
+                out.write(render_json_rows(row_template, rows, bad, facts))
             else:
                 out.write(render_csv_rows(rows))
         out.flush()
@@ -133,6 +134,8 @@ def _isfinite(rows: Any) -> Any:
 def result_labels(ev: PointsEvaluation) -> list[str]:
     """Labels of the flattened result, by its axes: ``J[f0,x1]``, ``∇f[x0]``, ``H[x0,x1]``, …"""
     labels = {"out": ev.outputs, "in": ev.inputs}
+    if not ev.axes:  # one number per point
+        return [ev.label]
     return [f"{ev.label}[{','.join(index)}]" for index in itertools.product(*(labels[axis] for axis in ev.axes))]
 
 
@@ -167,11 +170,13 @@ def _write_table(
             if summary.first_nonfinite is None:
                 point_text = _point_text(ev.point_labels, chunk.points[row].tolist())
                 summary.first_nonfinite = f"point {index} ({point_text})"
-        rows.append([*point, *(format_number(x, digits) for x in flat[: len(shown)])])
+        says = [] if chunk.facts is None else [ev.facts_line(chunk.facts[row])]
+        rows.append([*point, *(format_number(x, digits) for x in flat[: len(shown)]), *says])
     summary.points = len(taken)
     with trimmed(console):
         console.print(title)
-        grid = _grid(ev.point_labels, shown, rows, cut=len(labels) > len(shown))
+        said = any(chunk.facts is not None for chunk, _ in taken)
+        grid = _grid(ev.point_labels, shown, rows, cut=len(labels) > len(shown), says=said)
         print_grids(console, [grid], "--format csv or json")
     notes = []
     if more:
@@ -183,8 +188,13 @@ def _write_table(
     return summary
 
 
-def _grid(point_labels: tuple[str, ...], shown: list[str], rows: list[list[str]], *, cut: bool) -> Grid:
-    """The point number (repeated in every block), the point's values, the shown result entries, ``…``."""
+def _grid(
+    point_labels: tuple[str, ...], shown: list[str], rows: list[list[str]], *, cut: bool, says: bool = False
+) -> Grid:
+    """The point number (repeated in every block), the point's values, the shown result entries, ``…``.
+
+    ``says``: a last column of what the result says in words at each point (a scalar f's Hessian).
+    """
     keys = [Column("#", [str(i) for i in range(1, len(rows) + 1)], style="dim")]
     headers = [*point_labels, *shown]
     styles = ["bold cyan"] * len(point_labels) + ["bold"] * len(shown)
@@ -194,4 +204,6 @@ def _grid(point_labels: tuple[str, ...], shown: list[str], rows: list[list[str]]
     ]
     if cut:
         columns.append(Column("…", ["…"] * len(rows), justify="left"))
+    if says:
+        columns.append(Column("says", [row[-1] for row in rows], justify="left", header_style="bold"))
     return Grid(None, keys, columns)

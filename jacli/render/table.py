@@ -80,6 +80,8 @@ def numeric_tables(result: Result, digits: int) -> list[Grid]:
         return [_table(result.title, [result.label], labels["in"], [cells])]
     if result.axes == ("out",):
         return [_table(result.title, labels["out"], [result.label], [[c] for c in cells])]
+    if not result.axes:  # one number: the divergence, the curl of a plane field
+        return [_table(result.title, ["f"], [result.label], [[cells]])]  # one number of the whole f
     *leading, rows, columns = result.axes
     if len(leading) == 1:  # one table per output: "Hessian of f0"
         noun = result.title.split()[0]
@@ -201,5 +203,7 @@ def _print_result(result: Result, console: Console, digits: int) -> None:
             console.print(table)
         if panel is not None:
             console.print(panel)
+    if result.facts_line:
+        console.print(Text(result.facts_line, style="bold"))
     for note in result.notes:
         console.print(Text(note, style="dim"))
