@@ -102,6 +102,26 @@ _SLOW_TESTS = frozenset(
         "test_the_largest_header_within_the_limit_works",
         "test_result_tables_show_every_number_at_any_width",
         "test_points_file_fuzz_gives_a_result_or_a_clean_error",
+        "test_a_deep_nest_of_any_function_builds_and_lowers_at_once",
+        "test_show_torch_program_runs_and_matches",
+        "test_derivative_matches_exact_sympy_at_random_points",
+        "test_public_functions_raise_only_jacli_errors",
+        "test_choice_values_are_offered_wherever_the_option_exists",
+        "test_completion_files_are_fresh",
+        "test_only_the_entry_points_import_the_cli",
+        "test_only_the_entry_point_ends_the_process",
+        "test_exact_is_skipped_past_the_budget_and_the_numbers_stay",
+        "test_dash_reads_the_expression_from_stdin_in_every_command",
+        "test_forced_mode_is_reported",
+        "test_graph_tables_show_every_number_at_any_width",
+        "test_check_tables_show_every_number_at_any_width",
+        # the costliest cases of a parametrized test (by their full name)
+        "test_hostile_input_is_a_clean_usage_error[100000-components]",
+        "test_hostile_input_is_a_clean_usage_error[huge-array-literal]",
+        "test_hostile_input_is_a_clean_usage_error[huge-at-array]",
+        "test_hostile_input_is_a_clean_usage_error[broadcast-blowup]",
+        "test_hostile_input_is_a_clean_usage_error[matmul-blowup]",
+        "test_hostile_input_is_a_clean_usage_error[hessian-too-big]",
     }
 )
 
@@ -110,7 +130,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Mark the tests of :data:`_SLOW_MODULES` and :data:`_SLOW_TESTS` ``slow``: ``-m "not slow"`` is the fast tier."""
     for item in items:
         name = getattr(item, "originalname", item.name)
-        if item.path.name in _SLOW_MODULES or name in _SLOW_TESTS:
+        if item.path.name in _SLOW_MODULES or name in _SLOW_TESTS or item.name in _SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
 
 
