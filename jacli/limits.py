@@ -114,6 +114,10 @@ CHECK_POINTS_PER_READ = 4096
 
 # --- derivatives ---
 
+MAX_DERIVATIVE_ORDER = 12
+"""Highest ``--order`` of ``derivative`` and ``taylor``: each order nests one more reverse pass over the last
+one's graph, so the cost grows geometrically (``taylor "exp(sin(x))"``: order 12 in 6 s, order 16 over 100 s)."""
+
 DENSE_FUNC_HESSIAN_INPUTS = 32
 """Inputs from which a dense Hessian uses torch.func (vectorised) instead of one autograd pass per input."""
 SPARSE_MIN_INPUTS = 48

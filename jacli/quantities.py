@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from jacli.errors import UsageError
+from jacli.limits import MAX_DERIVATIVE_ORDER
 
 if TYPE_CHECKING:
     from jacli.batch import Numeric
@@ -52,13 +54,15 @@ class QuantityOption:
     default: int | None = None
     """None: the option must be given."""
     minimum: int = 0
+    maximum: int | None = None
+    """None: no upper bound."""
 
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
     def read(self, value: Any) -> int:
-        """``value`` (an int, or text from the command line) as a whole number ≥ :attr:`minimum`, else exit 2."""
+        """``value`` (an int, or text from the command line) as a whole number in range, else exit 2."""
         if value is None:
             if self.default is None:
                 raise UsageError(f"{self.flag} is required: a whole number ≥ {self.minimum}")
@@ -66,12 +70,25 @@ class QuantityOption:
         number: int | None = None
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
-        elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        elif isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):  # ASCII digits only: not '²'
             number = int(value.strip())
+        shown = repr(value[:40]) if isinstance(value, str) else repr(value) if _printable(value) else "a larger number"
         if number is None or number < self.minimum:
-            shown = value if isinstance(value, str) else repr(value)
-            raise UsageError(f"{self.flag} must be a whole number ≥ {self.minimum}, not {shown[:40]!r}")
+            raise UsageError(f"{self.flag} must be a whole number ≥ {self.minimum}, not {shown}")
+        if self.maximum is not None and number > self.maximum:
+            raise UsageError(
+                f"{self.flag} must be at most {self.maximum}, not {shown}: each order nests one more "
+                "reverse pass and their cost grows geometrically (see 'Limits and safety' in the README)"
+            )
         return number
+
+
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,30}")
+
+
+def _printable(value: Any) -> bool:
+    """A value whose repr is short (a huge int's would be thousands of digits, or refused by Python)."""
+    return not isinstance(value, int) or abs(value) < 10**30
 
 
 @dataclass(frozen=True)
@@ -405,7 +422,7 @@ QUANTITIES: dict[str, Quantity] = {
             symbolic=lambda d, fs, xs, w: d.jacobian(fs, xs),
             show_torch=lambda ctx, inputs, w, mode: _programs().derivative_lines(ctx, 1),
             options=(QuantityOption("order", "The order K of the derivative: 1 is the Jacobian, 2 the Hessian.",
-                                    minimum=1),),
+                                    minimum=1, maximum=MAX_DERIVATIVE_ORDER),),
             specialise=lambda q, options: _derivative(q, options["order"]),
         ),
         Quantity(
@@ -415,7 +432,8 @@ QUANTITIES: dict[str, Quantity] = {
             numeric=lambda s, x, p: _batch().taylor_terms(s, x, p, 2),
             symbolic=lambda d, fs, xs, w: _higher().taylor_terms(d, fs, xs, 2),
             show_torch=lambda ctx, inputs, w, mode: _programs().taylor_lines(ctx, 2),
-            options=(QuantityOption("order", "The order K of the polynomial (K ≥ 0).", default=2),),
+            options=(QuantityOption("order", "The order K of the polynomial (K ≥ 0).", default=2,
+                                    maximum=MAX_DERIVATIVE_ORDER),),
             specialise=lambda q, options: _taylor(q, options["order"]),
         ),
         Quantity(

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jacli import api, higher, language
+from jacli.errors import UsageError
 from jacli.quantities import QUANTITIES
 
 X, Y, Z = sympy.symbols("x y z")
@@ -115,12 +116,26 @@ def test_derivative_json_keeps_the_outputs_axis_for_a_scalar(jacli: Invoke) -> N
         (["--order", "1.5"], "--order must be a whole number ≥ 1, not '1.5'"),
         (["--order", "three"], "--order must be a whole number ≥ 1, not 'three'"),
         ([], "--order is required: a whole number ≥ 1"),
+        (["--order", "²"], "--order must be a whole number ≥ 1, not '²'"),  # a digit to str.isdigit, not to int
+        *(
+            (
+                ["--order", order],
+                f"--order must be at most 12, not '{order}': each order nests one more reverse "
+                "pass and their cost grows geometrically (see 'Limits and safety' in the README)",
+            )
+            for order in ("13", "1000000", "99999999999999999999")
+        ),
     ],
 )
 def test_bad_orders_are_usage_errors(jacli: Invoke, args, message) -> None:
     out = jacli("derivative", "x**3*y", *args, "--at", "x=1, y=2")
     assert_usage_error(out)
     assert out.stderr == f"jacli: error: {message}\n"
+
+
+def test_an_order_past_any_size_is_refused_without_printing_it() -> None:
+    with pytest.raises(UsageError, match=r"^--order must be at most 12, not a larger number: "):
+        api.derivative("x", at="1", order=10**5000)  # its decimal text would be refused by Python itself
 
 
 def test_taylor_order_is_at_least_zero_and_defaults_to_two(jacli: Invoke) -> None:
