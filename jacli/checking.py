@@ -27,9 +27,10 @@ import sympy  # noqa: TID253 - a stage module, like symbolic.py
 import torch  # noqa: TID253
 
 from jacli import calculus, language, symbolic
+from jacli.errors import UsageError
 from jacli.limits import CHECK_POINTS_PER_READ as POINTS_PER_READ
 from jacli.limits import CHECK_SPOOL_BYTES as SPOOL_BYTES
-from jacli.limits import FD_CHUNK_ELEMENTS
+from jacli.limits import FD_CHUNK_ELEMENTS, MAX_CHECK_POINTS
 from jacli.nonsmooth import NonSmooth, nonsmooth_sites, not_differentiable
 from jacli.results import CheckResult
 
@@ -507,6 +508,11 @@ def read_points(reader: PointsReader, layout: FileLayout) -> Iterator[dict[str, 
         for chunk in reader.chunks(POINTS_PER_READ):
             spool.write(np.ascontiguousarray(chunk.values, dtype=np.float64).tobytes())
             rows, columns = rows + len(chunk.values), chunk.values.shape[1]
+            if rows > MAX_CHECK_POINTS:  # endless input (`yes 1,2 |`) must not fill the disk before any verdict
+                raise UsageError(
+                    f"{reader.name}: more than {MAX_CHECK_POINTS:,} points; check verifies each one exactly, "
+                    "so split the file or check a sample (the other commands stream any number)"
+                )
         spool.seek(0)
     except BaseException:
         spool.close()

@@ -111,6 +111,9 @@ CHECK_SPOOL_BYTES = 16 * 1024 * 1024
 """Bytes of parsed points ``check --points`` holds in memory while it reads the file through; then a temporary file."""
 CHECK_POINTS_PER_READ = 4096
 """Rows of a points file ``check --points`` parses at a time, and reads back from the spool at a time."""
+MAX_CHECK_POINTS = 100_000
+"""Points ``check --points`` reads (it reads them all before the first verdict): each is checked exactly, at
+about a hundred points a second, so more is a mistake such as endless input, which would otherwise fill the disk."""
 
 # --- derivatives ---
 

@@ -180,3 +180,17 @@ def test_read_points_spools_past_memory_and_keeps_the_order(monkeypatch: pytest.
     assert [(p["a"].tolist(), float(p["b"]), p["c"]) for p in points] == [
         ([3.0 * i, 2.0 * i], float(i), "fixed") for i in range(10)
     ]
+
+
+def test_endless_points_are_refused_before_any_verdict(jacli: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``yes 1,2 | jacli check … --points -`` must end: every point is read before the first verdict."""
+    monkeypatch.setattr(checking, "MAX_CHECK_POINTS", 5)
+    monkeypatch.setattr(checking, "POINTS_PER_READ", 2)
+    out = jacli("check", "x*y", "--points", "-", input="1,2\n" * 6)
+    assert_usage_error(out)
+    assert out.stdout == ""
+    assert out.stderr == (
+        "jacli: error: <stdin>: more than 5 points; check verifies each one exactly, "
+        "so split the file or check a sample (the other commands stream any number)\n"
+    )
+    assert jacli("check", "x*y", "--points", "-", input="1,2\n" * 5).exit_code == 0
