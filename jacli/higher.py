@@ -158,18 +158,6 @@ def _sorted_indices(n: int, k: int) -> list[tuple[int, ...]]:
     return list(itertools.combinations_with_replacement(range(n), k))
 
 
-def exact_terms(cells: Sequence[Any]) -> list[Any]:
-    """``--exact`` cells (text) back to SymPy numbers, for exact coefficients."""
-    names = {"e": sympy.E, "pi": sympy.pi, "I": sympy.I, "oo": sympy.oo}
-
-    def read(cell: Any) -> Any:
-        if isinstance(cell, list):
-            return [read(c) for c in cell]
-        return sympy.sympify(cell, locals=names)
-
-    return [read(c) for c in cells]
-
-
 def _nest(flat: Sequence[Any], shape: Sequence[int]) -> Any:
     if not shape:
         return flat[0]
@@ -210,9 +198,9 @@ def present_taylor(fields: dict[str, Any], order: int) -> dict[str, Any]:
         size = m * n**k
         terms.append(_nest(flat[start : start + size], (m,) + (n,) * k))
         start += size
-    exact_point = fields.pop("exact_point", None)
-    coefficients = exact_terms(fields["exact"]) if fields.get("exact") is not None else terms
-    center = exact_point if exact_point is not None and fields.get("exact") is not None else _center(fields)
+    exact_point, exact_values = fields.pop("exact_point", None), fields.pop("exact_values", None)
+    coefficients = exact_values if exact_values is not None else terms  # exact: the SymPy values, never re-read text
+    center = exact_point if exact_values is not None else _center(fields)
     polynomials = [
         polynomial_text([coefficients[k][i] for k in range(order + 1)], fields["inputs"], center) for i in range(m)
     ]

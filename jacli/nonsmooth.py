@@ -174,4 +174,4 @@ def _gap_closes(right: Sequence[sympy.Expr], left: Sequence[sympy.Expr], noise: 
 
 def _outputs_at(program: language.Program, point: dict[sympy.Symbol, sympy.Expr]) -> list[sympy.Expr]:
     values = _numeric_values(program.bindings, point)
-    return [sympy.sympify(_at(out, values)) for out in program.outputs]
+    return [_at(out, values) for out in program.outputs]

@@ -30,8 +30,11 @@ def used_bindings(program: language.Program, exprs: Any) -> tuple[tuple[str, str
     return tuple((b.symbol.name, sympy.sstr(b.value)) for b in program.bindings if b.symbol in used)
 
 
-def exact_cells(exprs: Any, bindings: Any, point: dict[sympy.Symbol, sympy.Expr]) -> tuple[Any, tuple[str, ...]]:
-    """``--exact`` cells and notes; in what is left of the command's time budget, else skipped (None)."""
+def exact_result(exprs: Any, bindings: Any, point: dict[sympy.Symbol, sympy.Expr]) -> tuple[Any, Any, tuple[str, ...]]:
+    """``--exact``: the exact values and their text cells (both shaped like ``exprs``) and notes.
+
+    In what is left of the command's time budget; past it both are None and a note says so.
+    """
     budget = _BUDGET.get() or symbolic.Budget()
     flat = flatten_exprs(exprs)
     decided: list[str] = []
@@ -40,8 +43,8 @@ def exact_cells(exprs: Any, bindings: Any, point: dict[sympy.Symbol, sympy.Expr]
             values = symbolic.evaluate_exact(flat, bindings, point, decided)
             cells = unflatten([symbolic.exact_text(e) for e in values], exprs)
     except symbolic.SymbolicTooLarge as err:
-        return None, (f"--exact skipped: {err}; the numbers are complete",)
-    return cells, (symbolic.non_real_note(decided),) if decided else ()
+        return None, None, (f"--exact skipped: {err}; the numbers are complete",)
+    return unflatten(list(values), exprs), cells, (symbolic.non_real_note(decided),) if decided else ()
 
 
 def flatten_exprs(exprs: Any) -> list[sympy.Expr]:

@@ -266,3 +266,29 @@ def test_the_function_table_imports_no_sympy(module: str) -> None:
     standard library; a row's SymPy views are imported when first used (see also tests/test_startup.py)."""
     outside = {name for name in _module_level_imports(module) if name.split(".")[0] not in sys.stdlib_module_names}
     assert outside <= {"__future__", "jacli.reference"}, outside
+
+
+# Calls that evaluate text. SymEngine's ``sympify`` converts a SymPy object (never text) to SymEngine.
+_TEXT_EVALUATORS = {"eval", "exec", "compile", "sympify", "parse_expr", "S"}  # called by name (builtins, imports)
+_TEXT_EVALUATOR_METHODS = {"sympify", "parse_expr", "S"}  # sympy.sympify(...), sympy.S(...)
+_ALLOWED_EVALUATOR_CALLS = {("symbolic.py", "engine.sympify")}
+
+
+def _evaluator_calls(path: Path) -> Iterator[str]:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            by_name = isinstance(func, ast.Name) and func.id in _TEXT_EVALUATORS
+            if by_name or (isinstance(func, ast.Attribute) and func.attr in _TEXT_EVALUATOR_METHODS):
+                yield ast.unparse(func)
+
+
+def test_no_module_evaluates_text() -> None:
+    """User text is data (SPEC): no eval, exec, compile, sympify, parse_expr or S(...) anywhere in jacli/."""
+    found = {
+        (path.name, call)
+        for path in PACKAGE.rglob("*.py")
+        for call in _evaluator_calls(path)
+        if (path.name, call) not in _ALLOWED_EVALUATOR_CALLS
+    }
+    assert found == set()
