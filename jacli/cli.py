@@ -20,7 +20,7 @@ from jacli import terminal, typer_compat
 from jacli.errors import UsageError
 from jacli.quantities import QUANTITIES, Quantity
 from jacli.server_commands import server_app
-from jacli.terminal import OUT_OF_MEMORY, STDIN_CHUNK, color_wanted, out_of_memory, read_expression
+from jacli.terminal import color_wanted, read_expression
 from jacli.typer_compat import click, typer
 
 if TYPE_CHECKING:
@@ -28,20 +28,7 @@ if TYPE_CHECKING:
 
     from jacli.results import Result
 
-# Also re-exported for the command bodies and tests: what moved to jacli.terminal keeps its old name here.
-__all__ = [
-    "OUT_OF_MEMORY",
-    "STDIN_CHUNK",
-    "app",
-    "click_command",
-    "color_wanted",
-    "out_of_memory",
-    "program",
-    "read_expression",
-    "run",
-    "stdout_console",
-    "warn",
-]
+__all__ = ["app", "click_command", "program", "run", "stdout_console"]
 
 
 class OutputFormat(str, enum.Enum):
@@ -167,9 +154,6 @@ def _main(
 # ---------------------------------------------------------------------------
 # What command bodies report: thin names over jacli.terminal's one diagnostics path.
 # ---------------------------------------------------------------------------
-
-_error = terminal.error
-warn = terminal.warn
 
 
 def _print_tables(results: Sequence[Any], render_one: Callable[..., None], digits: int) -> None:
@@ -299,7 +283,7 @@ def _run_points(
     finally:
         evaluation.chunks.close()  # stops reading (table output stops early) and closes the file
     if evaluation.symbolic_note:
-        warn(evaluation.symbolic_note)
+        terminal.warn(evaluation.symbolic_note)
     if summary.nonfinite:
         terminal.nonfinite(summary.first_nonfinite, count=summary.nonfinite, total=summary.points)
 
@@ -324,7 +308,7 @@ def _emit_each(evaluation: Any, output: OutputFormat, digits: int) -> None:
     finally:
         evaluation.chunks.close()
     if evaluation.symbolic_note:
-        warn(evaluation.symbolic_note)
+        terminal.warn(evaluation.symbolic_note)
 
 
 def _api() -> Any:

@@ -219,7 +219,7 @@ def test_stdin_is_read_in_bounded_chunks(monkeypatch: pytest.MonkeyPatch, capsys
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(Endless())))
     assert cli.run(["gradient", "-"]) == ExitCode.USAGE
     assert "more than 1,000 characters long" in capsys.readouterr().err
-    assert Endless.served < 4 * 1000 + 2 + 2 * cli.STDIN_CHUNK
+    assert Endless.served < 4 * 1000 + 2 + 2 * terminal.STDIN_CHUNK
 
 
 @pytest.mark.parametrize(
@@ -304,7 +304,7 @@ def test_out_of_memory_is_exit_2(jacli: Invoke, monkeypatch: pytest.MonkeyPatch,
         monkeypatch.setattr("jacli.render.json.render_json", refuse)
     out = jacli("gradient", "x*y", "--at", "1,2", "--format", "json")
     assert out.exit_code == ExitCode.USAGE and out.stdout == ""
-    assert out.stderr == f"jacli: error: {cli.OUT_OF_MEMORY}\n"
+    assert out.stderr == f"jacli: error: {terminal.OUT_OF_MEMORY}\n"
 
 
 def test_other_runtime_errors_are_bugs_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
