@@ -205,7 +205,7 @@ def _one_point_result(
     plan: Plan, prob: Problem, value: Tensor, numeric: Tensor, exprs: Any, *, exact: bool, facts: Any = None
 ) -> Result:
     """The numbers, the value f(x) and (when asked) the symbolic form and its exact value, as a :class:`Result`."""
-    display, symbolic_cells, exact_cells, exact_values = None, None, None, None
+    display, symbolic_cells, exact_cells, exact_values, exact_point = None, None, None, None, {}
     notes: tuple[str, ...] = ()
     if isinstance(exprs, symbolic_result.Skipped):  # the numbers still come out
         notes = (f"symbolic form skipped: {exprs.reason}" + ("; so is --exact" if exact else ""),)
@@ -219,8 +219,9 @@ def _one_point_result(
             operations=operations,
         )
         if exact:
+            exact_point = prob.exact_point()
             exact_values, exact_cells, exact_notes = symbolic_result.exact_result(
-                exprs, prob.program.bindings, prob.exact_point()
+                exprs, prob.program.bindings, exact_point
             )
             notes += exact_notes
     elif exact:
@@ -248,8 +249,8 @@ def _one_point_result(
         symbolic_exprs=exprs,
     )
     if plan.quantity.present is not None:  # with --exact, it may use the exact values (then it drops the keys)
-        exact_point = [prob.exact_point()[s] for s in prob.input_symbols] if exact_values is not None else None
-        fields = plan.quantity.present({**fields, "exact_point": exact_point, "exact_values": exact_values})
+        center = [exact_point[s] for s in prob.input_symbols] if exact_values is not None else None
+        fields = plan.quantity.present({**fields, "exact_point": center, "exact_values": exact_values})
     return DisplayedResult(**fields)
 
 
