@@ -327,7 +327,7 @@ def check(
     ``richardson``); ``rtol``/``atol`` the tolerance (None: 1e-7/1e-9 in float64,
     1e-3/1e-5 in float32); ``mode`` of autodiff (``auto``, ``forward``, ``reverse``).
 
-    Returns a :class:`~jacli.results.CheckResult`: the three (m, n) matrices
+    Returns a :class:`~jacli.results.CheckResult` (shown in Jupyter as HTML or LaTeX): the three (m, n) matrices
     ``autodiff``, ``exact``, ``finite_difference``, their errors, and ``ok``, which is
     False when autodiff and the exact derivative disagree beyond ``atol + rtol·|exact|``,
     when the function is not differentiable at the point (a kink, a tie, a jump of any
@@ -347,11 +347,13 @@ def check(
     ('f', '∂f/∂x')
     """
     from jacli import checking  # noqa: PLC0415
+    from jacli.display import displayed  # noqa: PLC0415
 
     budget = symbolic.Budget()  # parsing and compiling count against it too
     h, rtol, atol = _check_options(mode, h, rtol, atol)
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
-    return checking.run_check(prob, budget, h=h, richardson=richardson, rtol=rtol, atol=atol, mode=mode, dtype=dtype)
+    result = checking.run_check(prob, budget, h=h, richardson=richardson, rtol=rtol, atol=atol, mode=mode, dtype=dtype)
+    return displayed(result)
 
 
 def _check_options(mode: Any, h: Any, rtol: Any, atol: Any) -> tuple[float | None, float | None, float | None]:
@@ -439,8 +441,8 @@ def graph(
     ``mode="forward"``: also tangents ∂node/∂x along ``v`` over the n inputs, or along
     the input named ``input`` (default: the first input).
 
-    Returns a :class:`~jacli.results.GraphResult`: ``nodes`` in topological order (each
-    with ``op``, ``label``, ``definition``, ``value``, ``adjoint``, ``tangent``) and
+    Returns a :class:`~jacli.results.GraphResult` (shown in Jupyter as HTML or LaTeX): ``nodes`` in
+    topological order (each with ``op``, ``label``, ``definition``, ``value``, ``adjoint``, ``tangent``) and
     ``edges`` (operand -> operation, with the local partial), plus the seed ``v`` used.
 
     >>> g = graph("(a+b)*(b+1)", at="a=2, b=1")
@@ -448,6 +450,7 @@ def graph(
     [('a', 2.0, 2.0), ('b', 1.0, 5.0), ('c', 3.0, 2.0), ('d', 2.0, 3.0), ('e', 6.0, 1.0)]
     """
     from jacli import graphs  # noqa: PLC0415
+    from jacli.display import displayed  # noqa: PLC0415
 
     if not one_of(mode, ("reverse", "forward")):
         raise UsageError(f"graph --mode must be reverse or forward, not {short(mode)}")
@@ -461,7 +464,7 @@ def graph(
         seed = [language.constant_value(w) for w in parse_vector(v, len(over), over, what)]
     elif input is not None and not one_of(input, labels):
         raise UsageError(f"--input {short(input)} is not an input (inputs: {', '.join(labels)})")
-    return graphs.run_graph(prob, parse(expr), seed, mode=mode, input=input)
+    return displayed(graphs.run_graph(prob, parse(expr), seed, mode=mode, input=input))
 
 
 def torch_program(

@@ -82,6 +82,10 @@ PointsOpt = Annotated[
     ),
 ]
 ChunkOpt = Annotated[int | None, typer.Option("--chunk-size", min=1, help="Points per vectorised chunk (--points).")]
+PlotOpt = Annotated[
+    str | None,
+    typer.Option("--plot", metavar="FILE", help="Also draw the result to FILE.png or FILE.svg (needs jacli[plot])."),
+]
 
 
 def _version(value: bool) -> None:
@@ -195,7 +199,7 @@ def _emit(results: list[Result], output: OutputFormat, digits: int) -> None:
 
 def _run(
     quantity: Quantity, expr: str, at: list[str] | None, output: OutputFormat, digits: int, *,
-    points: str | None, chunk_size: int | None, **options: Any,
+    points: str | None, chunk_size: int | None, plot: str | None = None, **options: Any,
 ) -> None:  # fmt: skip
     """The quantity at each ``--at``, or vectorised and streamed (``--points``; several ``--at`` as json/csv)."""
     text = read_expression(expr)
@@ -205,6 +209,8 @@ def _run(
     results = _at_each_point(
         text, at, options.get("wrt"), lambda point: _api().evaluate_at(quantity, text, point, **options)
     )
+    if plot is not None:  # drawn before the output, so a failed picture loses no output already shown
+        _draw(results[0], plot)
     _emit(results, output, digits)
 
 
@@ -346,7 +352,7 @@ def _quantity_command(quantity: Quantity) -> None:
     declared += [
         ("output", FormatOpt, OutputFormat.table), ("symbolic", SymbolicOpt, True), ("exact", ExactOpt, False),
         ("dtype", DtypeOpt, Dtype.float64), ("device", DeviceOpt, Device.cpu), ("digits", DigitsOpt, 6),
-        ("show_torch", ShowTorchOpt, False),
+        ("show_torch", ShowTorchOpt, False), ("plot", PlotOpt, None),
     ]  # fmt: skip
 
     def command(**given: Any) -> None:
@@ -366,13 +372,37 @@ def _run_quantity(
     quantity: Quantity, *, expr: str, at: list[str] | None, points: str | None, chunk_size: int | None,
     wrt: str | None, output: OutputFormat, symbolic: bool, exact: bool, dtype: Dtype, device: Device,
     digits: int, show_torch: bool, v: str = "ones", mode: Mode = Mode.auto, options: dict[str, Any] | None = None,
+    plot: str | None = None,
 ) -> None:  # fmt: skip
+    if plot is not None:
+        _check_plot(plot, at, points, show_torch)
     if show_torch:
         given_v = v if quantity.weights is not None else None
         return _show_torch(quantity, expr, at, output, points, given_v, wrt=wrt, mode=mode.value, dtype=dtype.value,
                            options=options)  # fmt: skip
     _run(quantity, expr, at, output, digits, points=points, chunk_size=chunk_size, v=v, wrt=wrt, mode=mode.value,
-         dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact, options=options)  # fmt: skip
+         dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact, options=options,
+         plot=plot)  # fmt: skip
+
+
+def _check_plot(path: str, at: list[str] | None, points: str | None, show_torch: bool) -> None:
+    """``--plot`` draws one point's result: refused before any work with several points or --show-torch."""
+    from jacli import plot  # noqa: PLC0415
+
+    plot.picture_format(path)
+    if points is not None or (at and len(at) > 1):
+        raise UsageError("--plot draws one point; give one --at")
+    if not at:
+        raise UsageError("--plot draws the numbers at a point; give --at")
+    if show_torch:
+        raise UsageError("--plot draws the result and --show-torch prints a program instead of it; drop one")
+    plot.matplotlib_figure()
+
+
+def _draw(result: Result, path: str) -> None:
+    from jacli import plot  # noqa: PLC0415
+
+    plot.save(result, path, plot.contour_surface(result))
 
 
 for _quantity in QUANTITIES.values():
@@ -503,6 +533,10 @@ def graph(
     output: Annotated[GraphFormat, typer.Option("--format", "-f", help="Output format.")] = GraphFormat.table,
     dtype: DtypeOpt = Dtype.float64,
     digits: DigitsOpt = 6,
+    plot: Annotated[
+        str | None,
+        typer.Option("--plot", metavar="FILE", help="Also draw the graph to FILE.png or FILE.svg (Graphviz)."),
+    ] = None,
 ) -> None:
     """The computation graph at a point: each node's operation, value and adjoint; local partials on the edges.
 
@@ -515,6 +549,8 @@ def graph(
     )  # fmt: skip
     from jacli.render.graph import write_graph  # noqa: PLC0415
 
+    if plot is not None:
+        _plot_graph(results, plot)
     console = stdout_console() if output is GraphFormat.table else None
     for index, result in enumerate(results):
         write_graph(result, output.value, sys.stdout, console=console, digits=digits, first=index == 0)
@@ -522,6 +558,15 @@ def graph(
         outputs = [n for n in result.nodes if n.output]
         numbers = [n.value for n in outputs] + [n.adjoint for n in result.nodes if n.op == "input"]
         _warn_nonfinite(result.point, numbers + [n.tangent for n in outputs if n.tangent is not None])
+
+
+def _plot_graph(results: list[Any], path: str) -> None:
+    from jacli import plot  # noqa: PLC0415
+    from jacli.render.graph import render_graph_dot  # noqa: PLC0415
+
+    if len(results) > 1:
+        raise UsageError("--plot draws one point; give one --at")
+    plot.save_graph(render_graph_dot(results[0]), path)
 
 
 def _leaves(nested: Any) -> list[float]:

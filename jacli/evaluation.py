@@ -255,15 +255,20 @@ def _one_point_result(
 
 
 class DisplayedResult(Result):
-    """A :class:`Result` that Jupyter shows as LaTeX: the symbolic result (when present) and the numbers.
+    """A :class:`Result` that Jupyter shows: as HTML (the terminal's tables) or LaTeX (symbolic and numbers).
 
-    The hook lives here, not on :class:`Result`: results.py imports no renderer.
+    The hooks live here, not on :class:`Result`: results.py imports no renderer.
     """
 
     def _repr_latex_(self) -> str:
         from jacli.render.latex import render_latex  # noqa: PLC0415 - on display only
 
         return "$$" + render_latex(self, document=False) + "$$"
+
+    def _repr_html_(self) -> str:
+        from jacli.render.notebook import html_of  # noqa: PLC0415 - on display only
+
+        return html_of(self)
 
 
 # ---------------------------------------------------------------------------
