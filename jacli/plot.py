@@ -112,7 +112,8 @@ def _heatmap(fig: Any, ax: Any, title: str, matrix: Any, rows: list[str], column
     height, width = matrix.shape
     if max(height, width) > SPARSITY_ABOVE:
         nonzero = np.count_nonzero(matrix)
-        ax.spy(matrix, markersize=max(0.5, 300 / max(height, width)), aspect="auto")
+        ax.spy(matrix, markersize=max(0.5, 300 / max(height, width)), aspect="equal" if height == width else "auto")
+        ax.xaxis.set_ticks_position("bottom")  # spy puts them on top, under the title
         ax.set_title(f"{title}: sparsity, {nonzero:,} of {matrix.size:,} nonzero", fontsize=10)
         ax.set_xlabel(f"{len(columns)} columns")
         ax.set_ylabel(f"{len(rows)} rows")
