@@ -155,6 +155,13 @@ MAX_TERMINAL_LINES = 100_000
 STDIN_CHUNK = 1 << 16
 """Bytes read from stdin at a time, so endless input (``< /dev/zero``) stops at the length limit."""
 
+# --- pictures (--plot) ---
+
+MAX_PLOT_PANELS = 12
+"""Heatmaps one picture draws, one per output of a vector Hessian; more outputs are refused."""
+GRAPHVIZ_TIMEOUT = 60.0
+"""Seconds Graphviz's ``dot`` may take to lay out a computation graph (``graph --plot``)."""
+
 # --- server ---
 
 DEFAULT_IDLE_TIMEOUT = 15 * 60

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from jacli.errors import UsageError
+from jacli.limits import GRAPHVIZ_TIMEOUT
+from jacli.limits import MAX_PLOT_PANELS as MAX_PANELS
 from jacli.results import Result, flatten
 
 PICTURE_TYPES = {".png": "png", ".svg": "svg"}
@@ -24,8 +26,6 @@ SPARSITY_ABOVE = 50
 """Beyond this many rows or columns a heatmap shows the sparsity pattern instead of colours."""
 ANNOTATE_UP_TO = 8
 """Heatmaps at most this many cells wide and tall print each number in its cell."""
-MAX_PANELS = 12
-"""A vector Hessian draws one heatmap per output, at most this many."""
 GRID = 81
 """Contour plots evaluate f on GRID × GRID points around the point."""
 
@@ -188,10 +188,6 @@ def contour_surface(result: Result) -> Surface | None:
     return grid_x.cpu().numpy(), grid_y.cpu().numpy(), values, (gx, gy)
 
 
-DOT_TIMEOUT = 60.0
-"""Seconds Graphviz's ``dot`` may take to lay out a computation graph."""
-
-
 def save_graph(dot_text: str, path: str) -> None:
     """Draw a computation graph (DOT text) to ``path`` (.png or .svg) with Graphviz's ``dot``."""
     import shutil  # noqa: PLC0415
@@ -206,11 +202,11 @@ def save_graph(dot_text: str, path: str) -> None:
         )
     try:
         done = subprocess.run(  # a fixed program; the DOT text on stdin
-            [dot, f"-T{kind}", "-o", path], input=dot_text.encode(), capture_output=True, timeout=DOT_TIMEOUT,
+            [dot, f"-T{kind}", "-o", path], input=dot_text.encode(), capture_output=True, timeout=GRAPHVIZ_TIMEOUT,
             check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
-        raise UsageError(f"dot took longer than {DOT_TIMEOUT:g} s to draw the graph; try --format dot") from None
+        raise UsageError(f"dot took longer than {GRAPHVIZ_TIMEOUT:g} s to draw the graph; try --format dot") from None
     if done.returncode != 0:
         reason = done.stderr.decode(errors="replace").strip().splitlines()
         raise UsageError(f"dot could not write {path}: {reason[-1] if reason else f'exit {done.returncode}'}")
