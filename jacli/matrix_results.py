@@ -1,0 +1,257 @@
+"""The matrix form of each quantity, checked against the elementwise numbers before it is shown.
+
+:func:`matrix_form` is the seam: ``(quantity, parsed program, wrt, shapes, v, point) ->
+MatrixForm | None``; shapes may have named dimensions (``("n", "n")``) and then there is no
+point. :func:`attach` puts the form on a one-point :class:`~jacli.results.Result`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from jacli import matrix_expr as mx
+from jacli.errors import JacliError
+from jacli.matrix_expr import Node
+from jacli.matrix_form import QUANTITIES, MatrixForm, Unsupported, backward, build, coefficient, forward
+
+RTOL, ATOL = 1e-7, 1e-9
+"""How closely the matrix form's numbers must match the elementwise result."""
+
+
+def _direction_name(taken: set[str], base: str) -> str:
+    name = base
+    while name in taken:
+        name += "_"
+    return name
+
+
+def _weights(v: Any, shape: mx.Shape, name: str) -> Node:
+    """``--v``: ``ones`` when every weight is 1, else the array ``v`` shaped like the output (or input)."""
+    if isinstance(v, str) and v.strip() == "ones":
+        return mx.ones(shape)
+    if v is not None and not isinstance(v, str) and all(float(w) == 1.0 for w in v):
+        return mx.ones(shape)
+    return mx.var(name, shape)
+
+
+def _single(wrt: Sequence[str], quantity: str) -> str:
+    if len(wrt) != 1:
+        raise Unsupported(f"the matrix form of {quantity} is for one variable")
+    return wrt[0]
+
+
+def derive(quantity: str, f: Node, wrt: Sequence[str], variables: Mapping[str, Node], v: Any) -> Node | dict[str, Node]:
+    """The quantity in matrix notation: a node, or for vjp (and a gradient over several variables) a dict."""
+    wrt = tuple(wrt)
+    taken = set(variables)
+    if quantity in ("gradient", "vjp"):
+        seed = mx.ONE if quantity == "gradient" else _weights(v, f.shape, _direction_name(taken, "v"))
+        if quantity == "gradient" and not f.scalar:
+            raise Unsupported("the gradient of an array")
+        found = backward(f, seed, wrt)
+        found = {k: g if g is not None else mx.zero(variables[k].shape) for k, g in found.items()}
+        return found[wrt[0]] if quantity == "gradient" and len(wrt) == 1 else found
+    x = variables[_single(wrt, quantity)]
+    if len(f.shape) == 2 and f.shape[1] != 1:
+        raise Unsupported("a matrix-valued expression has a Jacobian of four axes")
+    if quantity == "jvp":
+        return forward(f, {x.data: _weights(v, x.shape, _direction_name(taken, "v"))})
+    if quantity in ("hessian", "hvp"):
+        if not f.scalar:
+            raise Unsupported(f"the matrix form of {quantity} is for a scalar expression")
+        f = backward(f, mx.ONE, (x.data,))[x.data] or mx.zero(x.shape)
+        if quantity == "hvp":
+            return forward(f, {x.data: _weights(v, x.shape, _direction_name(taken, "v"))})
+    if x.scalar:
+        return forward(f, {x.data: mx.ONE})
+    if len(x.shape) == 2 and x.shape[1] != 1:
+        raise Unsupported(f"the {quantity} with respect to a matrix has four axes")
+    d = mx.var(_direction_name(taken, "dx"), x.shape)
+    return coefficient(forward(f, {x.data: d}), d)
+
+
+# ---------------------------------------------------------------------------
+# Trust: the numbers of the form against the elementwise result.
+# ---------------------------------------------------------------------------
+
+
+def _array(value: Any, shape: mx.Shape) -> np.ndarray:
+    a = np.asarray(value, dtype=float)
+    return a.reshape(-1, 1) if a.ndim == 1 else a
+
+
+def _sizes(shapes: Mapping[str, tuple[Any, ...]]) -> dict[str, int]:
+    """A size for each named dimension: 2, 3, 4, … in order of appearance (distinct, so mix-ups show)."""
+    dims: dict[str, int] = {}
+    for shape in shapes.values():
+        for d in shape:
+            if isinstance(d, str) and d not in dims:
+                dims[d] = 2 + len(dims)
+    return dims
+
+
+def random_point(shapes: Mapping[str, tuple[Any, ...]], dims: Mapping[str, int], seed: int = 0) -> dict[str, Any]:
+    """Values for the check without a point: entries in [0.5, 1.5]; square matrices well conditioned, det > 0."""
+    rng = np.random.default_rng(seed)
+    point = {}
+    for name, shape in shapes.items():
+        sizes = tuple(dims[d] if isinstance(d, str) else int(d) for d in shape)
+        value = rng.uniform(0.5, 1.5, size=sizes)
+        if len(sizes) == 2 and sizes[0] == sizes[1]:
+            value = value + sizes[0] * np.eye(sizes[0])
+        point[name] = value.tolist() if sizes else float(value)
+    return point
+
+
+def _numbers(form: Node | dict[str, Node], wrt: Sequence[str], values: dict[str, Any], dims: dict[str, int]) -> Any:
+    parts = [form[k] for k in wrt] if isinstance(form, dict) else [form]
+    return np.concatenate([np.ravel(mx.evaluate(p, values, dims)) for p in parts])
+
+
+def _values(
+    point: Mapping[str, Any],
+    variables: Mapping[str, Node],
+    v: Any,
+    wrt: Sequence[str],
+    quantity: str,
+    out: Node,
+    dims: dict[str, int],
+) -> dict[str, Any]:
+    values = {name: _array(point[name], node.shape) for name, node in variables.items()}
+    if v is not None and not isinstance(v, str):
+        name = _direction_name(set(variables), "v")
+        flat = np.asarray(v, dtype=float)
+        if quantity == "vjp":
+            values[name] = flat.reshape(np.shape(mx.evaluate(out, values, dims)) or ())
+        else:
+            values[name] = flat.reshape(values[wrt[0]].shape)
+    return values
+
+
+def matrix_form_with_notes(
+    quantity: str,
+    parsed: Any,
+    wrt: Sequence[str],
+    shapes: Mapping[str, tuple[Any, ...]],
+    v: Any = "ones",
+    point: Mapping[str, Any] | None = None,
+    expected: Any = None,
+    eps: float = 2.0**-52,
+) -> tuple[MatrixForm | None, tuple[str, ...]]:
+    """:func:`matrix_form`, and the note that says why a form found was left out.
+
+    ``eps``: the machine epsilon of the numbers in ``expected`` (float32's is looser).
+    """
+    if quantity not in QUANTITIES or not shapes or all(len(s) == 0 for s in shapes.values()):
+        return None, ()
+    try:
+        variables = {name: mx.var(name, _shape_of(shape)) for name, shape in shapes.items()}
+        f = build(parsed, dict(shapes))
+        form = derive(quantity, f, wrt, variables, v)
+    except (Unsupported, KeyError, IndexError, ValueError, ZeroDivisionError, RecursionError):
+        return None, ()
+    if point is None:
+        dims = _sizes(shapes)
+        point = random_point(shapes, dims)
+        if not (isinstance(v, str) and v.strip() == "ones"):
+            v = np.random.default_rng(1).uniform(0.5, 1.5, size=_weight_count(quantity, f, wrt, shapes, dims)).tolist()
+        try:
+            expected = _elementwise(quantity, parsed.text, point, v, wrt)
+        except JacliError:  # no elementwise result to check against: no form
+            return None, ()
+    else:
+        dims = _dims_of(shapes, point)
+    try:
+        with np.errstate(all="ignore"):
+            got = _numbers(form, wrt, _values(point, variables, v, wrt, quantity, f, dims), dims)
+        want = np.ravel(np.asarray(expected, dtype=float))
+        rtol = max(RTOL, 1000 * eps)
+        agrees = got.shape == want.shape and bool(np.allclose(got, want, rtol=rtol, atol=rtol, equal_nan=True))
+    except (ValueError, KeyError, np.linalg.LinAlgError, TypeError):
+        agrees = False
+    if not agrees:
+        return None, ("matrix form left out: its numbers do not match the elementwise result",)
+    return _forms(form), ()
+
+
+def _dims_of(shapes: Mapping[str, tuple[Any, ...]], point: Mapping[str, Any]) -> dict[str, int]:
+    """The named dimensions' sizes, read from the point's arrays."""
+    dims: dict[str, int] = {}
+    for name, shape in shapes.items():
+        for d, size in zip(shape, np.shape(point[name]), strict=False):
+            if isinstance(d, str):
+                dims[d] = int(size)
+    return dims
+
+
+def _shape_of(shape: tuple[Any, ...]) -> mx.Shape:
+    from jacli.matrix_form import _shape_of as shape_of  # noqa: PLC0415
+
+    return shape_of(shape)
+
+
+def _weight_count(quantity: str, f: Node, wrt: Sequence[str], shapes: Mapping[str, Any], dims: dict[str, int]) -> int:
+    def size(shape: Sequence[Any]) -> int:
+        return int(np.prod([dims[d] if isinstance(d, str) else int(d) for d in shape]))
+
+    if quantity == "vjp":
+        return size(f.shape) if f.shape else 1
+    return sum(size(shapes[name]) for name in wrt)
+
+
+def _elementwise(quantity: str, text: str, point: dict[str, Any], v: Any, wrt: Sequence[str]) -> Any:
+    from jacli.evaluation import evaluate_at  # noqa: PLC0415 - the one numeric path
+
+    return evaluate_at(quantity, text, point, v=v, wrt=list(wrt), symbolic_form=False).result
+
+
+def _forms(form: Node | dict[str, Node]) -> MatrixForm:
+    if isinstance(form, dict):
+        return MatrixForm(
+            {k: mx.to_text(n) for k, n in form.items()},
+            {k: mx.to_text(n, mx.UNICODE) for k, n in form.items()},
+            {k: mx.to_text(n, mx.LATEX) for k, n in form.items()},
+            form,
+        )
+    return MatrixForm(mx.to_text(form), mx.to_text(form, mx.UNICODE), mx.to_text(form, mx.LATEX), form)
+
+
+def matrix_form(
+    quantity: str,
+    parsed: Any,
+    wrt: Sequence[str],
+    shapes: Mapping[str, tuple[Any, ...]],
+    v: Any = "ones",
+    point: Mapping[str, Any] | None = None,
+    expected: Any = None,
+) -> MatrixForm | None:
+    """The result of ``quantity`` in matrix notation, checked numerically, or None.
+
+    ``shapes``: each variable's shape, dimensions ints or names; ``v``: ``"ones"``, the
+    weights (floats) or None for a symbolic ``v``; ``point``: name -> value, or None for
+    random values; ``expected``: the elementwise result at ``point`` (computed when None).
+    """
+    if point is not None and expected is None:
+        expected = _elementwise(quantity, parsed.text, dict(point), v, wrt)
+    return matrix_form_with_notes(quantity, parsed, wrt, shapes, v, point, expected)[0]
+
+
+def torch_eps(tensor: Any) -> float:
+    """The machine epsilon of ``tensor``'s dtype (float64's when there is no tensor)."""
+    import torch
+
+    dtype = getattr(tensor, "dtype", torch.float64)
+    return torch.finfo(dtype).eps if dtype.is_floating_point else 2.0**-52
+
+
+def attach(result: Any, quantity: str, parsed: Any, wrt: Sequence[str], shapes: Mapping[str, Any], v: Any) -> Any:
+    """``result`` with its matrix form (and a note when one was left out)."""
+    eps = float(torch_eps(result.tensor))
+    form, notes = matrix_form_with_notes(quantity, parsed, wrt, shapes, v, result.point, result.result, eps)
+    if form is None and not notes:
+        return result
+    return dataclasses.replace(result, symbolic_matrix=None if form is None else form, notes=result.notes + notes)
