@@ -137,6 +137,10 @@ def add(*terms: Node) -> Node:
         return zero(shape)
     if len(items) == 1:
         return items[0]
+    sizes = {abs(split_coefficient(t)[0]) for t in items}
+    if len(sizes) == 1 and 1 not in sizes:  # 2*x - 2*b -> 2*(x - b)
+        (k,) = sizes
+        return scale(num(k), add(*(scale(num(1 / k if isinstance(k, float) else Fraction(1) / k), t) for t in items)))
     factored = _factor(items)
     if factored is not None:
         return factored
@@ -364,8 +368,8 @@ def _print(node: Node, style: Style) -> str:
         return style.eye.format(node.shape[0])
     if op == "zero":
         return "0"
-    if op == "add":
-        text = _print(node.args[0], style)
+    if op == "add":  # a term of ones is written 1 (broadcast): 1 - s
+        text = "1" if node.args[0].op == "ones" else _print(node.args[0], style)
         for term in node.args[1:]:
             k, rest = split_coefficient(term)
             if k < 0:
@@ -390,6 +394,8 @@ def _print(node: Node, style: Style) -> str:
     if op == "had":
         a, b = node.args
         return f"{_wrap(a, style, 2)}{style.hadamard}{_wrap(b, style, 3)}"
+    if op == "pow" and node.data == -1 and style is not LATEX:
+        return "1/" + _wrap(node.args[0], style, 5)
     if op == "pow":
         return style.power.format(_wrap(node.args[0], style, 5), _number(node.data, style))
     if op == "T":

@@ -32,6 +32,10 @@ class Unsupported(Exception):
     """No matrix form: the expression uses something the rules do not cover."""
 
 
+class TooLarge(Unsupported):
+    """No matrix form tried: the expression is over :data:`jacli.limits.MATRIX_FORM_MAX_NODES` (a note says so)."""
+
+
 @dataclass(frozen=True)
 class MatrixForm:
     """The result in matrix notation: ``text`` (the language), ``unicode`` (``ᵀ``, ``·``) and ``latex``;
@@ -158,7 +162,7 @@ def build(parsed: Any, shapes: dict[str, tuple[Any, ...]]) -> Node:
     builder = _Builder(shapes)
     count = sum(1 for stmt in parsed.statements for _ in ast.walk(stmt.value))
     if count > limits.MATRIX_FORM_MAX_NODES:
-        raise Unsupported(f"the expression has {count} syntax nodes; the limit is {limits.MATRIX_FORM_MAX_NODES}")
+        raise TooLarge(f"the expression has {count} syntax nodes; the limit is {limits.MATRIX_FORM_MAX_NODES}")
     for stmt in parsed.statements[:-1]:
         builder.env[stmt.target] = builder.build(stmt.value)
     return builder.build(parsed.statements[-1].value)

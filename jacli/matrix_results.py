@@ -16,7 +16,7 @@ import numpy as np
 from jacli import matrix_expr as mx
 from jacli.errors import JacliError
 from jacli.matrix_expr import Node
-from jacli.matrix_form import QUANTITIES, MatrixForm, Unsupported, backward, build, coefficient, forward
+from jacli.matrix_form import QUANTITIES, MatrixForm, TooLarge, Unsupported, backward, build, coefficient, forward
 
 RTOL, ATOL = 1e-7, 1e-9
 """How closely the matrix form's numbers must match the elementwise result."""
@@ -152,6 +152,8 @@ def matrix_form_with_notes(
         variables = {name: mx.var(name, _shape_of(shape)) for name, shape in shapes.items()}
         f = build(parsed, dict(shapes))
         form = derive(quantity, f, wrt, variables, v)
+    except TooLarge as err:
+        return None, (f"matrix form skipped: {err}",)
     except (Unsupported, KeyError, IndexError, ValueError, ZeroDivisionError, RecursionError):
         return None, ()
     if point is None:
