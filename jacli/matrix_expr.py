@@ -315,14 +315,17 @@ class Style:
 
 
 LANGUAGE = Style(".T", "@", "*", "*", "ones", "eye({})", "{}**{}", "{}({})", {})
-UNICODE = Style("ᵀ", "·", "*", "∘", "1", "I", "{}^{}", "{}({})", {})
+UNICODE = Style("ᵀ", "·", "*", "∘", "1", "I", "{}{}", "{}({})", {})
 LATEX = Style(
     "^\\top", " ", " ", " \\odot ", "\\mathbf{1}", "I", "{}^{{{}}}", "{}\\left({}\\right)",
     {"trace": "\\operatorname{tr}", "det": "\\det", "norm": "\\lVert {} \\rVert", "log": "\\log",
      "diag": "\\operatorname{diag}",
      "exp": "\\exp", "sin": "\\sin", "cos": "\\cos", "tanh": "\\tanh", "softmax": "\\operatorname{softmax}",
-     "sum": "\\operatorname{sum}", "sqrt": "\\sqrt", "sigmoid": "\\sigma", "tan": "\\tan"},
+     "sum": "\\operatorname{sum}", "sqrt": "\\sqrt{{{}}}", "sigmoid": "\\sigma", "tan": "\\tan"},
 )  # fmt: skip
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789-/.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ·")
 
 
 def to_text(node: Node, style: Style = LANGUAGE) -> str:
@@ -397,7 +400,10 @@ def _print(node: Node, style: Style) -> str:
     if op == "pow" and node.data == -1 and style is not LATEX:
         return "1/" + _wrap(node.args[0], style, 5)
     if op == "pow":
-        return style.power.format(_wrap(node.args[0], style, 5), _number(node.data, style))
+        exponent = _number(node.data, style)
+        if style is UNICODE:
+            exponent = exponent.translate(_SUPERSCRIPTS)
+        return style.power.format(_wrap(node.args[0], style, 5), exponent)
     if op == "T":
         inner = node.args[0]
         if inner.op == "fn" and inner.data == "inv" and style is not LANGUAGE:  # X⁻ᵀ
