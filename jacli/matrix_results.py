@@ -1,14 +1,14 @@
 """The matrix form of each quantity, checked against the elementwise numbers before it is shown.
 
-:func:`matrix_form` is the seam: ``(quantity, parsed program, wrt, shapes, v, point) ->
-MatrixForm | None``; shapes may have named dimensions (``("n", "n")``) and then there is no
-point. :func:`attach` puts the form on a one-point :class:`~jacli.results.Result`.
+:func:`matrix_form_with_notes` derives and checks a form; :func:`attach` puts it on a one-point
+:class:`~jacli.results.Result`. The seam for shapes with named dimensions and no point is
+:func:`jacli.matrix_api.matrix_form` (it adds the numeric path the random check needs).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -141,10 +141,14 @@ def matrix_form_with_notes(
     point: Mapping[str, Any] | None = None,
     expected: Any = None,
     eps: float = 2.0**-52,
+    elementwise: Callable[[str, str, dict[str, Any], Any, Sequence[str]], Any] | None = None,
 ) -> tuple[MatrixForm | None, tuple[str, ...]]:
-    """:func:`matrix_form`, and the note that says why a form found was left out.
+    """The matrix form of ``quantity`` (checked), or None, and the note that says why a form found was left out.
 
-    ``eps``: the machine epsilon of the numbers in ``expected`` (float32's is looser).
+    ``expected``: the elementwise result at ``point``. Without a point the check is at random
+    values, whose elementwise result ``elementwise(quantity, text, point, v, wrt)`` computes
+    (:func:`jacli.matrix_api.matrix_form` passes the one numeric path). ``eps``: the machine
+    epsilon of the numbers (float32's is looser).
     """
     if quantity not in QUANTITIES or not shapes or all(len(s) == 0 for s in shapes.values()):
         return None, ()
@@ -161,8 +165,10 @@ def matrix_form_with_notes(
         point = random_point(shapes, dims)
         if not (isinstance(v, str) and v.strip() == "ones"):
             v = np.random.default_rng(1).uniform(0.5, 1.5, size=_weight_count(quantity, f, wrt, shapes, dims)).tolist()
+        if elementwise is None:
+            return None, ()
         try:
-            expected = _elementwise(quantity, parsed.text, point, v, wrt)
+            expected = elementwise(quantity, parsed.text, point, v, wrt)
         except JacliError:  # no elementwise result to check against: no form
             return None, ()
     else:
@@ -205,12 +211,6 @@ def _weight_count(quantity: str, f: Node, wrt: Sequence[str], shapes: Mapping[st
     return sum(size(shapes[name]) for name in wrt)
 
 
-def _elementwise(quantity: str, text: str, point: dict[str, Any], v: Any, wrt: Sequence[str]) -> Any:
-    from jacli.evaluation import evaluate_at  # noqa: PLC0415 - the one numeric path
-
-    return evaluate_at(quantity, text, point, v=v, wrt=list(wrt), symbolic_form=False).result
-
-
 def _forms(form: Node | dict[str, Node]) -> MatrixForm:
     if isinstance(form, dict):
         return MatrixForm(
@@ -220,26 +220,6 @@ def _forms(form: Node | dict[str, Node]) -> MatrixForm:
             form,
         )
     return MatrixForm(mx.to_text(form), mx.to_text(form, mx.UNICODE), mx.to_text(form, mx.LATEX), form)
-
-
-def matrix_form(
-    quantity: str,
-    parsed: Any,
-    wrt: Sequence[str],
-    shapes: Mapping[str, tuple[Any, ...]],
-    v: Any = "ones",
-    point: Mapping[str, Any] | None = None,
-    expected: Any = None,
-) -> MatrixForm | None:
-    """The result of ``quantity`` in matrix notation, checked numerically, or None.
-
-    ``shapes``: each variable's shape, dimensions ints or names; ``v``: ``"ones"``, the
-    weights (floats) or None for a symbolic ``v``; ``point``: name -> value, or None for
-    random values; ``expected``: the elementwise result at ``point`` (computed when None).
-    """
-    if point is not None and expected is None:
-        expected = _elementwise(quantity, parsed.text, dict(point), v, wrt)
-    return matrix_form_with_notes(quantity, parsed, wrt, shapes, v, point, expected)[0]
 
 
 def torch_eps(tensor: Any) -> float:

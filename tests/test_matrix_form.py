@@ -17,7 +17,7 @@ import pytest
 from conftest import Invoke
 from rich.console import Console
 
-from jacli import api, limits, matrix_results
+from jacli import api, limits, matrix_api, matrix_results
 from jacli import matrix_expr as mx
 from jacli.evaluation import evaluate_at
 from jacli.language import parse_expression
@@ -348,15 +348,15 @@ def test_api_result_carries_the_form() -> None:
 
 def test_named_dimensions_without_a_point() -> None:
     parsed = parse_expression("x@A@x")
-    form = matrix_results.matrix_form("gradient", parsed, ["x"], {"x": ("n",), "A": ("n", "n")})
+    form = matrix_api.matrix_form("gradient", parsed, ["x"], {"x": ("n",), "A": ("n", "n")})
     assert form.text == "(A + A.T)@x"
-    form = matrix_results.matrix_form("jacobian", parse_expression("x"), ["x"], {"x": ("n",)})
+    form = matrix_api.matrix_form("jacobian", parse_expression("x"), ["x"], {"x": ("n",)})
     assert form.text == "eye(n)"
-    form = matrix_results.matrix_form(
+    form = matrix_api.matrix_form(
         "vjp", parse_expression("A@B"), ["A", "B"], {"A": ("n", "k"), "B": ("k", "m")}, v=None
     )
     assert form.text == {"A": "v@B.T", "B": "A.T@v"}
-    form = matrix_results.matrix_form("hvp", parse_expression("x@A@x"), ["x"], {"x": (3,), "A": (3, 3)}, v=None)
+    form = matrix_api.matrix_form("hvp", parse_expression("x@A@x"), ["x"], {"x": (3,), "A": (3, 3)}, v=None)
     assert form.text == "(A + A.T)@v"
 
 
