@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import copy
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jacli import language
@@ -44,7 +45,7 @@ def template(translator: _Translator, name: str, args: list[ast.expr]) -> ast.ex
         values.append(value)
 
     class _Substitute(ast.NodeTransformer):
-        def visit_Name(self, node: ast.Name) -> Any:  # noqa: N802 - ast's visitor protocol
+        def visit_Name(self, node: ast.Name) -> Any:
             if node.id.startswith("_") and node.id[1:].isdigit():
                 return copy.deepcopy(values[int(node.id[1:])])
             return node
@@ -52,10 +53,11 @@ def template(translator: _Translator, name: str, args: list[ast.expr]) -> ast.ex
     return _Substitute().visit(body)
 
 
-def call(translator: _Translator, node: ast.Call, name: str, args: list[ast.expr]) -> ast.expr | None:
-    """A call of an issue-13 row as torch, or None where the v1 translation applies (``max(a, b)``)."""
-    from jacli.torch_program import _call  # noqa: PLC0415 - torch_program imports this module
-
+def call(
+    translator: _Translator, node: ast.Call, name: str, args: list[ast.expr], _call: Callable[..., ast.Call]
+) -> ast.expr | None:
+    """A call of an issue-13 row as torch (``_call(dotted, *args, **keywords)`` writes a call), or None
+    where the v1 translation applies (``max(a, b)``)."""
     row = language.FUNCTIONS[name]
     keywords = {k.arg: k.value for k in node.keywords}
     if row.axis_arg is not None and len(args) > row.axis_arg:

@@ -27,8 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jacli import language
-from jacli import tensor_programs
+from jacli import language, tensor_programs
 from jacli.errors import UsageError
 from jacli.limits import CHAIN_CHUNK
 
@@ -166,7 +165,7 @@ class _Translator:
 
     def call(self, node: ast.Call) -> ast.expr:
         name, args = language.call_parts(node)
-        translated = tensor_programs.call(self, node, name, args)  # issue 13: axis=k, torch_text
+        translated = tensor_programs.call(self, node, name, args, _call)  # issue 13: axis=k, torch_text
         if translated is not None:
             return translated
         if name == "detach":

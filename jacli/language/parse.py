@@ -51,6 +51,10 @@ def _validate_call(source: Source, node: ast.Call) -> None:
     if not isinstance(node.func, ast.Name) and not method:
         raise source.error("only the functions of the language can be called", node)
     name = node.func.attr if method else node.func.id
+    if method and name not in FUNCTIONS:
+        raise source.error(
+            f"only the functions of the language can be called; {name!r} is not one (x.f(...) calls f(x, ...))", node
+        )
     if name not in FUNCTIONS:
         raise source.error(f"unknown function {name!r}{_suggestion(name)}", node)
     function = FUNCTIONS[name]
@@ -63,12 +67,14 @@ def _validate_call(source: Source, node: ast.Call) -> None:
 def _validate_keywords(source: Source, node: ast.Call, function: Any) -> None:
     for keyword in node.keywords:
         if keyword.arg not in function.keywords:
-            takes = f"takes only the keyword {', '.join(function.keywords)}" if function.keywords else "takes no keyword"
+            takes = f"takes only the keyword {', '.join(function.keywords)}"
+            takes = takes if function.keywords else "takes no keyword"
             what = "'**' unpacking" if keyword.arg is None else repr(keyword.arg)
             raise source.error(f"{function.name}() {takes} arguments, not {what}", keyword.value)
     if len({k.arg for k in node.keywords}) < len(node.keywords):
         raise source.error(f"{function.name}(): a keyword argument given twice", node)
-    if node.keywords and function.axis_arg is not None and len(node.args) + isinstance(node.func, ast.Attribute) > 1:
+    positional = len(node.args) + isinstance(node.func, ast.Attribute)
+    if node.keywords and function.axis_arg is not None and positional > function.axis_arg:
         raise source.error(f"{function.name}(): axis given twice (by position and as axis=)", node)
 
 
@@ -85,8 +91,8 @@ def _validate_attribute(source: Source, node: ast.Attribute) -> None:
     if node.attr == "T" or node.attr in FUNCTIONS:
         return
     raise source.error(
-        f"attribute {node.attr!r} is not part of the language; the only attribute is .T (transpose), "
-        "and x.f(...) calls a function of the language: x.sum(), x.norm(), x.exp()",
+        f"attribute {node.attr!r} is not part of the language; attribute access is .T (transpose) and "
+        "x.f(...) for a function f of the language: x.sum(), x.norm(), x.exp()",
         node,
     )
 

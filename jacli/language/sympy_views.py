@@ -20,9 +20,9 @@ import mpmath
 import sympy
 
 from jacli.errors import ShapeError
+from jacli.language import tensor_sympy as tensor
 from jacli.language.arrays import Value, elementwise, scalar, simplifying
 from jacli.language.constants import complex_sign, exp_like, extremum, real_function, trig
-from jacli.language import tensor_sympy as tensor
 from jacli.language.sympy_functions import ceiling, detach, floor, sigmoid, softplus
 
 __all__ = [

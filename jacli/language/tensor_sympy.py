@@ -21,7 +21,7 @@ from jacli.language.arrays import Value, _as_value, scalar
 from jacli.language.constants import _is_constant, exact_sign, exp_like
 
 _SINC_TERMS = 6
-"""Terms of the Taylor series of ``sinc'`` used at exactly 0: exact derivatives there up to order 12 (--order's limit)."""
+"""Terms of the Taylor series of ``sinc'`` used at exactly 0: exact derivatives there up to order 12."""
 
 
 # ---------------------------------------------------------------------------
