@@ -21,8 +21,8 @@ Shape = tuple[Dim, ...]
 
 ELEMENTWISE = ("sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "sinh", "cosh", "sigmoid", "abs", "softplus")
 """Functions applied entry by entry."""
-SCALAR_OF_MATRIX = ("trace", "det", "norm", "sum")
-MATRIX_OF_MATRIX = ("inv", "softmax", "logsoftmax")
+SCALAR_OF_MATRIX = ("trace", "det", "norm", "sum", "logsumexp")
+MATRIX_OF_MATRIX = ("inv", "softmax", "log_softmax")
 
 
 @dataclass(frozen=True)
@@ -321,6 +321,7 @@ LATEX = Style(
     {"trace": "\\operatorname{tr}", "det": "\\det", "norm": "\\lVert {} \\rVert", "log": "\\log",
      "diag": "\\operatorname{diag}",
      "exp": "\\exp", "sin": "\\sin", "cos": "\\cos", "tanh": "\\tanh", "softmax": "\\operatorname{softmax}",
+     "logsumexp": "\\operatorname{logsumexp}",
      "sum": "\\operatorname{sum}", "sqrt": "\\sqrt{{{}}}", "sigmoid": "\\sigma", "tan": "\\tan"},
 )  # fmt: skip
 
@@ -435,7 +436,8 @@ _NUMPY = {
     "tanh": np.tanh, "sinh": np.sinh, "cosh": np.cosh, "abs": np.abs,
     "sigmoid": lambda z: 1 / (1 + np.exp(-z)), "softplus": lambda z: np.log1p(np.exp(z)),
     "trace": np.trace, "det": np.linalg.det, "inv": np.linalg.inv, "norm": np.linalg.norm, "sum": np.sum,
-    "softmax": _softmax, "diag": np.diagflat, "logsoftmax": lambda z: np.log(_softmax(z)),
+    "softmax": _softmax, "diag": np.diagflat, "logsumexp": lambda z: np.log(np.sum(np.exp(z))),
+    "log_softmax": lambda z: np.log(_softmax(z)),
 }  # fmt: skip
 
 

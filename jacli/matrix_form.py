@@ -144,10 +144,14 @@ class _Builder:
         if name == "transpose" and len(args) == 1:
             return self.transpose(args[0])
         if name == "log" and len(args) == 1 and args[0].op == "fn" and args[0].data == "softmax":
-            return mx.fn("logsoftmax", args[0].args[0])
+            return mx.fn("log_softmax", args[0].args[0])
         if len(args) != 1:
             raise Unsupported(f"{name}() of several arguments")
         (a,) = args
+        if name == "log_softmax" and _is_vector(a):
+            return mx.fn("log_softmax", a)
+        if name == "logsumexp" and _is_vector(a):
+            return mx.fn("logsumexp", a)
         if name in _ELEMENTWISE_NAMES:
             return mx.fn(name, a)
         if name in ("trace", "det", "inv") and (a.scalar or a.shape[0] != a.shape[1]):
@@ -271,7 +275,9 @@ def _back_function(n: Node, g: Node, acc: dict[str, list[Node]]) -> None:
         _back(a, mx.neg(mx.matmul(t, g, t)), acc)
     elif name == "softmax":  # s∘(g - (gᵀs) 1)
         _back(a, mx.hadamard(n, mx.add(g, mx.neg(mx.scale(mx.matmul(mx.transpose(g), n), mx.ones(a.shape))))), acc)
-    elif name == "logsoftmax":  # g - sum(g) softmax(a)
+    elif name == "logsumexp":  # ∂ log Σ exp(x) = softmax(x)
+        _back(a, mx.scale(g, mx.fn("softmax", a)), acc)
+    elif name == "log_softmax":  # g - sum(g) softmax(a)
         _back(a, mx.add(g, mx.neg(mx.scale(_total(g), mx.fn("softmax", a)))), acc)
     else:
         raise Unsupported(f"no rule for {name}()")
@@ -320,7 +326,9 @@ def forward(n: Node, dirs: dict[str, Node]) -> Node:
         return mx.neg(mx.matmul(n, da, n))
     if name == "softmax":
         return mx.add(mx.hadamard(n, da), mx.neg(mx.scale(mx.matmul(mx.transpose(n), da), n)))
-    if name == "logsoftmax":
+    if name == "logsumexp":
+        return mx.matmul(mx.transpose(mx.fn("softmax", a)), da)
+    if name == "log_softmax":
         s = mx.fn("softmax", a)
         return mx.add(da, mx.neg(mx.scale(mx.matmul(mx.transpose(s), da), mx.ones(a.shape))))
     raise Unsupported(f"no rule for {name}()")

@@ -180,6 +180,47 @@ IDENTITIES = [
         {"A": "\\mathbf{1} B^\\top", "B": "A^\\top \\mathbf{1}"},
     ),
     ("vjp", "C@z", "z", "1,2", {"z": "C.T@v"}, {"z": "Cᵀ·v"}, {"z": "C^\\top v"}),
+    # with .T, transpose, softmax, log_softmax, logsumexp (the tensor language, v2-h1)
+    ("gradient", "x.T@A@x", "x", None, "(A + A.T)@x", "(A + Aᵀ)·x", "\\left(A + A^\\top\\right) x"),
+    ("hessian", "x.T@A@x", "x", None, "A + A.T", "A + Aᵀ", "A + A^\\top"),
+    ("gradient", "transpose(x)@A@x", "x", None, "(A + A.T)@x", "(A + Aᵀ)·x", "\\left(A + A^\\top\\right) x"),
+    (
+        "gradient",
+        "sum((A.T@x - y)**2)",
+        "x",
+        None,
+        "2*A@(A.T@x - y)",
+        "2*A·(Aᵀ·x - y)",
+        "2 A \\left(A^\\top x - y\\right)",
+    ),
+    ("gradient", "logsumexp(x)", "x", None, "softmax(x)", "softmax(x)", "\\operatorname{softmax}\\left(x\\right)"),
+    (
+        "gradient",
+        "0 - dot(y, log(softmax(x)))",
+        "x",
+        None,
+        "sum(y)*softmax(x) - y",
+        "sum(y)*softmax(x) - y",
+        "\\operatorname{sum}\\left(y\\right) \\operatorname{softmax}\\left(x\\right) - y",
+    ),
+    (
+        "gradient",
+        "0 - dot(y, log_softmax(x))",
+        "x",
+        None,
+        "sum(y)*softmax(x) - y",
+        "sum(y)*softmax(x) - y",
+        "\\operatorname{sum}\\left(y\\right) \\operatorname{softmax}\\left(x\\right) - y",
+    ),
+    (
+        "jacobian",
+        "softmax(x)",
+        "x",
+        None,
+        "diag(softmax(x)) - softmax(x)@softmax(x).T",
+        "diag(softmax(x)) - softmax(x)·softmax(x)ᵀ",
+        "\\operatorname{diag}\\left(\\operatorname{softmax}\\left(x\\right)\\right) - \\operatorname{softmax}\\left(x\\right) \\operatorname{softmax}\\left(x\\right)^\\top",  # noqa: E501 - one identity a row
+    ),
 ]
 
 
