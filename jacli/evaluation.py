@@ -204,7 +204,7 @@ def evaluate_at(
     from jacli import matrix_results  # noqa: PLC0415
 
     shapes = {var.name: var.shape for var in prob.program.variables}
-    return matrix_results.attach(result, quantity.name, parse(expr), order, shapes, plan.v)
+    return matrix_results.attach(result, quantity, parse(expr), order, shapes, plan.v)
 
 
 def _one_point_result(

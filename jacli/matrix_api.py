@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jacli.evaluation import evaluate_at
+from jacli.evaluation import evaluate_at, resolve_quantity
 from jacli.matrix_form import MatrixForm
 from jacli.matrix_results import matrix_form_with_notes
 
@@ -25,14 +25,15 @@ def elementwise(quantity: str, text: str, point: dict[str, Any], v: Any, wrt: Se
 
 
 def matrix_form(
-    quantity: str,
+    quantity: Any,
     parsed: Any,
     wrt: Sequence[str],
     shapes: Mapping[str, tuple[Any, ...]],
     v: Any = "ones",
     point: Mapping[str, Any] | None = None,
 ) -> MatrixForm | None:
-    """The result of ``quantity`` in matrix notation, checked numerically, or None.
+    """The result of ``quantity`` (a :class:`~jacli.quantities.Quantity` or its name) in matrix notation,
+    checked numerically, or None.
 
     ``shapes``: each variable's shape, dimensions ints or names; ``v``: ``"ones"``, the weights
     (floats) or None for a symbolic ``v``; ``point``: name -> value, or None for random values.
@@ -41,7 +42,7 @@ def matrix_form(
 
 
 def matrix_form_and_notes(
-    quantity: str,
+    quantity: Any,
     parsed: Any,
     wrt: Sequence[str],
     shapes: Mapping[str, tuple[Any, ...]],
@@ -49,5 +50,6 @@ def matrix_form_and_notes(
     point: Mapping[str, Any] | None = None,
 ) -> tuple[MatrixForm | None, tuple[str, ...]]:
     """:func:`matrix_form` and the note that says why a form found was left out (for the CLI's no-point path)."""
-    expected = None if point is None else elementwise(quantity, parsed.text, dict(point), v, wrt)
-    return matrix_form_with_notes(quantity, parsed, wrt, shapes, v, point, expected, elementwise=elementwise)
+    resolved = resolve_quantity(quantity)
+    expected = None if point is None else elementwise(resolved.name, parsed.text, dict(point), v, wrt)
+    return matrix_form_with_notes(resolved, parsed, wrt, shapes, v, point, expected, elementwise=elementwise)

@@ -24,9 +24,6 @@ from jacli import limits
 from jacli import matrix_expr as mx
 from jacli.matrix_expr import Node
 
-QUANTITIES = ("gradient", "jacobian", "hessian", "vjp", "jvp", "hvp")
-"""The commands that have a matrix form."""
-
 
 class Unsupported(Exception):
     """No matrix form: the expression uses something the rules do not cover."""

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from jacli import matrix_expr as mx
 from jacli.errors import JacliError
 from jacli.matrix_expr import Node
-from jacli.matrix_form import QUANTITIES, MatrixForm, TooLarge, Unsupported, backward, build, coefficient, forward
+
+if TYPE_CHECKING:
+    from jacli.quantities import Quantity
+from jacli.matrix_form import MatrixForm, TooLarge, Unsupported, backward, build, coefficient, forward
 
 RTOL, ATOL = 1e-7, 1e-9
 """How closely the matrix form's numbers must match the elementwise result."""
@@ -38,40 +41,71 @@ def _weights(v: Any, shape: mx.Shape, name: str) -> Node:
     return mx.var(name, shape)
 
 
-def _single(wrt: Sequence[str], quantity: str) -> str:
+def _single(wrt: Sequence[str], variables: Mapping[str, Node]) -> Node:
     if len(wrt) != 1:
-        raise Unsupported(f"the matrix form of {quantity} is for one variable")
-    return wrt[0]
+        raise Unsupported("this matrix form is for one variable")
+    return variables[wrt[0]]
 
 
-def derive(quantity: str, f: Node, wrt: Sequence[str], variables: Mapping[str, Node], v: Any) -> Node | dict[str, Node]:
-    """The quantity in matrix notation: a node, or for vjp (and a gradient over several variables) a dict."""
-    wrt = tuple(wrt)
-    taken = set(variables)
-    if quantity in ("gradient", "vjp"):
-        seed = mx.ONE if quantity == "gradient" else _weights(v, f.shape, _direction_name(taken, "v"))
-        if quantity == "gradient" and not f.scalar:
-            raise Unsupported("the gradient of an array")
-        found = backward(f, seed, wrt)
-        found = {k: g if g is not None else mx.zero(variables[k].shape) for k, g in found.items()}
-        return found[wrt[0]] if quantity == "gradient" and len(wrt) == 1 else found
-    x = variables[_single(wrt, quantity)]
+def _vector_output(f: Node) -> Node:
     if len(f.shape) == 2 and f.shape[1] != 1:
         raise Unsupported("a matrix-valued expression has a Jacobian of four axes")
-    if quantity == "jvp":
-        return forward(f, {x.data: _weights(v, x.shape, _direction_name(taken, "v"))})
-    if quantity in ("hessian", "hvp"):
-        if not f.scalar:
-            raise Unsupported(f"the matrix form of {quantity} is for a scalar expression")
-        f = backward(f, mx.ONE, (x.data,))[x.data] or mx.zero(x.shape)
-        if quantity == "hvp":
-            return forward(f, {x.data: _weights(v, x.shape, _direction_name(taken, "v"))})
+    return f
+
+
+def _scalar(f: Node) -> Node:
+    if not f.scalar:
+        raise Unsupported("this matrix form is for a scalar expression")
+    return f
+
+
+def _adjoints(f: Node, seed: Node, wrt: Sequence[str], variables: Mapping[str, Node]) -> dict[str, Node]:
+    found = backward(f, seed, tuple(wrt))
+    return {k: g if g is not None else mx.zero(variables[k].shape) for k, g in found.items()}
+
+
+def gradient(f: Node, wrt: Sequence[str], variables: Mapping[str, Node], v: Any) -> Node | dict[str, Node]:
+    """The gradient, shaped like its variable (a dict for several variables)."""
+    found = _adjoints(_scalar(f), mx.ONE, wrt, variables)
+    return found[wrt[0]] if len(wrt) == 1 else found
+
+
+def vjp(f: Node, wrt: Sequence[str], variables: Mapping[str, Node], v: Any) -> dict[str, Node]:
+    """vᵀJ: the adjoint of each input for the output weights ``v`` (``ones``, or ``v`` shaped like f)."""
+    return _adjoints(f, _weights(v, f.shape, _direction_name(set(variables), "v")), wrt, variables)
+
+
+def jvp(f: Node, wrt: Sequence[str], variables: Mapping[str, Node], v: Any) -> Node:
+    """J·v: the forward derivative in the direction ``v`` (shaped like the one input)."""
+    x = _single(wrt, variables)
+    return forward(_vector_output(f), {x.data: _weights(v, x.shape, _direction_name(set(variables), "v"))})
+
+
+def jacobian(f: Node, wrt: Sequence[str], variables: Mapping[str, Node], v: Any) -> Node:
+    """The Jacobian, outputs × inputs: the matrix of the forward derivative (d(Ax)/dx = A)."""
+    x = _single(wrt, variables)
+    f = _vector_output(f)
     if x.scalar:
         return forward(f, {x.data: mx.ONE})
-    if len(x.shape) == 2 and x.shape[1] != 1:
-        raise Unsupported(f"the {quantity} with respect to a matrix has four axes")
-    d = mx.var(_direction_name(taken, "dx"), x.shape)
+    if x.shape[1] != 1:
+        raise Unsupported("a Jacobian with respect to a matrix has four axes")
+    d = mx.var(_direction_name(set(variables), "dx"), x.shape)
     return coefficient(forward(f, {x.data: d}), d)
+
+
+def _gradient_of_one(f: Node, wrt: Sequence[str], variables: Mapping[str, Node]) -> Node:
+    x = _single(wrt, variables)
+    return backward(_scalar(f), mx.ONE, (x.data,))[x.data] or mx.zero(x.shape)
+
+
+def hessian(f: Node, wrt: Sequence[str], variables: Mapping[str, Node], v: Any) -> Node:
+    """The Hessian of a scalar f: the Jacobian of its gradient."""
+    return jacobian(_gradient_of_one(f, wrt, variables), wrt, variables, v)
+
+
+def hvp(f: Node, wrt: Sequence[str], variables: Mapping[str, Node], v: Any) -> Node:
+    """H·v: the forward derivative of the gradient in the direction ``v``."""
+    return jvp(_gradient_of_one(f, wrt, variables), wrt, variables, v)
 
 
 # ---------------------------------------------------------------------------
@@ -117,7 +151,7 @@ def _values(
     variables: Mapping[str, Node],
     v: Any,
     wrt: Sequence[str],
-    quantity: str,
+    weights: str | None,
     out: Node,
     dims: dict[str, int],
 ) -> dict[str, Any]:
@@ -125,7 +159,7 @@ def _values(
     if v is not None and not isinstance(v, str):
         name = _direction_name(set(variables), "v")
         flat = np.asarray(v, dtype=float)
-        if quantity == "vjp":
+        if weights == "out":
             values[name] = flat.reshape(np.shape(mx.evaluate(out, values, dims)) or ())
         else:
             values[name] = flat.reshape(values[wrt[0]].shape)
@@ -133,7 +167,7 @@ def _values(
 
 
 def matrix_form_with_notes(
-    quantity: str,
+    quantity: Quantity,
     parsed: Any,
     wrt: Sequence[str],
     shapes: Mapping[str, tuple[Any, ...]],
@@ -150,12 +184,12 @@ def matrix_form_with_notes(
     (:func:`jacli.matrix_api.matrix_form` passes the one numeric path). ``eps``: the machine
     epsilon of the numbers (float32's is looser).
     """
-    if quantity not in QUANTITIES or not shapes or all(len(s) == 0 for s in shapes.values()):
+    if quantity.matrix_form is None or all(len(s) == 0 for s in shapes.values()):
         return None, ()
     try:
         variables = {name: mx.var(name, _shape_of(shape)) for name, shape in shapes.items()}
         f = build(parsed, dict(shapes))
-        form = derive(quantity, f, wrt, variables, v)
+        form = quantity.matrix_form(f, list(wrt), variables, v)
     except TooLarge as err:
         return None, (f"matrix form skipped: {err}",)
     except (Unsupported, KeyError, IndexError, ValueError, ZeroDivisionError, RecursionError):
@@ -164,18 +198,22 @@ def matrix_form_with_notes(
         dims = _sizes(shapes)
         point = random_point(shapes, dims)
         if not (isinstance(v, str) and v.strip() == "ones"):
-            v = np.random.default_rng(1).uniform(0.5, 1.5, size=_weight_count(quantity, f, wrt, shapes, dims)).tolist()
+            v = (
+                np.random.default_rng(1)
+                .uniform(0.5, 1.5, size=_weight_count(quantity.weights, f, wrt, shapes, dims))
+                .tolist()
+            )
         if elementwise is None:
             return None, ()
         try:
-            expected = elementwise(quantity, parsed.text, point, v, wrt)
+            expected = elementwise(quantity.name, parsed.text, point, v, wrt)
         except JacliError:  # no elementwise result to check against: no form
             return None, ()
     else:
         dims = _dims_of(shapes, point)
     try:
         with np.errstate(all="ignore"):
-            got = _numbers(form, wrt, _values(point, variables, v, wrt, quantity, f, dims), dims)
+            got = _numbers(form, wrt, _values(point, variables, v, wrt, quantity.weights, f, dims), dims)
         want = np.ravel(np.asarray(expected, dtype=float))
         rtol = max(RTOL, 1000 * eps)
         agrees = got.shape == want.shape and bool(np.allclose(got, want, rtol=rtol, atol=rtol, equal_nan=True))
@@ -202,11 +240,13 @@ def _shape_of(shape: tuple[Any, ...]) -> mx.Shape:
     return shape_of(shape)
 
 
-def _weight_count(quantity: str, f: Node, wrt: Sequence[str], shapes: Mapping[str, Any], dims: dict[str, int]) -> int:
+def _weight_count(
+    weights: str | None, f: Node, wrt: Sequence[str], shapes: Mapping[str, Any], dims: dict[str, int]
+) -> int:
     def size(shape: Sequence[Any]) -> int:
         return int(np.prod([dims[d] if isinstance(d, str) else int(d) for d in shape]))
 
-    if quantity == "vjp":
+    if weights == "out":
         return size(f.shape) if f.shape else 1
     return sum(size(shapes[name]) for name in wrt)
 
@@ -230,7 +270,7 @@ def torch_eps(tensor: Any) -> float:
     return torch.finfo(dtype).eps if dtype.is_floating_point else 2.0**-52
 
 
-def attach(result: Any, quantity: str, parsed: Any, wrt: Sequence[str], shapes: Mapping[str, Any], v: Any) -> Any:
+def attach(result: Any, quantity: Quantity, parsed: Any, wrt: Sequence[str], shapes: Mapping[str, Any], v: Any) -> Any:
     """``result`` with its matrix form (and a note when one was left out)."""
     eps = float(torch_eps(result.tensor))
     form, notes = matrix_form_with_notes(quantity, parsed, wrt, shapes, v, result.point, result.result, eps)

@@ -22,6 +22,7 @@ from jacli import matrix_expr as mx
 from jacli.evaluation import evaluate_at
 from jacli.language import parse_expression
 from jacli.matrix_form import build
+from jacli.quantities import QUANTITIES
 from jacli.render.json import render_json
 from jacli.render.latex import render_latex
 from jacli.render.table import render_table
@@ -402,7 +403,7 @@ def test_named_dimensions_without_a_point() -> None:
 
 
 def test_a_mismatch_is_left_out_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(matrix_results, "derive", lambda *args: mx.var("x", (2, 1)))
+    monkeypatch.setattr(matrix_results, "gradient", lambda *args: mx.var("x", (2, 1)))
     result = evaluate_at("gradient", "2*dot(x,x)", "x=[0,1]")
     assert result.symbolic_matrix is None
     assert result.notes == ("matrix form left out: its numbers do not match the elementwise result",)
@@ -481,7 +482,7 @@ def test_cookbook_rules_of_the_coming_functions(quantity, text, wrt, shapes, exp
     values = {k: matrix_results._array(point[k], None) for k in shapes}
     reference = _differences(quantity, build(_raw(text), shapes), wrt, values, dims)
     form, notes = matrix_results.matrix_form_with_notes(
-        quantity, _raw(text), wrt, shapes, "ones", point, reference, eps=1e-7
+        QUANTITIES[quantity], _raw(text), wrt, shapes, "ones", point, reference, eps=1e-7
     )
     assert form is not None, notes
     assert form.text == expected
