@@ -22,7 +22,6 @@ Shape = tuple[Dim, ...]
 ELEMENTWISE = ("sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "sinh", "cosh", "sigmoid", "abs", "softplus")
 """Functions applied entry by entry."""
 SCALAR_OF_MATRIX = ("trace", "det", "norm", "sum", "logsumexp")
-MATRIX_OF_MATRIX = ("inv", "softmax", "log_softmax")
 
 
 @dataclass(frozen=True)
@@ -187,9 +186,30 @@ def matmul(*factors: Node) -> Node:
     rows, columns = flat[0].shape[0], flat[-1].shape[-1]
     if any(is_zero(f) for f in flat):
         return zero(_product_shape(rows, columns))
+    flat = _fold_diagonals(flat)
     kept = [f for f in flat if f.op != "eye"] or flat[:1]
     body = kept[0] if len(kept) == 1 else Node("matmul", tuple(kept), _product_shape(rows, columns))
     return scale(coefficient, body)
+
+
+def _is_diag(node: Node) -> bool:
+    return node.op == "fn" and node.data == "diag"
+
+
+def _fold_diagonals(flat: list[Node]) -> list[Node]:
+    """``ones.T@diag(a)`` -> ``a.T``, ``diag(a)@ones`` -> ``a``, ``diag(a)@diag(b)`` -> ``diag(a*b)``."""
+    out: list[Node] = []
+    for f in flat:
+        last = out[-1] if out else None
+        if last is not None and _is_diag(f) and last.op == "ones" and last.shape[0] == 1:
+            out[-1] = transpose(f.args[0])
+        elif last is not None and _is_diag(last) and f.op == "ones" and f.shape[1] == 1:
+            out[-1] = last.args[0]
+        elif last is not None and _is_diag(last) and _is_diag(f):
+            out[-1] = fn("diag", hadamard(last.args[0], f.args[0]))
+        else:
+            out.append(f)
+    return out
 
 
 def _product_shape(rows: Dim, columns: Dim) -> Shape:
@@ -287,11 +307,6 @@ def fn(name: str, a: Node) -> Node:
 
 def _size(shape: Shape) -> int:
     return int(np.prod([int(d) for d in shape]))
-
-
-def elementwise_product(a: Node, b: Node) -> Node:
-    """``a*b`` of the language: broadcasting a scalar, else entry by entry."""
-    return hadamard(a, b)
 
 
 # ---------------------------------------------------------------------------

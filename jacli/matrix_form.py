@@ -275,13 +275,9 @@ def _back_function(n: Node, g: Node, acc: dict[str, list[Node]]) -> None:
     elif name == "logsumexp":  # ∂ log Σ exp(x) = softmax(x)
         _back(a, mx.scale(g, mx.fn("softmax", a)), acc)
     elif name == "log_softmax":  # g - sum(g) softmax(a)
-        _back(a, mx.add(g, mx.neg(mx.scale(_total(g), mx.fn("softmax", a)))), acc)
+        _back(a, mx.add(g, mx.neg(mx.scale(mx.fn("sum", g), mx.fn("softmax", a)))), acc)
     else:
         raise Unsupported(f"no rule for {name}()")
-
-
-def _total(g: Node) -> Node:
-    return mx.fn("sum", g)
 
 
 def forward(n: Node, dirs: dict[str, Node]) -> Node:
