@@ -140,6 +140,10 @@ class _Builder:
             return self.matmul(args[0], args[1])
         if name == "transpose" and len(args) == 1:
             return self.transpose(args[0])
+        if name == "outer" and len(args) == 2 and all(_is_vector(a) for a in args):  # a@b.T
+            return mx.matmul(args[0], mx.transpose(args[1]))
+        if name == "solve" and len(args) == 2 and not args[0].scalar and args[0].shape[0] == args[0].shape[1]:
+            return self.matmul(mx.fn("inv", args[0]), args[1])  # inv(A)@b
         if name == "log" and len(args) == 1 and args[0].op == "fn" and args[0].data == "softmax":
             return mx.fn("log_softmax", args[0].args[0])
         if len(args) != 1:

@@ -447,6 +447,8 @@ COMING = [
     ("jacobian", "softmax(x)", ["x"], {"x": ("n",)}, "diag(softmax(x)) - softmax(x)@softmax(x).T", r"\operatorname{diag}\left(\operatorname{softmax}\left(x\right)\right) - \operatorname{softmax}\left(x\right) \operatorname{softmax}\left(x\right)^\top"),  # noqa: E501 - one identity a row
     ("gradient", "sum((W@x + b - y)**2)", ["W", "b"], {"W": ("m", "n"), "x": ("n",), "b": ("m",), "y": ("m",)}, {"W": "2*(W@x + b - y)@x.T", "b": "2*(W@x + b - y)"}, None),  # noqa: E501 - one identity a row
     ("gradient", "transpose(x)@A@x", ["x"], {"x": ("n",), "A": ("n", "n")}, "(A + A.T)@x", None),
+    ("gradient", "sum(outer(a, b)*X)", ["X"], {"X": ("n", "m"), "a": ("n",), "b": ("m",)}, "a@b.T", r"a b^\top"),
+    ("gradient", "dot(c, solve(A, b))", ["b"], {"A": ("n", "n"), "b": ("n",), "c": ("n",)}, "inv(A).T@c", r"A^{-\top} c"),  # noqa: E501 - one identity a row
 ]  # fmt: skip
 
 
