@@ -196,9 +196,15 @@ def evaluate_at(
     plan = make_plan(quantity, prob.program, prob.compiled, order, v, mode, x.dtype, x.device)
     value, numeric, facts = plan.numeric_with_facts(x[None], p[None])
     exprs = symbolic_result.derive(plan.symbolic) if symbolic_form else None
-    return _one_point_result(
+    result = _one_point_result(
         plan, prob, value[0], numeric[0], exprs, exact=exact, facts=None if facts is None else facts[0]
     )
+    if not symbolic_form:
+        return result
+    from jacli import matrix_results  # noqa: PLC0415
+
+    shapes = {var.name: var.shape for var in prob.program.variables}
+    return matrix_results.attach(result, quantity, parse(expr), order, shapes, plan.v)
 
 
 def _one_point_result(

@@ -264,3 +264,8 @@ def settings() -> Settings:
 def reset() -> None:
     """Forget the snapshot: the next :func:`settings` reads ``os.environ`` again."""
     settings.cache_clear()
+
+
+MATRIX_FORM_MAX_NODES = 400
+"""The matrix form (``symbolic_matrix``) is tried for expressions of at most this many syntax nodes;
+a larger one is left out with a note (the elementwise result is complete)."""

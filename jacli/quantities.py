@@ -131,6 +131,9 @@ class Quantity:
     """Its parameters (``--order K``): :meth:`resolve` turns them into a quantity of fixed shape."""
     specialise: Callable[[Quantity, Mapping[str, int]], Quantity] | None = None
     """``(quantity, options read) -> the quantity for those options`` (axes, computations), by :meth:`resolve`."""
+    matrix_form: Callable[..., Any] | None = None
+    """``(f, wrt, variables, v) -> the result in matrix notation`` (:mod:`jacli.matrix_results`: the
+    Matrix Cookbook's rules on :mod:`jacli.matrix_expr` trees); None: no matrix form."""
     present: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     """Rewrites a one-point result's fields (the numbers and symbolic form computed) into the shown ones:
     the Taylor polynomial from its terms. None: shown as computed."""
@@ -221,6 +224,12 @@ def _batch() -> Any:
     from jacli import batch  # noqa: PLC0415
 
     return batch
+
+
+def _matrix() -> Any:
+    from jacli import matrix_results  # noqa: PLC0415
+
+    return matrix_results
 
 
 def _programs() -> Any:
@@ -358,6 +367,7 @@ QUANTITIES: dict[str, Quantity] = {
             symbolic=lambda d, fs, xs, w: d.jacobian(fs, xs),
             show_torch=lambda ctx, inputs, w, mode: _programs().jacobian_lines(ctx, mode),
             modes=True, limited=("out", "in"),
+            matrix_form=lambda *a: _matrix().jacobian(*a),
         ),
         Quantity(
             "gradient", "gradient", "gradient ∇f", "∇f", r"\nabla f", ("in",),
@@ -367,6 +377,7 @@ QUANTITIES: dict[str, Quantity] = {
             symbolic=lambda d, fs, xs, w: d.jacobian(fs, xs)[0],
             show_torch=lambda ctx, inputs, w, mode: _programs().backward_lines(ctx, None),
             scalar=True, program_backward=True,
+            matrix_form=lambda *a: _matrix().gradient(*a),
         ),
         Quantity(
             "hessian", "Hessian", "Hessian ∂²f/∂x²", "H", "H", ("out", "in", "in"),
@@ -376,6 +387,7 @@ QUANTITIES: dict[str, Quantity] = {
             symbolic=lambda d, fs, xs, w: d.hessian(fs, xs),
             show_torch=lambda ctx, inputs, w, mode: _programs().hessian_lines(ctx),
             drops_scalar_output=True, limited=("out", "in", "in"), facts=_hessian_facts(),
+            matrix_form=lambda *a: _matrix().hessian(*a),
         ),
         Quantity(
             "vjp", "VJP", "VJP vᵀJ", "vᵀJ", "v^T J", ("in",),
@@ -385,6 +397,7 @@ QUANTITIES: dict[str, Quantity] = {
             symbolic=lambda d, fs, xs, w: _combine(w, d.jacobian(fs, xs)),
             show_torch=lambda ctx, inputs, w, mode: _programs().backward_lines(ctx, w),
             weights="out", program_backward=True,
+            matrix_form=lambda *a: _matrix().vjp(*a),
         ),
         Quantity(
             "jvp", "JVP", "JVP J·v", "J·v", "J v", ("out",),
@@ -394,6 +407,7 @@ QUANTITIES: dict[str, Quantity] = {
             symbolic=lambda d, fs, xs, w: _combine(w, _transpose(d.jacobian(fs, xs))),
             show_torch=lambda ctx, inputs, w, mode: _programs().jvp_lines(ctx, inputs, w),
             weights="in",
+            matrix_form=lambda *a: _matrix().jvp(*a),
         ),
         Quantity(
             "hvp", "HVP", "HVP H·v", "H·v", "H v", ("in",),
@@ -404,6 +418,7 @@ QUANTITIES: dict[str, Quantity] = {
             symbolic=lambda d, fs, xs, w: _combine(w, d.hessian(fs, xs)[0]),
             show_torch=lambda ctx, inputs, w, mode: _programs().hvp_lines(ctx, inputs, w),
             weights="in", scalar=True,
+            matrix_form=lambda *a: _matrix().hvp(*a),
         ),
         Quantity(
             "laplacian", "Laplacian", "Laplacian Δf", "Δf", r"\Delta f", ("out",),

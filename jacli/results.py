@@ -88,6 +88,9 @@ class Result:
     """The numeric result as a torch tensor (``--dtype``, ``--device``)."""
     symbolic_exprs: Any = field(default=None, repr=False, compare=False)
     """The symbolic result as nested SymPy expressions (``symbolic`` holds them as text, as in JSON)."""
+    symbolic_matrix: Any = None
+    """The result in matrix notation (:class:`jacli.matrix_form.MatrixForm`: ``text``, ``unicode``, ``latex``),
+    checked against the numbers; None when there is none."""
 
     @property
     def sympy(self) -> Any:

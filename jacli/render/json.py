@@ -26,6 +26,8 @@ def result_object(result: Result) -> dict[str, Any]:
         obj["v"] = list(result.v)
     if result.symbolic is not None:
         obj["symbolic"] = result.symbolic
+    if result.symbolic_matrix is not None:
+        obj["symbolic_matrix"] = result.symbolic_matrix.text
     if result.bindings:
         obj["bindings"] = dict(result.bindings)
     if result.exact is not None:

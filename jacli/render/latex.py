@@ -67,6 +67,10 @@ def render_latex(result: Result, document: bool = True) -> str:
         # one number (the divergence) is written as it is, not as a 1×1 matrix
         parts = [label] + [c if not result.axes else bmatrix(c) for c in [*cells, num]]
         lines.append(" = ".join(parts))
+    if result.symbolic_matrix is not None:  # the matrix form, one line (per input for a vjp)
+        form = result.symbolic_matrix.latex
+        named = form.items() if isinstance(form, dict) else [(None, form)]
+        lines += [(f"{name}_{{{key}}}" if key else name) + f" = {text}" for key, text in named]
     return _finish(result, lines, document)
 
 

@@ -150,6 +150,11 @@ def _symbolic_panel(result: Result, width: int) -> RenderableType | None:
     return Group(*lines)
 
 
+def matrix_line(form: str | dict[str, str]) -> str:
+    """``(A + Aᵀ)·x``; for several inputs ``A: 1·Bᵀ; B: Aᵀ·1``."""
+    return form if isinstance(form, str) else "; ".join(f"{name}: {text}" for name, text in form.items())
+
+
 def _header(result: Result, digits: int, width: int) -> RenderableType:
     names = ", ".join(result.point)
     *bindings, output = [s.strip() for s in result.expression.replace("\n", ";").split(";") if s.strip()]
@@ -205,5 +210,7 @@ def _print_result(result: Result, console: Console, digits: int) -> None:
             console.print(panel)
     if result.facts_line:
         console.print(Text(result.facts_line, style="bold"))
+    if result.symbolic_matrix is not None:
+        console.print(Text("matrix form  " + matrix_line(result.symbolic_matrix.unicode)))
     for note in result.notes:
         console.print(Text(note, style="dim"))
