@@ -98,7 +98,7 @@ class ColumnarReader:
             row = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])
             col = int(np.flatnonzero(~np.isfinite(values[row]))[0])
             raise PointsError(
-                f"{self.name}:{first + row}: {self.header[col]!r} is {values[row, col]!r}, not a finite number "
+                f"{self.name}:{first + row}: {self.header[col]!r} is {float(values[row, col])!r}, not a finite number "
                 "(points are finite, as with --at)"
             )
         return values
