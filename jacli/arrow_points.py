@@ -7,18 +7,33 @@ of lists, row-major), expanded here to its element columns. Files are read in
 record batches (Parquet by row groups, Arrow memory-mapped), so memory holds one
 chunk however many rows there are. The reader has :class:`jacli.points.PointsReader`'s
 interface (``header``, ``columns``, ``chunks``); rows are counted from 1 in messages.
+It imports no other points module (:mod:`jacli.points` imports it).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from jacli.errors import UsageError
 from jacli.extras import require
-from jacli.points import Chunk, PointsError
+
+
+class PointsError(UsageError):
+    """A columnar points file or frame that cannot be read as points."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive rows: ``values`` (rows, columns) and the row number of the first (as :class:`jacli.points.Chunk`)."""
+
+    values: np.ndarray
+    first_line: int
+
 
 SUFFIXES = {".parquet": "parquet", ".arrow": "arrow", ".feather": "arrow"}
 """File name endings (any case) read as columnar files."""
