@@ -204,20 +204,9 @@ def _emit(results: list[Result], output: OutputFormat, digits: int) -> None:
 
 def _run(
     quantity: Quantity, expr: str, at: list[str] | None, output: OutputFormat, digits: int, *,
-    points: str | None, chunk_size: int | None, output_file: str | None = None, header: bool = False,
-    **options: Any,
-) -> None:  # fmt: skip
-    """The quantity at each ``--at``, or vectorised and streamed (``--points``; several ``--at`` as json/csv)."""
-    from jacli.data_output import destination  # noqa: PLC0415 - --output FILE, --header (issue 17)
-
-    with destination(output_file, output.value, header) as written:
-        _run_to(quantity, expr, at, OutputFormat(written), digits, points=points, chunk_size=chunk_size, **options)
-
-
-def _run_to(
-    quantity: Quantity, expr: str, at: list[str] | None, output: OutputFormat, digits: int, *,
     points: str | None, chunk_size: int | None, **options: Any,
 ) -> None:  # fmt: skip
+    """The quantity at each ``--at``, or vectorised and streamed (``--points``; several ``--at`` as json/csv)."""
     text = read_expression(expr)
     if _many_points(points, expr, at, output, options["exact"]):
         _run_points(quantity, text, at, output, digits=digits, points=points, chunk_size=chunk_size, options=options)
@@ -406,9 +395,12 @@ def _run_quantity(
         given_v = v if quantity.weights is not None else None
         return _show_torch(quantity, expr, at, output, points, given_v, wrt=wrt, mode=mode.value, dtype=dtype.value,
                            options=options)  # fmt: skip
-    _run(quantity, expr, at, output, digits, points=points, chunk_size=chunk_size, output_file=output_file,
-         header=header, v=v, wrt=wrt, mode=mode.value,
-         dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact, options=options)  # fmt: skip
+    from jacli.data_output import destination  # noqa: PLC0415 - --output FILE, --header (issue 17)
+
+    with destination(output_file, output.value, header) as written:  # the format the file's ending names
+        _run(quantity, expr, at, OutputFormat(written), digits, points=points, chunk_size=chunk_size, v=v, wrt=wrt,
+             mode=mode.value, dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact,
+             options=options)  # fmt: skip
 
 
 for _quantity in QUANTITIES.values():

@@ -53,7 +53,7 @@ def file_format(path: str | None, fmt: str, header: bool) -> str:
     """The output format of the run: ``fmt``, or the one ``path``'s ending names (``parquet`` too)."""
     if path is None:
         if header and fmt != "csv":
-            raise UsageError(f"--header names the columns of --format csv; drop it with --format {fmt}")
+            raise UsageError(f"--header goes with --format csv (or --output FILE.csv), not --format {fmt}")
         return fmt
     kind = _kind(path)
     if fmt not in ("table", kind) and not (kind == "parquet" and fmt == "csv"):

@@ -182,8 +182,9 @@ def _csv_of(frame) -> str:
 @pytest.mark.parametrize(
     ("args", "line"),
     [
-        (["--format", "json", "--header"], "jacli: error: --header names the columns of --format csv; drop it with "
+        (["--format", "json", "--header"], "jacli: error: --header goes with --format csv (or --output FILE.csv), not "
          "--format json"),
+        (["--header"], "jacli: error: --header goes with --format csv (or --output FILE.csv), not --format table"),
         (["--output", "x.txt"], "jacli: error: --output 'x.txt': cannot write '.txt' files; the name must end in "
          ".csv, .jsonl or .parquet"),
         (["--output", "x"], "jacli: error: --output 'x': cannot write 'no ending' files; the name must end in "
