@@ -24,19 +24,17 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from jacli.errors import OutputError, UsageError
+from jacli.limits import FORMAT_BYTES, PARQUET_RESULT_ROWS
 
 ENDINGS = {".csv": "csv", ".jsonl": "json", ".parquet": "parquet"}
 """File name endings ``--output`` writes, and the format of each."""
 
-RESULT_ROWS = 4096
-"""Results (one point each) gathered into one Parquet row group."""
-
-_ROWS: contextvars.ContextVar[Rows | None] = contextvars.ContextVar("jacli_rows", default=None)
+_SINK: contextvars.ContextVar[Rows | None] = contextvars.ContextVar("jacli_rows", default=None)
 
 
 def rows_sink() -> Rows | None:
     """Where results go one row per point during this run (``--header`` or a ``.parquet`` file), else None."""
-    return _ROWS.get()
+    return _SINK.get()
 
 
 def _kind(path: str) -> str:
@@ -74,21 +72,21 @@ def destination(path: str | None, fmt: str, header: bool) -> Iterator[str]:
         if not header:
             yield fmt
             return
-        token = _ROWS.set(Rows(TextRows(sys.stdout.write)))
+        token = _SINK.set(Rows(TextRows(sys.stdout.write)))
         try:
             yield "csv"
         finally:
-            _ROWS.reset(token)
+            _SINK.reset(token)
         return
     with _atomic(path) as temporary:
         if kind == "parquet":
             sink = ParquetRows(temporary)
-            token = _ROWS.set(Rows(sink))
+            token = _SINK.set(Rows(sink))
             try:
                 yield "csv"
                 sink.close()
             finally:
-                _ROWS.reset(token)
+                _SINK.reset(token)
                 sink.abandon()
             return
         from jacli.streams import Channel  # noqa: PLC0415
@@ -96,13 +94,13 @@ def destination(path: str | None, fmt: str, header: bool) -> Iterator[str]:
         with open(temporary, "w", encoding="utf-8", newline="") as stream:
             channel = Channel(stream, "stdout", strict=True)
             saved, sys.stdout = sys.stdout, channel  # type: ignore[assignment]
-            token = _ROWS.set(Rows(TextRows(channel.write)) if header else None)
+            token = _SINK.set(Rows(TextRows(channel.write)) if header else None)
             try:
                 yield kind
                 channel.flush()
             finally:
                 sys.stdout = saved
-                _ROWS.reset(token)
+                _SINK.reset(token)
 
 
 @contextlib.contextmanager
@@ -143,7 +141,7 @@ class TextRows:
         from jacli.render.csv import render_csv_rows  # noqa: PLC0415
 
         self.start(names)
-        step = max(1, (1 << 16) // max(1, table.shape[1]))
+        step = max(1, FORMAT_BYTES // (24 * max(1, table.shape[1])))  # about 24 bytes a number
         for i in range(0, len(table), step):
             self._write(render_csv_rows(table[i : i + step]))
 
@@ -233,7 +231,7 @@ class Rows:
         return summary
 
     def write_results(self, results: Iterable[Any]) -> None:
-        """:class:`~jacli.results.Result` s (one point each), in groups of :data:`RESULT_ROWS`."""
+        """:class:`~jacli.results.Result` s (one point each), in groups of :data:`~jacli.limits.PARQUET_RESULT_ROWS`."""
         from jacli.columns import names  # noqa: PLC0415
         from jacli.results import flatten  # noqa: PLC0415
 
@@ -244,7 +242,7 @@ class Rows:
                 columns = names(result)
                 self.sink.start(columns)
             rows.append([*flatten(list(result.point.values())), *result.value, *flatten(result.result)])
-            if len(rows) == RESULT_ROWS:
+            if len(rows) == PARQUET_RESULT_ROWS:
                 self.sink.cells(columns, rows)
                 rows = []
         if rows and columns is not None:
