@@ -42,12 +42,12 @@ def value_names(outputs: Sequence[str]) -> list[str]:
     return [f"value[{label}]" for label in outputs]
 
 
-def result_names(command: str, axes: Sequence[str], outputs: Sequence[str], inputs: Sequence[str]) -> list[str]:
-    """The result's entries, row-major over its axes: ``COMMAND[index,…]``; just ``COMMAND`` with no axes."""
+def result_names(prefix: str, axes: Sequence[str], outputs: Sequence[str], inputs: Sequence[str]) -> list[str]:
+    """The result's entries, row-major over its axes: ``PREFIX[index,…]`` (the command's name); no axes: ``PREFIX``."""
     if not axes:
-        return [command]
+        return [prefix]
     labels = {"out": outputs, "in": inputs}
-    return [f"{command}[{','.join(index)}]" for index in itertools.product(*(labels[axis] for axis in axes))]
+    return [f"{prefix}[{','.join(index)}]" for index in itertools.product(*(labels[axis] for axis in axes))]
 
 
 def _shape(nested: Any) -> tuple[int, ...]:
