@@ -86,6 +86,13 @@ PlotOpt = Annotated[
     str | None,
     typer.Option("--plot", metavar="FILE", help="Also draw the result to FILE.png or FILE.svg (needs jacli[plot])."),
 ]
+OutputFileOpt = Annotated[
+    str | None,
+    typer.Option("--output", "-o", metavar="FILE", help="Write to FILE: .csv, .jsonl or .parquet (by its ending)."),
+]
+HeaderOpt = Annotated[
+    bool, typer.Option("--header", help="CSV: a header row, one row per point (point, value, result).")
+]
 
 
 def _version(value: bool) -> None:
@@ -178,8 +185,10 @@ def _emit(results: list[Result], output: OutputFormat, digits: int) -> None:
     elif output is OutputFormat.csv:
         from jacli.render.csv import render_csv, render_csv_points  # noqa: PLC0415
 
-        text = render_csv(results[0]) if len(results) == 1 else render_csv_points(results)
-        sys.stdout.write(text)
+        if (rows := _rows_sink()) is not None:  # --header or a .parquet file: one row per point
+            rows.write_results(results)
+        else:
+            sys.stdout.write(render_csv(results[0]) if len(results) == 1 else render_csv_points(results))
     elif output is OutputFormat.latex:
         from jacli.render.latex import render_latex  # noqa: PLC0415
 
@@ -283,9 +292,12 @@ def _run_points(
     console = stdout_console() if output is OutputFormat.table else None
     try:
         with _progress(evaluation.source) as on_chunk:
-            summary = write_points(
-                evaluation, output.value, sys.stdout, digits=digits, console=console, on_chunk=on_chunk
-            )
+            if output is OutputFormat.csv and (rows := _rows_sink()) is not None:
+                summary = rows.write_points(evaluation, on_chunk)
+            else:
+                summary = write_points(
+                    evaluation, output.value, sys.stdout, digits=digits, console=console, on_chunk=on_chunk
+                )
     finally:
         evaluation.chunks.close()  # stops reading (table output stops early) and closes the file
     if evaluation.symbolic_note:
@@ -301,7 +313,9 @@ def _emit_each(evaluation: Any, output: OutputFormat, digits: int) -> None:
     try:
         first = True
         for result in results_at_points(evaluation):
-            if output is OutputFormat.csv:
+            if output is OutputFormat.csv and (rows := _rows_sink()) is not None:
+                rows.write_results([result])
+            elif output is OutputFormat.csv:
                 from jacli.render.csv import render_csv_points  # noqa: PLC0415
 
                 sys.stdout.write(render_csv_points([result]))
@@ -321,6 +335,12 @@ def _api() -> Any:
     from jacli import api
 
     return api
+
+
+def _rows_sink() -> Any:
+    from jacli.data_output import rows_sink  # noqa: PLC0415
+
+    return rows_sink()
 
 
 # ---------------------------------------------------------------------------
@@ -350,7 +370,8 @@ def _quantity_command(quantity: Quantity) -> None:
         hint = Annotated[str | None, typer.Option(option.flag, metavar="K", help=option.help)]
         declared.append((option.name, hint, None))
     declared += [
-        ("output", FormatOpt, OutputFormat.table), ("symbolic", SymbolicOpt, True), ("exact", ExactOpt, False),
+        ("output", FormatOpt, OutputFormat.table), ("output_file", OutputFileOpt, None), ("header", HeaderOpt, False),
+        ("symbolic", SymbolicOpt, True), ("exact", ExactOpt, False),
         ("dtype", DtypeOpt, Dtype.float64), ("device", DeviceOpt, Device.cpu), ("digits", DigitsOpt, 6),
         ("show_torch", ShowTorchOpt, False), ("plot", PlotOpt, None),
     ]  # fmt: skip
@@ -372,17 +393,22 @@ def _run_quantity(
     quantity: Quantity, *, expr: str, at: list[str] | None, points: str | None, chunk_size: int | None,
     wrt: str | None, output: OutputFormat, symbolic: bool, exact: bool, dtype: Dtype, device: Device,
     digits: int, show_torch: bool, v: str = "ones", mode: Mode = Mode.auto, options: dict[str, Any] | None = None,
-    plot: str | None = None,
+    output_file: str | None = None, header: bool = False, plot: str | None = None,
 ) -> None:  # fmt: skip
     if plot is not None:
         _check_plot(plot, at, points, show_torch)
+    if show_torch and (output_file is not None or header):
+        raise UsageError("--show-torch prints a program instead of the result; drop --output and --header")
     if show_torch:
         given_v = v if quantity.weights is not None else None
         return _show_torch(quantity, expr, at, output, points, given_v, wrt=wrt, mode=mode.value, dtype=dtype.value,
                            options=options)  # fmt: skip
-    _run(quantity, expr, at, output, digits, points=points, chunk_size=chunk_size, v=v, wrt=wrt, mode=mode.value,
-         dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact, options=options,
-         plot=plot)  # fmt: skip
+    from jacli.data_output import destination  # noqa: PLC0415 - --output FILE, --header (issue 17)
+
+    with destination(output_file, output.value, header) as written:  # the format the file's ending names
+        _run(quantity, expr, at, OutputFormat(written), digits, points=points, chunk_size=chunk_size, v=v, wrt=wrt,
+             mode=mode.value, dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact,
+             options=options, plot=plot)  # fmt: skip
 
 
 def _check_plot(path: str, at: list[str] | None, points: str | None, show_torch: bool) -> None:

@@ -324,6 +324,7 @@ def evaluate(
     >>> [chunk.result.tolist() for chunk in ev.chunks]
     [[[[2.0, 4.0], [2.0, 24.0]], [[2.0, 0.0], [0.0, 0.0]]]]
     """
+    from jacli.arrow_points import ColumnarReader  # noqa: PLC0415
     from jacli.points import PointsReader, open_points  # noqa: PLC0415
 
     quantity = resolve_quantity(quantity, options)
@@ -333,8 +334,8 @@ def evaluate(
     parsed = parse(expr)
     order = wrt_names(parsed, wrt)
     reader, label_column, fixed, flat = None, None, {}, None
-    if isinstance(points, str | PointsReader):
-        reader = points if isinstance(points, PointsReader) else open_points(points)
+    if isinstance(points, str | PointsReader | ColumnarReader):
+        reader = open_points(points) if isinstance(points, str) else points
         try:
             shapes_of, fixed, label_column = layout.file_layout(reader, parsed, order, fixed_values(at, parsed))
         except BaseException:

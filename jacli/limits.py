@@ -143,6 +143,8 @@ TABLE_MAX_COLUMNS = 12
 """Result entries shown per point by ``--format table`` (the rest are counted)."""
 FORMAT_BYTES = 8 << 20
 """Bytes of text formatted at a time for many points (bounded memory for wide rows)."""
+PARQUET_RESULT_ROWS = 4096
+"""Results of one point each (``--at``, a Taylor polynomial) gathered into one Parquet row group."""
 
 # --- terminal and streams ---
 

@@ -369,6 +369,10 @@ def open_points(path: str, stdin: IO[bytes] | None = None) -> PointsReader:
         if stdin is None:
             raise PointsError("cannot read points from stdin: it is closed")
         return PointsReader(stdin, "<stdin>")
+    from jacli.arrow_points import columnar_kind, open_columnar  # noqa: PLC0415 - Parquet, Arrow (issue 17)
+
+    if (kind := columnar_kind(path)) is not None:
+        return open_columnar(path, kind)  # type: ignore[return-value]  # PointsReader's interface
     try:
         stream = open(path, "rb")  # closed by PointsReader.close
     except OSError as err:

@@ -75,7 +75,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # Modules whose every test starts real processes (a warm server, a fresh interpreter): the slow tier.
-_SLOW_MODULES = frozenset({"test_server.py", "test_server_robust.py", "test_notebook.py"})
+_SLOW_MODULES = frozenset({"test_server.py", "test_server_robust.py", "test_notebook.py", "test_dask_cluster.py"})
 
 
 # In-process tests that take half a second or more each (measured), or many seeds of one: the slow tier too.
