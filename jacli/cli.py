@@ -81,6 +81,10 @@ PointsOpt = Annotated[
         help="Many points: CSV/TSV/whitespace rows, optional header naming variables; '-' reads stdin.",
     ),
 ]
+ShapeOpt = Annotated[
+    str | None,
+    typer.Option("--shape", help="Shapes without values (no --at: a symbolic answer): 'x=3, A=3x3'; or 'x=n, A=n x n'."),
+]
 ChunkOpt = Annotated[int | None, typer.Option("--chunk-size", min=1, help="Points per vectorised chunk (--points).")]
 
 
@@ -212,7 +216,8 @@ def _at_each_point(text: str, at: list[str] | None, wrt: Any, compute: Callable[
     """``compute(point)`` for every ``--at`` (one point without any), after ALL were validated:
     a bad last ``--at`` is refused before any work is done."""
     points = at or [None]
-    _api().validate_points(text, points, wrt=wrt)
+    if at:  # no --at: a quantity's symbolic answer (check and graph refuse it when they compute)
+        _api().validate_points(text, points, wrt=wrt)
     return [compute(point) for point in points]
 
 
@@ -337,6 +342,7 @@ def _quantity_command(quantity: Quantity) -> None:
         ("points", PointsOpt, None),
         ("chunk_size", ChunkOpt, None),
         ("wrt", WrtOpt, None),
+        ("shape", ShapeOpt, None),
     ]
     if quantity.modes:
         declared.append(("mode", ModeOpt, Mode.auto))
@@ -366,13 +372,22 @@ def _run_quantity(
     quantity: Quantity, *, expr: str, at: list[str] | None, points: str | None, chunk_size: int | None,
     wrt: str | None, output: OutputFormat, symbolic: bool, exact: bool, dtype: Dtype, device: Device,
     digits: int, show_torch: bool, v: str = "ones", mode: Mode = Mode.auto, options: dict[str, Any] | None = None,
+    shape: str | None = None,
 ) -> None:  # fmt: skip
+    if not at and points is None and output is OutputFormat.csv:  # issue 15: no point, no numbers
+        raise UsageError("--format csv writes numbers, and without --at there are none; use table, json or latex")
+    if show_torch and not at and points is None:
+        raise UsageError("--show-torch prints a program that runs at a point: give --at")
+    if shape is not None and (show_torch or points is not None):
+        raise UsageError("--shape gives shapes without values: use it without --points and --show-torch")
+    given = {"shape": shape} if shape is not None else {}
     if show_torch:
         given_v = v if quantity.weights is not None else None
         return _show_torch(quantity, expr, at, output, points, given_v, wrt=wrt, mode=mode.value, dtype=dtype.value,
                            options=options)  # fmt: skip
     _run(quantity, expr, at, output, digits, points=points, chunk_size=chunk_size, v=v, wrt=wrt, mode=mode.value,
-         dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact, options=options)  # fmt: skip
+         dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact, options=options,
+         **given)  # fmt: skip
 
 
 for _quantity in QUANTITIES.values():

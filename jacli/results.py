@@ -65,13 +65,15 @@ class Result:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     blocks: tuple[InputBlock, ...]
-    point: dict[str, Nested]
-    value: tuple[float, ...]
+    point: dict[str, Nested] | None
+    """None for a symbolic answer without a point (then ``value`` and ``result`` are None too)."""
+    value: tuple[float, ...] | None
     result: Nested
     shape: tuple[int, ...]
     symbolic: Nested | None = None
     exact: Nested | None = None
-    v: tuple[float, ...] | None = None
+    v: tuple[float | str, ...] | None = None
+    """``--v``: numbers, or names for a symbolic ``--v`` (``("v0", "v1")``)."""
     mode: str | None = None
     bindings: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()
@@ -88,6 +90,8 @@ class Result:
     """The numeric result as a torch tensor (``--dtype``, ``--device``)."""
     symbolic_exprs: Any = field(default=None, repr=False, compare=False)
     """The symbolic result as nested SymPy expressions (``symbolic`` holds them as text, as in JSON)."""
+    shapes: dict[str, tuple[int | str, ...]] = field(default_factory=dict)
+    """Each variable's shape (from the point, or ``--shape``): a dimension may be a name (``"n"``)."""
 
     @property
     def sympy(self) -> Any:
@@ -96,7 +100,9 @@ class Result:
 
     @property
     def finite(self) -> bool:
-        """True when every number in the value and the result is finite."""
+        """True when every number in the value and the result is finite (a symbolic answer has none)."""
+        if self.point is None:
+            return True
         numbers = [x for x in flatten(self.result) if not isinstance(x, str)]  # a polynomial is text
         return all(math.isfinite(x) for x in numbers) and all(math.isfinite(x) for x in self.value)
 

@@ -1,0 +1,154 @@
+"""Symbolic answers without a point (issue 15): no ``--at``, a symbolic ``--v``, ``--shape``.
+
+Without a point there are no numbers: the quantity is derived symbolically over the
+variables (scalars, or arrays of the shapes ``--shape`` gives) and the result carries
+``point``/``value``/``result`` as ``None``. :mod:`jacli.evaluation` calls in here at two
+places: :func:`program_without_point` (instead of reading a point) and
+:func:`symbolic_weights` (before reading ``--v`` as numbers).
+
+With named dimensions (``--shape "x=n"``) only the matrix form exists: that is
+:func:`matrix_form_only`, the one seam where the matrix form (``jacli.matrix_form``) slots in.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sympy
+
+from jacli import language, shapes, symbolic, symbolic_result
+from jacli.language.functions import is_reserved
+from jacli.errors import ShapeError, UsageError
+from jacli.problem import parse, program_for
+from jacli.quantities import Quantity
+from jacli.results import SymbolicDisplay
+from jacli.values import wrt_names
+
+NEEDS_A_POINT = {"taylor": "taylor expands around a point: give --at (the polynomial is in powers of (x - a))"}
+"""Quantities that have no symbolic answer without a point, and why."""
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def program_without_point(
+    quantity: Quantity, expr: str, wrt: Any, shape: Any, *, symbolic_form: bool, exact: bool
+) -> tuple[language.Program, tuple[str, ...], dict[str, shapes.Shape]]:
+    """The program over symbolic variables (the shapes of ``--shape``, scalars otherwise), the ``--wrt``
+    order and every variable's shape; refuses what needs numbers."""
+    if quantity.name in NEEDS_A_POINT:
+        raise UsageError(NEEDS_A_POINT[quantity.name])
+    if exact:
+        raise UsageError("--exact evaluates the symbolic result at a point: give --at")
+    if not symbolic_form:
+        raise UsageError("without --at there are no numbers, only the symbolic result: drop --no-symbolic or give --at")
+    parsed = parse(expr)
+    order = wrt_names(parsed, wrt)
+    given = shapes.parse_shapes(shape)
+    shapes.check_names(given, parsed.names, language.MAX_DIMENSIONS, language.max_elements())
+    every = {name: given.get(name, ()) for name in parsed.names}
+    if shapes.named(every):
+        matrix_form_only(quantity, expr, order, every)
+    program = program_for(expr, tuple((name, tuple(int(d) for d in every[name])) for name in parsed.names))
+    return program, order, every
+
+
+def matrix_form_only(quantity: Quantity, expr: str, order: Sequence[str], every: Mapping[str, shapes.Shape]) -> None:
+    """Named dimensions: only the matrix form exists, and there is no elementwise result to build.
+
+    The seam for the matrix form (issue 15, ``jacli.matrix_form``): it returns a result
+    carrying only ``symbolic_matrix``; until it is there, a clear error.
+    """
+    named = ", ".join(f"{n}={shapes.describe(s)}" for n, s in every.items() if any(isinstance(d, str) for d in s))
+    raise UsageError(
+        f"named dimensions give only the matrix form ({named}), which is not available here; "
+        'give numbers instead (--shape "x=3, A=3x3")'
+    )
+
+
+def check_point_shapes(shape: Any, program: language.Program) -> None:
+    """``--shape`` beside ``--at``: each shape it names must be its value's."""
+    given = shapes.parse_shapes(shape)
+    if given:
+        names = [v.name for v in program.variables]
+        shapes.check_names(given, names, language.MAX_DIMENSIONS, language.max_elements())
+        shapes.check_against(given, {v.name: v.shape for v in program.variables})
+
+
+def symbolic_weights(
+    v: Any, labels: Sequence[str], what: str, program: language.Program, *, allowed: bool
+) -> list[sympy.Expr] | None:
+    """``--v v0,v1`` (names, or one name ``v`` for ``v0, v1, …``) as symbols; None when ``v`` is not names."""
+    names = _weight_names(v)
+    if names is None:
+        return None
+    if not allowed:
+        raise UsageError("--v names (a symbolic v) give only the symbolic answer: drop --at, or give --v numbers")
+    if len(names) == 1 and len(labels) > 1:
+        names = [f"{names[0]}{i}" for i in range(len(labels))]
+    if len(names) != len(labels):
+        per = "output" if what == "vjp" else "input"
+        raise ShapeError(
+            f"--v has {len(names)} names but {what} needs {len(labels)} "
+            f"(one per {per}: {', '.join(labels[:8])}{', …' if len(labels) > 8 else ''})"
+        )
+    variables = {s.name for var in program.variables for s in var.symbols} | {var.name for var in program.variables}
+    clash = [n for n in names if n in variables]
+    if clash:
+        raise UsageError(f"--v names {clash[0]!r}, a variable of the expression; give v other names")
+    return [sympy.Symbol(n, real=True) for n in names]
+
+
+def _weight_names(v: Any) -> list[str] | None:
+    if isinstance(v, list | tuple) and v and all(isinstance(x, str) for x in v):
+        items = [x.strip() for x in v]
+    elif isinstance(v, str):
+        text = v.strip()
+        if text.startswith("[") and text.endswith("]"):
+            text = text[1:-1]
+        items = [x.strip() for x in text.split(",")]
+    else:
+        return None
+    if not all(_NAME.fullmatch(x) and not is_reserved(x) and x != "ones" for x in items):
+        return None
+    return items
+
+
+def weights_text(weights: Sequence[sympy.Expr]) -> tuple[float | str, ...]:
+    """``v`` as JSON has it: numbers, or names for a symbolic ``--v``."""
+    if all(w.is_number for w in weights):
+        return tuple(language.constant_value(w) for w in weights)
+    return tuple(sympy.sstr(w) for w in weights)
+
+
+def fields(
+    plan: Any, program: language.Program, exprs: Any, every: Mapping[str, shapes.Shape], blocks: Any
+) -> dict[str, Any]:
+    """The :class:`~jacli.results.Result` fields of a symbolic answer: no point, no numbers."""
+    if isinstance(exprs, symbolic_result.Skipped):
+        raise UsageError(f"symbolic form skipped: {exprs.reason}; without --at there is nothing else to show")
+    display = SymbolicDisplay(
+        pretty=functools.cache(lambda: symbolic.to_pretty(exprs)),
+        latex=functools.cache(lambda: symbolic.to_latex(exprs)),
+        operations=symbolic.operation_count(exprs),
+    )
+    return dict(
+        **plan.presentation,
+        expression=program.text,
+        inputs=tuple(s.name for s in plan.inputs),
+        outputs=program.output_labels,
+        blocks=blocks,
+        point=None,
+        value=None,
+        result=None,
+        shape=plan.shape,
+        symbolic=symbolic.to_text(exprs),
+        v=None if plan.weights is None else weights_text(plan.weights),
+        bindings=symbolic_result.used_bindings(program, exprs),
+        symbolic_display=display,
+        symbolic_exprs=exprs,
+        shapes=dict(every),
+    )
+
