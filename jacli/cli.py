@@ -83,7 +83,7 @@ PointsOpt = Annotated[
 ]
 ShapeOpt = Annotated[
     str | None,
-    typer.Option("--shape", help="Shapes without values (no --at: a symbolic answer): 'x=3, A=3x3'; or 'x=n, A=n x n'."),
+    typer.Option("--shape", help="Array shapes without values (no --at: a symbolic answer): 'x=3, A=3x3', 'A=n x n'."),
 ]
 ChunkOpt = Annotated[int | None, typer.Option("--chunk-size", min=1, help="Points per vectorised chunk (--points).")]
 

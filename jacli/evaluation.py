@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sympy
 import torch
 
-from jacli import batch, calculus, language, layout, symbolic, symbolic_answers, symbolic_result
+from jacli import batch, calculus, language, layout, symbolic, symbolic_answers, symbolic_layout, symbolic_result
 from jacli.batch import PointsEvaluation
 from jacli.compile import TorchFunction
 from jacli.errors import ShapeError, UsageError
@@ -36,7 +36,7 @@ from jacli.problem import (
     program_for,
 )
 from jacli.quantities import QUANTITIES, Quantity
-from jacli.results import InputBlock, Result, SymbolicDisplay
+from jacli.results import InputBlock, Result
 from jacli.values import (
     Point,
     assign_point,
@@ -233,12 +233,8 @@ def _one_point_result(
         exprs, exact = None, False
     if exprs is not None:
         symbolic_cells = symbolic.to_text(exprs)
-        operations = symbolic.operation_count(exprs)
-        display = SymbolicDisplay(
-            pretty=functools.cache(lambda: symbolic.to_pretty(exprs)),
-            latex=functools.cache(lambda: symbolic.to_latex(exprs)),
-            operations=operations,
-        )
+        inputs = [s.name for s in prob.input_symbols]
+        display = symbolic_layout.display(exprs, plan.presentation, prob.blocks, prob.program.output_labels, inputs)
         if exact:
             exact_point = prob.exact_point()
             exact_values, exact_cells, exact_notes = symbolic_result.exact_result(

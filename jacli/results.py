@@ -42,6 +42,8 @@ class SymbolicDisplay:
     pretty: Callable[[], str]
     latex: Callable[[], Nested]
     operations: int
+    blocks: Callable[[], list[tuple[str, str]] | None] = lambda: None
+    """The pretty form in the numeric tables' layout, as (title, block) pairs; None: :attr:`pretty` has it."""
 
 
 @dataclass(frozen=True)

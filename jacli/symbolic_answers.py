@@ -12,19 +12,17 @@ With named dimensions (``--shape "x=n"``) only the matrix form exists: that is
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sympy
 
-from jacli import language, shapes, symbolic, symbolic_result
-from jacli.language.functions import is_reserved
+from jacli import language, shapes, symbolic, symbolic_layout, symbolic_result
 from jacli.errors import ShapeError, UsageError
+from jacli.language.functions import is_reserved
 from jacli.problem import parse, program_for
 from jacli.quantities import Quantity
-from jacli.results import SymbolicDisplay
 from jacli.values import wrt_names
 
 NEEDS_A_POINT = {"taylor": "taylor expands around a point: give --at (the polynomial is in powers of (x - a))"}
@@ -129,15 +127,12 @@ def fields(
     """The :class:`~jacli.results.Result` fields of a symbolic answer: no point, no numbers."""
     if isinstance(exprs, symbolic_result.Skipped):
         raise UsageError(f"symbolic form skipped: {exprs.reason}; without --at there is nothing else to show")
-    display = SymbolicDisplay(
-        pretty=functools.cache(lambda: symbolic.to_pretty(exprs)),
-        latex=functools.cache(lambda: symbolic.to_latex(exprs)),
-        operations=symbolic.operation_count(exprs),
-    )
+    inputs = tuple(s.name for s in plan.inputs)
+    display = symbolic_layout.display(exprs, plan.presentation, blocks, program.output_labels, inputs)
     return dict(
         **plan.presentation,
         expression=program.text,
-        inputs=tuple(s.name for s in plan.inputs),
+        inputs=inputs,
         outputs=program.output_labels,
         blocks=blocks,
         point=None,

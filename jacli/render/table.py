@@ -143,10 +143,15 @@ def _symbolic_panel(result: Result, width: int) -> RenderableType | None:
             f"symbolic form elided ({result.symbolic_display.operations:,} operations); --format json prints it",
             style="dim",
         )
-    pretty = result.symbolic_display.pretty()
-    if max((cell_len(line) for line in pretty.splitlines()), default=0) > width:
+    blocks = result.symbolic_display.blocks()  # in the tables' layout, titled like them (issue 15)
+    shown = [pretty for _, pretty in blocks] if blocks is not None else [result.symbolic_display.pretty()]
+    if max((cell_len(line) for pretty in shown for line in pretty.splitlines()), default=0) > width:
         return Text("symbolic form elided (too wide); --format json prints it", style="dim")
-    lines: list[RenderableType] = [Text("symbolic", style="bold"), Text(pretty, no_wrap=True)]
+    lines: list[RenderableType] = [Text("symbolic", style="bold")]
+    for index, pretty in enumerate(shown):
+        if blocks is not None:
+            lines.append(Text(blocks[index][0], style="italic"))
+        lines.append(Text(pretty, no_wrap=True))
     if result.bindings:
         lines.append(Text("where " + "; ".join(f"{name} = {value}" for name, value in result.bindings), style="dim"))
     return Group(*lines)
