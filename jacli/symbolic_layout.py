@@ -32,7 +32,8 @@ def pretty_blocks(
 ) -> Blocks | None:
     """The labelled blocks, or None where the plain symbolic form already has the tables' layout."""
     axes = tuple(axes)
-    if axes == ("in",) and (len(blocks) > 1 or any(len(b.shape) > 1 for b in blocks)):
+    arrays = any(b.shape for b in blocks)  # the numeric tables then have one table per variable
+    if axes == ("in",) and arrays and (len(blocks) > 1 or any(len(b.shape) > 1 for b in blocks)):
         return [(f"{label} w.r.t. {b.name}", symbolic.to_pretty(_shaped(exprs[b.start : b.stop], b))) for b in blocks]
     if len(axes) == 3 and axes[0] == "out":  # one matrix per output: "Hessian of f0"
         noun = title.split(maxsplit=1)[0]
