@@ -358,7 +358,12 @@ def evaluate(
     program = program_for(expr, shapes)
     symbolic_answers.check_point_shapes(shape, program)  # --shape beside the points: must agree
     fn = compiled_for(expr, shapes, order)
-    plan = make_plan(quantity, program, fn, order, v, mode, torch_dtype, torch_device)
+    try:
+        plan = make_plan(quantity, program, fn, order, v, mode, torch_dtype, torch_device)
+    except BaseException:  # a bad --v: the points file is closed, not left to the garbage collector
+        if reader is not None:
+            reader.close()
+        raise
     width = quantity.chunk_width(outputs=len(program.outputs), inputs=len(plan.inputs))
     rows = batch.chunk_rows(
         len(fn._steps) + len(plan.inputs), width + 1, None if chunk_size is None else int(chunk_size)

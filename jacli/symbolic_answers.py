@@ -83,7 +83,10 @@ def symbolic_weights(
     if names is None:
         return None
     if not allowed:
-        raise UsageError("--v names (a symbolic v) give only the symbolic answer: drop --at, or give --v numbers")
+        raise UsageError(
+            "--v names (a symbolic v) give only the symbolic answer, without --at or --points; or give --v numbers"
+        )
+    given = names
     if len(names) == 1 and len(labels) > 1:
         names = [f"{names[0]}{i}" for i in range(len(labels))]
     if len(names) != len(labels):
@@ -93,7 +96,7 @@ def symbolic_weights(
             f"(one per {per}: {', '.join(labels[:8])}{', …' if len(labels) > 8 else ''})"
         )
     variables = {s.name for var in program.variables for s in var.symbols} | {var.name for var in program.variables}
-    clash = [n for n in names if n in variables]
+    clash = [n for n in [*given, *names] if n in variables]
     if clash:
         raise UsageError(f"--v names {clash[0]!r}, a variable of the expression; give v other names")
     return [sympy.Symbol(n, real=True) for n in names]
@@ -146,4 +149,3 @@ def fields(
         symbolic_exprs=exprs,
         shapes=dict(every),
     )
-
