@@ -215,7 +215,10 @@ def evaluate_at(
 
 def _symbolic_only(quantity: Quantity, expr: str, v: Any, *, wrt: Any, shape: Any, **given: bool) -> Result:
     """No point: the symbolic result over the variables, no numbers (:mod:`jacli.symbolic_answers`)."""
-    program, order, every = symbolic_answers.program_without_point(quantity, expr, wrt, shape, **given)
+    order, every = symbolic_answers.variables_without_point(quantity, expr, wrt, shape, **given)
+    if symbolic_answers.named_dimensions(every):  # only the matrix form exists (issue 15: jacli.matrix_form)
+        return DisplayedResult(**symbolic_answers.matrix_form_only(quantity, expr, order, every, v))
+    program = symbolic_answers.program_without_point(expr, every)
     cpu = torch.device("cpu")
     plan = make_plan(quantity, program, None, order, v, "auto", torch.float64, cpu, symbolic_v=True)  # type: ignore[arg-type]
     exprs = symbolic_result.derive(plan.symbolic)

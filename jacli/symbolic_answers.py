@@ -31,11 +31,11 @@ NEEDS_A_POINT = {"taylor": "taylor expands around a point: give --at (the polyno
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def program_without_point(
+def variables_without_point(
     quantity: Quantity, expr: str, wrt: Any, shape: Any, *, symbolic_form: bool, exact: bool
-) -> tuple[language.Program, tuple[str, ...], dict[str, shapes.Shape]]:
-    """The program over symbolic variables (the shapes of ``--shape``, scalars otherwise), the ``--wrt``
-    order and every variable's shape; refuses what needs numbers."""
+) -> tuple[tuple[str, ...], dict[str, shapes.Shape]]:
+    """The ``--wrt`` order and every variable's shape (``--shape``'s, scalars otherwise; a dimension may be
+    a name); refuses what needs numbers."""
     if quantity.name in NEEDS_A_POINT:
         raise UsageError(NEEDS_A_POINT[quantity.name])
     if exact:
@@ -46,20 +46,30 @@ def program_without_point(
     order = wrt_names(parsed, wrt)
     given = shapes.parse_shapes(shape)
     shapes.check_names(given, parsed.names, language.MAX_DIMENSIONS, language.max_elements())
-    every = {name: given.get(name, ()) for name in parsed.names}
-    if shapes.named(every):
-        matrix_form_only(quantity, expr, order, every)
-    program = program_for(expr, tuple((name, tuple(int(d) for d in every[name])) for name in parsed.names))
-    return program, order, every
+    return order, {name: given.get(name, ()) for name in parsed.names}
 
 
-def matrix_form_only(quantity: Quantity, expr: str, order: Sequence[str], every: Mapping[str, shapes.Shape]) -> None:
-    """Named dimensions: only the matrix form exists, and there is no elementwise result to build.
+def program_without_point(expr: str, every: Mapping[str, shapes.Shape]) -> language.Program:
+    """The program over symbolic variables of these (numeric) shapes."""
+    return program_for(expr, tuple((name, tuple(int(d) for d in shape)) for name, shape in every.items()))
 
-    The seam for the matrix form (issue 15, ``jacli.matrix_form``): it returns a result
-    carrying only ``symbolic_matrix``; until it is there, a clear error.
+
+def named_dimensions(every: Mapping[str, shapes.Shape]) -> bool:
+    """Some dimension is a name (``--shape "x=n"``): only the matrix form exists."""
+    return shapes.named(every)
+
+
+def matrix_form_only(
+    quantity: Quantity, expr: str, order: Sequence[str], every: Mapping[str, shapes.Shape], v: Any
+) -> dict[str, Any]:
+    """Named dimensions: only the matrix form exists, there is no elementwise result to build.
+
+    THE SEAM for the matrix form (issue 15, ``jacli.matrix_form``): this returns the
+    :class:`~jacli.results.Result` fields of an answer that carries only ``symbolic_matrix``
+    (``symbolic`` None, ``point``/``value``/``result`` None, ``shapes=every``). Until the
+    matrix form is there, a clear error.
     """
-    named = ", ".join(f"{n}={shapes.describe(s)}" for n, s in every.items() if any(isinstance(d, str) for d in s))
+    named = ", ".join(f"{n}={shapes.describe(s)}" for n, s in every.items() if shapes.named({n: s}))
     raise UsageError(
         f"named dimensions give only the matrix form ({named}), which is not available here; "
         'give numbers instead (--shape "x=3, A=3x3")'
