@@ -94,7 +94,8 @@ def symbolic_weights(
         return None
     if not allowed:
         raise UsageError(
-            "--v names (a symbolic v) give only the symbolic answer, without --at or --points; or give --v numbers"
+            f"--v: {names[0]!r} is not a constant; names (a symbolic v) give only the symbolic answer, "
+            "without --at or --points"
         )
     given = names
     if len(names) == 1 and len(labels) > 1:

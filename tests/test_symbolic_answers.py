@@ -165,7 +165,7 @@ def test_symbolic_jvp_and_hvp() -> None:
 
 V_ERRORS = [
     (["vjp", SEED, "--v", "v0,v1", "--at", "1,2"],
-     "--v names (a symbolic v) give only the symbolic answer, without --at or --points; or give --v numbers"),
+     "--v: 'v0' is not a constant; names (a symbolic v) give only the symbolic answer, without --at or --points"),
     (["vjp", SEED, "--v", "v0,v1,v2"], "--v has 3 names but vjp needs 2 (one per output: f0, f1)"),
     (["jvp", SEED, "--v", "x0,v"], "--v names 'x0', a variable of the expression; give v other names"),
     (["jvp", "A@x", "--v", "A", "--shape", "A=2x2, x=2"],
@@ -177,7 +177,10 @@ def test_symbolic_v_with_points_is_refused(jacli: Invoke, tmp_path: Path) -> Non
     (tmp_path / "p.csv").write_text("x0,x1\n1,2\n")
     out = jacli("vjp", SEED, "--v", "v0,v1", "--points", str(tmp_path / "p.csv"), env=ENV)
     assert_usage_error(out)
-    assert "--v names (a symbolic v)" in out.stderr
+    assert out.stderr == (
+        "jacli: error: --v: 'v0' is not a constant; names (a symbolic v) give only the symbolic answer, "
+        "without --at or --points\n"
+    )
 
 
 def test_numeric_v_and_constants_still_numbers() -> None:
