@@ -165,7 +165,7 @@ def make_plan(
     weights, weights_tensor = None, None
     if quantity.weights is not None:
         labels = list(program.output_labels) if quantity.weights == "out" else [s.name for s in inputs]
-        weights = symbolic_answers.symbolic_weights(v, labels, quantity.name, program, allowed=symbolic_v)
+        weights = symbolic_answers.symbolic_weights(v, labels, quantity, program, allowed=symbolic_v)
         if weights is None:
             weights = parse_vector(v, len(labels), labels, quantity.name)
             weights_tensor = as_tensor([language.scalar(w) for w in weights], dtype, device)

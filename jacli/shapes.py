@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jacli.errors import ShapeError, UsageError
+from jacli.limits import MAX_SHAPE_TEXT
 
 Shape = tuple[int | str, ...]
 """One variable's shape: whole numbers, or names for named dimensions."""
@@ -26,8 +27,6 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER = re.compile(r"[0-9]+")
 _NUMBERS = re.compile(r"[0-9]+(?:x[0-9]+)*")
 _SEPARATOR = re.compile(r"\s*×\s*|\s+x\s+|\s+x(?=[0-9])|(?<=[0-9])x\s+")
-MAX_TEXT = 10_000
-"""The longest ``--shape`` text read (a shape is a few characters per variable)."""
 
 
 def parse_shapes(text: str | Mapping[str, Any] | None) -> dict[str, Shape]:
@@ -41,8 +40,8 @@ def parse_shapes(text: str | Mapping[str, Any] | None) -> dict[str, Shape]:
         return {_name(str(k) if isinstance(k, str) else k): _shape_value(k, v) for k, v in text.items()}
     if not isinstance(text, str):
         raise UsageError(f"--shape must be text like 'x=3, A=3x3' or a mapping, not {type(text).__name__}")
-    if len(text) > MAX_TEXT:
-        raise UsageError(f"--shape is {len(text):,} characters long; the limit is {MAX_TEXT:,}")
+    if len(text) > MAX_SHAPE_TEXT:
+        raise UsageError(f"--shape is {len(text):,} characters long; the limit is {MAX_SHAPE_TEXT:,}")
     shapes: dict[str, Shape] = {}
     for part in text.split(","):
         if not part.strip():

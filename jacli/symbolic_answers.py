@@ -25,9 +25,6 @@ from jacli.problem import parse, program_for
 from jacli.quantities import Quantity
 from jacli.values import wrt_names
 
-NEEDS_A_POINT = {"taylor": "taylor expands around a point: give --at (the polynomial is in powers of (x - a))"}
-"""Quantities that have no symbolic answer without a point, and why."""
-
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -36,8 +33,8 @@ def variables_without_point(
 ) -> tuple[tuple[str, ...], dict[str, shapes.Shape]]:
     """The ``--wrt`` order and every variable's shape (``--shape``'s, scalars otherwise; a dimension may be
     a name); refuses what needs numbers."""
-    if quantity.name in NEEDS_A_POINT:
-        raise UsageError(NEEDS_A_POINT[quantity.name])
+    if quantity.present is not None:  # its shown result is built from the numbers at the point (a Taylor polynomial)
+        raise UsageError(f"the {quantity.noun} is built around a point: give --at")
     if exact:
         raise UsageError("--exact evaluates the symbolic result at a point: give --at")
     if not symbolic_form:
@@ -86,7 +83,7 @@ def check_point_shapes(shape: Any, program: language.Program) -> None:
 
 
 def symbolic_weights(
-    v: Any, labels: Sequence[str], what: str, program: language.Program, *, allowed: bool
+    v: Any, labels: Sequence[str], quantity: Quantity, program: language.Program, *, allowed: bool
 ) -> list[sympy.Expr] | None:
     """``--v v0,v1`` (names, or one name ``v`` for ``v0, v1, …``) as symbols; None when ``v`` is not names."""
     names = _weight_names(v)
@@ -101,9 +98,9 @@ def symbolic_weights(
     if len(names) == 1 and len(labels) > 1:
         names = [f"{names[0]}{i}" for i in range(len(labels))]
     if len(names) != len(labels):
-        per = "output" if what == "vjp" else "input"
+        per = "output" if quantity.weights == "out" else "input"
         raise ShapeError(
-            f"--v has {len(names)} names but {what} needs {len(labels)} "
+            f"--v has {len(names)} names but {quantity.name} needs {len(labels)} "
             f"(one per {per}: {', '.join(labels[:8])}{', …' if len(labels) > 8 else ''})"
         )
     variables = {s.name for var in program.variables for s in var.symbols} | {var.name for var in program.variables}

@@ -195,7 +195,7 @@ def test_numeric_v_and_constants_still_numbers() -> None:
 # ---------------------------------------------------------------------------
 
 NEEDS_A_POINT = [
-    (["taylor", "exp(x)"], "taylor expands around a point: give --at (the polynomial is in powers of (x - a))"),
+    (["taylor", "exp(x)"], "the Taylor polynomial is built around a point: give --at"),
     (["gradient", "x**2", "--exact"], "--exact evaluates the symbolic result at a point: give --at"),
     (["gradient", "x**2", "--no-symbolic"],
      "without --at there are no numbers, only the symbolic result: drop --no-symbolic or give --at"),
@@ -317,6 +317,12 @@ def test_usage_errors(jacli: Invoke, argv: list[str], message: str) -> None:
     out = jacli(*argv, env=ENV)
     assert_usage_error(out)
     assert out.stderr == f"jacli: error: {message}\n"
+
+
+def test_a_long_shape_is_refused_unread(jacli: Invoke) -> None:
+    out = jacli("gradient", "sum(x)", "--shape", "x=3," * 3000, env=ENV)
+    assert_usage_error(out)
+    assert out.stderr == "jacli: error: --shape is 12,000 characters long; the limit is 10,000\n"
 
 
 def test_shape_with_points_is_refused(jacli: Invoke, tmp_path: Path) -> None:
