@@ -56,6 +56,7 @@ def jacobian(
     device: str = "cpu",
     symbolic_form: bool = True,
     exact: bool = False,
+    shape: str | Mapping[str, Any] | None = None,
 ) -> Result:
     """Jacobian of ``expr`` at ``at``: ``result`` is m×n (outputs × inputs), ``J[i][j] = ∂fᵢ/∂xⱼ``.
 
@@ -69,13 +70,15 @@ def jacobian(
         dtype, device: how torch computes (``float64``/``float32``, ``cpu``/``cuda``).
         symbolic_form: also derive the symbolic Jacobian (``symbolic`` as text, ``symbolic_exprs`` as SymPy).
         exact: also evaluate it exactly at the point (``exact``: text such as ``sqrt(2)/2``).
+        at=None: no point, only the symbolic result (``point``, ``value``, ``result`` are None);
+            ``shape`` gives array variables a shape without a value: ``"x=3, A=3x3"``.
 
     >>> r = jacobian("2*x0+x1**2, x0**2+2*x1**3", at="1,2")
     >>> r.result, r.shape, r.mode
     ([[2.0, 4.0], [2.0, 24.0]], (2, 2), 'reverse')
     """
     return evaluate_at("jacobian", expr, at, wrt=wrt, mode=mode, dtype=dtype, device=device,
-                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
+                        symbolic_form=symbolic_form, exact=exact, shape=shape)  # fmt: skip
 
 
 def gradient(
@@ -87,6 +90,7 @@ def gradient(
     device: str = "cpu",
     symbolic_form: bool = True,
     exact: bool = False,
+    shape: str | Mapping[str, Any] | None = None,
 ) -> Result:
     """Gradient ∇f of a scalar ``expr`` at ``at``: ``result`` has shape (n,), one entry per input element.
 
@@ -96,7 +100,7 @@ def gradient(
     [2.0, 12.0, 108.0]
     """
     return evaluate_at("gradient", expr, at, wrt=wrt, dtype=dtype, device=device,
-                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
+                        symbolic_form=symbolic_form, exact=exact, shape=shape)  # fmt: skip
 
 
 def hessian(
@@ -108,6 +112,7 @@ def hessian(
     device: str = "cpu",
     symbolic_form: bool = True,
     exact: bool = False,
+    shape: str | Mapping[str, Any] | None = None,
 ) -> Result:
     """Hessian ∂²f/∂x² at ``at``: shape (n, n) for a scalar ``expr``, (m, n, n) for a vector-valued one.
 
@@ -117,7 +122,7 @@ def hessian(
     [[4.0, 2.0], [2.0, 0.0]]
     """
     return evaluate_at("hessian", expr, at, wrt=wrt, dtype=dtype, device=device,
-                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
+                        symbolic_form=symbolic_form, exact=exact, shape=shape)  # fmt: skip
 
 
 def vjp(
@@ -130,6 +135,7 @@ def vjp(
     device: str = "cpu",
     symbolic_form: bool = True,
     exact: bool = False,
+    shape: str | Mapping[str, Any] | None = None,
 ) -> Result:
     """``vᵀJ`` by one reverse pass (like ``y.backward(gradient=v)``): shape (n,).
 
@@ -139,7 +145,7 @@ def vjp(
     [9.0, 36.0, -4.0, -6.0]
     """
     return evaluate_at("vjp", expr, at, v, wrt=wrt, dtype=dtype, device=device,
-                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
+                        symbolic_form=symbolic_form, exact=exact, shape=shape)  # fmt: skip
 
 
 def jvp(
@@ -152,6 +158,7 @@ def jvp(
     device: str = "cpu",
     symbolic_form: bool = True,
     exact: bool = False,
+    shape: str | Mapping[str, Any] | None = None,
 ) -> Result:
     """``J·v`` by one forward-mode pass: shape (m,).
 
@@ -161,7 +168,7 @@ def jvp(
     [2.0, 2.0]
     """
     return evaluate_at("jvp", expr, at, v, wrt=wrt, dtype=dtype, device=device,
-                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
+                        symbolic_form=symbolic_form, exact=exact, shape=shape)  # fmt: skip
 
 
 def hvp(
@@ -174,6 +181,7 @@ def hvp(
     device: str = "cpu",
     symbolic_form: bool = True,
     exact: bool = False,
+    shape: str | Mapping[str, Any] | None = None,
 ) -> Result:
     """``H·v`` of a scalar ``expr`` by forward over reverse, never forming H: shape (n,).
 
@@ -183,7 +191,7 @@ def hvp(
     [4.0, 2.0]
     """
     return evaluate_at("hvp", expr, at, v, wrt=wrt, dtype=dtype, device=device,
-                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
+                        symbolic_form=symbolic_form, exact=exact, shape=shape)  # fmt: skip
 
 
 def laplacian(
@@ -195,6 +203,7 @@ def laplacian(
     device: str = "cpu",
     symbolic_form: bool = True,
     exact: bool = False,
+    shape: str | Mapping[str, Any] | None = None,
 ) -> Result:
     """Laplacian Δf = Σᵢ ∂²f/∂xᵢ² of each output: shape (m,), one number per output.
 
@@ -204,7 +213,7 @@ def laplacian(
     [16.0, 0.0]
     """
     return evaluate_at("laplacian", expr, at, wrt=wrt, dtype=dtype, device=device,
-                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
+                        symbolic_form=symbolic_form, exact=exact, shape=shape)  # fmt: skip
 
 
 def divergence(
@@ -216,6 +225,7 @@ def divergence(
     device: str = "cpu",
     symbolic_form: bool = True,
     exact: bool = False,
+    shape: str | Mapping[str, Any] | None = None,
 ) -> Result:
     """Divergence ∇·f = Σᵢ ∂fᵢ/∂xᵢ of f: Rⁿ→Rⁿ: ``result`` is one number (shape ``()``).
 
@@ -226,7 +236,7 @@ def divergence(
     6.0
     """
     return evaluate_at("divergence", expr, at, wrt=wrt, dtype=dtype, device=device,
-                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
+                        symbolic_form=symbolic_form, exact=exact, shape=shape)  # fmt: skip
 
 
 def curl(
@@ -238,6 +248,7 @@ def curl(
     device: str = "cpu",
     symbolic_form: bool = True,
     exact: bool = False,
+    shape: str | Mapping[str, Any] | None = None,
 ) -> Result:
     """Curl ∇×f: shape (3,) for f: R³→R³, one number (shape ``()``) for f: R²→R² (∂f₁/∂x₀ − ∂f₀/∂x₁).
 
@@ -249,7 +260,7 @@ def curl(
     2.0
     """
     return evaluate_at("curl", expr, at, wrt=wrt, dtype=dtype, device=device,
-                        symbolic_form=symbolic_form, exact=exact)  # fmt: skip
+                        symbolic_form=symbolic_form, exact=exact, shape=shape)  # fmt: skip
 
 
 def derivative(
@@ -262,6 +273,7 @@ def derivative(
     device: str = "cpu",
     symbolic_form: bool = True,
     exact: bool = False,
+    shape: str | Mapping[str, Any] | None = None,
 ) -> Result:
     """The ``order``-th derivative tensor: shape (m, n, …, n), ``order`` input axes, always with the outputs axis.
 
@@ -272,7 +284,7 @@ def derivative(
     [[[[12.0, 6.0], [6.0, 0.0]], [[6.0, 0.0], [0.0, 0.0]]]]
     """
     return evaluate_at("derivative", expr, at, wrt=wrt, dtype=dtype, device=device, symbolic_form=symbolic_form,
-                       exact=exact, options={"order": order})  # fmt: skip
+                       exact=exact, options={"order": order}, shape=shape)  # fmt: skip
 
 
 def taylor(
@@ -285,6 +297,7 @@ def taylor(
     device: str = "cpu",
     symbolic_form: bool = True,
     exact: bool = False,
+    shape: str | Mapping[str, Any] | None = None,
 ) -> Result:
     """The Taylor polynomial of order ``order`` (K ≥ 0) around ``at``, in powers of ``(x - a)``.
 
@@ -298,7 +311,7 @@ def taylor(
     ['1 + x + 1/2*x**2 + 1/6*x**3']
     """
     return evaluate_at("taylor", expr, at, wrt=wrt, dtype=dtype, device=device, symbolic_form=symbolic_form,
-                       exact=exact, options={"order": order})  # fmt: skip
+                       exact=exact, options={"order": order}, shape=shape)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------

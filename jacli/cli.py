@@ -81,6 +81,10 @@ PointsOpt = Annotated[
         help="Many points: CSV/TSV/whitespace rows, optional header naming variables; '-' reads stdin.",
     ),
 ]
+ShapeOpt = Annotated[
+    str | None,
+    typer.Option("--shape", help="Array shapes without values (no --at: a symbolic answer): 'x=3, A=3x3', 'A=n x n'."),
+]
 ChunkOpt = Annotated[int | None, typer.Option("--chunk-size", min=1, help="Points per vectorised chunk (--points).")]
 PlotOpt = Annotated[
     str | None,
@@ -227,7 +231,8 @@ def _at_each_point(text: str, at: list[str] | None, wrt: Any, compute: Callable[
     """``compute(point)`` for every ``--at`` (one point without any), after ALL were validated:
     a bad last ``--at`` is refused before any work is done."""
     points = at or [None]
-    _api().validate_points(text, points, wrt=wrt)
+    if at:  # no --at: a quantity's symbolic answer (check and graph refuse it when they compute)
+        _api().validate_points(text, points, wrt=wrt)
     return [compute(point) for point in points]
 
 
@@ -363,6 +368,7 @@ def _quantity_command(quantity: Quantity) -> None:
         ("points", PointsOpt, None),
         ("chunk_size", ChunkOpt, None),
         ("wrt", WrtOpt, None),
+        ("shape", ShapeOpt, None),
     ]
     if quantity.modes:
         declared.append(("mode", ModeOpt, Mode.auto))
@@ -393,8 +399,15 @@ def _run_quantity(
     quantity: Quantity, *, expr: str, at: list[str] | None, points: str | None, chunk_size: int | None,
     wrt: str | None, output: OutputFormat, symbolic: bool, exact: bool, dtype: Dtype, device: Device,
     digits: int, show_torch: bool, v: str = "ones", mode: Mode = Mode.auto, options: dict[str, Any] | None = None,
-    output_file: str | None = None, header: bool = False, plot: str | None = None,
+    output_file: str | None = None, header: bool = False, plot: str | None = None, shape: str | None = None,
 ) -> None:  # fmt: skip
+    if not at and points is None and output is OutputFormat.csv:  # issue 15: no point, no numbers
+        raise UsageError("--format csv writes numbers, and without --at there are none; use table, json or latex")
+    if show_torch and not at and points is None:
+        raise UsageError("--show-torch prints a program that runs at a point: give --at")
+    if shape is not None and (show_torch or points is not None):
+        raise UsageError("--shape gives shapes without values: use it without --points and --show-torch")
+    given = {"shape": shape} if shape is not None else {}
     if plot is not None:
         _check_plot(plot, at, points, show_torch)
     if show_torch and (output_file is not None or header):
@@ -408,7 +421,7 @@ def _run_quantity(
     with destination(output_file, output.value, header) as written:  # the format the file's ending names
         _run(quantity, expr, at, OutputFormat(written), digits, points=points, chunk_size=chunk_size, v=v, wrt=wrt,
              mode=mode.value, dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact,
-             options=options, plot=plot)  # fmt: skip
+             options=options, plot=plot, **given)  # fmt: skip
 
 
 def _check_plot(path: str, at: list[str] | None, points: str | None, show_torch: bool) -> None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sympy
 import torch
 
-from jacli import batch, calculus, language, layout, symbolic, symbolic_result
+from jacli import batch, calculus, language, layout, symbolic, symbolic_answers, symbolic_layout, symbolic_result
 from jacli.batch import PointsEvaluation
 from jacli.compile import TorchFunction
 from jacli.errors import ShapeError, UsageError
@@ -36,7 +36,7 @@ from jacli.problem import (
     program_for,
 )
 from jacli.quantities import QUANTITIES, Quantity
-from jacli.results import InputBlock, Result, SymbolicDisplay
+from jacli.results import InputBlock, Result
 from jacli.values import (
     Point,
     assign_point,
@@ -128,7 +128,7 @@ class Plan:
 
     @property
     def v(self) -> tuple[float, ...] | None:
-        return None if self.weights is None else tuple(language.constant_value(w) for w in self.weights)
+        return None if self.weights is None else symbolic_answers.weights_text(self.weights)
 
 
 def make_plan(
@@ -140,8 +140,13 @@ def make_plan(
     mode: str,
     dtype: torch.dtype,
     device: torch.device,
+    *,
+    symbolic_v: bool = False,
 ) -> Plan:
-    """Check the program against the quantity (scalar, size), read ``--v``, choose the mode."""
+    """Check the program against the quantity (scalar, size), read ``--v``, choose the mode.
+
+    ``symbolic_v``: ``--v`` may be names (a symbolic answer without a point, :mod:`jacli.symbolic_answers`).
+    """
     from jacli import sparse  # noqa: PLC0415
 
     inputs = [s for name in order for s in program.variable(name).symbols]
@@ -160,8 +165,10 @@ def make_plan(
     weights, weights_tensor = None, None
     if quantity.weights is not None:
         labels = list(program.output_labels) if quantity.weights == "out" else [s.name for s in inputs]
-        weights = parse_vector(v, len(labels), labels, quantity.name)
-        weights_tensor = as_tensor([language.scalar(w) for w in weights], dtype, device)
+        weights = symbolic_answers.symbolic_weights(v, labels, quantity, program, allowed=symbolic_v)
+        if weights is None:
+            weights = parse_vector(v, len(labels), labels, quantity.name)
+            weights_tensor = as_tensor([language.scalar(w) for w in weights], dtype, device)
     chosen = calculus.choose_mode(mode, n, m) if quantity.modes else None
     setup = batch.Setup(
         fn, weights_tensor, chosen, hessian_patterns=functools.partial(sparse.sparse_patterns, program, inputs)
@@ -183,14 +190,19 @@ def evaluate_at(
     symbolic_form: bool = True,
     exact: bool = False,
     options: Mapping[str, Any] | None = None,
+    shape: str | Mapping[str, Any] | None = None,
 ) -> Result:
     """``quantity`` of ``expr`` at one point: a chunk of one row, with the symbolic form and ``--exact``.
 
     ``options``: the quantity's parameters, e.g. ``{"order": 3}`` for ``derivative``.
+    ``at=None``: no point, the symbolic result only (``shape``: array variables' shapes, ``"x=3, A=3x3"``).
     """
     quantity = resolve_quantity(quantity, options)
     check_mode(quantity, mode)
+    if at is None:  # issue 15: the symbolic answer without a point (jacli/symbolic_answers.py)
+        return _symbolic_only(quantity, expr, v, wrt=wrt, shape=shape, symbolic_form=symbolic_form, exact=exact)
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
+    symbolic_answers.check_point_shapes(shape, prob.program)
     order = [var.name for var in prob.inputs]
     x, p = prob.inputs_tensor, prob.params_tensor
     plan = make_plan(quantity, prob.program, prob.compiled, order, v, mode, x.dtype, x.device)
@@ -207,6 +219,18 @@ def evaluate_at(
     return matrix_results.attach(result, quantity, parse(expr), order, shapes, plan.v)
 
 
+def _symbolic_only(quantity: Quantity, expr: str, v: Any, *, wrt: Any, shape: Any, **given: bool) -> Result:
+    """No point: the symbolic result over the variables, no numbers (:mod:`jacli.symbolic_answers`)."""
+    order, every = symbolic_answers.variables_without_point(quantity, expr, wrt, shape, **given)
+    if symbolic_answers.named_dimensions(every):  # only the matrix form exists (issue 15: jacli.matrix_form)
+        return DisplayedResult(**symbolic_answers.matrix_form_only(quantity, expr, order, every, v))
+    program = symbolic_answers.program_without_point(expr, every)
+    cpu = torch.device("cpu")
+    plan = make_plan(quantity, program, None, order, v, "auto", torch.float64, cpu, symbolic_v=True)  # type: ignore[arg-type]
+    exprs = symbolic_result.derive(plan.symbolic)
+    return DisplayedResult(**symbolic_answers.fields(plan, program, exprs, every, _input_blocks(program, order)))
+
+
 def _one_point_result(
     plan: Plan, prob: Problem, value: Tensor, numeric: Tensor, exprs: Any, *, exact: bool, facts: Any = None
 ) -> Result:
@@ -218,12 +242,8 @@ def _one_point_result(
         exprs, exact = None, False
     if exprs is not None:
         symbolic_cells = symbolic.to_text(exprs)
-        operations = symbolic.operation_count(exprs)
-        display = SymbolicDisplay(
-            pretty=functools.cache(lambda: symbolic.to_pretty(exprs)),
-            latex=functools.cache(lambda: symbolic.to_latex(exprs)),
-            operations=operations,
-        )
+        inputs = [s.name for s in prob.input_symbols]
+        display = symbolic_layout.display(exprs, plan.presentation, prob.blocks, prob.program.output_labels, inputs)
         if exact:
             exact_point = prob.exact_point()
             exact_values, exact_cells, exact_notes = symbolic_result.exact_result(
@@ -253,6 +273,7 @@ def _one_point_result(
         facts_line=plan.facts.line(facts) if facts else None,
         tensor=numeric.detach(),
         symbolic_exprs=exprs,
+        shapes={v.name: v.shape for v in prob.program.variables},
     )
     if plan.quantity.present is not None:  # with --exact, it may use the exact values (then it drops the keys)
         center = [exact_point[s] for s in prob.input_symbols] if exact_values is not None else None
@@ -311,6 +332,7 @@ def evaluate(
     symbolic_form: bool = True,
     chunk_size: int | None = None,
     options: Mapping[str, Any] | None = None,
+    shape: str | Mapping[str, Any] | None = None,
 ) -> PointsEvaluation:
     """``quantity`` (a :class:`~jacli.quantities.Quantity` or its name) of ``expr`` at many points, a chunk at a time.
 
@@ -349,8 +371,14 @@ def evaluate(
         raise UsageError(f"points must be a file name, a PointsReader or a list of points, not {short(points)}")
     shapes = tuple((n, shapes_of[n]) for n in parsed.names)
     program = program_for(expr, shapes)
+    symbolic_answers.check_point_shapes(shape, program)  # --shape beside the points: must agree
     fn = compiled_for(expr, shapes, order)
-    plan = make_plan(quantity, program, fn, order, v, mode, torch_dtype, torch_device)
+    try:
+        plan = make_plan(quantity, program, fn, order, v, mode, torch_dtype, torch_device)
+    except BaseException:  # a bad --v: the points file is closed, not left to the garbage collector
+        if reader is not None:
+            reader.close()
+        raise
     width = quantity.chunk_width(outputs=len(program.outputs), inputs=len(plan.inputs))
     rows = batch.chunk_rows(
         len(fn._steps) + len(plan.inputs), width + 1, None if chunk_size is None else int(chunk_size)

@@ -120,6 +120,8 @@ about a hundred points a second, so more is a mistake such as endless input, whi
 MAX_DERIVATIVE_ORDER = 12
 """Highest ``--order`` of ``derivative`` and ``taylor``: each order nests one more reverse pass over the last
 one's graph, so the cost grows geometrically (``taylor "exp(sin(x))"``: order 12 in 6 s, order 16 over 100 s)."""
+MAX_SHAPE_TEXT = 10_000
+"""Characters of ``--shape`` (a shape is a few characters per variable): longer text is refused unread."""
 
 DENSE_FUNC_HESSIAN_INPUTS = 32
 """Inputs from which a dense Hessian uses torch.func (vectorised) instead of one autograd pass per input."""

@@ -42,6 +42,8 @@ class SymbolicDisplay:
     pretty: Callable[[], str]
     latex: Callable[[], Nested]
     operations: int
+    blocks: Callable[[], list[tuple[str, str]] | None] = lambda: None
+    """The pretty form in the numeric tables' layout, as (title, block) pairs; None: :attr:`pretty` has it."""
 
 
 @dataclass(frozen=True)
@@ -65,13 +67,15 @@ class Result:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     blocks: tuple[InputBlock, ...]
-    point: dict[str, Nested]
-    value: tuple[float, ...]
+    point: dict[str, Nested] | None
+    """None for a symbolic answer without a point (then ``value`` and ``result`` are None too)."""
+    value: tuple[float, ...] | None
     result: Nested
     shape: tuple[int, ...]
     symbolic: Nested | None = None
     exact: Nested | None = None
-    v: tuple[float, ...] | None = None
+    v: tuple[float | str, ...] | None = None
+    """``--v``: numbers, or names for a symbolic ``--v`` (``("v0", "v1")``)."""
     mode: str | None = None
     bindings: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()
@@ -91,6 +95,8 @@ class Result:
     symbolic_matrix: Any = None
     """The result in matrix notation (:class:`jacli.matrix_form.MatrixForm`: ``text``, ``unicode``, ``latex``),
     checked against the numbers; None when there is none."""
+    shapes: dict[str, tuple[int | str, ...]] = field(default_factory=dict)
+    """Each variable's shape (from the point, or ``--shape``): a dimension may be a name (``"n"``)."""
 
     @property
     def sympy(self) -> Any:
@@ -99,7 +105,9 @@ class Result:
 
     @property
     def finite(self) -> bool:
-        """True when every number in the value and the result is finite."""
+        """True when every number in the value and the result is finite (a symbolic answer has none)."""
+        if self.point is None:
+            return True
         numbers = [x for x in flatten(self.result) if not isinstance(x, str)]  # a polynomial is text
         return all(math.isfinite(x) for x in numbers) and all(math.isfinite(x) for x in self.value)
 

@@ -191,6 +191,8 @@ CASES = [
     pytest.param(["jacobian", "-", "--at", "1"], b"\xff\xfe", {}, id="stdin-not-utf8"),
     pytest.param(["--version"], None, {}, id="version"),
     pytest.param(["jacobian", "--help"], None, {}, id="help"),
+    pytest.param(["gradient", "2*x0+x1**2"], None, {}, id="no-point"),
+    pytest.param(["vjp", "A@B", "--v", "w", "--shape", "A=2x2, B=2x3", "-f", "json"], None, {}, id="symbolic-v-shape"),
 ]
 
 

@@ -16,11 +16,13 @@ def result_object(result: Result) -> dict[str, Any]:
         "inputs": list(result.inputs),
         "outputs": list(result.outputs),
         "point": result.point,
-        "value": list(result.value),
+        "value": list(result.value or ()),
         **dict(result.extra),
         "result": result.result,
     }
-    if result.mode is not None:
+    if result.point is None:  # a symbolic answer without a point: no numbers (issue 15)
+        del obj["point"], obj["value"], obj["result"]
+    elif result.mode is not None:
         obj["mode"] = result.mode
     if result.v is not None:
         obj["v"] = list(result.v)

@@ -52,6 +52,8 @@ def render_latex(result: Result, document: bool = True) -> str:
         shown = result.symbolic_display.latex() if result.symbolic_display is not None else extra["polynomial"]
         lines = [f"{result.symbol}_{{{out}}}(x) = {poly}" for out, poly in zip(result.outputs, shown, strict=True)]
         return _finish(result, lines, document)
+    if result.result is None:  # a symbolic answer without a point: the symbolic form only
+        return _finish(result, _symbolic_lines(result), document)
     numeric = _blocks(_map(result.result, _number), result.axes)
     symbolic = (
         _blocks(result.symbolic_display.latex(), result.axes)
@@ -74,12 +76,27 @@ def render_latex(result: Result, document: bool = True) -> str:
     return _finish(result, lines, document)
 
 
+def _symbolic_lines(result: Result) -> list[str]:
+    """``symbol = symbolic``, one line per output block: a symbolic answer without a point (issue 15)."""
+    assert result.symbolic_display is not None
+    blocks = _blocks(result.symbolic_display.latex(), result.axes)
+    keys = _block_labels(result) if len(result.axes) > 3 else list(result.outputs)
+    return [
+        (f"{result.symbol}_{{{keys[index]}}}" if len(blocks) > 1 else result.symbol)
+        + " = "
+        + (bmatrix(cells) if result.axes else cells)
+        for index, cells in enumerate(blocks)
+    ]
+
+
 def _finish(result: Result, lines: list[str], document: bool) -> str:
     if not document:
         if len(lines) == 1:
             return lines[0]
         return r"\begin{gathered} " + r" \\ ".join(lines) + r" \end{gathered}"
     body = "\n".join(lines)
+    if result.point is None:
+        return comment(f"jacli {result.command}: {result.expression}") + f"{body}\n"
     point = ", ".join(f"{k} = {v}" for k, v in result.point.items())
     return comment(f"jacli {result.command}: {result.expression} at {point}") + f"{body}\n"
 

@@ -72,6 +72,8 @@ def numeric_tables(result: Result, digits: int) -> list[Grid]:
     A vector over the inputs is one row (one table per array variable, in its own shape);
     a vector over the outputs one column; a third, leading axis gives one table per entry.
     """
+    if result.result is None:  # a symbolic answer without a point: no numbers
+        return []
     cells = _cells(result, digits)
     labels = {"out": list(result.outputs), "in": list(result.inputs)}
     if result.axes == ("in",):
@@ -141,10 +143,15 @@ def _symbolic_panel(result: Result, width: int) -> RenderableType | None:
             f"symbolic form elided ({result.symbolic_display.operations:,} operations); --format json prints it",
             style="dim",
         )
-    pretty = result.symbolic_display.pretty()
-    if max((cell_len(line) for line in pretty.splitlines()), default=0) > width:
+    blocks = result.symbolic_display.blocks()  # in the tables' layout, titled like them (issue 15)
+    shown = [pretty for _, pretty in blocks] if blocks is not None else [result.symbolic_display.pretty()]
+    if max((cell_len(line) for pretty in shown for line in pretty.splitlines()), default=0) > width:
         return Text("symbolic form elided (too wide); --format json prints it", style="dim")
-    lines: list[RenderableType] = [Text("symbolic", style="bold"), Text(pretty, no_wrap=True)]
+    lines: list[RenderableType] = [Text("symbolic", style="bold")]
+    for index, pretty in enumerate(shown):
+        if blocks is not None:
+            lines.append(Text(blocks[index][0], style="italic"))
+        lines.append(Text(pretty, no_wrap=True))
     if result.bindings:
         lines.append(Text("where " + "; ".join(f"{name} = {value}" for name, value in result.bindings), style="dim"))
     return Group(*lines)
@@ -156,27 +163,37 @@ def matrix_line(form: str | dict[str, str]) -> str:
 
 
 def _header(result: Result, digits: int, width: int) -> RenderableType:
-    names = ", ".join(result.point)
+    names = ", ".join(result.point if result.point is not None else result.shapes)
     *bindings, output = [s.strip() for s in result.expression.replace("\n", ";").split(";") if s.strip()]
     rows: list[tuple[str, RenderableType | str]] = [
         (f"{result.command} of", Text(f"f({names}) = {' '.join(output.split())}"))
     ]
     if bindings:
         rows.append(("where", Text("; ".join(bindings))))
-    rows.append(("at", Text(", ".join(f"{k} = {_point_text(v, digits)}" for k, v in result.point.items()))))
-    value = [format_number(x, digits) for x in result.value]
-    rows.append(("value", Text("f = " + (value[0] if len(value) == 1 else "[" + ", ".join(value) + "]"))))
+    if result.point is None:  # issue 15: no point, the symbolic result only
+        rows.extend(_no_point_rows(result))
+    else:
+        rows.append(("at", Text(", ".join(f"{k} = {_point_text(v, digits)}" for k, v in result.point.items()))))
+        value = [format_number(x, digits) for x in result.value]
+        rows.append(("value", Text("f = " + (value[0] if len(value) == 1 else "[" + ", ".join(value) + "]"))))
     if result.v is not None:
-        rows.append(("v", Text("[" + ", ".join(format_number(x, digits) for x in result.v) + "]")))
+        rows.append(("v", Text("[" + ", ".join(_point_text(x, digits) for x in result.v) + "]")))
     if result.mode is not None:
         rows.append(("mode", Text(result.mode)))
     return header(rows, width)
 
 
+def _no_point_rows(result: Result) -> list[tuple[str, RenderableType | str]]:
+    """A symbolic answer's header rows in place of the point and value: the arrays' shapes, and why no numbers."""
+    arrays = [f"{name}: {'x'.join(map(str, shape))}" for name, shape in result.shapes.items() if shape]
+    rows: list[tuple[str, RenderableType | str]] = [("shape", Text(", ".join(arrays)))] if arrays else []
+    return [*rows, ("at", Text("no point: the symbolic result only (--at gives numbers)"))]
+
+
 def _point_text(value: Nested, digits: int) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_point_text(v, digits) for v in value) + "]"
-    return format_number(value, digits)
+    return value if isinstance(value, str) else format_number(value, digits)  # a symbolic --v is names
 
 
 def render_table(result: Result, console: Console, digits: int = 6) -> None:
