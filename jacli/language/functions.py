@@ -109,6 +109,53 @@ _ROUNDING = "rounding (derivative 0)"
 _LOGISTIC = "1/(1+exp(-x)), log(1+exp(x)), max(0, x)"
 _EXTREMA = "smallest / largest argument, or element of one array"
 
+# --- tensor language, part B (issue 13) ---
+
+
+def _part_b(name: str) -> Callable[[ModuleType], Views]:
+    """The resolver of a part-B row: its views from :mod:`.linalg` and :mod:`.shapes` (SymPy, on first use)."""
+
+    def resolve(v: ModuleType) -> Views:
+        from jacli.language import linalg, shapes  # noqa: PLC0415 - SymPy, for the first view only
+
+        node = getattr(linalg, name, None)
+        value = getattr(linalg, f"{name}_value", None)
+        site = linalg.singular_site if name in ("inv", "solve") else None
+        build = getattr(linalg, f"{name}_of", None) or getattr(shapes, f"{name}_of")
+        return v.Views(node if isinstance(node, type) else None, build=build, value=value, site=site)
+
+    return resolve
+
+
+_SIZES = "constant arrays of shape (n,) or (n, m)"
+_TENSOR_B: tuple[Function, ...] = (
+    Function("trace", "sum of the diagonal of a square matrix", _part_b("trace"), torch="torch.trace",
+             usage="trace(A)"),
+    Function("det", "determinant of a square matrix", _part_b("det"), torch="torch.linalg.det", usage="det(A)"),
+    Function("inv", "inverse of a square matrix (nan if singular)", _part_b("inv"), torch="torch.linalg.inv",
+             usage="inv(A)"),
+    Function("solve", "inv(A)@b, b a vector or a matrix", _part_b("solve"), 2, 2, torch="torch.linalg.solve",
+             usage="solve(A, b)"),
+    Function("outer", "outer product of two vectors", _part_b("outer"), 2, 2, torch="torch.outer",
+             usage="outer(a, b)"),
+    Function("diag", "vector -> diagonal matrix, matrix -> diagonal", _part_b("diag"), torch="torch.diag",
+             usage="diag(v)"),
+    Function("reshape", "the elements, row-major, in shape (m, n) or\n(n); one size may be -1", _part_b("reshape"),
+             2, None, torch="torch.reshape", usage="reshape(x, m, n)"),
+    Function("concat", "arrays joined along the first axis", _part_b("concat"), 1, None, torch="torch.cat",
+             usage="concat(a, b, ...)"),
+    Function("stack", "values of one shape along a new first axis", _part_b("stack"), 1, None,
+             torch="torch.stack", usage="stack(a, b, ...)"),
+    Function("arange", "0, 1, ..., n-1; a, a+step, ... before b", _part_b("arange"), 1, 3, torch="torch.arange",
+             usage="arange(n)   arange(a, b, step)"),
+    Function("linspace", "n values from a to b, both included", _part_b("linspace"), 3, 3,
+             torch="torch.linspace", usage="linspace(a, b, n)"),
+    Function("eye", "the n-by-n identity matrix", _part_b("eye"), torch="torch.eye", usage="eye(n)"),
+    Function("ones", _SIZES, _part_b("ones"), 1, 2, torch="torch.ones", usage="ones(n, m)"),
+    Function("zeros", _SIZES, _part_b("zeros"), 1, 2, torch="torch.zeros", usage="zeros(n, m)"),
+)  # fmt: skip
+
+
 ROWS: tuple[Function, ...] = (
     _elementary("sin", _TRIG, lambda v: v.Views(v.sympy.sin, value=v.trig(v.mpmath.sin))),
     _elementary("cos", _TRIG, lambda v: v.Views(v.sympy.cos, value=v.trig(v.mpmath.cos))),
@@ -178,6 +225,8 @@ ROWS: tuple[Function, ...] = (
              torch="torch.sum", usage="sum(v)"),
     Function("dot", "sum of the elements; inner product of vectors", lambda v: v.Views(build=v.dot), 2, 2,
              torch="torch.dot", usage="dot(a, b)"),
+    # --- tensor language, part B (issue 13) ---
+    *_TENSOR_B,
 )  # fmt: skip
 """Every function of the language, in the order ``jacli language`` lists them."""
 
