@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import torch
-from torch import Tensor
+import torch  # noqa: TID253 - a stage module, imported by compile.py only
+from torch import Tensor  # noqa: TID253
 
 
 def _matrix(elements: tuple[Tensor, ...], rows: int) -> Tensor:
