@@ -61,6 +61,14 @@ def _latex_matrix(printer: Any, elements: Any, n: int) -> str:
     return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
 
 
+def _raised(text: str, printer: Any, exp: Any) -> str:
+    """``text`` to the power ``exp`` (SymPy's LaTeX printer hands a function its power)."""
+    if exp is None:
+        return text
+    power = exp if isinstance(exp, str) else printer._print(exp)  # SymPy passes it printed already
+    return rf"\left({text}\right)^{{{power}}}"
+
+
 def _pretty_text(expr: sympy.Basic) -> Any:
     from sympy.printing.pretty.stringpict import prettyForm  # noqa: PLC0415 - only when pretty-printing
 
@@ -110,8 +118,8 @@ class det(sympy.Function):  # noqa: N801 - printed as the user typed it
     def _sympystr(self, printer: Any) -> str:
         return f"det({_matrix_text(printer, self.args, self.side)})"
 
-    def _latex(self, printer: Any) -> str:
-        return rf"\det {_latex_matrix(printer, self.args, self.side)}"
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        return _raised(rf"\det {_latex_matrix(printer, self.args, self.side)}", printer, exp)
 
     def _pretty(self, printer: Any) -> Any:
         return _pretty_text(self)
@@ -148,9 +156,9 @@ class inv(sympy.Function):  # noqa: N801
     def _sympystr(self, printer: Any) -> str:
         return f"inv({_matrix_text(printer, self.args[2:], self.side)})[{self.args[0]}, {self.args[1]}]"
 
-    def _latex(self, printer: Any) -> str:
+    def _latex(self, printer: Any, exp: Any = None) -> str:
         matrix = _latex_matrix(printer, self.args[2:], self.side)
-        return rf"\left({matrix}^{{-1}}\right)_{{{self.args[0]}{self.args[1]}}}"
+        return _raised(rf"\left({matrix}^{{-1}}\right)_{{{self.args[0]}{self.args[1]}}}", printer, exp)
 
     def _pretty(self, printer: Any) -> Any:
         return _pretty_text(self)
