@@ -69,12 +69,6 @@ def _raised(text: str, printer: Any, exp: Any) -> str:
     return rf"\left({text}\right)^{{{power}}}"
 
 
-def _pretty_text(expr: sympy.Basic) -> Any:
-    from sympy.printing.pretty.stringpict import prettyForm  # noqa: PLC0415 - only when pretty-printing
-
-    return prettyForm(sympy.sstr(expr))
-
-
 def _matrix_text(printer: Any, elements: Any, n: int) -> str:
     rows = (", ".join(printer._print(elements[r * n + c]) for c in range(len(elements) // n)) for r in range(n))
     return "[" + ", ".join(f"[{row}]" for row in rows) + "]"
@@ -82,6 +76,18 @@ def _matrix_text(printer: Any, elements: Any, n: int) -> str:
 
 def _vector_text(printer: Any, elements: Any) -> str:
     return "[" + ", ".join(printer._print(e) for e in elements) + "]"
+
+
+def _pretty_text(expr: sympy.Basic, printer: Any) -> Any:
+    """The node's text form on one line, its symbols as the pretty printer writes them (``A₀₁``)."""
+    from sympy.printing.pretty.stringpict import prettyForm  # noqa: PLC0415 - only when pretty-printing
+    from sympy.printing.str import StrPrinter  # noqa: PLC0415
+
+    class _Line(StrPrinter):
+        def _print_Symbol(self, symbol: sympy.Symbol) -> str:  # noqa: N802 - SymPy's printer protocol
+            return str(printer._print(symbol))
+
+    return prettyForm(_Line().doprint(expr))
 
 
 # ---------------------------------------------------------------------------
@@ -122,7 +128,7 @@ class det(sympy.Function):  # noqa: N801 - printed as the user typed it
         return _raised(rf"\det {_latex_matrix(printer, self.args, self.side)}", printer, exp)
 
     def _pretty(self, printer: Any) -> Any:
-        return _pretty_text(self)
+        return _pretty_text(self, printer)
 
 
 class inv(sympy.Function):  # noqa: N801
@@ -161,7 +167,7 @@ class inv(sympy.Function):  # noqa: N801
         return _raised(rf"\left({matrix}^{{-1}}\right)_{{{self.args[0]}{self.args[1]}}}", printer, exp)
 
     def _pretty(self, printer: Any) -> Any:
-        return _pretty_text(self)
+        return _pretty_text(self, printer)
 
 
 class solve(sympy.Function):  # noqa: N801
@@ -212,7 +218,7 @@ class solve(sympy.Function):  # noqa: N801
         return f"solve({_matrix_text(printer, a, n)}, {rhs}){index}"
 
     def _pretty(self, printer: Any) -> Any:
-        return _pretty_text(self)
+        return _pretty_text(self, printer)
 
 
 # ---------------------------------------------------------------------------
