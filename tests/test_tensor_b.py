@@ -8,6 +8,7 @@ several points, float32, the API and the errors are pinned.
 from __future__ import annotations
 
 import json
+import operator
 
 import numpy as np
 import pytest
@@ -357,3 +358,80 @@ def test_hessian_of_a_10x10_determinant_is_quick_enough() -> None:
     r = api.gradient("det(A)", at=_at(A=a), symbolic_form=True)
     m = np.array(a, dtype=float)
     np.testing.assert_allclose(r.result, (np.linalg.det(m) * np.linalg.inv(m).T).ravel(), rtol=1e-9)
+
+
+# ---------------------------------------------------------------------------
+# Every part-B row: its views agree (as tests/test_functions.py checks the scalar rows).
+# ---------------------------------------------------------------------------
+
+M = [[3, 1, 0], [1, 4, 1], [0, 2, 5]]
+VIEW_CASES = {
+    "trace": [M],
+    "det": [M],
+    "inv": [M],
+    "solve": [M, [1, -2, 3]],
+    "outer": [[1, 2], [3, 4, 5]],
+    "diag": [[1, 2, 3]],
+    "reshape": [[1, 2, 3, 4, 5, 6], 3, 2],
+    "concat": [[1, 2], [3]],
+    "stack": [[1, 2], [3, 4]],
+    "arange": [1, 7, 2],
+    "linspace": [0, 1, 5],
+    "eye": [3],
+    "ones": [2, 3],
+    "zeros": [2, 3],
+}
+SIZES = {"reshape": (1, 2), "arange": (0, 1, 2), "linspace": (0, 1, 2), "eye": (0,), "ones": (0, 1), "zeros": (0, 1)}
+"""Arguments that torch takes as Python numbers."""
+LISTED = {"concat", "stack"}
+"""torch takes these arguments as one list."""
+
+
+def test_every_part_b_row_has_a_view_case() -> None:
+    rows = [row.name for row in language.ROWS]
+    assert rows[rows.index("trace") :] == list(VIEW_CASES)
+
+
+@pytest.mark.parametrize("name", list(VIEW_CASES))
+def test_torch_by_name_computes_what_sympy_builds(name: str) -> None:
+    import torch
+
+    from jacli import compile as lowering
+
+    row, args = language.FUNCTIONS[name], VIEW_CASES[name]
+    values = [np.array(a, dtype=object) if isinstance(a, list) else language.scalar(a) for a in args]
+    values = [np.vectorize(sympy.Integer, otypes=[object])(v) if v.shape else language.scalar(sympy.Integer(v[()]))
+              for v in values]  # fmt: skip
+    built = row.build(*values)
+    exact = np.array([language.constant_value(e) for e in np.asarray(built).flat])
+    torch_args = [a if i in SIZES.get(name, ()) else torch.tensor(a, dtype=torch.float64) for i, a in enumerate(args)]
+    fn = operator.attrgetter(row.torch.removeprefix("torch."))(torch)
+    if name == "reshape":
+        got = fn(torch_args[0], tuple(torch_args[1:]))
+    elif name in LISTED:
+        got = fn(torch_args)
+    elif name in ("arange", "linspace", "eye", "ones", "zeros"):
+        got = fn(*torch_args, dtype=torch.float64)
+    else:
+        got = fn(*torch_args)
+    assert tuple(got.shape) == np.asarray(built).shape
+    np.testing.assert_allclose(got.flatten().numpy(), exact, rtol=1e-12, atol=1e-12)
+    if row.node is not None:  # the node compile lowers, on symbols, agrees too
+        symbols = [np.array([sympy.Symbol(f"a{i}_{k}", real=True) for k in range(np.size(a))], dtype=object).reshape(
+            np.shape(a)) for i, a in enumerate(args)]  # fmt: skip
+        nodes = np.asarray(row.build(*symbols)).flat
+        flat_args = [torch.tensor(float(x), dtype=torch.float64) for a in args for x in np.ravel(a)]
+        for node, expected in zip(nodes, exact, strict=True):
+            assert isinstance(node, row.node) and language.row_of(node) is row
+            assert language.user_text(node).startswith(f"{name}(")
+            leaf = dict(zip([s for v in symbols for s in v.flat], flat_args, strict=True))
+            operands = [leaf[a] if a in leaf else torch.tensor(float(a), dtype=torch.float64) for a in node.args]
+            lowered = lowering.torch_function(node)(*operands)
+            assert float(lowered) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+            assert graphs_op(node) == name
+
+
+def graphs_op(node: sympy.Basic) -> str:
+    from jacli import graphs
+
+    return graphs._op_name(node, "operation")
