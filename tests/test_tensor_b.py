@@ -435,3 +435,15 @@ def graphs_op(node: sympy.Basic) -> str:
     from jacli import graphs
 
     return graphs._op_name(node, "operation")
+
+
+def test_big_or_irrational_constant_matrices_stay_nodes(jacli: Invoke) -> None:
+    """Exact SymPy matrices only up to the limits (a 100×100 with pi took minutes); no traceback beyond them."""
+    out = jacli("gradient", "x*det(ones(20,20) + eye(20))", "--at", "x=1", "--exact", "--format", "json")
+    assert out.exit_code == 0, out.stderr
+    assert json.loads(out.stdout)["result"] == [pytest.approx(21.0, rel=1e-12)]
+    out = jacli("gradient", "x*det(ones(100,100) + eye(100)*pi)", "--at", "x=1", "--format", "csv", "--no-symbolic")
+    assert out.exit_code == 0, out.stderr
+    assert float(out.stdout) == pytest.approx(np.pi**99 * (100 + np.pi), rel=1e-10)
+    out = jacli("gradient", "x*det(A)", "--at", "x=1, A=[[pi,1],[1,2]]", "--wrt", "x", "--exact", "--format", "json")
+    assert json.loads(out.stdout)["exact"] == ["-1 + 2*pi"]

@@ -20,6 +20,7 @@ import mpmath
 import numpy as np
 import sympy
 
+from jacli import limits
 from jacli.errors import ShapeError
 from jacli.language.arrays import Value, elementwise, scalar
 from jacli.language.source import max_elements
@@ -33,6 +34,16 @@ def _side(count: int) -> int:
     n = math.isqrt(count)
     assert n * n == count, count
     return n
+
+
+def _exactly(elements: tuple[sympy.Expr, ...], side: bool = True) -> bool:
+    """Constants in a small enough matrix (see :data:`limits.MAX_EXACT_MATRIX_SIDE`): computed exactly."""
+    if not all(isinstance(e, sympy.Expr) and e.is_number for e in elements):
+        return False
+    n = _side(len(elements)) if side else 1
+    if all(isinstance(e, sympy.Rational) for e in elements):
+        return n <= limits.MAX_EXACT_MATRIX_SIDE
+    return n <= limits.MAX_EXACT_IRRATIONAL_SIDE
 
 
 @functools.lru_cache(maxsize=64)
@@ -59,6 +70,19 @@ def _mp_inverse(values: Any) -> mpmath.matrix | None:
 def _latex_matrix(printer: Any, elements: Any, n: int) -> str:
     rows = (" & ".join(printer._print(elements[r * n + c]) for c in range(len(elements) // n)) for r in range(n))
     return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
+
+
+def _evalf(expr: sympy.Basic, prec: int, value: Any) -> sympy.Expr | None:
+    """``expr`` of numbers to ``prec`` bits by its mpmath value rule (SymPy's own would call ``mpmath.det(*args)``)."""
+    if not all(a.is_number for a in expr.args):
+        return None
+    with mpmath.workprec(prec):
+        args = [mpmath.mpc(complex(a.evalf(mpmath.libmp.prec_to_dps(prec)))) for a in expr.args]
+        z = mpmath.mpc(value(None, *args))
+    if not mpmath.isfinite(z):
+        return sympy.nan
+    real = sympy.Float(z.real, precision=prec)
+    return real if z.imag == 0 else real + sympy.I * sympy.Float(z.imag, precision=prec)
 
 
 def _raised(text: str, printer: Any, exp: Any) -> str:
@@ -102,7 +126,7 @@ class det(sympy.Function):  # noqa: N801 - printed as the user typed it
     def eval(cls, *elements: sympy.Expr) -> sympy.Expr | None:
         if len(elements) == 1:
             return elements[0]
-        if all(e.is_number for e in elements):
+        if _exactly(elements):
             n = _side(len(elements))
             return sympy.Matrix(n, n, list(elements)).det()
         return None
@@ -117,6 +141,9 @@ class det(sympy.Function):  # noqa: N801 - printed as the user typed it
         row, column = divmod(argindex - 1, n)
         minor = [self.args[r * n + c] for r in range(n) for c in range(n) if r != row and c != column]
         return (-1) ** (row + column) * det(*minor)
+
+    def _eval_evalf(self, prec: int) -> sympy.Expr | None:
+        return _evalf(self, prec, det_value)
 
     def _eval_is_real(self) -> bool | None:
         return True if all(a.is_real for a in self.args) else None
@@ -138,7 +165,7 @@ class inv(sympy.Function):  # noqa: N801
     def eval(cls, i: sympy.Integer, j: sympy.Integer, *elements: sympy.Expr) -> sympy.Expr | None:
         if len(elements) == 1:
             return 1 / elements[0]
-        if all(e.is_number for e in elements):
+        if _exactly(elements):
             inverse = _exact_inverse(tuple(elements))
             return sympy.nan if inverse is None else inverse[int(i), int(j)]
         return None
@@ -155,6 +182,9 @@ class inv(sympy.Function):  # noqa: N801
         i, j = int(self.args[0]), int(self.args[1])
         row, column = divmod(argindex - 3, self.side)
         return -self.entry(i, row) * self.entry(column, j)
+
+    def _eval_evalf(self, prec: int) -> sympy.Expr | None:
+        return _evalf(self, prec, inv_value)
 
     def _eval_is_real(self) -> bool | None:
         return True if all(a.is_real for a in self.args[2:]) else None
@@ -178,8 +208,8 @@ class solve(sympy.Function):  # noqa: N801
 
     @classmethod
     def eval(cls, i: sympy.Integer, j: sympy.Integer, n: sympy.Integer, *elements: sympy.Expr) -> sympy.Expr | None:
-        if all(e.is_number for e in elements):
-            size = int(n)
+        size = int(n)
+        if _exactly(elements[: size * size]) and _exactly(elements[size * size :], side=False):
             inverse = _exact_inverse(tuple(elements[: size * size]))
             if inverse is None:
                 return sympy.nan
@@ -207,6 +237,9 @@ class solve(sympy.Function):  # noqa: N801
             return -inverse(i, k) * solve(sympy.Integer(l), *self.args[1:])
         k, m = divmod(index - n * n, columns)  # d x[i,j] / dB[k,m] = inv(A)[i,k] where m == j
         return inverse(i, k) if m == max(j, 0) else sympy.S.Zero
+
+    def _eval_evalf(self, prec: int) -> sympy.Expr | None:
+        return _evalf(self, prec, solve_value)
 
     def _eval_is_real(self) -> bool | None:
         return True if all(a.is_real for a in self.args[3:]) else None
