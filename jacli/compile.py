@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import sympy
 import torch
 
-from jacli import language
+from jacli import language, linalg_torch
 from jacli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -93,6 +93,8 @@ def torch_function(expr: sympy.Basic) -> Callable[..., Tensor]:
         if cls in OPERATORS:
             return OPERATORS[cls]
     row = language.row_of(expr)
+    if row is not None and row.name in linalg_torch.LOWERINGS:  # a matrix from its elements (tensor language)
+        return linalg_torch.LOWERINGS[row.name](expr)
     if row is not None and (row.lowering or row.torch) is not None and not isinstance(expr, sympy.Piecewise):
         return _torch_callable(row.lowering or row.torch, row.max_args is None)
     raise UsageError(f"cannot evaluate {type(expr).__name__} with torch: {expr}")

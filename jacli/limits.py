@@ -37,6 +37,14 @@ MAX_CONSTANT_BITS = 100_000
 MAX_TREE_SIZE = 1_000_000
 """Symbolic terms (SymPy tree nodes) in one built value, e.g. ``A@A@A@A@A@A`` of 10×10 matrices."""
 
+MAX_EXACT_MATRIX_SIDE = 12
+"""det, inv and solve of a constant matrix are computed exactly (SymPy's matrices) up to this size, and only
+for rational entries: a 100×100 matrix with pi on the diagonal took over 5 minutes; a bigger or irrational
+one stays a node, computed by torch (and at a fixed precision by mpmath for --exact and check)."""
+
+MAX_EXACT_IRRATIONAL_SIDE = 3
+"""As :data:`MAX_EXACT_MATRIX_SIDE`, for a constant matrix with irrational entries (``pi``, ``sqrt(2)``)."""
+
 
 RECURSION_LIMIT = 5_000
 """Python frames allowed while an expression is parsed, built and lowered. The walker takes

@@ -212,13 +212,19 @@ def matrix_form_with_notes(
             return None, ()
     else:
         dims = _dims_of(shapes, point)
+    want = np.ravel(np.asarray(expected, dtype=float))
+    if not np.isfinite(want).all():  # nothing to check against (the non-finite warning says so): no form
+        return None, ()
     try:
         with np.errstate(all="ignore"):
             got = _numbers(form, wrt, _values(point, variables, v, wrt, quantity.weights, f, dims), dims)
-        want = np.ravel(np.asarray(expected, dtype=float))
+        if not np.isfinite(got).all():  # e.g. det(A)*inv(A).T at a singular A, where the cofactors are finite
+            return None, ("matrix form left out: its numbers are not finite at this point",)
         rtol = max(RTOL, 1000 * eps)
         agrees = got.shape == want.shape and bool(np.allclose(got, want, rtol=rtol, atol=rtol, equal_nan=True))
-    except (ValueError, KeyError, np.linalg.LinAlgError, TypeError):
+    except np.linalg.LinAlgError:  # a singular matrix where the elementwise result is finite
+        return None, ("matrix form left out: its numbers are not finite at this point",)
+    except (ValueError, KeyError, TypeError):
         agrees = False
     if not agrees:
         return None, ("matrix form left out: its numbers do not match the elementwise result",)

@@ -176,6 +176,8 @@ class _Translator:
                 ast.Div(),
                 _call(torch_name("log"), self.operand(args[1])),
             )
+        if name in ("reshape", "concat", "stack"):  # tensor language, part B: sizes as ints, arrays in a list
+            return self.shaped(name, args)
         function = language.FUNCTIONS[name]
         if function.torch_of_array is not None and len(args) == 1:  # max(v): torch.amax(v)
             return _call(function.torch_of_array, self.operand(args[0]))
@@ -188,6 +190,20 @@ class _Translator:
             cond, when_true, when_false = args
             return _call(torch_name("where"), self.expr(cond), self.expr(when_true), self.expr(when_false))
         return _call(torch_name(name), *(self.operand(a) for a in args))
+
+    def shaped(self, name: str, args: Sequence[ast.AST]) -> ast.expr:
+        """``torch.reshape(x, (m, n))``, ``torch.cat([a, b])``, ``torch.stack([a, b])``."""
+        if name == "reshape":
+            sizes = [ast.Constant(self.integer(a)) for a in args[1:]]
+            return _call(torch_name(name), self.operand(args[0]), ast.Tuple(sizes, ast.Load()))
+        return _call(torch_name(name), ast.List([self.operand(a) for a in args], ast.Load()))
+
+    def integer(self, node: ast.AST) -> int:
+        """A size (an integer constant) as a Python int."""
+        text = ast.get_source_segment(self.source.text, node)
+        if text is None:
+            raise UsageError("--show-torch: cannot read a size back from the expression")
+        return int(language.parse_assignments(text, what="constant").positional[0][()])
 
     def chain(self, pieces: Sequence[ast.expr], op: ast.operator) -> ast.expr:
         """``p1 op p2 op …`` (``&`` of comparisons), cut into statements like :meth:`binop`."""

@@ -98,6 +98,9 @@ def test_every_language_function_has_a_torch_lowering() -> None:
     for name in language.FUNCTIONS:
         if name in {"sum", "dot", "where", "log2", "log10", "relu", "sqrt"}:
             continue  # built from Add/Mul/Piecewise/log/Max/Pow, lowered by the walker
+        if name in {"trace", "det", "inv", "solve", "outer", "diag", "reshape", "concat", "stack", "arange",
+                    "linspace", "eye", "ones", "zeros"}:  # fmt: skip
+            continue  # functions of matrices and sizes: tests/test_tensor_b.py lowers their nodes
         spec = language.FUNCTIONS[name]
         x = sympy.Symbol("x", real=True)
         built = spec.build(*[language.scalar(x + i + 2) for i in range(spec.min_args)])[()]

@@ -195,6 +195,21 @@ NEST_TEMPLATES |= {
     "*": ["({0})*x*2"],
     "/": ["1/({0}) + 1"],
     "**": ["({0})**2 - 1", "x**({0})"],
+    # tensor language, part B (issue 13)
+    "trace": ["trace([[{0}, 1], [x, 2]]) - 1"],
+    "det": ["det([[{0}, 1], [x, 2]]) - 1"],
+    "inv": ["inv([[{0}, 1], [x, 2]])[0, 1] + 1"],
+    "solve": ["solve([[2, 1], [x, 3]], [{0}, 1])[0] - 1"],
+    "outer": ["outer([{0}], [x, 1])[0, 0] - 1"],
+    "diag": ["diag([{0}, x])[0, 0] - 1"],
+    "reshape": ["reshape([{0}, x], 2, 1)[0, 0] - 1"],
+    "concat": ["concat([{0}], [x])[0] - 1"],
+    "stack": ["stack({0}, x)[0] - 1"],
+    "arange": ["sum(arange(3)*({0})) - 1"],
+    "linspace": ["sum(linspace(0, 1, 3)*({0})) - 1"],
+    "eye": ["sum(eye(2)*({0})) - 1"],
+    "ones": ["sum(ones(2)*({0})) - 1"],
+    "zeros": ["sum(zeros(2)*({0})) + x"],
 }
 """Templates nested into themselves ``{0}``; ``{f}`` is the function's name."""
 

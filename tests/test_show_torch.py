@@ -251,3 +251,21 @@ def test_thousand_variable_rosenbrock_program_runs(jacli: Invoke, tmp_path: Path
     expr = "+".join(f"100*(x{i + 1}-x{i}**2)**2+(1-x{i})**2" for i in range(999))
     at = ",".join(str(1 + (k % 7) / 10) for k in range(1000))
     _assert_programs_print_jacli_numbers(jacli, tmp_path, [("gradient", expr, at, None, ("--dtype", "float64"))])
+
+
+# tensor language, part B (issue 13): linear algebra, shapes and constructors
+TENSOR_B_CASES = [
+    ("gradient", "det(A) + trace(A@A)", "A=[[3,1,0],[1,4,1],[0,2,5]]", None, ()),
+    ("jacobian", "inv(A)", "A=[[3,1],[1,4]]", None, ()),
+    ("jacobian", "solve(A, b)", "A=[[3,1],[1,4]], b=[1,2]", None, ()),
+    ("jacobian", "solve(A, B)", "A=[[3,1],[1,4]], B=[[1,2],[3,4]]", None, ("--mode", "forward")),
+    ("hessian", "sum(outer(x, diag(A))) + sum(diag(x)@A)", "x=[1,2], A=[[3,1],[1,4]]", None, ()),
+    ("vjp", "reshape(x, 2, -1)", "x=[1,2,3,4]", "ones", ()),
+    ("gradient", "sum(concat(x, ones(2), [x[0]])*arange(5))", "x=[1,2]", None, ()),
+    ("jvp", "stack(x, 2*x)*linspace(0, 1, 2) + eye(2) + zeros(2, 2)", "x=[1,2]", "1,-1", ()),
+]
+
+
+@pytest.mark.slow
+def test_tensor_b_programs_run_and_print_jacli_numbers(jacli: Invoke, tmp_path: Path) -> None:
+    _assert_programs_print_jacli_numbers(jacli, tmp_path, TENSOR_B_CASES)

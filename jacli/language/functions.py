@@ -120,8 +120,10 @@ _LOGISTIC = "1/(1+exp(-x)), log(1+exp(x)), max(0, x)"
 _EXTREMA = "smallest / largest argument, or element of one array"
 
 # --- tensor language, part A (issue 13) ---
-_REDUCE = ("mean, product, log(sum(exp(x))) (stable) of\nthe elements, or along an axis: mean(x, 0),\n"
-           "mean(x, axis=-1); sum(x, axis), max(x, axis=k)\nand min(x, axis=k) too")
+_REDUCE = (
+    "mean, product, log(sum(exp(x))) (stable) of\nthe elements, or along an axis: mean(x, 0),\n"
+    "mean(x, axis=-1); sum(x, axis), max(x, axis=k)\nand min(x, axis=k) too"
+)
 _SOFTMAX = "softmax along axis (default the last), stable"
 _RECIPROCAL = "reciprocal trigonometric and hyperbolic"
 _INVERSE_HYPERBOLIC = "inverse hyperbolic"
@@ -135,8 +137,13 @@ def _axis_row(name: str, help: str, views: Callable[[ModuleType], Views], **fiel
 
 def _reciprocal(name: str, of: str, value: Callable[[ModuleType], Any]) -> Function:
     """``sec`` is ``1 / cos`` and the like: SymPy's node, computed as the reciprocal in torch."""
-    return Function(name, _RECIPROCAL, lambda v: v.Views(getattr(v.sympy, name), value=value(v)),
-                    lowering=f"jacli.tensor_torch.{name}", torch_text=f"1 / torch.{of}(_0)")
+    return Function(
+        name,
+        _RECIPROCAL,
+        lambda v: v.Views(getattr(v.sympy, name), value=value(v)),
+        lowering=f"jacli.tensor_torch.{name}",
+        torch_text=f"1 / torch.{of}(_0)",
+    )
 
 
 _TENSOR_ROWS_A: tuple[Function, ...] = (
@@ -190,6 +197,54 @@ _TENSOR_ROWS_A: tuple[Function, ...] = (
         2, 2, torch="torch.hypot", usage="hypot(a, b)"),
 )  # fmt: skip
 """The rows of issue 13, part A (at the end of :data:`ROWS`)."""
+
+
+# --- tensor language, part B (issue 13) ---
+
+
+def _part_b(name: str) -> Callable[[ModuleType], Views]:
+    """The resolver of a part-B row: its views from :mod:`.linalg` and :mod:`.shapes` (SymPy, on first use)."""
+
+    def resolve(v: ModuleType) -> Views:
+        from jacli.language import linalg, shapes  # noqa: PLC0415 - SymPy, for the first view only
+
+        node = getattr(linalg, name, None)
+        value = getattr(linalg, f"{name}_value", None)
+        site = linalg.singular_site if name in ("inv", "solve") else None
+        build = getattr(linalg, f"{name}_of", None) or getattr(shapes, f"{name}_of")
+        return v.Views(node if isinstance(node, type) else None, build=build, value=value, site=site)
+
+    return resolve
+
+
+_SIZES = "constant arrays of shape (n,) or (n, m)"
+_TENSOR_B: tuple[Function, ...] = (
+    Function("trace", "sum of the diagonal of a square matrix", _part_b("trace"), torch="torch.trace",
+             usage="trace(A)"),
+    Function("det", "determinant of a square matrix", _part_b("det"), torch="torch.linalg.det", usage="det(A)"),
+    Function("inv", "inverse of a square matrix (nan if singular)", _part_b("inv"), torch="torch.linalg.inv",
+             usage="inv(A)"),
+    Function("solve", "inv(A)@b, b a vector or a matrix", _part_b("solve"), 2, 2, torch="torch.linalg.solve",
+             usage="solve(A, b)"),
+    Function("outer", "outer product of two vectors", _part_b("outer"), 2, 2, torch="torch.outer",
+             usage="outer(a, b)"),
+    Function("diag", "vector -> diagonal matrix, matrix -> diagonal", _part_b("diag"), torch="torch.diag",
+             usage="diag(v)"),
+    Function("reshape", "the elements, row-major, in shape (m, n) or\n(n); one size may be -1", _part_b("reshape"),
+             2, None, torch="torch.reshape", usage="reshape(x, m, n)"),
+    Function("concat", "arrays joined along the first axis", _part_b("concat"), 1, None, torch="torch.cat",
+             usage="concat(a, b, ...)"),
+    Function("stack", "values of one shape along a new first axis", _part_b("stack"), 1, None,
+             torch="torch.stack", usage="stack(a, b, ...)"),
+    Function("arange", "0, 1, ..., n-1; a, a+step, ... before b", _part_b("arange"), 1, 3, torch="torch.arange",
+             usage="arange(n)   arange(a, b, step)"),
+    Function("linspace", "n values from a to b, both included", _part_b("linspace"), 3, 3,
+             torch="torch.linspace", usage="linspace(a, b, n)"),
+    Function("eye", "the n-by-n identity matrix", _part_b("eye"), torch="torch.eye", usage="eye(n)"),
+    Function("ones", _SIZES, _part_b("ones"), 1, 2, torch="torch.ones", usage="ones(n, m)"),
+    Function("zeros", _SIZES, _part_b("zeros"), 1, 2, torch="torch.zeros", usage="zeros(n, m)"),
+)  # fmt: skip
+
 
 ROWS: tuple[Function, ...] = (
     _elementary("sin", _TRIG, lambda v: v.Views(v.sympy.sin, value=v.trig(v.mpmath.sin))),
@@ -262,6 +317,10 @@ ROWS: tuple[Function, ...] = (
              torch="torch.dot", usage="dot(a, b)"),
     # --- tensor language, part A (issue 13) ---
     *_TENSOR_ROWS_A,
+
+
+    # --- tensor language, part B (issue 13) ---
+    *_TENSOR_B,
 )  # fmt: skip
 """Every function of the language, in the order ``jacli language`` lists them."""
 

@@ -26,6 +26,8 @@ class _UserPrinter(StrPrinter):
 
     def _print(self, expr: Any, **kwargs: Any) -> str:
         row = row_of(expr) if isinstance(expr, sympy.Basic) and not isinstance(expr, sympy.Piecewise) else None
+        if row is not None and hasattr(type(expr), "_sympystr"):  # det(A), inv(A)[0, 1]: the node's own text
+            return expr._sympystr(self)
         if row is not None:  # where (Piecewise) has its own syntax, below
             return self._call(row.name, expr.args)
         return super()._print(expr, **kwargs)
