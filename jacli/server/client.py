@@ -9,9 +9,9 @@ terminal width, colour and the exit status are exactly those of an in-process
 run. Anything wrong with the server means the command runs in-process instead
 (the caller's job, :mod:`jacli.entry`), with at most a one-line note on stderr.
 
-``JACLI_SERVER`` picks the behaviour: unset (the default) uses a running server
-and never starts one; ``auto`` also starts one on first use; ``off`` never
-uses it.
+``JACLI_SERVER`` picks the behaviour: unset (the default, also ``auto``) uses
+the server and starts one when none answers (warm by default, like the Gradle
+and Bazel daemons; the first start prints one note); ``off`` never uses it.
 
 This module is on the fast path: it imports the standard library,
 :mod:`jacli.errors` and :mod:`jacli.server.protocol` only: no torch, SymPy,
@@ -251,8 +251,9 @@ def _why_killed(signum: int, reply: dict[str, Any]) -> str:
 
 
 def mode() -> str:
-    """``JACLI_SERVER``: ``auto``, ``off``, or ``""`` (use a server that is up)."""
-    return os.environ.get(ENV_MODE, "").strip().lower()
+    """``JACLI_SERVER``: ``off``, or ``auto`` (unset, empty, ``auto`` or ``on``: warm by default)."""
+    setting = os.environ.get(ENV_MODE, "").strip().lower()
+    return "auto" if setting in ("", "on") else setting
 
 
 def should_forward(argv: Sequence[str]) -> bool:
@@ -284,35 +285,32 @@ def _try_server(argv: Sequence[str], notes: list[str]) -> int | None:
     setting = mode()
     if setting == "off" or not should_forward(argv):
         return None
-    if setting not in ("", "auto"):
-        notes.append(f"jacli: note: ignored {ENV_MODE}={setting!r} (use auto or off)")
-        setting = ""
+    if setting != "auto":  # not understood: the cautious reading, no server (and say so)
+        value = os.environ.get(ENV_MODE, "").strip()
+        notes.append(f"jacli: note: ignored {ENV_MODE}={value!r} (use auto or off); ran in-process")
+        return None
     try:
         return forward(argv)
-    except ServerMismatch as err:
-        problem = _restart(err.note, stop_first=True) if setting == "auto" else err.note
+    except ServerMismatch:
+        pass  # another jacli's server: replaced by ours (control.start stops it)
     except ServerUnavailable as err:
-        # No server (or a stale socket) is quiet; anything else is worth a note.
-        problem = _restart("", stop_first=False) if setting == "auto" and not err.note else err.note
-    if not problem:
-        if setting != "auto":
+        if err.note:  # not merely "none is running" (or a killed one's socket): say why, run here
+            notes.append(f"jacli: note: {err.note}; ran in-process")
             return None
-        try:
-            return forward(argv)
-        except ServerUnavailable as err:
-            problem = err.note or "the server is not available"
-    notes.append(f"jacli: note: {problem}; ran in-process")
+    ready, note = _start()
+    if note:
+        notes.append(f"jacli: note: {note}{'' if ready else '; ran in-process'}")
+    if not ready:
+        return None
+    try:
+        return forward(argv)
+    except ServerUnavailable as err:
+        notes.append(f"jacli: note: {err.note or 'the server is not available'}; ran in-process")
     return None
 
 
-def _restart(note: str, stop_first: bool) -> str:
-    """Start a server (stopping a mismatched one first); '' when one is ready."""
-    from jacli.server import control  # noqa: PLC0415 - only JACLI_SERVER=auto starts a server
+def _start() -> tuple[bool, str]:
+    """Start the server (replacing another jacli's); whether it is ready, and a note (see control.auto_start)."""
+    from jacli.server import control  # noqa: PLC0415 - only when no server answered
 
-    try:
-        if stop_first:
-            control.stop(quiet=True)
-        control.start(quiet=True)
-    except control.StartError as err:
-        return f"{note + '; ' if note else ''}could not start the server: {err}"
-    return ""
+    return control.auto_start()
