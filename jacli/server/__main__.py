@@ -41,7 +41,7 @@ def _preload(run: Run) -> None:
     from jacli import cli, typer_compat  # noqa: PLC0415
 
     typer_compat.memoize_signatures()
-    cli.click_command()
+    cli.build_click_commands_once()
     for name in modules_imported_by(run, _WARM_COMMANDS):
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
