@@ -6,7 +6,9 @@ that ``import jacli`` (and the CLI's ``--help``) stays free of torch and SymPy.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing is not imported at run time: this module is on the warm client's path
+if TYPE_CHECKING:
+    from typing import Any
 
 _NAMED = ["__version__", "check", "check_points", "evaluate", "graph"]
 

@@ -27,7 +27,6 @@ import socket
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from jacli.errors import ServerKilled, ServerLost
 from jacli.limits import QUEUE_TIMEOUT, START_TIMEOUT
@@ -42,6 +41,10 @@ from jacli.server.protocol import (
     recv_message,
     send_message,
 )
+
+TYPE_CHECKING = False  # typing is not imported at run time: this module is on the warm client's path
+if TYPE_CHECKING:
+    from typing import Any
 
 # argv that must run in the user's own process: `server` manages the server
 # itself, and completion installation inspects the calling shell's process tree.

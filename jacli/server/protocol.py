@@ -22,7 +22,10 @@ import struct
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time: this module is on the warm client's path
+if TYPE_CHECKING:
+    from typing import Any
 
 PROTOCOL = 2
 """Bumped whenever the messages between client and server change."""
