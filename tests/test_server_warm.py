@@ -198,3 +198,34 @@ def test_goldens_are_byte_identical_through_the_server(auto: AutoStarted) -> Non
     assert differing == []
     assert auto.status()["served"] == served + len(GOLDEN_CASES) * len(FORMATS)
     assert _alive(auto.pid)
+
+
+@pytest.mark.parametrize(
+    ("argv", "env"),
+    [
+        ([], {}),
+        (["--help"], {}),
+        (["jacobian", "--help"], {}),
+        (["hessian", "x", "-h"], {}),
+        (["--version"], {}),
+        (["language"], {}),
+        (["jacobian"], {"_JACLI_COMPLETE": "complete_bash", "COMP_WORDS": "jacli ja", "COMP_CWORD": "1"}),
+    ],
+)
+def test_help_version_and_tab_never_wait_for_a_server_to_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], env: dict[str, str]
+) -> None:
+    """They need no torch and answer in a tenth of a second in-process: a Tab press must not start a server."""
+    monkeypatch.setenv(protocol.ENV_DIR, str(tmp_path))
+    monkeypatch.delenv(protocol.ENV_MODE, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    starts: list[int] = []
+    monkeypatch.setattr(control, "auto_start", lambda: starts.append(1) or (False, ""))
+    notes: list[str] = []
+    assert client.try_server(argv, notes) is None
+    assert (starts, notes) == ([], [])
+    for name in env:
+        monkeypatch.delenv(name)
+    assert client.try_server(SEED, notes) is None  # a computation would start one
+    assert starts == [1]

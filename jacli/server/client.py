@@ -50,6 +50,11 @@ if TYPE_CHECKING:
 # itself, and completion installation inspects the calling shell's process tree.
 _IN_PROCESS_FIRST = frozenset({"server"})
 _IN_PROCESS_ANY = frozenset({"--install-completion", "--show-completion"})
+# argv that needs no torch and answers in a tenth of a second in-process: worth a running
+# server, never worth waiting seconds for one to start (a Tab press above all).
+_LIGHT_FIRST = frozenset({"language", "server"})
+_LIGHT_ANY = frozenset({"--help", "-h", "--version"})
+_COMPLETION_ENV = "_JACLI_COMPLETE"
 
 
 def _stream_info(stream: Any) -> dict[str, Any]:
@@ -265,6 +270,13 @@ def should_forward(argv: Sequence[str]) -> bool:
     return not any(arg in _IN_PROCESS_ANY for arg in argv)
 
 
+def worth_starting_for(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` is a computation: only those start a server when none answers."""
+    if not argv or argv[0] in _LIGHT_FIRST or os.environ.get(_COMPLETION_ENV):
+        return False
+    return not any(arg in _LIGHT_ANY for arg in argv)
+
+
 def try_server(argv: Sequence[str], notes: list[str] | None = None) -> int | None:
     """The exit status of ``argv`` run by the server, or ``None`` to run in-process.
 
@@ -292,15 +304,18 @@ def _try_server(argv: Sequence[str], notes: list[str]) -> int | None:
         value = os.environ.get(ENV_MODE, "").strip()
         notes.append(f"jacli: note: ignored {ENV_MODE}={value!r} (use auto or off); ran in-process")
         return None
+    mismatch = False
     try:
         return forward(argv)
     except ServerMismatch:
-        pass  # another jacli's server: replaced by ours (control.start stops it)
+        mismatch = True  # another jacli's server: replaced by ours
     except ServerUnavailable as err:
         if err.note:  # not merely "none is running" (or a killed one's socket): say why, run here
             notes.append(f"jacli: note: {err.note}; ran in-process")
             return None
-    ready, note = _start()
+    if not worth_starting_for(argv):
+        return None
+    ready, note = _start(mismatch)
     if note:
         notes.append(f"jacli: note: {note}{'' if ready else '; ran in-process'}")
     if not ready:
@@ -312,8 +327,10 @@ def _try_server(argv: Sequence[str], notes: list[str]) -> int | None:
     return None
 
 
-def _start() -> tuple[bool, str]:
-    """Start the server (replacing another jacli's); whether it is ready, and a note (see control.auto_start)."""
+def _start(replace: bool) -> tuple[bool, str]:
+    """Start the server (``replace``: stop another jacli's first); whether it is ready, and a note."""
     from jacli.server import control  # noqa: PLC0415 - only when no server answered
 
+    if replace:
+        control.stop(quiet=True)
     return control.auto_start()
