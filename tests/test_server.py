@@ -257,6 +257,12 @@ def test_client_imports_no_heavy_module(warm: Running) -> None:
     assert "jacli" in imported and "socket" in imported
     heavy = {name for name in imported if name.split(".")[0] in ("torch", "sympy", "rich", "typer", "click", "numpy")}
     assert not heavy and "jacli.cli" not in imported
+    # Nor the costlier parts of the standard library (beyond what this interpreter's start-up imports):
+    # the client's imports cost less than the interpreter itself.
+    bare = subprocess.run([sys.executable, "-X", "importtime", "-c", "pass"], capture_output=True, check=True)
+    before = {line.split("|")[-1].strip() for line in bare.stderr.decode().splitlines() if "|" in line}
+    costly = {"typing", "dataclasses", "inspect", "ast", "jacli.quantities", "jacli.server.control"}
+    assert (imported - before) & costly == set()
 
 
 def test_python_m_jacli_is_the_same_program(warm: Running) -> None:
