@@ -100,17 +100,12 @@ def test_later_calls_are_served_without_a_note(auto: AutoStarted) -> None:
     assert auto.status()["pid"] == auto.pid
 
 
-def test_off_never_uses_or_starts_a_server(auto: AutoStarted, tmp_path: Path) -> None:
+def test_off_never_uses_a_server(auto: AutoStarted) -> None:
+    """(Nor starts one: test_server.py's test_auto_is_the_default_and_off_never_starts_one.)"""
     served = auto.status()["served"]
     off = auto.run(*SEED, "-f", "json", JACLI_SERVER="off")
     assert (off.returncode, off.stdout.decode(), off.stderr) == (0, SEED_JSON, b"")
     assert auto.status()["served"] == served
-    fresh = tmp_path / "fresh"
-    fresh.mkdir(mode=0o700)
-    cold = subprocess.run([*_client_command(), *SEED, "-f", "json"], capture_output=True, timeout=120, check=False,
-                          env=_env(str(fresh), JACLI_SERVER="off"))  # fmt: skip
-    assert (cold.returncode, cold.stdout.decode(), cold.stderr) == (0, SEED_JSON, b"")
-    assert list(fresh.iterdir()) == []  # no socket, no log, no note marker
 
 
 @pytest.mark.parametrize("value", ["0", "no", "sometimes"])
