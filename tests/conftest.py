@@ -32,6 +32,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     control.stop(os.environ[protocol.ENV_DIR], timeout=5)
     shutil.rmtree(os.environ[protocol.ENV_DIR], ignore_errors=True)
 
+
 HYPOTHESIS_ENV = "JACLI_HYPOTHESIS"
 settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True, deadline=None)
 settings.register_profile("random", derandomize=False, database=None, print_blob=True, deadline=None)
