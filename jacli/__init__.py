@@ -6,15 +6,19 @@ that ``import jacli`` (and the CLI's ``--help``) stays free of torch and SymPy.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing is not imported at run time: this module is on the warm client's path
+if TYPE_CHECKING:
+    from typing import Any
 
-from jacli.quantities import QUANTITIES  # stdlib only: the names, not the math
-
-# every quantity of the table is a function of jacli.api, so a new quantity is exported too
-__all__ = ["__version__", "check", "check_points", "evaluate", "graph", *QUANTITIES]  # noqa: PLE0604 - str keys
+_NAMED = ["__version__", "check", "check_points", "evaluate", "graph"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__all__":  # lazy: the warm server's client imports jacli.server only, not the quantity table
+        from jacli.quantities import QUANTITIES  # noqa: PLC0415 - stdlib only: the names, not the math
+
+        # every quantity of the table is a function of jacli.api, so a new quantity is exported too
+        return [*_NAMED, *QUANTITIES]
     if name == "__version__":  # lazy too: importlib.metadata costs ~40 ms on every Tab press
         from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
 
@@ -22,7 +26,7 @@ def __getattr__(name: str) -> Any:
             return version("jacli")
         except PackageNotFoundError:  # running from a source tree without installing
             return "0.0.0+unknown"
-    if name in __all__:
+    if name in __getattr__("__all__"):
         from jacli import api
 
         return getattr(api, name)

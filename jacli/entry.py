@@ -18,7 +18,10 @@ import contextlib
 import os
 import signal
 import sys
-from typing import NoReturn
+
+TYPE_CHECKING = False  # typing is not imported at run time: this module is on the warm client's path
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 
 def _quiet_start_up() -> None:

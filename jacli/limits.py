@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from jacli.errors import UsageError
 
@@ -216,18 +216,23 @@ SERVER_IDLE_TIMEOUT_ENV = "JACLI_SERVER_IDLE_TIMEOUT"
 # --- the environment, read once ---
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The environment variables jacli reads, as one command saw them at its start.
+_SETTINGS_FIELDS = ("time_budget_text", "symengine_text", "server_idle_timeout_text")
+"""The fields of :class:`Settings`: a named tuple, not a dataclass, since the warm server's client imports
+this module, and dataclasses (with inspect, ast, dis, tokenize) was a third of what that client imported."""
+
+
+class Settings(collections.namedtuple("Settings", _SETTINGS_FIELDS, defaults=(None,) * len(_SETTINGS_FIELDS))):
+    """The environment variables jacli reads, as one command saw them at its start (immutable).
 
     The text is kept as found and checked where it is used, so a bad value fails
     only the commands that need it (a bad ``$JACLI_TIME_BUDGET`` does not stop
     ``jacli server start``), with the same message every time.
     """
 
-    time_budget_text: str | None = None
-    symengine_text: str | None = None
-    server_idle_timeout_text: str | None = None
+    __slots__ = ()
+    time_budget_text: str | None
+    symengine_text: str | None
+    server_idle_timeout_text: str | None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:

@@ -29,6 +29,7 @@ from jacli.limits import (
     TIME_BUDGET_ENV,
     settings,
 )
+from jacli.pretty_print import pretty
 
 EVAL_PRECISION = 30
 SYMENGINE_MIN_SYMBOLS = 48
@@ -506,7 +507,7 @@ def _depth(nested: Any) -> int:
 
 
 def _pretty_matrix(block: Any) -> str:
-    return sympy.pretty(sympy.Matrix(block), use_unicode=True)
+    return pretty(sympy.Matrix(block))
 
 
 def to_pretty(expr: Any) -> str:
@@ -515,7 +516,7 @@ def to_pretty(expr: Any) -> str:
     if isinstance(shown, list) and shown and isinstance(shown[0], list) and shown[0] and isinstance(shown[0][0], list):
         return "\n".join(to_pretty(block) if _depth(block) > 2 else _pretty_matrix(block) for block in shown)
     if isinstance(shown, list) and shown and isinstance(shown[0], list):
-        return sympy.pretty(sympy.Matrix(shown), use_unicode=True)
+        return pretty(sympy.Matrix(shown))
     if isinstance(shown, list):
-        return sympy.pretty(sympy.Matrix([shown]), use_unicode=True)
-    return sympy.pretty(shown, use_unicode=True)
+        return pretty(sympy.Matrix([shown]))
+    return pretty(shown)

@@ -9,6 +9,8 @@ opts into random exploration (fresh examples each run, still no database).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -17,6 +19,19 @@ from click.testing import CliRunner
 from hypothesis import settings
 
 from jacli import cli, limits
+from jacli.server import control, protocol
+
+# Hermetic: jacli is warm by default (a first call starts a server), but no test uses or starts one unless
+# it asks for it (tests/test_server*.py, each in its own directory). Every subprocess inherits these two;
+# the directory is private to this session, and whatever server a stray test starts there is stopped at the end.
+os.environ[protocol.ENV_MODE] = "off"
+os.environ[protocol.ENV_DIR] = tempfile.mkdtemp(prefix="jacli-tests-", dir="/tmp")  # short: socket paths
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    control.stop(os.environ[protocol.ENV_DIR], timeout=5)
+    shutil.rmtree(os.environ[protocol.ENV_DIR], ignore_errors=True)
+
 
 HYPOTHESIS_ENV = "JACLI_HYPOTHESIS"
 settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True, deadline=None)

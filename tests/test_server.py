@@ -201,7 +201,7 @@ def served_by(running: Running, command: Callable[[], T]) -> T:
 
     The server refuses clients whose package files differ from its own; when
     the source tree is edited meanwhile, start a server for the new code and
-    try again (the same thing ``JACLI_SERVER=auto`` does).
+    try again (the same thing the client does by default).
     """
     for _ in range(3):
         served = running.status()["served"]
@@ -259,6 +259,12 @@ def test_client_imports_no_heavy_module(warm: Running) -> None:
     assert "jacli" in imported and "socket" in imported
     heavy = {name for name in imported if name.split(".")[0] in ("torch", "sympy", "rich", "typer", "click", "numpy")}
     assert not heavy and "jacli.cli" not in imported
+    # Nor the costlier parts of the standard library (beyond what this interpreter's start-up imports):
+    # the client's imports cost less than the interpreter itself.
+    bare = subprocess.run([sys.executable, "-X", "importtime", "-c", "pass"], capture_output=True, check=True)
+    before = {line.split("|")[-1].strip() for line in bare.stderr.decode().splitlines() if "|" in line}
+    costly = {"typing", "dataclasses", "inspect", "ast", "jacli.quantities", "jacli.server.control"}
+    assert (imported - before) & costly == set()
 
 
 def test_python_m_jacli_is_the_same_program(warm: Running) -> None:
@@ -396,15 +402,17 @@ def _stale_auto_mismatch_stop(
         protocol.connect(running.dir)
     assert getattr(caught.value, "stale", False) and not caught.value.note
 
-    # JACLI_SERVER=auto replaces the stale socket with a new server and uses it.
-    result = running.run(*SEED, "-f", "json", JACLI_SERVER="auto")
-    assert (result.returncode, result.stdout.decode(), result.stderr) == (0, SEED_JSON, b"")
+    # The default (JACLI_SERVER unset) replaces the stale socket with a new server and uses it;
+    # the first server started automatically in this directory says how to turn it off.
+    result = running.run(*SEED, "-f", "json")
+    assert (result.returncode, result.stdout.decode()) == (0, SEED_JSON)
+    assert result.stderr.decode().startswith("jacli: note: started a warm server for faster answers")
     info = running.status()
     running.pids.append(int(info["pid"]))
     assert info["served"] == 1
     second = int(info["pid"])
 
-    # A server from another version: auto mode stops it, starts a new one, uses that.
+    # A server from another version (a stale fingerprint): stopped, a new one started and used, quietly.
     real = protocol.fingerprint
     calls = []
 
@@ -413,7 +421,7 @@ def _stale_auto_mismatch_stop(
         return "jacli from before the upgrade" if len(calls) == 1 else real()
 
     monkeypatch.setenv(protocol.ENV_DIR, running.dir)
-    monkeypatch.setenv(protocol.ENV_MODE, "auto")
+    monkeypatch.delenv(protocol.ENV_MODE, raising=False)
     monkeypatch.setattr(protocol, "fingerprint", upgraded_since)
     capfd.readouterr()
     assert client.try_server([*SEED, "-f", "json"]) == 0
@@ -429,22 +437,6 @@ def _stale_auto_mismatch_stop(
     assert not _alive(int(info["pid"]))
     assert not os.path.exists(protocol.socket_path(running.dir))
     assert running.run("server", "status").returncode == 1
-
-
-def test_version_mismatch_runs_in_process_with_a_note(
-    warm: Running, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv(protocol.ENV_DIR, warm.dir)
-    monkeypatch.delenv(protocol.ENV_MODE, raising=False)
-    monkeypatch.setattr(protocol, "fingerprint", lambda: "another jacli")
-    served = warm.status()["served"]
-    notes: list[str] = []
-    assert client.try_server(SEED, notes) is None  # the caller runs the command in-process
-    assert notes == ["jacli: note: the running server is from another jacli version or installation; ran in-process"]
-    assert capfd.readouterr().err == ""  # printed by the caller, after the command's own output
-    assert client.try_server(SEED) is None  # without a list: printed at once
-    assert capfd.readouterr().err == notes[0] + "\n"
-    assert warm.status()["served"] == served
 
 
 # ---------------------------------------------------------------------------
@@ -522,12 +514,20 @@ def test_off_never_uses_the_server(warm: Running, monkeypatch: pytest.MonkeyPatc
     assert warm.status()["served"] == served
 
 
-def test_no_server_means_in_process_without_a_note(
+def test_auto_is_the_default_and_off_never_starts_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     directory = tmp_path / "none"
     directory.mkdir(mode=0o700)
     monkeypatch.setenv(protocol.ENV_DIR, str(directory))
-    monkeypatch.delenv(protocol.ENV_MODE, raising=False)
+    for value in (None, "", " Auto ", "on"):
+        if value is None:
+            monkeypatch.delenv(protocol.ENV_MODE, raising=False)
+        else:
+            monkeypatch.setenv(protocol.ENV_MODE, value)
+        assert client.mode() == "auto"
+    monkeypatch.setenv(protocol.ENV_MODE, " OFF ")
+    assert client.mode() == "off"
     assert client.try_server(SEED) is None
     assert capfd.readouterr() == ("", "")
+    assert list(directory.iterdir()) == []

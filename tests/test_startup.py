@@ -236,3 +236,26 @@ def test_run_stays_an_ordinary_call(capsys: pytest.CaptureFixture[str]) -> None:
     captured = capsys.readouterr()
     assert [float(x) for x in captured.out.split(",")] == [2.0, 1.0]
     assert captured.err.startswith("jacli: error: ")
+
+
+def test_a_one_shot_table_imports_no_sympy_units() -> None:
+    """SymPy's pretty printer imports ``sympy.physics.units`` (0.15-1.4 s) to sort units: jacli has none."""
+    done, modules = _imported(["jacobian", "x0*x1**2, sin(x0)/x1", "--at", "1,2"], _env())
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("jacobian of") and "symbolic" in done.stdout
+    assert "sympy" in modules and not any(m.startswith("sympy.physics") for m in modules)
+
+
+def test_pretty_printing_without_units_is_the_same_text() -> None:
+    import sympy
+
+    from jacli import pretty_print
+
+    x, y = sympy.symbols("x y")
+    exprs = [sympy.Matrix([[2 * x * y**2, x**2 / (1 + y)], [-3 * sympy.sin(x) * y, sympy.exp(-x) * y / 2]]),
+             -x * y * sympy.Rational(2, 3), sympy.sqrt(2) * x / y]  # fmt: skip
+    loaded = "sympy.physics.units" in sys.modules
+    texts = [pretty_print.pretty(e) for e in exprs]
+    assert ("sympy.physics.units" in sys.modules) == loaded  # the stand-in is gone again
+    assert texts == [sympy.pretty(e, use_unicode=True) for e in exprs]  # the real printer (imports units)
+    assert "sympy.physics.units" in sys.modules and pretty_print.pretty(exprs[0]) == texts[0]

@@ -9,21 +9,24 @@ The one place that joins the daemon to the CLI: it imports what commands need
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
-import importlib
+import os
 import sys
+import warnings
+from collections.abc import Sequence
 
 from jacli.server import protocol
-from jacli.server.child import Run, modules_imported_by
+from jacli.server.child import Run
 from jacli.server.control import DEFAULT_MEMORY_LIMIT, DEFAULT_TIME_LIMIT, Limits, StartError, checked
 from jacli.server.daemon import serve
 from jacli.server.protocol import ServerUnavailable
 
-# Representative commands a throwaway child runs at start-up, to learn which
-# modules commands import lazily; the server then imports them too.
+# Representative commands the server runs once before it forks any child: they import what commands
+# import lazily and fill the caches a first call would (SymPy's, Rich's, torch's dispatch), so that
+# every child starts where a second call would.
 _WARM_COMMANDS = (
     ["jacobian", "sin(a)*b**2, exp(a-b)/(1+a^2)", "--at", "1,2"],
+    ["jacobian", "2*x0+x1**2, x0**2+2*x1**3", "--at", "1,2", "--format", "json"],
     ["gradient", "2*dot(x,x) + sum(detach(x*x)*x)", "--at", "x=[0,1,2,3]", "--format", "json"],
     ["hessian", "x*y + log(y)", "--at", "1,2", "--format", "latex"],
     ["vjp", "A@B", "--at", "A=[[1,2],[3,4]], B=[[1,2,3],[4,5,6]]", "--v", "ones", "--format", "csv"],
@@ -32,21 +35,51 @@ _WARM_COMMANDS = (
 
 
 def _preload(run: Run) -> None:
-    """Import everything a command needs (no torch computation: children fork from here)."""
+    """Import everything a command needs and warm its caches; children fork from here.
+
+    The warm-up runs real commands in this process, torch included, on tiny
+    inputs: that starts no thread (checked: a thread busy at a fork could
+    leave a lock held in every child), draws no random numbers, and leaves no
+    state a command reads (the environment and settings are the client's in
+    each child; warnings are ignored here, so none is marked as shown).
+    """
     import jacli.api
     import jacli.render.csv  # noqa: PLC0415
     import jacli.render.json  # noqa: PLC0415
     import jacli.render.latex  # noqa: PLC0415
     import jacli.render.table  # noqa: F401, PLC0415
-    from jacli import cli, typer_compat  # noqa: PLC0415
+    from jacli import cli, limits, typer_compat  # noqa: PLC0415
 
     typer_compat.memoize_signatures()
-    cli.click_command()
-    for name in modules_imported_by(run, _WARM_COMMANDS):
-        with contextlib.suppress(ImportError):
-            importlib.import_module(name)
+    cli.build_click_commands_once()
+    before = _threads()
+    _run_quietly(run, _WARM_COMMANDS)
+    limits.reset()
+    if _threads() > before:
+        raise StartError("the warm-up started a thread: forking children from here would not be safe")
     gc.collect()
     gc.freeze()  # keep the collector off the inherited objects: fewer copied pages per fork
+
+
+def _threads() -> int:
+    """Threads of this process, native ones included (importing torch starts one that idles)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
+
+
+def _run_quietly(run: Run, commands: Sequence[list[str]]) -> None:
+    """Run ``commands`` with their output discarded and warnings ignored (none is marked as shown)."""
+    saved = sys.stdin, sys.stdout, sys.stderr
+    with open(os.devnull, "r+", encoding="utf-8") as null, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sys.stdin = sys.stdout = sys.stderr = null
+        try:
+            for argv in commands:
+                run(argv)
+        finally:
+            sys.stdin, sys.stdout, sys.stderr = saved
 
 
 def _runner(memory_limit: int) -> Run:

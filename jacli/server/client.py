@@ -9,9 +9,9 @@ terminal width, colour and the exit status are exactly those of an in-process
 run. Anything wrong with the server means the command runs in-process instead
 (the caller's job, :mod:`jacli.entry`), with at most a one-line note on stderr.
 
-``JACLI_SERVER`` picks the behaviour: unset (the default) uses a running server
-and never starts one; ``auto`` also starts one on first use; ``off`` never
-uses it.
+``JACLI_SERVER`` picks the behaviour: unset (the default, also ``auto``) uses
+the server and starts one when none answers (warm by default, like the Gradle
+and Bazel daemons; the first start prints one note); ``off`` never uses it.
 
 This module is on the fast path: it imports the standard library,
 :mod:`jacli.errors` and :mod:`jacli.server.protocol` only: no torch, SymPy,
@@ -27,7 +27,6 @@ import socket
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from jacli.errors import ServerKilled, ServerLost
 from jacli.limits import QUEUE_TIMEOUT, START_TIMEOUT
@@ -43,10 +42,19 @@ from jacli.server.protocol import (
     send_message,
 )
 
+TYPE_CHECKING = False  # typing is not imported at run time: this module is on the warm client's path
+if TYPE_CHECKING:
+    from typing import Any
+
 # argv that must run in the user's own process: `server` manages the server
 # itself, and completion installation inspects the calling shell's process tree.
 _IN_PROCESS_FIRST = frozenset({"server"})
 _IN_PROCESS_ANY = frozenset({"--install-completion", "--show-completion"})
+# argv that needs no torch and answers in a tenth of a second in-process: worth a running
+# server, never worth waiting seconds for one to start (a Tab press above all).
+_LIGHT_FIRST = frozenset({"language", "server"})
+_LIGHT_ANY = frozenset({"--help", "-h", "--version"})
+_COMPLETION_ENV = "_JACLI_COMPLETE"
 
 
 def _stream_info(stream: Any) -> dict[str, Any]:
@@ -251,14 +259,22 @@ def _why_killed(signum: int, reply: dict[str, Any]) -> str:
 
 
 def mode() -> str:
-    """``JACLI_SERVER``: ``auto``, ``off``, or ``""`` (use a server that is up)."""
-    return os.environ.get(ENV_MODE, "").strip().lower()
+    """``JACLI_SERVER``: ``off``, or ``auto`` (unset, empty, ``auto`` or ``on``: warm by default)."""
+    setting = os.environ.get(ENV_MODE, "").strip().lower()
+    return "auto" if setting in ("", "on") else setting
 
 
 def should_forward(argv: Sequence[str]) -> bool:
     if argv[:1] and argv[0] in _IN_PROCESS_FIRST:
         return False
     return not any(arg in _IN_PROCESS_ANY for arg in argv)
+
+
+def worth_starting_for(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` is a computation: only those start a server when none answers."""
+    if not argv or argv[0] in _LIGHT_FIRST or os.environ.get(_COMPLETION_ENV):
+        return False
+    return not any(arg in _LIGHT_ANY for arg in argv)
 
 
 def try_server(argv: Sequence[str], notes: list[str] | None = None) -> int | None:
@@ -284,35 +300,37 @@ def _try_server(argv: Sequence[str], notes: list[str]) -> int | None:
     setting = mode()
     if setting == "off" or not should_forward(argv):
         return None
-    if setting not in ("", "auto"):
-        notes.append(f"jacli: note: ignored {ENV_MODE}={setting!r} (use auto or off)")
-        setting = ""
+    if setting != "auto":  # not understood: the cautious reading, no server (and say so)
+        value = os.environ.get(ENV_MODE, "").strip()
+        notes.append(f"jacli: note: ignored {ENV_MODE}={value!r} (use auto or off); ran in-process")
+        return None
+    mismatch = False
     try:
         return forward(argv)
-    except ServerMismatch as err:
-        problem = _restart(err.note, stop_first=True) if setting == "auto" else err.note
+    except ServerMismatch:
+        mismatch = True  # another jacli's server: replaced by ours
     except ServerUnavailable as err:
-        # No server (or a stale socket) is quiet; anything else is worth a note.
-        problem = _restart("", stop_first=False) if setting == "auto" and not err.note else err.note
-    if not problem:
-        if setting != "auto":
+        if err.note:  # not merely "none is running" (or a killed one's socket): say why, run here
+            notes.append(f"jacli: note: {err.note}; ran in-process")
             return None
-        try:
-            return forward(argv)
-        except ServerUnavailable as err:
-            problem = err.note or "the server is not available"
-    notes.append(f"jacli: note: {problem}; ran in-process")
+    if not worth_starting_for(argv):
+        return None
+    ready, note = _start(mismatch)
+    if note:
+        notes.append(f"jacli: note: {note}{'' if ready else '; ran in-process'}")
+    if not ready:
+        return None
+    try:
+        return forward(argv)
+    except ServerUnavailable as err:
+        notes.append(f"jacli: note: {err.note or 'the server is not available'}; ran in-process")
     return None
 
 
-def _restart(note: str, stop_first: bool) -> str:
-    """Start a server (stopping a mismatched one first); '' when one is ready."""
-    from jacli.server import control  # noqa: PLC0415 - only JACLI_SERVER=auto starts a server
+def _start(replace: bool) -> tuple[bool, str]:
+    """Start the server (``replace``: stop another jacli's first); whether it is ready, and a note."""
+    from jacli.server import control  # noqa: PLC0415 - only when no server answered
 
-    try:
-        if stop_first:
-            control.stop(quiet=True)
-        control.start(quiet=True)
-    except control.StartError as err:
-        return f"{note + '; ' if note else ''}could not start the server: {err}"
-    return ""
+    if replace:
+        control.stop(quiet=True)
+    return control.auto_start()

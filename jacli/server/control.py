@@ -114,29 +114,84 @@ def status(directory: str | None = None) -> dict[str, Any] | None:
         return None
 
 
-def start(limits: Limits | None = None, directory: str | None = None, quiet: bool = False) -> dict[str, Any]:
+def start(limits: Limits | None = None, directory: str | None = None) -> dict[str, Any]:
     """Start this user's server (returns once it accepts requests); its status.
 
     A server that is already up is kept when it runs this very jacli, and
     replaced when it is from another version or install path.
     """
+    return _start(limits, directory)[0]
+
+
+def _start(limits: Limits | None, directory: str | None) -> tuple[dict[str, Any], bool]:
+    """:func:`start`, and whether this call spawned the server (False: one was up, or another starter won)."""
     limits = checked(limits or Limits(idle_timeout=None))
     directory = directory or protocol.server_dir()
     try:
         protocol.check_private_dir(directory, create=True)
     except ServerUnavailable as err:
         raise StartError(err.note or f"cannot use {directory}") from None
-    with _start_lock(directory):
+    with _start_lock(directory):  # concurrent starters wait here, then find the first one's server
         info = status(directory)
         if info is not None and info.get("same_code"):
-            return info
+            return info, False
         if info is not None:
             stop(directory, quiet=True)
         pid = _spawn(directory, limits)
     info = status(directory)
     if info is None or info.get("pid") != pid:
         raise StartError(f"the new server (pid {pid}) does not answer; see {_log_path(directory)}")
-    return info
+    return info, True
+
+
+# Files in the server's directory that remember what the automatic start did (see auto_start).
+NOTED = "auto-start-noted"  # the one-time note was printed
+FAILED = "auto-start-failed"  # the last automatic start failed (its mtime: when)
+RETRY_AFTER = 600.0  # seconds before a failed automatic start is tried again
+
+
+def auto_start() -> tuple[bool, str]:
+    """Start the server for a command that found none (warm by default).
+
+    Returns ``(ready, note)``: ``ready`` when a server for this jacli now
+    answers; ``note`` the one line worth printing, if any: the first automatic
+    start in this server directory says how to turn it off, and a failed start
+    says why once, after which none is tried for :data:`RETRY_AFTER` seconds
+    (every command would otherwise pay a server's start-up just to fail again).
+    """
+    directory = protocol.server_dir()
+    failed = os.path.join(directory, FAILED)
+    with contextlib.suppress(OSError):
+        if time.time() - os.stat(failed).st_mtime < RETRY_AFTER:
+            return False, ""
+    try:
+        info, spawned = _start(None, directory)
+    except LimitError as err:  # found before anything was spawned: cheap to find again, fixed at once
+        return False, f"could not start the warm server: {err}"
+    except StartError as err:
+        with contextlib.suppress(OSError):
+            os.close(os.open(failed, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600))
+        return False, f"could not start the warm server: {err}"
+    with contextlib.suppress(OSError):
+        os.unlink(failed)
+    if spawned and _first_time(os.path.join(directory, NOTED)):
+        idle = info.get("idle_timeout")
+        after = f" after {_duration(idle)} idle" if idle else " only when stopped"
+        return True, (
+            f"started a warm server for faster answers (it exits{after}); {protocol.ENV_MODE}=off turns this off"
+        )
+    return True, ""
+
+
+def _first_time(marker: str) -> bool:
+    """True for exactly one caller: the one that creates ``marker``."""
+    try:
+        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    except FileExistsError:
+        return False
+    except OSError:
+        return True  # cannot remember it: say it (a read-only directory would not have a server either)
+    return True
 
 
 def _log_path(directory: str) -> str:
@@ -146,7 +201,8 @@ def _log_path(directory: str) -> str:
 def _spawn(directory: str, limits: Limits) -> int:
     ready_r, ready_w = os.pipe()
     log = os.open(_log_path(directory), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-    args = [sys.executable, "-m", "jacli.server", "--dir", directory, "--ready-fd", str(ready_w),
+    safe_path = ["-P"] if _cwd_not_needed() else []
+    args = [sys.executable, *safe_path, "-m", "jacli.server", "--dir", directory, "--ready-fd", str(ready_w),
             "--idle-timeout", repr(limits.idle_timeout), "--time-limit", str(limits.time_limit),
             "--memory-limit", str(limits.memory_limit)]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != protocol.ENV_MODE}
@@ -175,6 +231,18 @@ def _spawn(directory: str, limits: Limits) -> int:
         tail = _log_tail(directory)
         raise StartError(f"the server did not start{': ' + tail if tail else ''} (log: {_log_path(directory)})")
     return pid
+
+
+def _cwd_not_needed() -> bool:
+    """Whether the server can start without the user's directory first on sys.path (``python -P``).
+
+    It should: a ``torch.py`` there must not be imported. Only a jacli run from
+    a source tree in the current directory (``python -m jacli``) needs it.
+    """
+    try:
+        return os.path.dirname(protocol.PACKAGE_DIR) != os.getcwd()
+    except OSError:  # the directory was removed: nothing to import from it
+        return True
 
 
 def read_until_eof(fd: int, timeout: float) -> str:

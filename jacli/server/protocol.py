@@ -22,7 +22,10 @@ import struct
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time: this module is on the warm client's path
+if TYPE_CHECKING:
+    from typing import Any
 
 PROTOCOL = 2
 """Bumped whenever the messages between client and server change."""
@@ -33,7 +36,7 @@ ENV_IDLE = "JACLI_SERVER_IDLE_TIMEOUT"
 SOCKET_NAME = "server.sock"
 MAX_MESSAGE = 16 * 1024 * 1024  # bytes; argv and environment, never data
 _HEADER = struct.Struct("!I")
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # jacli/, the code a server runs
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # jacli/, the code a server runs
 
 
 class ServerUnavailable(Exception):
@@ -133,9 +136,11 @@ def fingerprint() -> str:
     upgrade, another virtualenv or an edited source tree never answers with
     stale code.
     """
-    parts = [f"protocol={PROTOCOL}", f"python={os.path.realpath(sys.executable)} {sys.version}",
-             f"package={os.path.realpath(_PACKAGE_DIR)}", f"dist={_dist_info()}"]  # fmt: skip
-    stack = [_PACKAGE_DIR]
+    # the environment, not the executable's name: a venv made with --copies has python, python3 and
+    # python3.11 as three files, and the console script (python3) must match `python -m jacli`
+    parts = [f"protocol={PROTOCOL}", f"python={os.path.realpath(sys.prefix)} {sys.version}",
+             f"package={os.path.realpath(PACKAGE_DIR)}", f"dist={_dist_info()}"]  # fmt: skip
+    stack = [PACKAGE_DIR]
     while stack:
         folder = stack.pop()
         try:
@@ -147,7 +152,7 @@ def fingerprint() -> str:
                 stack.append(entry.path)
             elif entry.name.endswith(".py"):
                 info = entry.stat()
-                parts.append(f"{os.path.relpath(entry.path, _PACKAGE_DIR)}:{info.st_size}:{info.st_mtime_ns}")
+                parts.append(f"{os.path.relpath(entry.path, PACKAGE_DIR)}:{info.st_size}:{info.st_mtime_ns}")
     return "\n".join(parts)
 
 
