@@ -81,6 +81,9 @@ PointsOpt = Annotated[
         help="Many points: CSV/TSV/whitespace rows, optional header naming variables; '-' reads stdin.",
     ),
 ]
+SparseOpt = Annotated[
+    bool, typer.Option("--sparse", help="Write only the nonzero entries: indices and values (JSON result_sparse, CSV).")
+]
 ChunkOpt = Annotated[int | None, typer.Option("--chunk-size", min=1, help="Points per vectorised chunk (--points).")]
 
 
@@ -165,8 +168,12 @@ def _print_tables(results: Sequence[Any], render_one: Callable[..., None], digit
         render_one(result, console, digits)
 
 
-def _emit(results: list[Result], output: OutputFormat, digits: int) -> None:
-    if output is OutputFormat.json:
+def _emit(results: list[Result], output: OutputFormat, digits: int, *, sparse: bool = False) -> None:
+    if sparse:
+        from jacli.sparse_output import emit_sparse  # noqa: PLC0415
+
+        emit_sparse(results, output.value, digits, stdout_console)
+    elif output is OutputFormat.json:
         from jacli.render.json import render_json  # noqa: PLC0415
 
         for result in results:
@@ -199,13 +206,18 @@ def _run(
 ) -> None:  # fmt: skip
     """The quantity at each ``--at``, or vectorised and streamed (``--points``; several ``--at`` as json/csv)."""
     text = read_expression(expr)
-    if _many_points(points, expr, at, output, options["exact"]):
+    sparse = options.pop("sparse", False)
+    if sparse:
+        from jacli.sparse_output import refuse_many  # noqa: PLC0415
+
+        refuse_many(points, at, output.value)
+    elif _many_points(points, expr, at, output, options["exact"]):
         _run_points(quantity, text, at, output, digits=digits, points=points, chunk_size=chunk_size, options=options)
         return
     results = _at_each_point(
         text, at, options.get("wrt"), lambda point: _api().evaluate_at(quantity, text, point, **options)
     )
-    _emit(results, output, digits)
+    _emit(results, output, digits, sparse=sparse)
 
 
 def _at_each_point(text: str, at: list[str] | None, wrt: Any, compute: Callable[[Any], Any]) -> list[Any]:
@@ -348,6 +360,7 @@ def _quantity_command(quantity: Quantity) -> None:
         ("dtype", DtypeOpt, Dtype.float64), ("device", DeviceOpt, Device.cpu), ("digits", DigitsOpt, 6),
         ("show_torch", ShowTorchOpt, False),
     ]  # fmt: skip
+    declared.append(("sparse", SparseOpt, False))
 
     def command(**given: Any) -> None:
         parameters = {option.name: given.pop(option.name) for option in quantity.options}
@@ -366,13 +379,15 @@ def _run_quantity(
     quantity: Quantity, *, expr: str, at: list[str] | None, points: str | None, chunk_size: int | None,
     wrt: str | None, output: OutputFormat, symbolic: bool, exact: bool, dtype: Dtype, device: Device,
     digits: int, show_torch: bool, v: str = "ones", mode: Mode = Mode.auto, options: dict[str, Any] | None = None,
+    sparse: bool = False,
 ) -> None:  # fmt: skip
     if show_torch:
         given_v = v if quantity.weights is not None else None
         return _show_torch(quantity, expr, at, output, points, given_v, wrt=wrt, mode=mode.value, dtype=dtype.value,
                            options=options)  # fmt: skip
     _run(quantity, expr, at, output, digits, points=points, chunk_size=chunk_size, v=v, wrt=wrt, mode=mode.value,
-         dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact, options=options)  # fmt: skip
+         dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact, options=options,
+         **({"sparse": True} if sparse else {}))  # fmt: skip
 
 
 for _quantity in QUANTITIES.values():
