@@ -355,8 +355,6 @@ class _Builder:
                     f"(over {limits.MAX_INT_BITS:,} bits)",
                     node,
                 )
-        if _plain_power(base, exponent):  # what SymPy would build, without its assumption queries (issue 16)
-            return sympy.Pow(base, exponent, evaluate=False)
         return _check_number(self.source, _POW(base, exponent), node)
 
     def _unary(self, node: ast.UnaryOp) -> Value:
@@ -517,19 +515,6 @@ def _chain(node: ast.BinOp, plus: type, minus: type) -> list[tuple[int, ast.AST]
         current = current.left
     items.append((1, current))
     return items[::-1]
-
-
-def _plain_power(base: Any, exponent: Any) -> bool:
-    """``base**exponent`` evaluates to the plain ``Pow(base, exponent)``: an integer power (not 0, 1) of a
-    non-constant sum without ``I``. ``Add._eval_power`` returns nothing for such a sum, only after asking
-    every term whether it is infinite (most of the time of building a long sum of squares)."""
-    return (
-        isinstance(base, sympy.Add)
-        and isinstance(exponent, sympy.Integer)
-        and exponent not in (sympy.S.Zero, sympy.S.One)
-        and not base.is_number
-        and not base.has(sympy.I)
-    )
 
 
 def _segment(source: Source, node: ast.AST) -> str:
