@@ -3,10 +3,17 @@
 For n = 10, 100, 300, 1000 (``--sizes``): ``jacli gradient|hessian - --at ... --format json``
 with the expression on stdin (a single argv string is capped at 128 KiB), with
 ``--no-symbolic`` (numbers only) and with the symbolic result; against SymPy doing the same
-alone (``parse_expr`` then ``diff`` / ``hessian``) and against Maxima when it is installed.
-A run past ``--timeout`` seconds is stopped and shown as ``>T``. Ratios: baseline / jacli.
+alone (``parse_expr`` then ``diff`` / ``hessian``), against CasADi (``pip install -e
+.[bench]``: symbolic SX graph, its sparse Hessian, the numbers printed as JSON, whole
+process) and against Maxima when it is installed. A run past ``--timeout`` seconds is
+stopped and shown as ``>T``. Ratios: baseline / jacli.
 
-Usage: ``python bench/scale.py [--sizes 10,100,300,1000] [--timeout 60]``
+``--warm`` prints a second table: the same jacli commands in one interpreter (jacli and torch
+imported, as the warm server's child has them), each run twice: ``new`` the first call of an
+expression (parsing and building its SymPy program included), ``again`` the second (the
+program cached), against CasADi's whole process measured in the same run.
+
+Usage: ``python bench/scale.py [--sizes 10,100,300,1000] [--timeout 60] [--warm] [--cold]``
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ def rosenbrock(n: int) -> str:
 UNBUDGETED = r"""
 import sys
 from jacli import cli, symbolic
-symbolic.MAX_SYMBOLIC_SECONDS = float("inf")  # jacli's default stops symbolic work after a few seconds
+symbolic.MAX_SYMBOLIC_SECONDS = 86400.0  # a day (the timer's limit): no budget
 sys.exit(cli.run(sys.argv[1:]))
 """
 
@@ -65,6 +72,51 @@ def timed(argv: list[str], stdin: Path | None, timeout: float, must_contain: byt
     return f"{seconds:.2f}"
 
 
+CASADI = r"""
+import json, sys, casadi
+text = open(sys.argv[1]).read()
+n, what = int(sys.argv[2]), sys.argv[3]
+xs = casadi.SX.sym("x", n)
+f = eval(text, {"__builtins__": {}}, {f"x{i}": xs[i] for i in range(n)})  # the bench's own text
+result = casadi.gradient(f, xs) if what == "gradient" else casadi.hessian(f, xs)[0]
+value = casadi.Function("d", [xs], [result])([1.1] * n)
+print(json.dumps(value.full().tolist()))
+"""
+
+WARM = r"""
+import contextlib, io, json, os, sys, time
+from jacli import cli
+jobs = json.loads(sys.stdin.read())
+cli.run(["hessian", "x0**2*x1", "--at", "1,2", "--format", "json"])  # imports and first-call caches
+times = []
+for argv, must in jobs:
+    row = []
+    for _ in range(2):
+        out = io.StringIO()
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(out):
+            status = cli.run(argv)
+        seconds = time.perf_counter() - start
+        skipped = must not in out.getvalue()
+        row.append("error" if status else f"({seconds:.1f}, skipped)" if skipped else f"{seconds:.2f}")
+    times.append(row)
+print(json.dumps(times))
+"""
+
+
+def warm_times(jobs: list[tuple[list[str], str]], timeout: float) -> list[list[str]]:
+    """Each jacli job run twice in one interpreter: [first, second] seconds."""
+    import json  # noqa: PLC0415
+
+    env = {**os.environ, "JACLI_SERVER": "off", "JACLI_MAX_ELEMENTS": "10000000"}
+    try:
+        done = subprocess.run([sys.executable, "-c", WARM], input=json.dumps(jobs), capture_output=True, text=True,
+                              timeout=timeout * 2 * len(jobs), env=env, check=True)  # fmt: skip
+    except (subprocess.TimeoutExpired, subprocess.CalledProcessError):
+        return [[f">{timeout:.0f}"] * 2 for _ in jobs]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
 def maxima_script(n: int, what: str) -> str:
     xs = ",".join(f"x{i}" for i in range(n))
     body = f"f: {rosenbrock(n)}$ v: [{xs}]$ "
@@ -83,41 +135,95 @@ def ratio(base: str, ours: str) -> str:
         return "–"
 
 
+def load() -> str:
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,100,300,1000")
     parser.add_argument("--timeout", type=float, default=60)
+    parser.add_argument("--warm", action="store_true", help="also the warm table (in one interpreter)")
+    parser.add_argument("--no-cold", dest="cold", action="store_false", help="skip the whole-process table")
     args = parser.parse_args()
     jacli = shutil.which("jacli") or str(Path(sys.executable).with_name("jacli"))
     maxima = shutil.which("maxima")
+    try:
+        import casadi  # noqa: F401, PLC0415
+    except ImportError:
+        has_casadi = False
+    else:
+        has_casadi = True
     work = Path(tempfile.mkdtemp(prefix="jacli-scale-"))
-    columns = ["n", "what", "numbers", "+symbolic", "+sym,nobudget", "sympy", "sympy ×", "maxima", "maxima ×"]
-    widths = [5, 9, 8, 16, 14, 8, 8, 8, 9]
-    print("Rosenbrock, whole process, seconds; × = baseline / jacli with the symbolic result (no time budget)")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, {load()}")
+    if args.cold:
+        cold_table(sizes, jacli, maxima, has_casadi, work, args.timeout)
+    if args.warm:
+        warm_table(sizes, has_casadi, work, args.timeout)
+    print(f"end: {load()}")
+    if not maxima:
+        print("maxima: not installed (apt-get install maxima) — column left empty")
+
+
+def casadi_time(has_casadi: bool, expr: Path, n: int, what: str, timeout: float) -> str:
+    if not has_casadi:
+        return "n/a"
+    return timed([sys.executable, "-c", CASADI, str(expr), str(n), what], None, timeout)
+
+
+def cold_table(sizes: list[int], jacli: str, maxima: str | None, has_casadi: bool, work: Path, timeout: float) -> None:
+    columns = ["n", "what", "numbers", "+symbolic", "+sym,nobudget", "sympy", "sympy ×", "casadi", "casadi ×"]
+    columns += ["maxima", "maxima ×"]
+    widths = [5, 9, 8, 16, 14, 8, 8, 8, 9, 8, 9]
+    print("Rosenbrock, whole process, seconds; sympy × and maxima × = baseline / jacli with the symbolic result")
+    print("(no time budget); casadi × = casadi / jacli numbers only (casadi gives numbers)")
     print("'skipped': jacli's symbolic time budget (3 s) stopped the symbolic form; the numbers were printed")
     print("  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True)))
-    for n in (int(s) for s in args.sizes.split(",")):
+    for n in sizes:
         expr = work / f"rosen{n}.txt"
         expr.write_text(rosenbrock(n))
         at = ",".join(["1.1"] * n)
         for what in ("gradient", "hessian"):
             base = [jacli, what, "-", "--at", at, "--format", "json"]
-            numbers = timed([*base, "--no-symbolic"], expr, args.timeout)
-            symbolic = timed(base, expr, args.timeout, b'"symbolic"')
+            numbers = timed([*base, "--no-symbolic"], expr, timeout)
+            symbolic = timed(base, expr, timeout, b'"symbolic"')
             unbudgeted = [sys.executable, "-c", UNBUDGETED, *base[1:]]
-            no_budget = timed(unbudgeted, expr, args.timeout, b'"symbolic"')
-            sympy_alone = timed([sys.executable, "-c", SYMPY, str(expr), str(n), what], None, args.timeout)
+            no_budget = timed(unbudgeted, expr, timeout, b'"symbolic"')
+            sympy_alone = timed([sys.executable, "-c", SYMPY, str(expr), str(n), what], None, timeout)
+            casadi_alone = casadi_time(has_casadi, expr, n, what, timeout)
             if maxima:
                 script = work / f"{what}{n}.mac"
                 script.write_text(maxima_script(n, what))
-                maxima_time = timed([maxima, "--very-quiet", "--batch", str(script)], None, args.timeout)
+                maxima_time = timed([maxima, "--very-quiet", "--batch", str(script)], None, timeout)
             else:
                 maxima_time = "n/a"
-            row = [str(n), what, numbers, symbolic, no_budget, sympy_alone, ratio(sympy_alone, no_budget), maxima_time]
+            row = [str(n), what, numbers, symbolic, no_budget, sympy_alone, ratio(sympy_alone, no_budget)]
+            row += [casadi_alone, ratio(casadi_alone, numbers), maxima_time]
             row.append(ratio(maxima_time, no_budget) if maxima else "–")
             print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)), flush=True)
-    if not maxima:
-        print("maxima: not installed (apt-get install maxima) — column left empty")
+
+
+def warm_table(sizes: list[int], has_casadi: bool, work: Path, timeout: float) -> None:
+    columns = ["n", "what", "num new", "num again", "sym new", "sym again", "casadi", "casadi ×"]
+    widths = [5, 9, 8, 10, 16, 16, 8, 9]
+    print()
+    print("Rosenbrock, warm (one interpreter, jacli imported), seconds; new: first call of the expression,")
+    print("again: the second call; casadi: its whole process, this run; casadi × = casadi / (numbers, again)")
+    print("  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True)))
+    for n in sizes:
+        expr = work / f"rosen{n}.txt"
+        expr.write_text(rosenbrock(n))
+        at = ",".join(["1.1"] * n)
+        for what in ("gradient", "hessian"):
+            base = [what, rosenbrock(n), "--at", at, "--format", "json"]
+            (num_new, num_again), (sym_new, sym_again) = warm_times(
+                [([*base, "--no-symbolic"], ""), (base, '"symbolic"')], timeout
+            )
+            casadi_alone = casadi_time(has_casadi, expr, n, what, timeout)
+            row = [str(n), what, num_new, num_again, sym_new, sym_again, casadi_alone]
+            row.append(ratio(casadi_alone, num_again))
+            print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)), flush=True)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ Every pipeline runs as its own process on the same file, in the same run:
 - ``floor func``: hand-written NumPy + ``torch.func.vmap(jacrev)``, same reading and formatting
 - ``floor autograd``: hand-written NumPy + batched ``torch.autograd.grad`` (no torch.func, so no
   ``torch._dynamo`` import) and a fast exit (``os._exit``): the fastest torch pipeline here
+- ``floor numpy``: hand-written NumPy alone (the Jacobian's entries written out by hand:
+  no autodiff, no torch import), same reading and formatting: the floor of any pipeline
 - ``loop``: a Python loop with ``torch.autograd.functional.jacobian`` per point (skipped above
   ``--loop-max`` points: it is linear in N; the table says so)
 
@@ -58,6 +60,20 @@ out.flush()
 os._exit(0)
 """
 
+FLOOR_NUMPY = r"""
+import os, sys, numpy as np
+pts = np.loadtxt(sys.argv[1], delimiter=",", ndmin=2)
+x0, x1 = pts[:, 0], pts[:, 1]
+jac = np.stack([np.full_like(x0, 2.0), 2 * x1, 2 * x0, 6 * x1**2], axis=1)
+rows = np.concatenate([pts, jac], axis=1)
+out = sys.stdout
+for i in range(0, len(rows), 65536):
+    part = rows[i : i + 65536]
+    out.write(("%s,%s,%s,%s,%s,%s\n" * len(part)) % tuple(part.ravel().tolist()))
+out.flush()
+os._exit(0)
+"""
+
 LOOP = r"""
 import sys, numpy as np, torch
 def f(x):
@@ -92,6 +108,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="jacli-bench-"))
     rng = np.random.default_rng(0)
     print(f"seed Jacobian {SEED!r}, float64, CSV in -> CSV out, whole process; {os.cpu_count()} CPUs")
+    print(f"{time.strftime('%Y-%m-%d %H:%M')}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     header = f"{'points':>9} {'pipeline':<15} {'seconds':>8} {'points/s':>11} {'jacli ×':>8} {'peak RSS':>9}"
     print(header)
     print("-" * len(header))
@@ -102,6 +119,7 @@ def main() -> None:
             "jacli": [jacli, "jacobian", SEED, "--points", str(path), "--format", "csv"],
             "floor func": [sys.executable, "-c", FLOOR_FUNC, str(path)],
             "floor autograd": [sys.executable, "-c", FLOOR_AUTOGRAD, str(path)],
+            "floor numpy": [sys.executable, "-c", FLOOR_NUMPY, str(path)],
             "loop": [sys.executable, "-c", LOOP, str(path)],
         }
         timings, outputs = {}, {}
@@ -121,6 +139,7 @@ def main() -> None:
             out.unlink()
         path.unlink()
     print("jacli × = (pipeline's seconds) / (jacli's seconds): above 1 means jacli is faster")
+    print(f"end: load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -85,6 +85,9 @@ ShapeOpt = Annotated[
     str | None,
     typer.Option("--shape", help="Array shapes without values (no --at: a symbolic answer): 'x=3, A=3x3', 'A=n x n'."),
 ]
+SparseOpt = Annotated[
+    bool, typer.Option("--sparse", help="Write only the nonzero entries: indices and values (JSON result_sparse, CSV).")
+]
 ChunkOpt = Annotated[int | None, typer.Option("--chunk-size", min=1, help="Points per vectorised chunk (--points).")]
 PlotOpt = Annotated[
     str | None,
@@ -180,8 +183,12 @@ def _print_tables(results: Sequence[Any], render_one: Callable[..., None], digit
         render_one(result, console, digits)
 
 
-def _emit(results: list[Result], output: OutputFormat, digits: int) -> None:
-    if output is OutputFormat.json:
+def _emit(results: list[Result], output: OutputFormat, digits: int, *, sparse: bool = False) -> None:
+    if sparse:
+        from jacli.sparse_output import emit_sparse  # noqa: PLC0415
+
+        emit_sparse(results, output.value, digits, stdout_console)
+    elif output is OutputFormat.json:
         from jacli.render.json import render_json  # noqa: PLC0415
 
         for result in results:
@@ -216,7 +223,12 @@ def _run(
 ) -> None:  # fmt: skip
     """The quantity at each ``--at``, or vectorised and streamed (``--points``; several ``--at`` as json/csv)."""
     text = read_expression(expr)
-    if _many_points(points, expr, at, output, options["exact"]):
+    sparse = options.pop("sparse", False)
+    if sparse:
+        from jacli.sparse_output import refuse_many  # noqa: PLC0415
+
+        refuse_many(points, at, output.value)
+    elif _many_points(points, expr, at, output, options["exact"]):
         _run_points(quantity, text, at, output, digits=digits, points=points, chunk_size=chunk_size, options=options)
         return
     results = _at_each_point(
@@ -224,7 +236,7 @@ def _run(
     )
     if plot is not None:  # drawn before the output, so a failed picture loses no output already shown
         _draw(results[0], plot)
-    _emit(results, output, digits)
+    _emit(results, output, digits, sparse=sparse)
 
 
 def _at_each_point(text: str, at: list[str] | None, wrt: Any, compute: Callable[[Any], Any]) -> list[Any]:
@@ -381,6 +393,7 @@ def _quantity_command(quantity: Quantity) -> None:
         ("dtype", DtypeOpt, Dtype.float64), ("device", DeviceOpt, Device.cpu), ("digits", DigitsOpt, 6),
         ("show_torch", ShowTorchOpt, False), ("plot", PlotOpt, None),
     ]  # fmt: skip
+    declared.append(("sparse", SparseOpt, False))
 
     def command(**given: Any) -> None:
         parameters = {option.name: given.pop(option.name) for option in quantity.options}
@@ -400,6 +413,7 @@ def _run_quantity(
     wrt: str | None, output: OutputFormat, symbolic: bool, exact: bool, dtype: Dtype, device: Device,
     digits: int, show_torch: bool, v: str = "ones", mode: Mode = Mode.auto, options: dict[str, Any] | None = None,
     output_file: str | None = None, header: bool = False, plot: str | None = None, shape: str | None = None,
+    sparse: bool = False,
 ) -> None:  # fmt: skip
     if not at and points is None and output is OutputFormat.csv:  # issue 15: no point, no numbers
         raise UsageError("--format csv writes numbers, and without --at there are none; use table, json or latex")
@@ -421,7 +435,8 @@ def _run_quantity(
     with destination(output_file, output.value, header) as written:  # the format the file's ending names
         _run(quantity, expr, at, OutputFormat(written), digits, points=points, chunk_size=chunk_size, v=v, wrt=wrt,
              mode=mode.value, dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact,
-             options=options, plot=plot, **given)  # fmt: skip
+             options=options, plot=plot, **given,
+             **({"sparse": True} if sparse else {}))  # fmt: skip
 
 
 def _check_plot(path: str, at: list[str] | None, points: str | None, show_torch: bool) -> None:

@@ -108,8 +108,17 @@ class Result:
         """True when every number in the value and the result is finite (a symbolic answer has none)."""
         if self.point is None:
             return True
-        numbers = [x for x in flatten(self.result) if not isinstance(x, str)]  # a polynomial is text
-        return all(math.isfinite(x) for x in numbers) and all(math.isfinite(x) for x in self.value)
+        return _all_finite(self.result) and all(math.isfinite(x) for x in self.value)
+
+
+def _all_finite(nested: Nested) -> bool:
+    """Every number among the leaves is finite (a polynomial is text, not checked); rows in one C loop."""
+    if isinstance(nested, list | tuple):
+        try:
+            return all(map(math.isfinite, nested))
+        except TypeError:  # lists or text among the items
+            return all(_all_finite(x) for x in nested)
+    return isinstance(nested, str) or math.isfinite(nested)
 
 
 def flatten(nested: Nested) -> list[Any]:

@@ -90,29 +90,33 @@ def colour_columns(pattern: Sequence[set[int]]) -> list[int]:
 
 
 def hessian(fn: Callable[[Tensor], Tensor], point: Tensor, patterns: Sequence[Sequence[set[int]]]) -> Tensor:
-    """Hessian of every output of ``fn`` (shape (m, n, n)) from one HVP per colour of each output's pattern."""
+    """Hessian of every output of ``fn`` (shape (m, n, n)) from one HVP per colour of each output's pattern.
+
+    The colours' products come from one reverse-over-reverse pass, not one pass each: ``fn`` runs
+    on columns (n, colours), every column a copy of the point (the tape's cost is per step, not per
+    column), and column c of the second pass is H @ (indicator of colour c).
+    """
     n = point.numel()
+    colourings = [colour_columns(pattern) for pattern in patterns]
+    width = max((max(c) + 1 for c in colourings if c), default=1)
+    x = point.detach().reshape(n, 1).expand(n, width).clone().requires_grad_(True)
+    y = fn(x)  # (m, width)
     blocks = []
-    x = point.detach().requires_grad_(True)
-    y = fn(x)
-    for k, pattern in enumerate(patterns):
+    for k, (pattern, colours) in enumerate(zip(patterns, colourings, strict=True)):
         block = point.new_zeros(n, n)
         if y[k].requires_grad:
-            (grad,) = torch.autograd.grad(y[k], x, create_graph=True)
-            colours = colour_columns(pattern)
+            (grad,) = torch.autograd.grad(y[k].sum(), x, create_graph=True, retain_graph=True)
             rows = [i for i, cols in enumerate(pattern) for _ in cols]
             cols = [j for cols in pattern for j in sorted(cols)]
             if grad.requires_grad and rows:
-                products = []
-                for colour in range(max(colours) + 1):
-                    v = torch.tensor([float(c == colour) for c in colours], dtype=point.dtype, device=point.device)
-                    (hv,) = torch.autograd.grad(grad, x, grad_outputs=v, retain_graph=True, allow_unused=True)
-                    products.append(torch.zeros_like(x) if hv is None else hv)
-                hv_all = torch.stack(products)  # (colours, n): row c is H @ (indicator of colour c)
+                colour_index = torch.tensor(colours, device=point.device)
+                chosen = colour_index[:, None] == torch.arange(width, device=point.device)
+                v = chosen.to(point.dtype)  # (n, width): column c indicates colour c
+                (hv,) = torch.autograd.grad(grad, x, grad_outputs=v, retain_graph=True, allow_unused=True)
+                hv_all = torch.zeros_like(x).T if hv is None else hv.T  # (width, n): row c is H @ v_c
                 row_index = torch.tensor(rows, device=point.device)
                 col_index = torch.tensor(cols, device=point.device)
-                colour_index = torch.tensor(colours, device=point.device)[col_index]
-                block[row_index, col_index] = hv_all[colour_index, row_index].detach()
+                block[row_index, col_index] = hv_all[colour_index[col_index], row_index].detach()
         blocks.append(block)
     return torch.stack(blocks)
 

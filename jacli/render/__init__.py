@@ -36,6 +36,11 @@ def full_precision(x: float) -> str:
 def finite_or_null(nested: Any) -> Any:
     """Nested lists/dicts with every nan or inf float replaced by ``None`` (JSON ``null``)."""
     if isinstance(nested, list | tuple):
+        try:  # a row of plain numbers: checked in one C loop (a 1000 × 1000 Hessian in milliseconds)
+            if all(map(math.isfinite, nested)):
+                return list(nested)
+        except TypeError:  # not all numbers: item by item
+            pass
         return [finite_or_null(x) for x in nested]
     if isinstance(nested, dict):
         return {k: finite_or_null(v) for k, v in nested.items()}

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from jacli.render import full_precision
+from jacli.render.numbers import csv_lines
 from jacli.results import Result, flatten
 
 
@@ -50,18 +51,14 @@ def render_csv_points(results: Iterable[Result]) -> str:
 
 
 def render_csv_rows(rows: Any) -> str:
-    """Rows of floats (a 2-D NumPy array) as CSV text, formatted in one C-level ``%`` operation.
+    """Rows of floats (a 2-D NumPy array) as CSV text, formatted in C (:mod:`jacli.render.numbers`).
 
     ``%s`` of a float is its ``repr`` (shortest round-trip text; ``nan``, ``inf``), as in
-    :func:`render_csv_points`, but without a Python loop per row.
+    :func:`render_csv_points`, but without a Python step per number.
 
     >>> import numpy as np
     >>> print(render_csv_rows(np.array([[1.0, 0.5], [float("nan"), -2.0]])), end="")
     1.0,0.5
     nan,-2.0
     """
-    count, width = rows.shape
-    if count == 0:
-        return ""
-    line = ",".join(["%s"] * width) + "\n"
-    return (line * count) % tuple(rows.ravel().tolist())
+    return csv_lines(rows)

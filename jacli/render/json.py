@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from jacli.render import finite_or_null
+from jacli.render.numbers import texts
 from jacli.results import Result
 
 
@@ -66,7 +67,7 @@ def render_json_rows(row_template: str, rows: Any, nonfinite: Any = (), facts: A
     count = rows.shape[0]
     if count == 0:
         return ""
-    values = rows.ravel().tolist()
+    values = texts(rows)  # each number's repr, as %s would write it
     for index in nonfinite:
         values[index] = "null"
     if facts is None:
