@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sympy
 import torch
 
-from jacli import batch, calculus, language, layout, symbolic, symbolic_result
+from jacli import batch, calculus, flow, language, layout, symbolic, symbolic_result
 from jacli.batch import PointsEvaluation
 from jacli.compile import TorchFunction
 from jacli.errors import ShapeError, UsageError
@@ -190,15 +190,17 @@ def evaluate_at(
     """
     quantity = resolve_quantity(quantity, options)
     check_mode(quantity, mode)
+    expr, wrt, path = flow.resolve(expr, at, wrt)  # a control-flow program: the path it takes here
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
     order = [var.name for var in prob.inputs]
     x, p = prob.inputs_tensor, prob.params_tensor
     plan = make_plan(quantity, prob.program, prob.compiled, order, v, mode, x.dtype, x.device)
     value, numeric, facts = plan.numeric_with_facts(x[None], p[None])
     exprs = symbolic_result.derive(plan.symbolic) if symbolic_form else None
-    return _one_point_result(
+    result = _one_point_result(
         plan, prob, value[0], numeric[0], exprs, exact=exact, facts=None if facts is None else facts[0]
     )
+    return result if path is None else flow.mark(result, path)
 
 
 def _one_point_result(
@@ -321,6 +323,11 @@ def evaluate(
     torch_dtype, torch_device = as_dtype(dtype), as_device(device)
     parsed = parse(expr)
     order = wrt_names(parsed, wrt)
+    if parsed.flow is not None:  # a control-flow program: each point's path, the points of a path together
+        group = functools.partial(
+            evaluate, quantity, v=v, wrt=order, mode=mode, dtype=dtype, device=device, symbolic_form=symbolic_form
+        )
+        return flow.evaluate_points(expr, points, at, order, chunk_size, group)
     reader, label_column, fixed, flat = None, None, {}, None
     if isinstance(points, str | PointsReader):
         reader = points if isinstance(points, PointsReader) else open_points(points)

@@ -56,6 +56,13 @@ queries over the whole argument) at a cost that grows faster than the argument's
 argument with more nodes than this is built unevaluated (same value, SymPy's form)."""
 
 
+MAX_ITERATIONS = 10_000
+"""A control-flow program's loops run at most this many iterations in all (``while`` and ``for``
+together, at one point), then the command stops with exit 2; ``$JACLI_MAX_ITERATIONS`` changes it."""
+MAX_ITERATIONS_ENV = "JACLI_MAX_ITERATIONS"
+MAX_ITERATIONS_CEILING = 10_000_000
+"""The most ``$JACLI_MAX_ITERATIONS`` may ask for (the time budget bounds a long loop anyway)."""
+
 EXACT_DECISION_DIGITS = 30
 """A constant comparison or sign is decided by a value certified to this many digits (SymPy's
 ``evalf(strict=True)``); when that cannot tell it from zero, by simplifying it to 0."""
@@ -209,11 +216,32 @@ class Settings:
     time_budget_text: str | None = None
     symengine_text: str | None = None
     server_idle_timeout_text: str | None = None
+    max_iterations_text: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
         """One read of ``environ`` (usually ``os.environ``)."""
-        return cls(environ.get(TIME_BUDGET_ENV), environ.get(SYMENGINE_ENV), environ.get(SERVER_IDLE_TIMEOUT_ENV))
+        return cls(
+            environ.get(TIME_BUDGET_ENV),
+            environ.get(SYMENGINE_ENV),
+            environ.get(SERVER_IDLE_TIMEOUT_ENV),
+            environ.get(MAX_ITERATIONS_ENV),
+        )
+
+    @property
+    def max_iterations(self) -> int:
+        """``$JACLI_MAX_ITERATIONS``, or :data:`MAX_ITERATIONS` when unset or blank; :class:`UsageError` (exit 2)
+        unless it is an integer in [1, :data:`MAX_ITERATIONS_CEILING`]."""
+        raw = self.max_iterations_text
+        if raw is None or not raw.strip():
+            return MAX_ITERATIONS
+        text = raw.strip().replace("_", "")
+        if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ITERATIONS_CEILING):
+            raise UsageError(
+                f"{MAX_ITERATIONS_ENV} must be a whole number of iterations in [1, {MAX_ITERATIONS_CEILING:,}], "
+                f"not {raw[:40]!r}"
+            )
+        return int(text)
 
     @property
     def time_budget(self) -> float | None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from jacli import limits
 from jacli.errors import ExpressionError
+from jacli.language import statements as statements_module
 from jacli.language.functions import FUNCTIONS, is_reserved
 from jacli.language.source import Source, _parse_ast, ensure_recursion_room, prepare_source
 
@@ -165,6 +166,8 @@ class ParsedExpression:
     statements: tuple[Statement, ...]
     names: tuple[str, ...]
     bound: tuple[str, ...]
+    flow: Any = None
+    """A control-flow program (:class:`.statements.Flow`): then ``statements`` is empty, ``names`` its variables."""
 
 
 def _check_name(source: Source, name: str, node: ast.AST) -> None:
@@ -188,6 +191,8 @@ def parse_expression(text: str) -> ParsedExpression:
     ('a', 'b')
     """
     ensure_recursion_room()
+    if statements_module.is_flow(text):  # if/while/for/def: its own parser, over the same node table
+        return statements_module.parse_flow(text)
     source = prepare_source(text)
     if not text.strip(" \t\r\n;"):
         raise ExpressionError("empty expression", text, None)

@@ -77,7 +77,9 @@ def _finish(result: Result, lines: list[str], document: bool) -> str:
         return r"\begin{gathered} " + r" \\ ".join(lines) + r" \end{gathered}"
     body = "\n".join(lines)
     point = ", ".join(f"{k} = {v}" for k, v in result.point.items())
-    return comment(f"jacli {result.command}: {result.expression} at {point}") + f"{body}\n"
+    path = dict(result.extra).get("path")  # a control-flow program: the path it took
+    header = comment(f"jacli {result.command}: {result.expression} at {point}")
+    return header + (comment(f"path: {path}") if path else "") + f"{body}\n"
 
 
 def comment(text: str) -> str:

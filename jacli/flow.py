@@ -1,0 +1,539 @@
+"""Control flow, PyTorch's eager way: a program runs at the point, and the path that ran is differentiated.
+
+:func:`run` executes a :class:`~jacli.language.statements.Flow` at one point: each
+binding's value is computed (exactly where the point is exact), each condition is
+decided there (exactly, by :func:`~jacli.language.constants.exact_sign`, so no float
+rounding decides ``x == 1``; in floats where the point is in floats), and the
+statements that ran come out as a straight-line program of the language (a rebound
+name gets a fresh one: ``b``, ``b_1``, ``b_2``, …). That :class:`Path` is then an
+ordinary expression for every command, so its derivative is the derivative of the
+path taken, as ``backward()`` gives it. :func:`resolve` is the one hook the
+evaluation funnel calls; :func:`group_points` splits many points by the path each takes.
+
+>>> path = run_text("x = x*2\\nwhile x < 10:\\n    x = x*2\\nx", {"x": 1})
+>>> path.text, path.note
+('x_1 = x * 2; x_2 = x_1 * 2; x_3 = x_2 * 2; x_4 = x_3 * 2; x_4', 'while ran 3 times')
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import dataclasses
+import functools
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy
+
+from jacli import language, limits
+from jacli.errors import ExpressionError, UsageError
+from jacli.language.functions import is_reserved
+from jacli.language.statements import Assign, Flow, For, If, Jump, Return, Statement, While
+from jacli.values import Point, assign_point, text_argument, wrt_names
+
+EXACT_VALUE_MAX_NODES = 200
+"""An exact value of a binding with more SymPy nodes than this (``x = sin(x)`` in a loop nests) is
+carried on as a 300-digit float (:data:`~jacli.limits.EXACT_DECISION_MAX_DIGITS`): bounded work per step."""
+
+
+@dataclass(frozen=True)
+class Path:
+    """The path a program took at a point: a straight-line program and its name."""
+
+    text: str
+    """The statements that ran, as an expression of the language (bindings; the returned value last)."""
+    note: str
+    """``while ran 9 times; if took else``."""
+
+
+def resolve(expr: str, at: Point, wrt: str | Sequence[str] | None) -> tuple[str, Any, Path | None]:
+    """``(expr, wrt, None)`` for an expression; for a control-flow program, the path it takes at ``at``:
+    ``(path text, the program's variables in order, path)``."""
+    parsed = _parse(text_argument(expr, "the expression"))
+    if parsed.flow is None:
+        return expr, wrt, None
+    order = wrt_names(parsed, wrt)
+    path = _run_cached(expr, _key(assign_point(parsed, order, at)))
+    return path.text, list(order), path
+
+
+def validate(expr: str, points: Sequence[Point], wrt: Any) -> bool:
+    """False for an expression; for a program, True once each point's path is run and built (the first
+    bad one raises, before any is computed)."""
+    from jacli import problem  # noqa: PLC0415 - problem imports torch
+
+    groups = group_points(expr, points, wrt)
+    for path, members in groups or ():
+        problem.validate_points(path.text, [points[i] for i in members], wrt=_order(expr, wrt))
+    return groups is not None
+
+
+def _order(expr: str, wrt: Any) -> list[str]:
+    return list(wrt_names(_parse(expr), wrt))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(text: str) -> language.ParsedExpression:
+    return language.parse_expression(text)
+
+
+def _key(values: Mapping[str, language.Value]) -> tuple[Any, ...]:
+    return tuple((name, tuple(np.shape(v)), tuple(np.asarray(v, dtype=object).flat)) for name, v in values.items())
+
+
+@functools.lru_cache(maxsize=256)
+def _run_cached(expr: str, key: tuple[Any, ...]) -> Path:
+    values = {}
+    for name, shape, flat in key:
+        array = np.empty(len(flat), dtype=object)
+        array[:] = list(flat)
+        values[name] = array.reshape(shape)
+    return run(_parse(expr).flow, values)
+
+
+def group_points(expr: str, points: Sequence[Point], wrt: Any) -> list[tuple[Path, list[int]]] | None:
+    """None for an expression; for a program, the distinct paths its points take and which points take each."""
+    parsed = _parse(text_argument(expr, "the expression"))
+    if parsed.flow is None:
+        return None
+    order = wrt_names(parsed, wrt)
+    groups: dict[str, tuple[Path, list[int]]] = {}
+    for index, point in enumerate(points):
+        path = _run_cached(expr, _key(assign_point(parsed, order, point)))
+        groups.setdefault(path.text, (path, []))[1].append(index)
+    return list(groups.values())
+
+
+def run_text(text: str, at: Mapping[str, Any]) -> Path:
+    """:func:`run` of a program's text at ``at`` (name -> number or nested list)."""
+    parsed = language.parse_expression(text)
+    return run(parsed.flow, assign_point(parsed, parsed.names, dict(at)))
+
+
+def max_iterations() -> int:
+    """The loops' limit: ``$JACLI_MAX_ITERATIONS`` or :data:`~jacli.limits.MAX_ITERATIONS`."""
+    return limits.settings().max_iterations
+
+
+def run(flow: Flow, values: Mapping[str, language.Value]) -> Path:
+    """Run ``flow`` with the variables at ``values``: the :class:`Path` it took."""
+    return _Interpreter(flow, values).path()
+
+
+class _Return(Exception):
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class _Interpreter:
+    def __init__(self, flow: Flow, values: Mapping[str, language.Value]) -> None:
+        self.flow = flow
+        self.values: dict[str, language.Value] = {n: values[n] for n in flow.names}
+        self.exact = not any(isinstance(x, sympy.Float) or x.has(sympy.Float) for v in values.values() for x in v.flat)
+        self.current = {n: n for n in flow.names}  # a name of the program -> its name on the path now
+        self.consts: dict[str, int] = {}  # loop variables
+        self.taken = set(flow.names) | set(flow.assigned)
+        self.emitted: set[str] = set()
+        self.lines: list[str] = []
+        self.iterations = 0
+        self.limit = max_iterations()
+        from jacli.symbolic import time_budget  # noqa: PLC0415
+
+        self.seconds = time_budget()
+        self.deadline = time.monotonic() + self.seconds
+        self.events: dict[str, list[Any]] = {}  # a statement's label -> what it did, in order
+
+    # --- running ---------------------------------------------------------------------------
+
+    def path(self) -> Path:
+        try:
+            self.block(self.flow.body)
+        except _Return as done:
+            final = done.text
+        else:  # parse_flow makes every path end in a return
+            raise UsageError("the program ended without returning a value")
+        used = {n.id for line in [*self.lines, final] for n in ast.walk(ast.parse(line)) if isinstance(n, ast.Name)}
+        unused = [f"{self.fresh(n + '_unused')} = {n}" for n in self.flow.names if n not in used]
+        return Path("; ".join([*unused, *self.lines, final]), self.note())
+
+    def block(self, body: Sequence[Statement]) -> str | None:
+        """Run ``body``; ``break``/``continue`` when a jump left it."""
+        for stmt in body:
+            jump = self.statement(stmt)
+            if jump is not None:
+                return jump
+        return None
+
+    def statement(self, stmt: Statement) -> str | None:
+        if isinstance(stmt, Assign):
+            node = self.rename(stmt.value)
+            value = self.value(node)
+            self.consts.pop(stmt.target, None)
+            name = stmt.target if stmt.target not in self.emitted and stmt.target not in self.flow.names else None
+            name = name or self.fresh(stmt.target)
+            self.emitted.add(name)
+            self.current[stmt.target] = name
+            self.values[name] = value
+            self.lines.append(f"{name} = {ast.unparse(node)}")
+            return None
+        if isinstance(stmt, Return):
+            raise _Return(ast.unparse(self.rename(stmt.value)))
+        if isinstance(stmt, Jump):
+            return stmt.kind
+        if isinstance(stmt, If):
+            return self.if_statement(stmt)
+        if isinstance(stmt, While):
+            return self.loop(stmt, None)
+        return self.loop(stmt, self.range_of(stmt))
+
+    def if_statement(self, stmt: If) -> str | None:
+        elifs = sum(1 for condition, _ in stmt.branches[1:] if condition is not None)
+        for index, (condition, body) in enumerate(stmt.branches):
+            if condition is None or self.decide(condition, stmt):
+                name = "if" if index == 0 else "else" if condition is None else "elif"
+                name += f" {index}" if name == "elif" and elifs > 1 else ""
+                self.events.setdefault(stmt.label, []).append(name)
+                return self.block(body)
+        self.events.setdefault(stmt.label, []).append("no branch")
+        return None
+
+    def loop(self, stmt: While | For, steps: range | None) -> str | None:
+        count = 0
+        items = iter(steps) if steps is not None else None
+        while True:
+            if items is not None:
+                i = next(items, None)
+                if i is None:
+                    break
+                self.consts[stmt.target] = i  # type: ignore[union-attr]
+                self.current.pop(stmt.target, None)  # type: ignore[union-attr]
+            elif not self.decide(stmt.condition, stmt):  # type: ignore[union-attr]
+                break
+            self.count()
+            count += 1
+            jump = self.block(stmt.body)
+            if jump == "break":
+                break
+        self.events.setdefault(stmt.label, []).append(count)
+        return None
+
+    def count(self) -> None:
+        self.iterations += 1
+        if self.iterations > self.limit:
+            raise UsageError(
+                f"the program's loops ran {self.limit:,} iterations without ending "
+                "(the limit; set JACLI_MAX_ITERATIONS to raise it)"
+            )
+        if time.monotonic() > self.deadline:
+            raise UsageError(
+                f"the program ran longer than {self.seconds:g} s (the time budget; set JACLI_TIME_BUDGET to change it)"
+            )
+
+    def range_of(self, stmt: For) -> range:
+        bounds = []
+        for arg in stmt.arguments:
+            node = self.rename(arg)
+            number = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant):
+                number = -node.operand.value
+            if not isinstance(number, int) or isinstance(number, bool):
+                raise self.flow.source.error("range() takes integer constants", arg)
+            bounds.append(number)
+        if len(bounds) == 3 and bounds[2] == 0:
+            raise self.flow.source.error("range() step must not be zero", stmt.node)
+        return range(*bounds)
+
+    # --- names and values ------------------------------------------------------------------
+
+    def fresh(self, name: str) -> str:
+        base, k = name, 1
+        while name in self.taken or name in self.emitted or is_reserved(name):
+            name, k = f"{base}_{k}", k + 1
+        self.taken.add(name)
+        return name
+
+    def rename(self, node: ast.expr) -> ast.expr:
+        """``node`` with the program's names replaced by the path's (a loop variable by its constant)."""
+        interpreter = self
+
+        class Renamer(ast.NodeTransformer):
+            def visit_Name(self, name: ast.Name) -> ast.AST:
+                if name.id in interpreter.consts:
+                    return ast.copy_location(ast.Constant(interpreter.consts[name.id]), name)
+                if name.id in interpreter.current:
+                    return ast.copy_location(ast.Name(interpreter.current[name.id], ast.Load()), name)
+                if is_reserved(name.id):
+                    return name
+                raise interpreter.flow.source.error(f"{name.id!r} is used before it is bound (on this path)", name)
+
+        return ast.fix_missing_locations(Renamer().visit(copy.deepcopy(node)))
+
+    def value(self, node: ast.expr) -> language.Value:
+        """The value of a renamed expression at the point (exact where the point is)."""
+        text = ast.unparse(node)
+        names = sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not is_reserved(n.id)})
+        shapes = tuple((n, tuple(np.shape(self.values[n]))) for n in names)
+        try:
+            program = _built(text, shapes)
+        except ExpressionError as err:  # the message of the program's own text, at its line
+            raise self.flow.source.error(str(err).split(" at column ")[0], node) from None
+        mapping: dict[sympy.Basic, sympy.Basic] = {}
+        for var in program.variables:
+            mapping.update(zip(var.symbols, np.asarray(self.values[var.name], dtype=object).flat, strict=True))
+        for binding in program.bindings:
+            mapping[binding.symbol] = self.bounded(binding.value.xreplace(mapping))
+        out = np.empty(len(program.outputs), dtype=object)
+        out[:] = [self.bounded(e.xreplace(mapping)) for e in program.outputs]
+        return out.reshape(program.output_shape)
+
+    def bounded(self, value: sympy.Basic) -> sympy.Basic:
+        if not self.exact:
+            return value.evalf() if not value.is_Number else value
+        if value.is_Rational or _nodes_within(value, EXACT_VALUE_MAX_NODES):
+            return value
+        return value.evalf(limits.EXACT_DECISION_MAX_DIGITS)
+
+    # --- conditions ------------------------------------------------------------------------
+
+    def decide(self, condition: ast.expr, stmt: If | While) -> bool:
+        """A condition at the point: ``and``/``or``/``not``, (chained) comparisons, or a scalar's truth."""
+        if isinstance(condition, ast.BoolOp):
+            parts = (self.decide(v, stmt) for v in condition.values)
+            return all(parts) if isinstance(condition.op, ast.And) else any(parts)
+        if isinstance(condition, ast.UnaryOp) and isinstance(condition.op, ast.Not):
+            return not self.decide(condition.operand, stmt)
+        if isinstance(condition, ast.Compare):
+            left = self.scalar(condition.left, stmt)
+            for op, node in zip(condition.ops, condition.comparators, strict=True):
+                right = self.scalar(node, stmt)
+                if not _compare(op, left - right, self.exact, self.flow, node):
+                    return False
+                left = right
+            return True
+        return not _compare(ast.Eq(), self.scalar(condition, stmt), self.exact, self.flow, condition)
+
+    def scalar(self, node: ast.expr, stmt: If | While) -> sympy.Expr:
+        value = self.value(self.rename(node))
+        if value.shape:
+            what = self.flow.source.segment(node) or ast.unparse(node)
+            raise self.flow.source.error(
+                f"a condition must be a scalar, but {what} has shape {tuple(value.shape)} (in "
+                f"{stmt.label.split(' ')[0]} at line {stmt.node.lineno}; reduce it with sum, max, norm or an index)",
+                node,
+            )
+        return value[()]
+
+    # --- the note --------------------------------------------------------------------------
+
+    def note(self) -> str:
+        parts = []
+        for label, happened in self.events.items():
+            if label.startswith("if"):
+                counts: dict[str, int] = {}
+                for branch in happened:
+                    counts[branch] = counts.get(branch, 0) + 1
+                if len(happened) == 1:
+                    parts.append(f"{label} took {happened[0]}")
+                else:
+                    parts.append(f"{label} took " + ", ".join(f"{b} {_times(c)}" for b, c in counts.items()))
+            else:
+                total = sum(happened)
+                runs = f" in {len(happened)} runs" if len(happened) > 1 else ""
+                parts.append(f"{label} ran {_times(total)}{runs}")
+        return "; ".join(parts) or "no control flow ran"
+
+
+def _times(count: int) -> str:
+    return f"{count:,} time" + ("" if count == 1 else "s")
+
+
+def _nodes_within(expr: sympy.Basic, limit: int) -> bool:
+    for count, _ in enumerate(sympy.preorder_traversal(expr)):
+        if count >= limit:
+            return False
+    return True
+
+
+def _compare(op: ast.cmpop, difference: sympy.Expr, exact: bool, flow: Flow, node: ast.AST) -> bool:
+    """``difference op 0``: its sign decided exactly (``exact``) or in floats; nan compares false but for ``!=``."""
+    sign = None
+    if exact:
+        sign = language.exact_sign(difference)
+    if sign is None:
+        try:
+            number = complex(difference)
+        except (TypeError, ValueError):
+            number = complex(math.nan)
+        if number.imag != 0 or math.isnan(number.real):
+            return isinstance(op, ast.NotEq)
+        sign = (number.real > 0) - (number.real < 0)
+    checks = {ast.Eq: sign == 0, ast.NotEq: sign != 0, ast.Lt: sign < 0, ast.LtE: sign <= 0, ast.Gt: sign > 0}
+    checks[ast.GtE] = sign >= 0
+    if type(op) not in checks:
+        raise flow.source.error("only the comparisons < <= > >= == != can be conditions", node)
+    return checks[type(op)]
+
+
+@functools.lru_cache(maxsize=256)
+def _built(text: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> language.Program:
+    return language.build_program(language.parse_expression(text), dict(shapes))
+
+
+def mark(result: Any, path: Path) -> Any:
+    """``result`` of a path, marked with it: a note ``path: …`` and the JSON key ``path``."""
+    return dataclasses.replace(
+        result, notes=(f"path: {path.note}", *result.notes), extra=(*result.extra, ("path", path.note))
+    )
+
+
+# ---------------------------------------------------------------------------
+# Many points: each takes its own path; the points of one path are evaluated together.
+# ---------------------------------------------------------------------------
+
+
+POINTS_PER_CHUNK = 4096
+"""Points of a file classified by path, then evaluated (one batch per path), at a time."""
+
+
+def evaluate_points(
+    expr: str, points: Any, at: Point, order: Sequence[str], chunk_size: int | None, evaluate_group: Callable
+) -> Any:
+    """:func:`evaluate_many` over a list of points, or over the rows of a points file (``at``: its fixed values)."""
+    from jacli import layout  # noqa: PLC0415
+    from jacli.points import PointsReader, open_points  # noqa: PLC0415
+    from jacli.values import fixed_values  # noqa: PLC0415
+
+    if not isinstance(points, str | PointsReader):
+        if at is not None:
+            raise UsageError("give the points either as a list or with --at, not both")
+        if not isinstance(points, list | tuple):
+            raise UsageError(f"points must be a file name, a PointsReader or a list of points, not {points!r:.40}")
+        return evaluate_many(expr, [(list(points), None)], order, evaluate_group)
+    parsed = _parse(expr)
+    reader = points if isinstance(points, PointsReader) else open_points(points)
+    try:
+        shapes, fixed, label_column = layout.file_layout(reader, parsed, order, fixed_values(at, parsed))
+        variables = [language.make_variable(n, shapes[n]) for n in parsed.names]
+        columns = layout.columns(_Variables(tuple(variables)), order, fixed, label_column)
+    except BaseException:
+        reader.close()
+        raise
+
+    def rows() -> Iterator[tuple[list[Point], int | None]]:
+        for chunk in reader.chunks(chunk_size or POINTS_PER_CHUNK):
+            full = columns.full(chunk.values)
+            named = []
+            for row in full:
+                point, start = {}, 0
+                for var in variables:
+                    point[var.name] = row[start : start + var.size].reshape(var.shape).tolist()
+                    start += var.size
+                named.append(point)
+            yield named, chunk.first_line
+
+    return dataclasses.replace(evaluate_many(expr, rows(), order, evaluate_group), source=reader)
+
+
+@dataclass(frozen=True)
+class _Variables:
+    """What :func:`jacli.layout.columns` reads of a program: its variables."""
+
+    variables: tuple[Any, ...]
+
+    def variable(self, name: str) -> Any:
+        return next(v for v in self.variables if v.name == name)
+
+
+def evaluate_many(
+    expr: str,
+    chunks: Iterable[tuple[list[Point], int | None]],
+    wrt: Any,
+    evaluate_group: Callable[[str, list[Point]], Any],
+) -> Any:
+    """A program at many points, a chunk at a time: each chunk's points grouped by the path they take,
+    each group evaluated as one batch (``evaluate_group(path text, points)``: a ``PointsEvaluation``),
+    the rows put back in order, each marked with its path (the ``path`` key of each point)."""
+    iterator = iter(chunks)
+    first = next(iterator, None)
+    if first is None or not first[0]:
+        raise UsageError("no points given")
+    groups = group_points(expr, first[0], wrt)
+    assert groups is not None
+    head = evaluate_group(groups[0][0].text, [first[0][i] for i in groups[0][1]])
+
+    def merged() -> Iterator[Any]:
+        try:
+            yield _merge(expr, first, wrt, evaluate_group, head, groups, reuse=head)
+            for chunk in iterator:
+                yield _merge(expr, chunk, wrt, evaluate_group, head, None)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()  # a points file: closed when the output stops
+
+    def line(keys: dict[str, Any]) -> str:
+        rest = {k: v for k, v in keys.items() if k != "path"}
+        said = head.facts_line(rest) if rest else ""
+        return "; ".join(part for part in (said, f"path: {keys['path']}") if part)
+
+    single = len(groups) == 1  # the symbolic form is one path's: shown when the first chunk took one
+    return dataclasses.replace(
+        head,
+        chunks=merged(),
+        expression=expr,
+        facts_line=line,
+        derive_symbolic=head.derive_symbolic if single else None,
+        bindings=head.bindings if single else (),
+    )
+
+
+def _merge(
+    expr: str,
+    chunk: tuple[list[Point], int | None],
+    wrt: Any,
+    evaluate_group: Callable[[str, list[Point]], Any],
+    head: Any,
+    groups: list[tuple[Path, list[int]]] | None,
+    reuse: Any = None,
+) -> Any:
+    from jacli.batch import PointsChunk  # noqa: PLC0415
+
+    points, first_line = chunk
+    groups = groups if groups is not None else group_points(expr, points, wrt)
+    assert groups is not None
+    rows = len(points)
+    out_points = out_value = out_result = None
+    facts: list[dict[str, Any]] = [{} for _ in range(rows)]
+    for number, (path, members) in enumerate(groups):
+        if number == 0 and reuse is not None:
+            evaluation = reuse  # the first chunk's first path: evaluated already, for the labels
+        else:
+            evaluation = evaluate_group(path.text, [points[i] for i in members])
+        if (evaluation.shape, evaluation.outputs) != (head.shape, head.outputs):
+            raise UsageError(
+                f"the program returns shape {_shape(head)} on one path and {_shape(evaluation)} on another "
+                f"({path.note}); every path must return the same shape"
+            )
+        parts = list(evaluation.chunks)
+        index = np.asarray(members, dtype=np.intp)
+        got_points = np.concatenate([c.points for c in parts])
+        got_value = np.concatenate([c.value for c in parts])
+        got_result = np.concatenate([c.result for c in parts])
+        if out_points is None:
+            out_points = np.empty((rows, *got_points.shape[1:]))
+            out_value = np.empty((rows, *got_value.shape[1:]))
+            out_result = np.empty((rows, *got_result.shape[1:]))
+        out_points[index], out_value[index], out_result[index] = got_points, got_value, got_result
+        got_facts = [f for c in parts for f in (c.facts or [{}] * c.rows)]
+        for i, keys in zip(members, got_facts, strict=True):
+            facts[i] = {**keys, "path": path.note}
+    return PointsChunk(out_points, out_value, out_result, first_line=first_line, facts=facts)
+
+
+def _shape(evaluation: Any) -> str:
+    return str(tuple(evaluation.shape)) if evaluation.shape else "() (a scalar)"
