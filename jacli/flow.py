@@ -22,6 +22,7 @@ import copy
 import dataclasses
 import functools
 import math
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -147,6 +148,9 @@ class _Interpreter:
         self.seconds = time_budget()
         self.deadline = time.monotonic() + self.seconds
         self.events: dict[str, list[Any]] = {}  # a statement's label -> what it did, in order
+        self.templates: dict[tuple[int, tuple[int | None, ...]], tuple[str, tuple[str, ...]]] = {}
+        self.node_names: dict[int, tuple[str, ...]] = {}
+        self.suffix: dict[str, int] = {}  # a name -> the next suffix to try (b_1, b_2, …)
 
     # --- running ---------------------------------------------------------------------------
 
@@ -171,18 +175,18 @@ class _Interpreter:
 
     def statement(self, stmt: Statement) -> str | None:
         if isinstance(stmt, Assign):
-            node = self.rename(stmt.value)
-            value = self.value(node)
+            renamed = self.rename(stmt.value)
+            value = self.value(renamed)
             self.consts.pop(stmt.target, None)
             name = stmt.target if stmt.target not in self.emitted and stmt.target not in self.flow.names else None
             name = name or self.fresh(stmt.target)
             self.emitted.add(name)
             self.current[stmt.target] = name
             self.values[name] = value
-            self.lines.append(f"{name} = {ast.unparse(node)}")
+            self.lines.append(f"{name} = {renamed.text}")
             return None
         if isinstance(stmt, Return):
-            raise _Return(ast.unparse(self.rename(stmt.value)))
+            raise _Return(self.rename(stmt.value).text)
         if isinstance(stmt, Jump):
             return stmt.kind
         if isinstance(stmt, If):
@@ -237,7 +241,7 @@ class _Interpreter:
     def range_of(self, stmt: For) -> range:
         bounds = []
         for arg in stmt.arguments:
-            node = self.rename(arg)
+            node = ast.parse(self.rename(arg).text, mode="eval").body
             number = node.value if isinstance(node, ast.Constant) else None
             if isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant):
                 number = -node.operand.value
@@ -251,40 +255,52 @@ class _Interpreter:
     # --- names and values ------------------------------------------------------------------
 
     def fresh(self, name: str) -> str:
-        base, k = name, 1
-        while name in self.taken or name in self.emitted or is_reserved(name):
+        base, k = name, self.suffix.get(name, 1)
+        while name in self.taken or is_reserved(name):
             name, k = f"{base}_{k}", k + 1
+        self.suffix[base] = k
         self.taken.add(name)
         return name
 
-    def rename(self, node: ast.expr) -> ast.expr:
-        """``node`` with the program's names replaced by the path's (a loop variable by its constant)."""
-        interpreter = self
+    def rename(self, node: ast.expr) -> _Renamed:
+        """``node`` on the path: its names the path's, a loop variable its constant (its template made once)."""
+        names = self.names_of(node)
+        consts = tuple(self.consts.get(n) for n in names)
+        key = (id(node), consts)
+        template = self.templates.get(key)
+        if template is None:
+            inputs = tuple(n for n, c in zip(names, consts, strict=True) if c is None)
+            alias: dict[str, ast.expr] = {n: ast.Name(f"v{k}", ast.Load()) for k, n in enumerate(inputs)}
+            alias.update((n, _integer(c)) for n, c in zip(names, consts, strict=True) if c is not None)
+            template = self.templates[key] = (ast.unparse(_Alias(alias).visit(copy.deepcopy(node))), inputs)
+        text, inputs = template
+        path_names = []
+        for name in inputs:
+            if name not in self.current:
+                where = next(n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name)
+                raise self.flow.source.error(f"{name!r} is used before it is bound (on this path)", where)
+            path_names.append(self.current[name])
+        return _Renamed(text, tuple(path_names), node)
 
-        class Renamer(ast.NodeTransformer):
-            def visit_Name(self, name: ast.Name) -> ast.AST:
-                if name.id in interpreter.consts:
-                    return ast.copy_location(ast.Constant(interpreter.consts[name.id]), name)
-                if name.id in interpreter.current:
-                    return ast.copy_location(ast.Name(interpreter.current[name.id], ast.Load()), name)
-                if is_reserved(name.id):
-                    return name
-                raise interpreter.flow.source.error(f"{name.id!r} is used before it is bound (on this path)", name)
+    def names_of(self, node: ast.expr) -> tuple[str, ...]:
+        names = self.node_names.get(id(node))
+        if names is None:
+            found = (n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not is_reserved(n.id))
+            names = self.node_names[id(node)] = tuple(dict.fromkeys(found))
+        return names
 
-        return ast.fix_missing_locations(Renamer().visit(copy.deepcopy(node)))
-
-    def value(self, node: ast.expr) -> language.Value:
-        """The value of a renamed expression at the point (exact where the point is)."""
-        text = ast.unparse(node)
-        names = sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not is_reserved(n.id)})
-        shapes = tuple((n, tuple(np.shape(self.values[n]))) for n in names)
+    def value(self, renamed: _Renamed) -> language.Value:
+        """The value of an expression on the path at the point (exact where the point is). Its template names
+        the path's names v0, v1, …: a loop's body builds once (``b_7 = b_6 * 2`` is ``v0 * 2``)."""
+        shapes = tuple((f"v{k}", tuple(np.shape(self.values[n]))) for k, n in enumerate(renamed.names))
         try:
-            program = _built(text, shapes)
+            program = _built(renamed.template, shapes)
         except ExpressionError as err:  # the message of the program's own text, at its line
-            raise self.flow.source.error(str(err).split(" at column ")[0], node) from None
+            raise self.flow.source.error(str(err).split(" at column ")[0], renamed.node) from None
         mapping: dict[sympy.Basic, sympy.Basic] = {}
         for var in program.variables:
-            mapping.update(zip(var.symbols, np.asarray(self.values[var.name], dtype=object).flat, strict=True))
+            value = self.values[renamed.names[int(var.name[1:])]]
+            mapping.update(zip(var.symbols, np.asarray(value, dtype=object).flat, strict=True))
         for binding in program.bindings:
             mapping[binding.symbol] = self.bounded(binding.value.xreplace(mapping))
         out = np.empty(len(program.outputs), dtype=object)
@@ -348,6 +364,35 @@ class _Interpreter:
         return "; ".join(parts) or "no control flow ran"
 
 
+def _integer(value: int) -> ast.expr:
+    """A loop variable's value as a node: ``-2`` as minus 2, so ``i ** 2`` prints ``(-2) ** 2``."""
+    return ast.UnaryOp(ast.USub(), ast.Constant(-value)) if value < 0 else ast.Constant(value)
+
+
+class _Alias(ast.NodeTransformer):
+    def __init__(self, alias: dict[str, ast.expr]) -> None:
+        self.alias = alias
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        return self.alias.get(node.id, node)
+
+
+_TEMPLATE_NAME = re.compile(r"\bv(\d+)\b")
+
+
+@dataclass(frozen=True)
+class _Renamed:
+    """An expression on the path: its template (the path's names as v0, v1, …) and those names."""
+
+    template: str
+    names: tuple[str, ...]
+    node: ast.expr
+
+    @property
+    def text(self) -> str:
+        return _TEMPLATE_NAME.sub(lambda m: self.names[int(m.group(1))], self.template)
+
+
 def _times(count: int) -> str:
     return f"{count:,} time" + ("" if count == 1 else "s")
 
@@ -386,9 +431,10 @@ def _built(text: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> langua
 
 def mark(result: Any, path: Path) -> Any:
     """``result`` of a path, marked with it: a note ``path: …`` and the JSON key ``path``."""
-    return dataclasses.replace(
-        result, notes=(f"path: {path.note}", *result.notes), extra=(*result.extra, ("path", path.note))
-    )
+    marked = {"notes": (f"path: {path.note}", *result.notes)}
+    if hasattr(result, "extra"):
+        marked["extra"] = (*result.extra, ("path", path.note))
+    return dataclasses.replace(result, **marked)
 
 
 # ---------------------------------------------------------------------------
