@@ -59,7 +59,7 @@ def resolve(expr: str, at: Point, wrt: str | Sequence[str] | None) -> tuple[str,
     if parsed.flow is None:
         return expr, wrt, None
     order = wrt_names(parsed, wrt)
-    path = _run_cached(expr, _key(assign_point(parsed, order, at)))
+    path = _run_cached(expr, _key(assign_point(parsed, order, at)), max_iterations())
     return path.text, list(order), path
 
 
@@ -88,7 +88,8 @@ def _key(values: Mapping[str, language.Value]) -> tuple[Any, ...]:
 
 
 @functools.lru_cache(maxsize=256)
-def _run_cached(expr: str, key: tuple[Any, ...]) -> Path:
+def _run_cached(expr: str, key: tuple[Any, ...], limit: int) -> Path:
+    """The path at a point, run once (the limit is part of the key: it decides whether the run ends)."""
     values = {}
     for name, shape, flat in key:
         array = np.empty(len(flat), dtype=object)
@@ -105,7 +106,7 @@ def group_points(expr: str, points: Sequence[Point], wrt: Any) -> list[tuple[Pat
     order = wrt_names(parsed, wrt)
     groups: dict[str, tuple[Path, list[int]]] = {}
     for index, point in enumerate(points):
-        path = _run_cached(expr, _key(assign_point(parsed, order, point)))
+        path = _run_cached(expr, _key(assign_point(parsed, order, point)), max_iterations())
         groups.setdefault(path.text, (path, []))[1].append(index)
     return list(groups.values())
 
@@ -246,7 +247,7 @@ class _Interpreter:
             if isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant):
                 number = -node.operand.value
             if not isinstance(number, int) or isinstance(number, bool):
-                raise self.flow.source.error("range() takes integer constants", arg)
+                raise self.flow.source.error("range() takes integer constants (or an enclosing loop's variable)", arg)
             bounds.append(number)
         if len(bounds) == 3 and bounds[2] == 0:
             raise self.flow.source.error("range() step must not be zero", stmt.node)

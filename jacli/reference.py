@@ -52,6 +52,19 @@ Bindings
                                   keeps the names, so it does not swell.
   Empty statements (a trailing ';' or newline) are ignored.
 
+Control flow (Python's, run at the point as PyTorch runs it eagerly)
+  if c: ... elif c: ... else: ...  conditions are scalars, decided at the point
+                                  (exactly where the point is exact)
+  while c: ...                    loops: at most 10,000 iterations in all
+  for i in range(k): ...          (JACLI_MAX_ITERATIONS); range(a, b[, step]);
+                                  i is an integer constant in the body
+  break   continue   b *= 2       as in Python; a name may be bound again
+  return e                        the output (or a bare last expression)
+  def f(a, b): ... return e       one whole def: its parameters are the
+                                  variables, in that order
+  The derivative is the derivative of the path that ran; the output names it:
+  "path: while ran 9 times; if took else" (JSON key "path").
+
 Variables
   Every name that is not a function or constant above is a variable, including
   E, I, N, S, Q, oo, gamma and beta. Variables are ordered naturally: letter

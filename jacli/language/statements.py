@@ -24,7 +24,7 @@ from jacli.language.source import Source, _parse_ast, prepare_source
 if TYPE_CHECKING:
     from jacli.language.parse import ParsedExpression
 
-_BLOCK_START = re.compile(r"^[ \t]*(def|if|elif|else|while|for)\b", re.MULTILINE)
+_BLOCK_START = re.compile(r"^[ \t]*(def|if|elif|else|while|for|with|try|class|async|@)\b", re.MULTILINE)
 """A line opening a block: such a text keeps its indentation (Python's blocks are indented)."""
 
 
@@ -109,7 +109,7 @@ def parse_flow(text: str) -> ParsedExpression:
             raise source.error("a program with a def is that one def and nothing after it", body[1])
         params = _parameters(source, body[0])
         body = list(body[0].body)
-    parser = _Parser(source, counts=_block_counts(body))
+    parser = _Parser(source, counts=_block_counts(source, body))
     statements = parser.block(body, top=params is None, in_loop=False)
     if not _ends(statements):
         alternative = " (or a bare last expression)" if params is None else ""
@@ -159,13 +159,13 @@ def _check_target(source: Source, name: str, node: ast.AST) -> None:
         raise source.error(f"{name!r} is a reserved name and cannot be bound", node)
 
 
-def _block_counts(body: list[ast.stmt]) -> dict[str, int]:
+def _block_counts(source: Source, body: list[ast.stmt]) -> dict[str, int]:
     """How many statements of each kind (if, while, for) the program has: a kind seen once is named without its line."""
     counts: dict[str, int] = {}
     for stmt in body:
         for node in ast.walk(stmt):
             kind = {ast.If: "if", ast.While: "while", ast.For: "for"}.get(type(node))  # type: ignore[call-overload]
-            if kind is not None:
+            if kind is not None and not (isinstance(node, ast.If) and _is_elif(source, node)):
                 counts[kind] = counts.get(kind, 0) + 1
     return counts
 
@@ -213,6 +213,11 @@ class _Parser:
                 raise source.error("only 'name = expression' bindings are allowed", stmt)
             value = self.expression(stmt.value)
             return Assign(self.bind(stmt.targets[0].id, stmt), value, stmt)
+        if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):  # b *= 2 is b = b * 2
+            target = stmt.target.id
+            value = ast.copy_location(ast.BinOp(ast.Name(target, ast.Load()), stmt.op, stmt.value), stmt.value)
+            value = self.expression(ast.fix_missing_locations(value))
+            return Assign(self.bind(target, stmt), value, stmt)
         if isinstance(stmt, ast.Expr):
             if not last:
                 raise source.error("a bare expression does nothing here; bind it with 'name = ...' or return it", stmt)
