@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import Invoke, assert_usage_error
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,7 +15,6 @@ import jacli as jac
 from jacli import flow
 from jacli.errors import ExpressionError
 from jacli.language import parse_expression
-from conftest import Invoke, assert_usage_error
 
 SEED_CELL = """\
 def f(a):
@@ -120,13 +120,12 @@ def test_elif_chain_and_no_branch(jacli: Invoke) -> None:
 
 
 def test_for_range_break_continue(jacli: Invoke) -> None:
-    program = "s = 0\nfor i in range(1, 10, 2):\n    if i == 3:\n        continue\n    s += i*x\n    if i >= 7: break\nreturn s"
+    program = "s = 0\nfor i in range(1, 10, 2):\n    if i == 3:\n        continue\n    s += i*x\n"
+    program += "    if i >= 7: break\nreturn s"
     (row,) = _json(jacli, "gradient", program, "--at", "x=2")
     assert row["result"] == [1.0 + 5.0 + 7.0]
-    assert (
-        row["path"]
-        == "if (line 3) took no branch 3 times, if 1 time; if (line 6) took no branch 2 times, if 1 time; for ran 4 times"
-    )
+    first, second = "if (line 3) took no branch 3 times, if 1 time", "if (line 6) took no branch 2 times, if 1 time"
+    assert row["path"] == f"{first}; {second}; for ran 4 times"
     (row,) = _json(jacli, "gradient", "s = x\nfor i in range(-2, 1):\n    s = s * x**(i*i)\ns", "--at", "x=2")
     assert row["result"] == [pytest.approx(6 * 2.0**5)]  # s = x**(1+4+1+0) = x**6
 
