@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Invoke, assert_usage_error
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jacli as jac
@@ -201,6 +201,7 @@ def _straight_line(x: float) -> tuple[str, str]:
     return f"{text}; {last}", f"while ran {n} time{'s' if n != 1 else ''}; if took {'if' if n > 2 else 'no branch'}"
 
 
+@settings(max_examples=40)
 @given(st.floats(min_value=0.3, max_value=6.0, allow_nan=False))
 def test_path_derivative_is_the_straight_lines(x: float) -> None:
     text, note = _straight_line(x)
