@@ -34,8 +34,11 @@ import sympy
 from jacli import language, limits
 from jacli.errors import ExpressionError, UsageError
 from jacli.language.functions import is_reserved
-from jacli.language.statements import Assign, Flow, For, If, Jump, Return, Statement, While
+from jacli.language.statements import Assign, Flow, For, If, Jump, Return, Statement, While, is_flow
 from jacli.values import Point, assign_point, text_argument, wrt_names
+
+_NOT_FLOW: Any = type("NotFlow", (), {"flow": None})()
+"""What :func:`_parse` gives for an expression without a block: no flow."""
 
 EXACT_VALUE_MAX_NODES = 200
 """An exact value of a binding with more SymPy nodes than this (``x = sin(x)`` in a loop nests) is
@@ -56,30 +59,27 @@ def resolve(expr: str, at: Point, wrt: str | Sequence[str] | None) -> tuple[str,
     """``(expr, wrt, None)`` for an expression; for a control-flow program, the path it takes at ``at``:
     ``(path text, the program's variables in order, path)``."""
     parsed = _parse(text_argument(expr, "the expression"))
-    if parsed.flow is None:
+    if parsed.flow is None:  # an expression: as it is
         return expr, wrt, None
     order = wrt_names(parsed, wrt)
     path = _run_cached(expr, _key(assign_point(parsed, order, at)), max_iterations())
     return path.text, list(order), path
 
 
-def validate(expr: str, points: Sequence[Point], wrt: Any) -> bool:
-    """False for an expression; for a program, True once each point's path is run and built (the first
-    bad one raises, before any is computed)."""
-    from jacli import problem  # noqa: PLC0415 - problem imports torch
-
-    groups = group_points(expr, points, wrt)
-    for path, members in groups or ():
-        problem.validate_points(path.text, [points[i] for i in members], wrt=_order(expr, wrt))
-    return groups is not None
-
-
-def _order(expr: str, wrt: Any) -> list[str]:
+def order(expr: str, wrt: Any) -> list[str]:
+    """A program's variables to differentiate by: ``wrt`` checked, or all of them (a def's in its order)."""
     return list(wrt_names(_parse(expr), wrt))
 
 
-@functools.lru_cache(maxsize=64)
 def _parse(text: str) -> language.ParsedExpression:
+    """``text`` parsed; an expression without a block is not parsed here (its first parse is the funnel's)."""
+    if not is_flow(text):
+        return _NOT_FLOW
+    return _parse_flow(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_flow(text: str) -> language.ParsedExpression:
     return language.parse_expression(text)
 
 

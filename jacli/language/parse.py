@@ -192,7 +192,8 @@ def parse_expression(text: str) -> ParsedExpression:
     """
     ensure_recursion_room()
     if statements_module.is_flow(text):  # if/while/for/def: its own parser, over the same node table
-        return statements_module.parse_flow(text)
+        flow = statements_module.parse_flow(text, _FLOW_CHECKS)
+        return ParsedExpression(text, flow.source, (), flow.names, (), flow)
     source = prepare_source(text)
     if not text.strip(" \t\r\n;"):
         raise ExpressionError("empty expression", text, None)
@@ -244,3 +245,7 @@ def _check_binding_target(source: Source, stmt: Statement, free: dict, bound: di
         raise source.error(f"{name!r} is bound twice; use a new name", stmt.value)
     if name in free:
         raise source.error(f"{name!r} is used before it is bound", stmt.value)
+
+
+_FLOW_CHECKS = statements_module.Checks(validate_node, _check_name, node_description, natural_key)
+"""The checks a control-flow program's statements parser uses: this module's."""

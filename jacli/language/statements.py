@@ -5,7 +5,8 @@ whose expressions are checked by the node table of :mod:`.parse` (so nothing out
 language executes). :mod:`jacli.flow` runs the tree at a point, PyTorch's eager way: the
 path that ran is a straight-line program of the language, and that is what is differentiated.
 
->>> flow = parse_flow("def f(a, b):\\n    if a > b:\\n        return a\\n    return b").flow
+>>> from jacli.language import parse_expression
+>>> flow = parse_expression("def f(a, b):\\n    if a > b:\\n        return a\\n    return b").flow
 >>> flow.names, [type(s).__name__ for s in flow.body]
 (('a', 'b'), ['If', 'Return'])
 """
@@ -15,14 +16,14 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jacli.errors import ExpressionError
 from jacli.language.functions import is_reserved
 from jacli.language.source import Source, _parse_ast, prepare_source
 
 if TYPE_CHECKING:
-    from jacli.language.parse import ParsedExpression
+    from collections.abc import Callable
 
 _BLOCK_START = re.compile(r"^[ \t]*(def|if|elif|else|while|for|with|try|class|async|@)\b", re.MULTILINE)
 """A line opening a block: such a text keeps its indentation (Python's blocks are indented)."""
@@ -95,10 +96,20 @@ class Flow:
     """Every name a statement binds (a loop variable too): the fresh names of a path avoid them."""
 
 
-def parse_flow(text: str) -> ParsedExpression:
-    """Parse a control-flow program; the result's ``flow`` holds it (its ``statements`` are empty)."""
-    from jacli.language.parse import ParsedExpression, natural_key  # noqa: PLC0415 - parse imports this module
+@dataclass(frozen=True)
+class Checks:
+    """What :mod:`.parse` lends this parser (it imports this module, so the checks come as arguments)."""
 
+    validate_node: Callable[[Source, ast.AST], None]
+    """The node table's check of one expression node."""
+    check_name: Callable[[Source, str, ast.AST], None]
+    describe: Callable[[ast.AST], str]
+    """A refused node in the words of the message (``import``, ``lambda``)."""
+    natural_key: Callable[[str], Any]
+
+
+def parse_flow(text: str, checks: Checks) -> Flow:
+    """Parse a control-flow program, its expressions checked by ``checks`` (the node table of :mod:`.parse`)."""
     source = prepare_source(text, keep_indentation=True)
     module = _parse_ast(source, "exec")
     assert isinstance(module, ast.Module)
@@ -107,20 +118,19 @@ def parse_flow(text: str) -> ParsedExpression:
     if body and isinstance(body[0], ast.FunctionDef):
         if len(body) > 1:
             raise source.error("a program with a def is that one def and nothing after it", body[1])
-        params = _parameters(source, body[0])
+        params = _parameters(source, checks, body[0])
         body = list(body[0].body)
-    parser = _Parser(source, counts=_block_counts(source, body))
+    parser = _Parser(source, checks, counts=_block_counts(source, body))
     statements = parser.block(body, top=params is None, in_loop=False)
     if not _ends(statements):
         alternative = " (or a bare last expression)" if params is None else ""
         raise source.error(f"the program must end with 'return expression'{alternative}", body[-1])
     free = [n for n in parser.read if n not in parser.assigned and not is_reserved(n)]
     if params is not None:
-        names = params + tuple(sorted((n for n in free if n not in params), key=natural_key))
+        names = params + tuple(sorted((n for n in free if n not in params), key=checks.natural_key))
     else:
-        names = tuple(sorted(dict.fromkeys(parser.first_read), key=natural_key))
-    flow = Flow(text, source, tuple(statements), names, frozenset(parser.assigned))
-    return ParsedExpression(text, source, (), names, (), flow)
+        names = tuple(sorted(dict.fromkeys(parser.first_read), key=checks.natural_key))
+    return Flow(text, source, tuple(statements), names, frozenset(parser.assigned))
 
 
 def _ends(statements: list[Statement]) -> bool:
@@ -135,7 +145,7 @@ def _ends(statements: list[Statement]) -> bool:
     return False
 
 
-def _parameters(source: Source, node: ast.FunctionDef) -> tuple[str, ...]:
+def _parameters(source: Source, checks: Checks, node: ast.FunctionDef) -> tuple[str, ...]:
     args = node.args
     if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or args.defaults or args.kw_defaults:
         raise source.error("def takes plain parameters only: def f(a, b)", node)
@@ -145,16 +155,14 @@ def _parameters(source: Source, node: ast.FunctionDef) -> tuple[str, ...]:
     if not names:
         raise source.error("def needs at least one parameter: the variables to differentiate by", node)
     for a in args.args:
-        _check_target(source, a.arg, node)
+        _check_target(source, checks, a.arg, node)
     if len(set(names)) != len(names):
         raise source.error("a parameter is named twice", node)
     return names
 
 
-def _check_target(source: Source, name: str, node: ast.AST) -> None:
-    from jacli.language.parse import _check_name  # noqa: PLC0415
-
-    _check_name(source, name, node)
+def _check_target(source: Source, checks: Checks, name: str, node: ast.AST) -> None:
+    checks.check_name(source, name, node)
     if is_reserved(name):
         raise source.error(f"{name!r} is a reserved name and cannot be bound", node)
 
@@ -173,8 +181,9 @@ def _block_counts(source: Source, body: list[ast.stmt]) -> dict[str, int]:
 class _Parser:
     """Statements -> the tree, each expression checked by the node table; names read and bound collected."""
 
-    def __init__(self, source: Source, counts: dict[str, int]) -> None:
+    def __init__(self, source: Source, checks: Checks, counts: dict[str, int]) -> None:
         self.source = source
+        self.checks = checks
         self.counts = counts
         self.read: list[str] = []
         self.first_read: list[str] = []  # read before any binding of it, in text order: the variables
@@ -184,10 +193,8 @@ class _Parser:
         return kind if self.counts.get(kind, 0) <= 1 else f"{kind} (line {node.lineno})"
 
     def expression(self, node: ast.expr) -> ast.expr:
-        from jacli.language.parse import validate_node  # noqa: PLC0415
-
         for child in ast.walk(node):
-            validate_node(self.source, child)
+            self.checks.validate_node(self.source, child)
             if isinstance(child, ast.Name) and not is_reserved(child.id):
                 self.read.append(child.id)
                 if child.id not in self.assigned:
@@ -195,7 +202,7 @@ class _Parser:
         return node
 
     def bind(self, name: str, node: ast.AST) -> str:
-        _check_target(self.source, name, node)
+        _check_target(self.source, self.checks, name, node)
         self.assigned.add(name)
         return name
 
@@ -243,9 +250,7 @@ class _Parser:
             return Jump(kind, stmt)
         if isinstance(stmt, ast.FunctionDef):
             raise source.error("def is allowed once, around the whole program (no nested def)", stmt)
-        from jacli.language.parse import node_description  # noqa: PLC0415
-
-        raise source.error(f"{node_description(stmt)} is not part of the language", stmt)
+        raise source.error(f"{self.checks.describe(stmt)} is not part of the language", stmt)
 
     def if_statement(self, stmt: ast.If, in_loop: bool) -> If:
         label = self.label("if", stmt)
