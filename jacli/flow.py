@@ -151,6 +151,7 @@ class _Interpreter:
         self.events: dict[str, list[Any]] = {}  # a statement's label -> what it did, in order
         self.templates: dict[tuple[int, tuple[int | None, ...]], tuple[str, tuple[str, ...]]] = {}
         self.node_names: dict[int, tuple[str, ...]] = {}
+        self.pending: dict[str, _Renamed] = {}  # bound on the path, value not computed yet
         self.suffix: dict[str, int] = {}  # a name -> the next suffix to try (b_1, b_2, …)
 
     # --- running ---------------------------------------------------------------------------
@@ -177,13 +178,12 @@ class _Interpreter:
     def statement(self, stmt: Statement) -> str | None:
         if isinstance(stmt, Assign):
             renamed = self.rename(stmt.value)
-            value = self.value(renamed)
             self.consts.pop(stmt.target, None)
             name = stmt.target if stmt.target not in self.emitted and stmt.target not in self.flow.names else None
             name = name or self.fresh(stmt.target)
             self.emitted.add(name)
             self.current[stmt.target] = name
-            self.values[name] = value
+            self.pending[name] = renamed  # its value is computed when a condition needs it
             self.lines.append(f"{name} = {renamed.text}")
             return None
         if isinstance(stmt, Return):
@@ -290,9 +290,25 @@ class _Interpreter:
             names = self.node_names[id(node)] = tuple(dict.fromkeys(found))
         return names
 
+    def ensure(self, names: Sequence[str]) -> None:
+        """The values of ``names`` computed, and first those they need (without recursion: a loop chains them)."""
+        stack = [n for n in names if n not in self.values]
+        while stack:
+            top = stack[-1]
+            if top in self.values:
+                stack.pop()
+                continue
+            missing = [n for n in self.pending[top].names if n not in self.values]
+            if missing:
+                stack.extend(missing)
+                continue
+            self.values[top] = self.value(self.pending.pop(top))
+            stack.pop()
+
     def value(self, renamed: _Renamed) -> language.Value:
         """The value of an expression on the path at the point (exact where the point is). Its template names
         the path's names v0, v1, …: a loop's body builds once (``b_7 = b_6 * 2`` is ``v0 * 2``)."""
+        self.ensure(renamed.names)
         shapes = tuple((f"v{k}", tuple(np.shape(self.values[n]))) for k, n in enumerate(renamed.names))
         try:
             program = _built(renamed.template, shapes)

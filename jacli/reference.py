@@ -53,7 +53,7 @@ Bindings
   Empty statements (a trailing ';' or newline) are ignored.
 
 Control flow (Python's, run at the point as PyTorch runs it eagerly)
-  if c: ... elif c: ... else: ...  conditions are scalars, decided at the point
+  if c: ... elif c: ... else:     conditions are scalars, decided at the point
                                   (exactly where the point is exact)
   while c: ...                    loops: at most 10,000 iterations in all
   for i in range(k): ...          (JACLI_MAX_ITERATIONS); range(a, b[, step]);
