@@ -40,10 +40,6 @@ from jacli.values import Point, assign_point, text_argument, wrt_names
 _NOT_FLOW: Any = type("NotFlow", (), {"flow": None})()
 """What :func:`_parse` gives for an expression without a block: no flow."""
 
-EXACT_VALUE_MAX_NODES = 200
-"""An exact value of a binding with more SymPy nodes than this (``x = sin(x)`` in a loop nests) is
-carried on as a 300-digit float (:data:`~jacli.limits.EXACT_DECISION_MAX_DIGITS`): bounded work per step."""
-
 
 @dataclass(frozen=True)
 class Path:
@@ -327,7 +323,7 @@ class _Interpreter:
     def bounded(self, value: sympy.Basic) -> sympy.Basic:
         if not self.exact:
             return value.evalf() if not value.is_Number else value
-        if value.is_Rational or _nodes_within(value, EXACT_VALUE_MAX_NODES):
+        if value.is_Rational or _nodes_within(value, limits.FLOW_EXACT_MAX_NODES):
             return value
         return value.evalf(limits.EXACT_DECISION_MAX_DIGITS)
 
@@ -459,10 +455,6 @@ def mark(result: Any, path: Path) -> Any:
 # ---------------------------------------------------------------------------
 
 
-POINTS_PER_CHUNK = 4096
-"""Points of a file classified by path, then evaluated (one batch per path), at a time."""
-
-
 def evaluate_points(
     expr: str, points: Any, at: Point, order: Sequence[str], chunk_size: int | None, evaluate_group: Callable
 ) -> Any:
@@ -488,7 +480,7 @@ def evaluate_points(
         raise
 
     def rows() -> Iterator[tuple[list[Point], int | None]]:
-        for chunk in reader.chunks(chunk_size or POINTS_PER_CHUNK):
+        for chunk in reader.chunks(chunk_size or limits.FLOW_POINTS_PER_CHUNK):
             full = columns.full(chunk.values)
             named = []
             for row in full:

@@ -60,8 +60,14 @@ MAX_ITERATIONS = 10_000
 """A control-flow program's loops run at most this many iterations in all (``while`` and ``for``
 together, at one point), then the command stops with exit 2; ``$JACLI_MAX_ITERATIONS`` changes it."""
 MAX_ITERATIONS_ENV = "JACLI_MAX_ITERATIONS"
+"""Environment variable: the loops' limit of one run (a whole number, read by ``Settings.max_iterations``)."""
 MAX_ITERATIONS_CEILING = 10_000_000
 """The most ``$JACLI_MAX_ITERATIONS`` may ask for (the time budget bounds a long loop anyway)."""
+FLOW_EXACT_MAX_NODES = 200
+"""A control-flow program's exact value of a binding with more SymPy nodes than this (``x = sin(x)`` in a
+loop nests) is carried on as a float of :data:`EXACT_DECISION_MAX_DIGITS` digits: bounded work per step."""
+FLOW_POINTS_PER_CHUNK = 4096
+"""Points of a file a control-flow program classifies by path, then evaluates (one batch per path), at a time."""
 
 EXACT_DECISION_DIGITS = 30
 """A constant comparison or sign is decided by a value certified to this many digits (SymPy's
