@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sympy
 import torch
 
-from jacli import batch, calculus, flow, language, layout, symbolic, symbolic_result
+from jacli import batch, calculus, flow, flow_points, language, layout, symbolic, symbolic_result
 from jacli.batch import PointsEvaluation
 from jacli.compile import TorchFunction
 from jacli.errors import ShapeError, UsageError
@@ -327,7 +327,7 @@ def evaluate(
         group = functools.partial(
             evaluate, quantity, v=v, wrt=order, mode=mode, dtype=dtype, device=device, symbolic_form=symbolic_form
         )
-        return flow.evaluate_points(expr, points, at, order, chunk_size, group)
+        return flow_points.evaluate_points(expr, points, at, order, chunk_size, group)
     reader, label_column, fixed, flat = None, None, {}, None
     if isinstance(points, str | PointsReader):
         reader = points if isinstance(points, PointsReader) else open_points(points)
