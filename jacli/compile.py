@@ -23,6 +23,7 @@ detached values, before the rest.
 from __future__ import annotations
 
 import functools
+import importlib
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -78,7 +79,11 @@ lowered by :class:`TorchFunction` itself; every function by its row of the funct
 @functools.cache
 def _torch_callable(path: str, pairwise: bool) -> Callable[..., Tensor]:
     """``"torch.special.erf"`` -> ``torch.special.erf``; folded over the arguments when ``pairwise``."""
-    fn = operator.attrgetter(path.removeprefix("torch."))(torch)
+    if path.startswith("jacli."):  # a lowering of jacli's own (jacli.tensor_torch.sec)
+        module, _, name = path.rpartition(".")
+        fn = getattr(importlib.import_module(module), name)
+    else:
+        fn = operator.attrgetter(path.removeprefix("torch."))(torch)
     return _reduce(fn) if pairwise else fn
 
 
@@ -88,8 +93,8 @@ def torch_function(expr: sympy.Basic) -> Callable[..., Tensor]:
         if cls in OPERATORS:
             return OPERATORS[cls]
     row = language.row_of(expr)
-    if row is not None and row.torch is not None and not isinstance(expr, sympy.Piecewise):
-        return _torch_callable(row.torch, row.max_args is None)
+    if row is not None and (row.lowering or row.torch) is not None and not isinstance(expr, sympy.Piecewise):
+        return _torch_callable(row.lowering or row.torch, row.max_args is None)
     raise UsageError(f"cannot evaluate {type(expr).__name__} with torch: {expr}")
 
 

@@ -45,6 +45,8 @@ Functions
 Arrays
   [0, 1, 2, 3]   [[1, 2], [3, 4]] array literals
   a[0]   A[1, 2]   a[1:3]         indexing and slicing, 0-based
+  A.T   (x*x).sum()   b.norm()    transpose; the method form x.f(...) is
+                                  f(x, ...) for every function above
 
 Bindings
   c = a + b; d = b + 1; c*d       statements separated by ';' or newlines; the
@@ -90,4 +92,5 @@ Examples
   jacli gradient "sum(detach(x*x)*x)" --at "x=[0,1,2,3]"
   jacli hessian "c = a+b; d = b+1; c*d" --at "a=2, b=1"
   jacli vjp "A@B" --at "A=[[1,2],[3,4]], B=[[1,2,3],[4,5,6]]" --v ones
+  jacli gradient "x.T@A@x + logsumexp(x)" --at "x=[1,2], A=[[1,2],[3,4]]" --wrt x
 """

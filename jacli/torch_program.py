@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jacli import language
+from jacli import language, tensor_programs
 from jacli.errors import UsageError
 from jacli.limits import CHAIN_CHUNK
 
@@ -159,11 +159,15 @@ class _Translator:
             if self.constant(node):
                 return self.tensor(node)
             return self.call(node)
+        if isinstance(node, ast.Attribute):  # A.T (the parser allows no other attribute outside a call)
+            return tensor_programs.template(self, "transpose", [node.value])
         raise UsageError(f"--show-torch cannot translate {type(node).__name__}")
 
     def call(self, node: ast.Call) -> ast.expr:
-        assert isinstance(node.func, ast.Name)
-        name, args = node.func.id, node.args
+        name, args = language.call_parts(node)
+        translated = tensor_programs.call(self, node, name, args, _call)  # issue 13: axis=k, torch_text
+        if translated is not None:
+            return translated
         if name == "detach":
             return ast.Call(ast.Attribute(self.expr(args[0]), "detach", ast.Load()), [], [])
         if name == "log" and len(args) == 2:
@@ -294,7 +298,7 @@ def torch_program(
         "# the same result in PyTorch; run it with: python this_file.py",
     ]
     if any(
-        isinstance(node, ast.Call) and getattr(node.func, "id", "") == "where"
+        isinstance(node, ast.Call) and language.call_parts(node)[0] == "where"
         for s in parsed.statements
         for node in ast.walk(s.value)
     ):

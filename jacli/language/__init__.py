@@ -35,7 +35,9 @@ _MODULE_OF: dict[str, str] = {
         ("CONSTANTS", "FUNCTIONS", "ROWS", "Function", "function_lines", "reference_page", "row_of", "site_of"),
         "jacli.language.functions",
     ),
-    **dict.fromkeys(("ParsedExpression", "Statement", "natural_key", "parse_expression"), "jacli.language.parse"),
+    **dict.fromkeys(
+        ("ParsedExpression", "Statement", "call_parts", "natural_key", "parse_expression"), "jacli.language.parse"
+    ),
     **dict.fromkeys(("user_text",), "jacli.language.printing"),
     **dict.fromkeys(
         (

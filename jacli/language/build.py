@@ -38,7 +38,7 @@ from jacli.language.constants import (
     exact_sign,
 )
 from jacli.language.functions import CONSTANTS, FUNCTIONS, row_of
-from jacli.language.parse import ParsedExpression, node_description
+from jacli.language.parse import ParsedExpression, call_parts, node_description
 from jacli.language.printing import user_text
 from jacli.language.source import Source, _short, dimension_problem, ensure_recursion_room, max_elements
 
@@ -187,6 +187,7 @@ class _Builder:
             ast.Tuple: self._array,
             ast.List: self._array,
             ast.Subscript: self._subscript,
+            ast.Attribute: self._attribute,
         }
 
     def build(self, node: ast.AST, condition: bool = False) -> Value:
@@ -422,13 +423,34 @@ class _Builder:
     # -- calls, arrays, indexing ----------------------------------------------
 
     def _call(self, node: ast.Call) -> Value:
-        assert isinstance(node.func, ast.Name)
-        function = FUNCTIONS[node.func.id]
-        args = [self.build(a, condition=function.condition_arg and i == 0) for i, a in enumerate(node.args)]
-        value = self._checked(node, _as_value(function.build(*args)))
+        name, arg_nodes = call_parts(node)
+        function = FUNCTIONS[name]
+        keywords = {k.arg: self._axis(k.value) for k in node.keywords}
+        if function.axis_arg is not None and len(arg_nodes) > function.axis_arg:
+            keywords["axis"] = self._axis(arg_nodes[function.axis_arg])
+            arg_nodes = arg_nodes[: function.axis_arg]
+        args = [self.build(a, condition=function.condition_arg and i == 0) for i, a in enumerate(arg_nodes)]
+        value = self._checked(node, _as_value(function.build(*args, **keywords)))
         if function.step:
-            value = elementwise(node.func.id, lambda e: self._step(e, node), value)
+            value = elementwise(name, lambda e: self._step(e, node), value)
         return value
+
+    def _axis(self, node: ast.AST) -> int:
+        message = f"an axis must be an integer constant, not {_segment(self.source, node)}"
+        if any(isinstance(n, ast.Name) and n.id not in CONSTANTS for n in ast.walk(node)):
+            raise self.source.error(message, node)
+        value = _Builder(self.source, {}, constant_only=True).build(node)
+        if value.shape != () or not isinstance(value[()], sympy.Integer):
+            raise self.source.error(message, node)
+        return int(value[()])
+
+    def _attribute(self, node: ast.Attribute) -> Value:
+        """``A.T``; a function named as a method but not called (``x.sum``) is refused."""
+        if node.attr != "T":
+            raise self.source.error(
+                f"{_segment(self.source, node)} is a function; call it as {_segment(self.source, node)}(...)", node
+            )
+        return FUNCTIONS["transpose"].build(self.build(node.value))
 
     def _step(self, expr: sympy.Expr, node: ast.AST) -> sympy.Expr:
         """``sign``, ``floor`` or ``ceil`` of a constant that SymPy left open, decided exactly."""

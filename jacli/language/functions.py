@@ -59,6 +59,16 @@ class Function:
     """The first argument is a condition (``where``)."""
     step: bool = False
     """Piecewise constant: a constant argument is decided exactly at build (sign, floor, ceil)."""
+    lowering: str | None = None
+    """The callable :mod:`jacli.compile` computes ``node`` with, by dotted name, where it is not ``torch``
+    (``jacli.tensor_torch.sec``: torch has no ``sec``)."""
+    torch_text: str | None = None
+    """How ``--show-torch`` writes a call, where it is not ``torch(args)``: Python over torch with the
+    arguments as ``_0``, ``_1`` (``1 / torch.cos(_0)``)."""
+    keywords: tuple[str, ...] = ()
+    """The keyword arguments it takes (``axis``: an integer constant)."""
+    axis_arg: int | None = None
+    """The position of a positional ``axis`` argument (``sum(x, 1)``), or None."""
 
     @property
     def arity(self) -> str:
@@ -109,6 +119,78 @@ _ROUNDING = "rounding (derivative 0)"
 _LOGISTIC = "1/(1+exp(-x)), log(1+exp(x)), max(0, x)"
 _EXTREMA = "smallest / largest argument, or element of one array"
 
+# --- tensor language, part A (issue 13) ---
+_REDUCE = ("mean, product, log(sum(exp(x))) (stable) of\nthe elements, or along an axis: mean(x, 0),\n"
+           "mean(x, axis=-1); sum(x, axis), max(x, axis=k)\nand min(x, axis=k) too")
+_SOFTMAX = "softmax along axis (default the last), stable"
+_RECIPROCAL = "reciprocal trigonometric and hyperbolic"
+_INVERSE_HYPERBOLIC = "inverse hyperbolic"
+_EXP_LOG = "exp(x)-1, log(1+x) (accurate near 0), 2**x"
+
+
+def _axis_row(name: str, help: str, views: Callable[[ModuleType], Views], **fields: Any) -> Function:
+    """A function of one array and an optional axis (positional or ``axis=k``)."""
+    return Function(name, help, views, **({"max_args": 2, "keywords": ("axis",), "axis_arg": 1} | fields))
+
+
+def _reciprocal(name: str, of: str, value: Callable[[ModuleType], Any]) -> Function:
+    """``sec`` is ``1 / cos`` and the like: SymPy's node, computed as the reciprocal in torch."""
+    return Function(name, _RECIPROCAL, lambda v: v.Views(getattr(v.sympy, name), value=value(v)),
+                    lowering=f"jacli.tensor_torch.{name}", torch_text=f"1 / torch.{of}(_0)")
+
+
+_TENSOR_ROWS_A: tuple[Function, ...] = (
+    Function("transpose", "the axes reversed (A.T is the same)", lambda v: v.Views(build=v.tensor.transpose),
+             torch_text="_0.permute(tuple(reversed(range(_0.ndim))))", usage="transpose(A)   A.T"),
+    _axis_row("mean", _REDUCE, lambda v: v.Views(build=v.tensor.reduction("mean", v.tensor.mean)),
+              torch="torch.mean", usage="mean"),
+    _axis_row("prod", _REDUCE, lambda v: v.Views(
+        build=v.tensor.reduction("prod", lambda e: v.sympy.Mul(*e), v.sympy.S.One)), torch="torch.prod",
+        usage="prod"),
+    _axis_row("logsumexp", _REDUCE, lambda v: v.Views(
+        v.tensor.logsumexp, build=v.tensor.reduction("logsumexp", lambda e: v.tensor.logsumexp(*e)),
+        value=v.tensor.VALUES["logsumexp"]), torch="torch.logsumexp", lowering="jacli.tensor_torch.logsumexp",
+        torch_text="torch.logsumexp(_0.reshape(-1), 0)", usage="logsumexp"),
+    Function("norm", "2-norm of the elements (Frobenius for a\nmatrix); p-norm of the elements",
+             lambda v: v.Views(v.tensor.norm, build=v.tensor.norm_of, value=v.tensor.VALUES["norm"],
+                               site=v.tensor.all_zero_site("kink")),
+             1, 2, torch="torch.linalg.vector_norm", lowering="jacli.tensor_torch.norm", keywords=("axis",),
+             usage="norm(x)   norm(x, p)"),
+    _axis_row("softmax", _SOFTMAX, lambda v: v.Views(build=v.tensor.softmax), torch="torch.softmax",
+              torch_text="torch.softmax(_0, dim=-1)", usage="softmax(x)"),
+    _axis_row("log_softmax", _SOFTMAX, lambda v: v.Views(build=v.tensor.log_softmax), torch="torch.log_softmax",
+              torch_text="torch.log_softmax(_0, dim=-1)", usage="log_softmax(x)"),
+    _elementary("asinh", _INVERSE_HYPERBOLIC, lambda v: v.Views(
+        v.sympy.asinh, value=v.real_function(v.mpmath.asinh)), symengine=False),
+    _elementary("acosh", _INVERSE_HYPERBOLIC, lambda v: v.Views(
+        v.sympy.acosh, value=v.real_function(v.mpmath.acosh)), symengine=False),
+    _elementary("atanh", _INVERSE_HYPERBOLIC, lambda v: v.Views(
+        v.sympy.atanh, value=v.real_function(v.mpmath.atanh)), symengine=False),
+    _reciprocal("sec", "cos", lambda v: v.trig(v.mpmath.sec)),
+    _reciprocal("csc", "sin", lambda v: v.trig(v.mpmath.csc)),
+    _reciprocal("cot", "tan", lambda v: v.trig(v.mpmath.cot)),
+    _reciprocal("sech", "cosh", lambda v: v.exp_like(v.mpmath.sech, lambda z: 0, lambda z: 0)),
+    _reciprocal("csch", "sinh", lambda v: v.exp_like(v.mpmath.csch, lambda z: 0, lambda z: 0)),
+    _reciprocal("coth", "tanh", lambda v: v.exp_like(v.mpmath.coth, lambda z: 1, lambda z: -1)),
+    Function("sinc", "sin(pi*x)/(pi*x), 1 at 0", lambda v: v.Views(v.tensor.sinc, value=v.tensor.VALUES["sinc"]),
+             torch="torch.sinc", lowering="jacli.tensor_torch.sinc"),
+    Function("expm1", _EXP_LOG, lambda v: v.Views(v.tensor.expm1, value=v.tensor.VALUES["expm1"]),
+             torch="torch.expm1"),
+    Function("log1p", _EXP_LOG, lambda v: v.Views(v.tensor.log1p, value=v.tensor.VALUES["log1p"]),
+             torch="torch.log1p"),
+    Function("exp2", _EXP_LOG, lambda v: v.Views(v.tensor.exp2, value=v.tensor.VALUES["exp2"]),
+             torch="torch.exp2"),
+    Function("square", "x**2, the real cube root", lambda v: v.Views(
+        elementwise=lambda x, **kw: v.sympy.Pow(x, 2, **kw)), torch="torch.square"),
+    Function("cbrt", "x**2, the real cube root", lambda v: v.Views(
+        v.tensor.cbrt, value=v.tensor.VALUES["cbrt"], site=v.zero_site("vertical tangent")),
+        lowering="jacli.tensor_torch.cbrt", torch_text="torch.sign(_0) * torch.abs(_0) ** (1 / 3)"),
+    Function("hypot", "sqrt(a**2 + b**2) without overflow", lambda v: v.Views(
+        v.tensor.hypot, value=v.tensor.VALUES["hypot"], site=v.tensor.all_zero_site("kink")),
+        2, 2, torch="torch.hypot", usage="hypot(a, b)"),
+)  # fmt: skip
+"""The rows of issue 13, part A (at the end of :data:`ROWS`)."""
+
 ROWS: tuple[Function, ...] = (
     _elementary("sin", _TRIG, lambda v: v.Views(v.sympy.sin, value=v.trig(v.mpmath.sin))),
     _elementary("cos", _TRIG, lambda v: v.Views(v.sympy.cos, value=v.trig(v.mpmath.cos))),
@@ -150,10 +232,10 @@ ROWS: tuple[Function, ...] = (
         torch="torch.ceil", step=True),
     Function("min", _EXTREMA, lambda v: v.Views(
         v.sympy.Min, build=v.extremum_of(v.sympy.Min, "min"), value=v.extremum(min), site=v.tie_site),
-        1, None, torch="torch.minimum", torch_of_array="torch.amin", usage="min(a, b, ...)"),
+        1, None, torch="torch.minimum", torch_of_array="torch.amin", usage="min(a, b, ...)", keywords=("axis",)),
     Function("max", _EXTREMA, lambda v: v.Views(
         v.sympy.Max, build=v.extremum_of(v.sympy.Max, "max"), value=v.extremum(max), site=v.tie_site),
-        1, None, torch="torch.maximum", torch_of_array="torch.amax", usage="max(a, b, ...)"),
+        1, None, torch="torch.maximum", torch_of_array="torch.amax", usage="max(a, b, ...)", keywords=("axis",)),
     _elementary("erf", "error function", lambda v: v.Views(v.sympy.erf, value=v.real_function(v.mpmath.erf)),
                 torch="torch.special.erf", symengine=False),
     _elementary("sigmoid", _LOGISTIC, lambda v: v.Views(v.sigmoid, value=v.exp_like(
@@ -175,9 +257,11 @@ ROWS: tuple[Function, ...] = (
         lambda v: v.Views(v.detach, value=lambda ev, z: z), torch="torch.Tensor.detach", usage="detach(e)",
     ),
     Function("sum", "sum of the elements; inner product of vectors", lambda v: v.Views(build=v.sum_of),
-             torch="torch.sum", usage="sum(v)"),
+             1, 2, torch="torch.sum", usage="sum(v)", keywords=("axis",), axis_arg=1),
     Function("dot", "sum of the elements; inner product of vectors", lambda v: v.Views(build=v.dot), 2, 2,
              torch="torch.dot", usage="dot(a, b)"),
+    # --- tensor language, part A (issue 13) ---
+    *_TENSOR_ROWS_A,
 )  # fmt: skip
 """Every function of the language, in the order ``jacli language`` lists them."""
 

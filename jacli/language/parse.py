@@ -48,17 +48,54 @@ def _validate_name(source: Source, node: ast.Name) -> None:
 
 
 def _validate_call(source: Source, node: ast.Call) -> None:
-    if not isinstance(node.func, ast.Name):
+    method = isinstance(node.func, ast.Attribute)  # x.f(args) is f(x, args)
+    if not isinstance(node.func, ast.Name) and not method:
         raise source.error("only the functions of the language can be called", node)
-    name = node.func.id
+    name = node.func.attr if method else node.func.id
+    if method and name not in FUNCTIONS:
+        raise source.error(
+            f"only the functions of the language can be called; {name!r} is not one (x.f(...) calls f(x, ...))", node
+        )
     if name not in FUNCTIONS:
         raise source.error(f"unknown function {name!r}{_suggestion(name)}", node)
-    if node.keywords:
-        raise source.error(f"{name}() takes no keyword arguments", node)
     function = FUNCTIONS[name]
-    count = len(node.args)
+    _validate_keywords(source, node, function)
+    count = len(node.args) + method
     if count < function.min_args or (function.max_args is not None and count > function.max_args):
         raise source.error(f"{name}() takes {function.arity}, got {count}", node)
+
+
+def _validate_keywords(source: Source, node: ast.Call, function: Any) -> None:
+    for keyword in node.keywords:
+        if keyword.arg not in function.keywords:
+            takes = f"takes only the keyword {', '.join(function.keywords)}"
+            takes = takes if function.keywords else "takes no keyword"
+            what = "'**' unpacking" if keyword.arg is None else repr(keyword.arg)
+            raise source.error(f"{function.name}() {takes} arguments, not {what}", keyword.value)
+    if len({k.arg for k in node.keywords}) < len(node.keywords):
+        raise source.error(f"{function.name}(): a keyword argument given twice", node)
+    positional = len(node.args) + isinstance(node.func, ast.Attribute)
+    if node.keywords and function.axis_arg is not None and positional > function.axis_arg:
+        raise source.error(f"{function.name}(): axis given twice (by position and as axis=)", node)
+
+
+def call_parts(node: ast.Call) -> tuple[str, list[ast.expr]]:
+    """The function a call names and its positional arguments: ``x.f(a)`` is ``f(x, a)``."""
+    if isinstance(node.func, ast.Attribute):
+        return node.func.attr, [node.func.value, *node.args]
+    assert isinstance(node.func, ast.Name)
+    return node.func.id, list(node.args)
+
+
+def _validate_attribute(source: Source, node: ast.Attribute) -> None:
+    """``A.T`` and the method form ``x.f(...)`` of a function of the language; nothing else."""
+    if node.attr == "T" or node.attr in FUNCTIONS:
+        return
+    raise source.error(
+        f"attribute {node.attr!r} is not part of the language; attribute access is .T (transpose) and "
+        "x.f(...) for a function f of the language: x.sum(), x.norm(), x.exp()",
+        node,
+    )
 
 
 NODES: dict[type, Callable[[Source, Any], None] | str] = {
@@ -72,6 +109,8 @@ NODES: dict[type, Callable[[Source, Any], None] | str] = {
     ast.List: _allowed,
     ast.Subscript: _allowed,
     ast.Slice: _allowed,  # inside brackets only: Python's grammar has no other place for one
+    ast.Attribute: _validate_attribute,  # A.T, x.sum(): issue 13
+    ast.keyword: _allowed,  # checked by the call: axis=k
     ast.Compare: _allowed,
     ast.BoolOp: _allowed,
     ast.operator: _allowed,  # the builder refuses %, //, ^ (as XOR), & and the like by name
@@ -80,7 +119,6 @@ NODES: dict[type, Callable[[Source, Any], None] | str] = {
     ast.boolop: _allowed,
     ast.expr_context: _allowed,
     # refused, with the words of the message
-    ast.Attribute: "attribute access ('.')",
     ast.Lambda: "lambda",
     ast.ListComp: "comprehensions",
     ast.SetComp: "comprehensions",

@@ -20,6 +20,7 @@ import mpmath
 import sympy
 
 from jacli.errors import ShapeError
+from jacli.language import tensor_sympy as tensor
 from jacli.language.arrays import Value, elementwise, scalar, simplifying
 from jacli.language.constants import complex_sign, exp_like, extremum, real_function, trig
 from jacli.language.sympy_functions import ceiling, detach, floor, sigmoid, softplus
@@ -47,6 +48,7 @@ __all__ = [
     "softplus",
     "sum_of",
     "sympy",
+    "tensor",
     "tie_site",
     "trig",
     "where",
@@ -118,7 +120,9 @@ def extremum_of(fn: type, name: str) -> Callable[..., Value]:
     """``min``/``max``: of the arguments elementwise, or of the elements of one array."""
     build = simplifying(fn)
 
-    def apply(*args: Value) -> Value:
+    def apply(*args: Value, axis: int | None = None) -> Value:
+        if axis is not None:  # max(x, axis=k): along an axis
+            return tensor.extremum_along(fn, name, args, axis)
         if len(args) == 1:  # max(v): the largest element of an array
             return scalar(build(*args[0].flat))
         return elementwise(name, build, *args)
@@ -131,8 +135,10 @@ def where(cond: Any, a: Any, b: Any, evaluate: bool = True) -> sympy.Expr:
     return sympy.Piecewise((a, cond), (b, True), evaluate=evaluate)
 
 
-def sum_of(arg: Value) -> Value:
-    """The sum of the elements of ``arg``."""
+def sum_of(arg: Value, axis: int | None = None) -> Value:
+    """The sum of the elements of ``arg``, or along ``axis``."""
+    if axis is not None:
+        return tensor.reduction("sum", lambda elements: sympy.Add(*elements), sympy.S.Zero)(arg, axis)
     return scalar(sympy.Add(*arg.flat))
 
 
