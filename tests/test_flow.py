@@ -13,8 +13,6 @@ from hypothesis import strategies as st
 
 import jacli as jac
 from jacli import flow
-from jacli.errors import ExpressionError
-from jacli.language import parse_expression
 
 SEED_CELL = """\
 def f(a):
@@ -33,14 +31,6 @@ SEED_CELL_V1 = SEED_CELL.replace("b.norm()", "sqrt(sum(b*b))").replace("b.sum()"
 """The same cell in the words of version 1 (no method form)."""
 
 BRANCH = "x = x*2\nif x > 1:\n    y = x*x\nelse:\n    y = -x\nreturn y"
-
-
-def _method_form() -> bool:
-    try:
-        parse_expression("x.sum()")
-    except ExpressionError:
-        return False
-    return True
 
 
 def _json(jacli: Invoke, *args: str, input: str | None = None, env: dict | None = None) -> list[dict]:
@@ -64,7 +54,6 @@ def test_seed_cell_v1_words(jacli: Invoke, a: str, path: str, gradient: float) -
     assert row["result"][0] == pytest.approx(c / float(a), rel=1e-15)  # the notebook's assertion: grad == c/a
 
 
-@pytest.mark.skipif(not _method_form(), reason="needs H1's method form (b.norm(), b.sum()); the lead unskips it")
 @pytest.mark.parametrize(
     ("a", "path"), [("0.3", "while ran 11 times; if took if"), ("-0.7", "while ran 10 times; if took else")]
 )
