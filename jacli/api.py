@@ -16,7 +16,7 @@ import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from jacli import calculus, language, layout, symbolic
+from jacli import calculus, flow, language, layout, symbolic
 from jacli.batch import PointsEvaluation
 from jacli.errors import UsageError
 from jacli.evaluation import (
@@ -364,9 +364,10 @@ def check(
 
     budget = symbolic.Budget()  # parsing and compiling count against it too
     h, rtol, atol = _check_options(mode, h, rtol, atol)
+    expr, wrt, path = flow.resolve(expr, at, wrt)  # a control-flow program: the path it takes here
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
     result = checking.run_check(prob, budget, h=h, richardson=richardson, rtol=rtol, atol=atol, mode=mode, dtype=dtype)
-    return displayed(result)
+    return displayed(result if path is None else flow.mark(result, path))
 
 
 def _check_options(mode: Any, h: Any, rtol: Any, atol: Any) -> tuple[float | None, float | None, float | None]:
@@ -432,7 +433,8 @@ def _file_points(expr: str, source: Any, at: Point, wrt: str | Sequence[str] | N
     with reader:
         fixed = fixed_values(at, parsed)  # exact, as --at gives them (the layout's are floats)
         shapes, _, label_column = layout.file_layout(reader, parsed, order, fixed)
-        program_for(expr, tuple((n, shapes[n]) for n in parsed.names))  # a shape error before the rows are read
+        if parsed.flow is None:  # (a control-flow program is built per path, as each point runs)
+            program_for(expr, tuple((n, shapes[n]) for n in parsed.names))  # a shape error before the rows are read
         columns = checking.FileLayout({n: shapes[n] for n in parsed.names}, fixed, label_column)
         return checking.read_points(reader, columns)
 
@@ -469,6 +471,7 @@ def graph(
         raise UsageError(f"graph --mode must be reverse or forward, not {short(mode)}")
     if input is not None and mode != "forward":
         raise UsageError("--input seeds forward mode; add --mode forward (reverse mode is seeded by --v)")
+    expr, wrt, path = flow.resolve(expr, at, wrt)  # a control-flow program: the graph of the path it takes
     prob = problem(expr, at, wrt=wrt, dtype=dtype)
     labels = [s.name for s in prob.input_symbols]
     seed = None
@@ -477,7 +480,8 @@ def graph(
         seed = [language.constant_value(w) for w in parse_vector(v, len(over), over, what)]
     elif input is not None and not one_of(input, labels):
         raise UsageError(f"--input {short(input)} is not an input (inputs: {', '.join(labels)})")
-    return displayed(graphs.run_graph(prob, parse(expr), seed, mode=mode, input=input))
+    result = graphs.run_graph(prob, parse(expr), seed, mode=mode, input=input)
+    return displayed(result if path is None else flow.mark(result, path))
 
 
 def torch_program(
@@ -501,6 +505,7 @@ def torch_program(
 
     quantity = resolve_quantity(command, options)
     check_mode(quantity, mode)
+    expr, wrt, path = flow.resolve(expr, at, wrt)  # a control-flow program: the program of the path it takes
     prob = problem(expr, at, wrt=wrt, dtype=dtype)
     x = prob.inputs_tensor
     plan = make_plan(
@@ -518,4 +523,4 @@ def torch_program(
         v=plan.v,
         mode=plan.mode,
         command_line=command_line,
-    )
+    ) + (f"# the path this point takes: {path.note}\n" if path is not None else "")

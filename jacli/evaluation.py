@@ -21,7 +21,18 @@ from typing import TYPE_CHECKING, Any
 import sympy
 import torch
 
-from jacli import batch, calculus, language, layout, symbolic, symbolic_answers, symbolic_layout, symbolic_result
+from jacli import (
+    batch,
+    calculus,
+    flow,
+    flow_points,
+    language,
+    layout,
+    symbolic,
+    symbolic_answers,
+    symbolic_layout,
+    symbolic_result,
+)
 from jacli.batch import PointsEvaluation
 from jacli.compile import TorchFunction
 from jacli.errors import ShapeError, UsageError
@@ -201,6 +212,7 @@ def evaluate_at(
     check_mode(quantity, mode)
     if at is None:  # issue 15: the symbolic answer without a point (jacli/symbolic_answers.py)
         return _symbolic_only(quantity, expr, v, wrt=wrt, shape=shape, symbolic_form=symbolic_form, exact=exact)
+    expr, wrt, path = flow.resolve(expr, at, wrt)  # a control-flow program: the path it takes here
     prob = problem(expr, at, wrt=wrt, dtype=dtype, device=device)
     symbolic_answers.check_point_shapes(shape, prob.program)
     order = [var.name for var in prob.inputs]
@@ -211,6 +223,8 @@ def evaluate_at(
     result = _one_point_result(
         plan, prob, value[0], numeric[0], exprs, exact=exact, facts=None if facts is None else facts[0]
     )
+    if path is not None:
+        result = flow.mark(result, path)
     if not symbolic_form:
         return result
     from jacli import matrix_results  # noqa: PLC0415
@@ -221,6 +235,8 @@ def evaluate_at(
 
 def _symbolic_only(quantity: Quantity, expr: str, v: Any, *, wrt: Any, shape: Any, **given: bool) -> Result:
     """No point: the symbolic result over the variables, no numbers (:mod:`jacli.symbolic_answers`)."""
+    if parse(expr).flow is not None:
+        raise UsageError("a program with control flow runs at a point, which decides its path: give --at")
     order, every = symbolic_answers.variables_without_point(quantity, expr, wrt, shape, **given)
     if symbolic_answers.named_dimensions(every):  # only the matrix form exists (issue 15: jacli.matrix_form)
         return DisplayedResult(**symbolic_answers.matrix_form_only(quantity, expr, order, every, v))
@@ -355,6 +371,11 @@ def evaluate(
     torch_dtype, torch_device = as_dtype(dtype), as_device(device)
     parsed = parse(expr)
     order = wrt_names(parsed, wrt)
+    if parsed.flow is not None:  # a control-flow program: each point's path, the points of a path together
+        group = functools.partial(
+            evaluate, quantity, v=v, wrt=order, mode=mode, dtype=dtype, device=device, symbolic_form=symbolic_form
+        )
+        return flow_points.evaluate_points(expr, points, at, order, chunk_size, group)
     reader, label_column, fixed, flat = None, None, {}, None
     if isinstance(points, str | PointsReader | ColumnarReader):
         reader = open_points(points) if isinstance(points, str) else points

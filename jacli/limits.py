@@ -64,6 +64,19 @@ queries over the whole argument) at a cost that grows faster than the argument's
 argument with more nodes than this is built unevaluated (same value, SymPy's form)."""
 
 
+MAX_ITERATIONS = 10_000
+"""A control-flow program's loops run at most this many iterations in all (``while`` and ``for``
+together, at one point), then the command stops with exit 2; ``$JACLI_MAX_ITERATIONS`` changes it."""
+MAX_ITERATIONS_ENV = "JACLI_MAX_ITERATIONS"
+"""Environment variable: the loops' limit of one run (a whole number, read by ``Settings.max_iterations``)."""
+MAX_ITERATIONS_CEILING = 10_000_000
+"""The most ``$JACLI_MAX_ITERATIONS`` may ask for (the time budget bounds a long loop anyway)."""
+FLOW_EXACT_MAX_NODES = 200
+"""A control-flow program's exact value of a binding with more SymPy nodes than this (``x = sin(x)`` in a
+loop nests) is carried on as a float of :data:`EXACT_DECISION_MAX_DIGITS` digits: bounded work per step."""
+FLOW_POINTS_PER_CHUNK = 4096
+"""Points of a file a control-flow program classifies by path, then evaluates (one batch per path), at a time."""
+
 EXACT_DECISION_DIGITS = 30
 """A constant comparison or sign is decided by a value certified to this many digits (SymPy's
 ``evalf(strict=True)``); when that cannot tell it from zero, by simplifying it to 0."""
@@ -216,7 +229,7 @@ SERVER_IDLE_TIMEOUT_ENV = "JACLI_SERVER_IDLE_TIMEOUT"
 # --- the environment, read once ---
 
 
-_SETTINGS_FIELDS = ("time_budget_text", "symengine_text", "server_idle_timeout_text")
+_SETTINGS_FIELDS = ("time_budget_text", "symengine_text", "server_idle_timeout_text", "max_iterations_text")
 """The fields of :class:`Settings`: a named tuple, not a dataclass, since the warm server's client imports
 this module, and dataclasses (with inspect, ast, dis, tokenize) was a third of what that client imported."""
 
@@ -233,11 +246,32 @@ class Settings(collections.namedtuple("Settings", _SETTINGS_FIELDS, defaults=(No
     time_budget_text: str | None
     symengine_text: str | None
     server_idle_timeout_text: str | None
+    max_iterations_text: str | None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
         """One read of ``environ`` (usually ``os.environ``)."""
-        return cls(environ.get(TIME_BUDGET_ENV), environ.get(SYMENGINE_ENV), environ.get(SERVER_IDLE_TIMEOUT_ENV))
+        return cls(
+            environ.get(TIME_BUDGET_ENV),
+            environ.get(SYMENGINE_ENV),
+            environ.get(SERVER_IDLE_TIMEOUT_ENV),
+            environ.get(MAX_ITERATIONS_ENV),
+        )
+
+    @property
+    def max_iterations(self) -> int:
+        """``$JACLI_MAX_ITERATIONS``, or :data:`MAX_ITERATIONS` when unset or blank; :class:`UsageError` (exit 2)
+        unless it is an integer in [1, :data:`MAX_ITERATIONS_CEILING`]."""
+        raw = self.max_iterations_text
+        if raw is None or not raw.strip():
+            return MAX_ITERATIONS
+        text = raw.strip().replace("_", "")
+        if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ITERATIONS_CEILING):
+            raise UsageError(
+                f"{MAX_ITERATIONS_ENV} must be a whole number of iterations in [1, {MAX_ITERATIONS_CEILING:,}], "
+                f"not {raw[:40]!r}"
+            )
+        return int(text)
 
     @property
     def time_budget(self) -> float | None:

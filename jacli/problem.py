@@ -16,7 +16,7 @@ import numpy as np
 import sympy
 import torch
 
-from jacli import language
+from jacli import flow, language
 from jacli.compile import TorchFunction, to_torch
 from jacli.errors import UsageError
 from jacli.results import InputBlock
@@ -146,6 +146,11 @@ def validate_points(expr: str, points: Sequence[Point], *, wrt: str | Sequence[s
     Each point is matched to the variables and the program is built for its shapes
     (cached, so this is the cheap part of the work); the first bad one raises.
     """
+    groups = flow.group_points(expr, points, wrt)
+    if groups is not None:  # a control-flow program: each point's path is run, and built
+        for path, members in groups:
+            validate_points(path.text, [points[i] for i in members], wrt=flow.order(expr, wrt))
+        return
     parsed = parse(expr)
     order = wrt_names(parsed, wrt)
     for point in points:

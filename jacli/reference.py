@@ -45,12 +45,27 @@ Functions
 Arrays
   [0, 1, 2, 3]   [[1, 2], [3, 4]] array literals
   a[0]   A[1, 2]   a[1:3]         indexing and slicing, 0-based
+  A.T   (x*x).sum()   b.norm()    transpose; the method form x.f(...) is
+                                  f(x, ...) for every function above
 
 Bindings
   c = a + b; d = b + 1; c*d       statements separated by ';' or newlines; the
                                   last one is the output. The symbolic result
                                   keeps the names, so it does not swell.
   Empty statements (a trailing ';' or newline) are ignored.
+
+Control flow (Python's, run at the point as PyTorch runs it eagerly)
+  if c: ... elif c: ... else:     conditions are scalars, decided at the point
+                                  (exactly where the point is exact)
+  while c: ...                    loops: at most 10,000 iterations in all
+  for i in range(k): ...          (JACLI_MAX_ITERATIONS); range(a, b[, step]);
+                                  i is an integer constant in the body
+  break   continue   b *= 2       as in Python; a name may be bound again
+  return e                        the output (or a bare last expression)
+  def f(a, b): ... return e       one whole def: its parameters are the
+                                  variables, in that order
+  The derivative is the derivative of the path that ran; the output names it:
+  "path: while ran 9 times; if took else" (JSON key "path").
 
 Variables
   Every name that is not a function or constant above is a variable, including
@@ -77,4 +92,5 @@ Examples
   jacli gradient "sum(detach(x*x)*x)" --at "x=[0,1,2,3]"
   jacli hessian "c = a+b; d = b+1; c*d" --at "a=2, b=1"
   jacli vjp "A@B" --at "A=[[1,2],[3,4]], B=[[1,2,3],[4,5,6]]" --v ones
+  jacli gradient "x.T@A@x + logsumexp(x)" --at "x=[1,2], A=[[1,2],[3,4]]" --wrt x
 """

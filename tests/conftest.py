@@ -130,6 +130,7 @@ _SLOW_TESTS = frozenset(
         "test_forced_mode_is_reported",
         "test_graph_tables_show_every_number_at_any_width",
         "test_check_tables_show_every_number_at_any_width",
+        "test_path_derivative_is_the_straight_lines",
         # the costliest cases of a parametrized test (by their full name)
         "test_hostile_input_is_a_clean_usage_error[100000-components]",
         "test_hostile_input_is_a_clean_usage_error[huge-array-literal]",

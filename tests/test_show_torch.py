@@ -48,6 +48,13 @@ CASES = [
     ("divergence", "x*y**2, sin(y*z), z*x", "x=1, y=2, z=3", None, ()),
     ("curl", "x*y**2, sin(y*z), z*x", "x=1, y=2, z=3", None, ()),
     ("curl", "x*y**2, x**2", "x=1, y=2", None, ()),
+    # issue 13, part A: .T, methods, axes, templates of functions torch lacks
+    ("gradient", "x.T@A@x + logsumexp(x) + x.norm() + norm(x, 3)", "x=[1,2], A=[[1,2],[3,4]]", None, ("--wrt", "x")),
+    ("jacobian", "sum(A, 0) + mean(A, axis=-2) + max(A, axis=0) + prod(A.T, 1)", "A=[[1,2],[3,5]]", None, ()),
+    ("jacobian", "softmax(A, 0)[0] + log_softmax(A)[1] + logsumexp(A, axis=1)", "A=[[1,2],[3,5]]", None, ()),
+    ("hessian", "sec(x) + csc(y) + cot(y) + sech(x) + csch(y) + coth(y) + cbrt(x - 3)", "x=0.5, y=1", None, ()),
+    ("hessian", "asinh(x) + acosh(y) + atanh(x/2) + sinc(x) + expm1(x) + log1p(y) + exp2(x)", "x=0.5, y=2", None, ()),
+    ("vjp", "[square(x), hypot(x, y), transpose([[x, y]])[1, 0], (x*y).exp()]", "x=0.5, y=2", "1,2,3,4", ()),
 ]
 
 

@@ -436,9 +436,12 @@ class _Builder:
         return value
 
     def _axis(self, node: ast.AST) -> int:
+        message = f"an axis must be an integer constant, not {_segment(self.source, node)}"
+        if any(isinstance(n, ast.Name) and n.id not in CONSTANTS for n in ast.walk(node)):
+            raise self.source.error(message, node)
         value = _Builder(self.source, {}, constant_only=True).build(node)
         if value.shape != () or not isinstance(value[()], sympy.Integer):
-            raise self.source.error(f"an axis must be an integer constant, not {_segment(self.source, node)}", node)
+            raise self.source.error(message, node)
         return int(value[()])
 
     def _attribute(self, node: ast.Attribute) -> Value:

@@ -11,6 +11,7 @@ from typing import Any
 
 from jacli import limits
 from jacli.errors import ExpressionError
+from jacli.language import statements as statements_module
 from jacli.language.functions import FUNCTIONS, is_reserved
 from jacli.language.source import Source, _parse_ast, ensure_recursion_room, prepare_source
 
@@ -203,6 +204,8 @@ class ParsedExpression:
     statements: tuple[Statement, ...]
     names: tuple[str, ...]
     bound: tuple[str, ...]
+    flow: Any = None
+    """A control-flow program (:class:`.statements.Flow`): then ``statements`` is empty, ``names`` its variables."""
 
 
 def _check_name(source: Source, name: str, node: ast.AST) -> None:
@@ -226,6 +229,9 @@ def parse_expression(text: str) -> ParsedExpression:
     ('a', 'b')
     """
     ensure_recursion_room()
+    if statements_module.is_flow(text):  # if/while/for/def: its own parser, over the same node table
+        flow = statements_module.parse_flow(text, _FLOW_CHECKS)
+        return ParsedExpression(text, flow.source, (), flow.names, (), flow)
     source = prepare_source(text)
     if not text.strip(" \t\r\n;"):
         raise ExpressionError("empty expression", text, None)
@@ -277,3 +283,7 @@ def _check_binding_target(source: Source, stmt: Statement, free: dict, bound: di
         raise source.error(f"{name!r} is bound twice; use a new name", stmt.value)
     if name in free:
         raise source.error(f"{name!r} is used before it is bound", stmt.value)
+
+
+_FLOW_CHECKS = statements_module.Checks(validate_node, _check_name, node_description, natural_key)
+"""The checks a control-flow program's statements parser uses: this module's."""

@@ -155,8 +155,11 @@ def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() or ch in "\t\n" else "?" for ch in text)
 
 
-def prepare_source(text: str, prefix: str = "", suffix: str = "", what: str = "expression") -> Source:
-    """Check characters and length, rewrite ``^`` to ``**``, strip indentation."""
+def prepare_source(
+    text: str, prefix: str = "", suffix: str = "", what: str = "expression", *, keep_indentation: bool = False
+) -> Source:
+    """Check characters and length, rewrite ``^`` to ``**``, strip indentation (``keep_indentation``: only
+    the indentation common to every line, as ``textwrap.dedent``: a program's blocks are indented)."""
     if len(text) > max_length():
         raise UsageError(
             f"{what} is {len(text):,} characters long; the limit is {max_length():,} (set JACLI_MAX_LENGTH to raise it)"
@@ -169,14 +172,17 @@ def prepare_source(text: str, prefix: str = "", suffix: str = "", what: str = "e
     out: list[str] = list(prefix)
     origin: list[int] = [0] * len(prefix)
     at_line_start = True
+    common = _common_indentation(text) if keep_indentation else None
+    column = 0
     for index, raw in enumerate(text):
         # CRLF is one line break, a bare CR is one too (never deleted: x*2<CR>3 is not x*23)
         if raw == "\r" and text[index + 1 : index + 2] == "\n":
             continue
         ch = "\n" if raw == "\r" else raw
-        if at_line_start and ch in " \t":
-            continue  # indentation means nothing in this language
-        at_line_start = ch == "\n"
+        if at_line_start and ch in " \t" and (common is None or column < len(common)):
+            column += 1
+            continue  # indentation means nothing in this language (but a program's blocks)
+        at_line_start, column = ch == "\n", 0
         piece = "**" if ch == "^" else ch
         out.extend(piece)
         origin.extend([index + len(prefix)] * len(piece))
@@ -185,6 +191,17 @@ def prepare_source(text: str, prefix: str = "", suffix: str = "", what: str = "e
     rewritten = "".join(out)
     starts = [0] + [m.end() for m in re.finditer("\n", rewritten)]
     return Source(text, rewritten, tuple(origin), len(prefix), tuple(starts))
+
+
+def _common_indentation(text: str) -> str:
+    """The leading blanks every non-blank line of ``text`` shares."""
+    lines = [line for line in re.split(r"\r\n|\r|\n", text) if line.strip(" \t")]
+    indents = [line[: len(line) - len(line.lstrip(" \t"))] for line in lines]
+    common = indents[0] if indents else ""
+    for indent in indents[1:]:
+        while not indent.startswith(common):
+            common = common[:-1]
+    return common
 
 
 def _check_nesting(source: Source) -> None:

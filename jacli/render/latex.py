@@ -98,7 +98,9 @@ def _finish(result: Result, lines: list[str], document: bool) -> str:
     if result.point is None:
         return comment(f"jacli {result.command}: {result.expression}") + f"{body}\n"
     point = ", ".join(f"{k} = {v}" for k, v in result.point.items())
-    return comment(f"jacli {result.command}: {result.expression} at {point}") + f"{body}\n"
+    path = dict(result.extra).get("path")  # a control-flow program: the path it took
+    header = comment(f"jacli {result.command}: {result.expression} at {point}")
+    return header + (comment(f"path: {path}") if path else "") + f"{body}\n"
 
 
 def comment(text: str) -> str:
