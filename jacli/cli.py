@@ -9,7 +9,6 @@ command bodies. The run itself (streams, exit statuses, diagnostics) is
 
 from __future__ import annotations
 
-import enum
 import inspect
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -17,6 +16,34 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 from jacli import terminal, typer_compat
+from jacli.cli_options import (
+    AtOpt,
+    CheckFormat,
+    ChunkOpt,
+    Device,
+    DeviceOpt,
+    DigitsOpt,
+    Dtype,
+    DtypeOpt,
+    ExactOpt,
+    ExprArg,
+    FormatOpt,
+    GraphFormat,
+    GraphMode,
+    HeaderOpt,
+    Mode,
+    ModeOpt,
+    OutputFileOpt,
+    OutputFormat,
+    PlotOpt,
+    PointsOpt,
+    ShapeOpt,
+    ShowTorchOpt,
+    SparseOpt,
+    SymbolicOpt,
+    VOpt,
+    WrtOpt,
+)
 from jacli.errors import UsageError
 from jacli.quantities import QUANTITIES, Quantity
 from jacli.server_commands import server_app
@@ -29,77 +56,6 @@ if TYPE_CHECKING:
     from jacli.results import Result
 
 __all__ = ["app", "click_command", "program", "run", "stdout_console"]
-
-
-class OutputFormat(str, enum.Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    latex = "latex"
-
-
-class Dtype(str, enum.Enum):
-    float64 = "float64"
-    float32 = "float32"
-
-
-class Device(str, enum.Enum):
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class Mode(str, enum.Enum):
-    auto = "auto"
-    forward = "forward"
-    reverse = "reverse"
-
-
-ExprArg = Annotated[str, typer.Argument(help="The expression, or - to read it from stdin.", metavar="EXPR")]
-AtOpt = Annotated[
-    list[str] | None,
-    typer.Option("--at", help="Point: '1,2' in variable order, or 'x=1, y=pi/4', 'A=[[1,2],[3,4]]'. May repeat."),
-]
-WrtOpt = Annotated[
-    str | None, typer.Option("--wrt", help="Differentiate w.r.t. these variables, in this order: 'x,y'.")
-]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
-SymbolicOpt = Annotated[bool, typer.Option("--symbolic/--no-symbolic", help="Also derive the exact symbolic result.")]
-ExactOpt = Annotated[bool, typer.Option("--exact", help="Evaluate the symbolic result exactly: 4/3, sqrt(2)/2.")]
-DtypeOpt = Annotated[Dtype, typer.Option("--dtype", help="Floating-point type of the numbers.")]
-DigitsOpt = Annotated[int, typer.Option("--digits", min=1, max=17, help="Significant digits in tables.")]
-DeviceOpt = Annotated[Device, typer.Option("--device", help="Where torch computes.")]
-ModeOpt = Annotated[Mode, typer.Option("--mode", help="auto: forward when fewer inputs than outputs.")]
-VOpt = Annotated[str, typer.Option("--v", help="The vector v: '1,2', an array literal, or 'ones'.")]
-ShowTorchOpt = Annotated[
-    bool, typer.Option("--show-torch", help="Print a runnable PyTorch program for this result (instead of the result).")
-]
-PointsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--points",
-        metavar="FILE",
-        help="Many points: CSV/TSV/whitespace rows, optional header naming variables; '-' reads stdin.",
-    ),
-]
-ShapeOpt = Annotated[
-    str | None,
-    typer.Option("--shape", help="Array shapes without values (no --at: a symbolic answer): 'x=3, A=3x3', 'A=n x n'."),
-]
-SparseOpt = Annotated[
-    bool, typer.Option("--sparse", help="Write only the nonzero entries: indices and values (JSON result_sparse, CSV).")
-]
-ChunkOpt = Annotated[int | None, typer.Option("--chunk-size", min=1, help="Points per vectorised chunk (--points).")]
-PlotOpt = Annotated[
-    str | None,
-    typer.Option("--plot", metavar="FILE", help="Also draw the result to FILE.png or FILE.svg (needs jacli[plot])."),
-]
-OutputFileOpt = Annotated[
-    str | None,
-    typer.Option("--output", "-o", metavar="FILE", help="Write to FILE: .csv, .jsonl or .parquet (by its ending)."),
-]
-HeaderOpt = Annotated[
-    bool, typer.Option("--header", help="CSV: a header row, one row per point (point, value, result).")
-]
 
 
 def _version(value: bool) -> None:
@@ -235,7 +191,7 @@ def _run(
         text, at, options.get("wrt"), lambda point: _api().evaluate_at(quantity, text, point, **options)
     )
     if plot is not None:  # drawn before the output, so a failed picture loses no output already shown
-        _draw(results[0], plot)
+        _plot().draw(results[0], plot)
     _emit(results, output, digits, sparse=sparse)
 
 
@@ -348,6 +304,12 @@ def _emit_each(evaluation: Any, output: OutputFormat, digits: int) -> None:
         terminal.warn(evaluation.symbolic_note)
 
 
+def _plot() -> Any:
+    from jacli import plot  # noqa: PLC0415 - matplotlib only for --plot
+
+    return plot
+
+
 def _api() -> Any:
     from jacli import api
 
@@ -423,7 +385,7 @@ def _run_quantity(
         raise UsageError("--shape gives shapes without values: use it without --points and --show-torch")
     given = {"shape": shape} if shape is not None else {}
     if plot is not None:
-        _check_plot(plot, at, points, show_torch)
+        _plot().check_request(plot, at, points, show_torch)
     if show_torch and (output_file is not None or header):
         raise UsageError("--show-torch prints a program instead of the result; drop --output and --header")
     if show_torch:
@@ -437,26 +399,6 @@ def _run_quantity(
              mode=mode.value, dtype=dtype.value, device=device.value, symbolic_form=symbolic, exact=exact,
              options=options, plot=plot, **given,
              **({"sparse": True} if sparse else {}))  # fmt: skip
-
-
-def _check_plot(path: str, at: list[str] | None, points: str | None, show_torch: bool) -> None:
-    """``--plot`` draws one point's result: refused before any work with several points or --show-torch."""
-    from jacli import plot  # noqa: PLC0415
-
-    plot.picture_format(path)
-    if points is not None or (at and len(at) > 1):
-        raise UsageError("--plot draws one point; give one --at")
-    if not at:
-        raise UsageError("--plot draws the numbers at a point; give --at")
-    if show_torch:
-        raise UsageError("--plot draws the result and --show-torch prints a program instead of it; drop one")
-    plot.matplotlib_figure()
-
-
-def _draw(result: Result, path: str) -> None:
-    from jacli import plot  # noqa: PLC0415
-
-    plot.save(result, path, plot.contour_surface(result))
 
 
 for _quantity in QUANTITIES.values():
@@ -497,23 +439,6 @@ def _quote(text: str) -> str:
     import shlex  # noqa: PLC0415
 
     return shlex.quote(" ".join(text.split()))
-
-
-class CheckFormat(str, enum.Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
-class GraphFormat(str, enum.Enum):
-    table = "table"
-    json = "json"
-    dot = "dot"
-
-
-class GraphMode(str, enum.Enum):
-    reverse = "reverse"
-    forward = "forward"
 
 
 @app.command(epilog='Example: jacli check "abs(x - 1) + x**2" --at x=1   (exits 1: not differentiable there)')
@@ -604,7 +529,7 @@ def graph(
     from jacli.render.graph import write_graph  # noqa: PLC0415
 
     if plot is not None:
-        _plot_graph(results, plot)
+        _plot().draw_graph(results, plot)
     console = stdout_console() if output is GraphFormat.table else None
     for index, result in enumerate(results):
         write_graph(result, output.value, sys.stdout, console=console, digits=digits, first=index == 0)
@@ -612,15 +537,6 @@ def graph(
         outputs = [n for n in result.nodes if n.output]
         numbers = [n.value for n in outputs] + [n.adjoint for n in result.nodes if n.op == "input"]
         _warn_nonfinite(result.point, numbers + [n.tangent for n in outputs if n.tangent is not None])
-
-
-def _plot_graph(results: list[Any], path: str) -> None:
-    from jacli import plot  # noqa: PLC0415
-    from jacli.render.graph import render_graph_dot  # noqa: PLC0415
-
-    if len(results) > 1:
-        raise UsageError("--plot draws one point; give one --at")
-    plot.save_graph(render_graph_dot(results[0]), path)
 
 
 def _leaves(nested: Any) -> list[float]:

@@ -210,3 +210,32 @@ def save_graph(dot_text: str, path: str) -> None:
     if done.returncode != 0:
         reason = done.stderr.decode(errors="replace").strip().splitlines()
         raise UsageError(f"dot could not write {path}: {reason[-1] if reason else f'exit {done.returncode}'}")
+
+
+# -- what the CLI asks for ------------------------------------------------------------------------
+
+
+def check_request(path: str, at: list[str] | None, points: str | None, show_torch: bool) -> None:
+    """``--plot`` draws one point's result: refused before any work with several points or --show-torch."""
+    picture_format(path)
+    if points is not None or (at and len(at) > 1):
+        raise UsageError("--plot draws one point; give one --at")
+    if not at:
+        raise UsageError("--plot draws the numbers at a point; give --at")
+    if show_torch:
+        raise UsageError("--plot draws the result and --show-torch prints a program instead of it; drop one")
+    matplotlib_figure()
+
+
+def draw(result: Result, path: str) -> None:
+    """``--plot PATH``: the picture of one result, with the contour plot for f: R² → R."""
+    save(result, path, contour_surface(result))
+
+
+def draw_graph(results: list[Any], path: str) -> None:
+    """``graph --plot PATH``: the computation graph of one point, drawn by Graphviz."""
+    from jacli.render.graph import render_graph_dot  # noqa: PLC0415
+
+    if len(results) > 1:
+        raise UsageError("--plot draws one point; give one --at")
+    save_graph(render_graph_dot(results[0]), path)
