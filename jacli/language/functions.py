@@ -384,6 +384,9 @@ def remove(row: Function) -> None:
 
         _BY_NODE.pop(views.node, None)
         constants.RULES.pop(views.node, None)
+        for other in FUNCTIONS.values():  # a row of the table with the same node (asinh) is indexed again
+            if other in _VIEWS and _VIEWS[other].node is views.node:
+                _resolve(other)
 
 
 for _row in ROWS:
