@@ -383,7 +383,7 @@ def exact_text(value: sympy.Basic) -> str:
     internal order.
     """
     huge = any(max(int(a.p).bit_length(), int(a.q).bit_length()) > 64 for a in value.atoms(sympy.Rational))
-    return _text(value, order="none") if huge else _text(value)
+    return _ExactPrinter({"order": "none" if huge else None}).doprint(value)
 
 
 class _TextPrinter(StrPrinter):
@@ -394,6 +394,20 @@ class _TextPrinter(StrPrinter):
 
     def _print_Exp1(self, expr: sympy.Expr) -> str:  # noqa: N802
         return "e"  # the language's name (reserved, unlike E)
+
+
+class _ExactPrinter(_TextPrinter):
+    """An exact value as a constant of the language reads it back (the symbolic text keeps SymPy's form)."""
+
+    def _print_logsumexp(self, expr: sympy.Expr) -> str:
+        return self._print_of_elements(expr)
+
+    def _print_norm(self, expr: sympy.Expr) -> str:
+        return self._print_of_elements(expr)
+
+    def _print_of_elements(self, expr: sympy.Expr) -> str:
+        """``logsumexp([a, b])``: of the elements, as the language reads it (``logsumexp(a, b)`` is an axis b)."""
+        return f"{type(expr).__name__}([{', '.join(self._print(a) for a in expr.args)}])"
 
 
 def _text(expr: sympy.Basic, order: str | None = None) -> str:

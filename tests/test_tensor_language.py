@@ -144,15 +144,32 @@ def test_a_reduction_along_an_axis_is_torchs(template: str, data: st.DataObject)
     numbers = [round(n + i * 0.01, 2) for i, n in enumerate(numbers)]  # no ties (max, min)
     a = torch.tensor(numbers, dtype=torch.float64).reshape(2, 3)
     expr = template.format(k=k)
-    exact_too = template.startswith(("sum", "max", "min"))  # --exact of the others can be slow (see the report)
-    result = jacli.jacobian(expr, at={"A": a.tolist()}, exact=exact_too)
+    result = jacli.jacobian(expr, at={"A": a.tolist()}, exact=True)
     reference = REDUCTIONS[template]
     assert result.value == pytest.approx(reference(a, k).reshape(-1).tolist(), rel=1e-12)
     jac = torch.autograd.functional.jacobian(lambda t: reference(t, k).reshape(-1), a).reshape(len(result.value), 6)
     assert np.allclose(result.result, jac.numpy(), rtol=1e-10, atol=1e-12)
-    if exact_too:
-        exact = [[_number(text) for text in row] for row in result.exact]
-        assert np.allclose(exact, jac.numpy(), rtol=1e-10, atol=1e-12)
+    exact = [[_number(text) for text in row] for row in result.exact]  # the exact text reads back
+    assert np.allclose(exact, jac.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_an_exact_softmax_past_the_budget_is_skipped_with_the_numbers(jacli: Invoke) -> None:
+    # 10x10 of 3-decimal rationals: 10,000 exact entries of exp(a - logsumexp([...])); the budget stops it
+    rows = [[round(((3 * i + 7 * j) % 17) / 7 - 1.2 + 0.001 * (i + j), 3) for j in range(10)] for i in range(10)]
+    out = jacli(
+        "jacobian", "softmax(A, 0)", "--at", f"A={rows}", "--exact", "--format", "json",
+        env={"JACLI_TIME_BUDGET": "0.1", "JACLI_SERVER": "off"},
+    )  # fmt: skip
+    assert out.exit_code == 0, out
+    note = "took longer than 0.1 s (the time budget; set JACLI_TIME_BUDGET to change it)"
+    assert out.stderr.splitlines() in (  # the budget runs out in the exact values, or already in the derivative
+        [f"jacli: note: --exact skipped: {note}; the numbers are complete"],
+        [f"jacli: note: symbolic form skipped: {note}; so is --exact"],
+    )
+    obj = json.loads(out.stdout)
+    a = torch.tensor(rows, dtype=torch.float64)
+    jac = torch.autograd.functional.jacobian(lambda t: torch.softmax(t, dim=0).reshape(-1), a).reshape(100, 100)
+    assert "exact" not in obj and np.allclose(obj["result"], jac.numpy(), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize(
