@@ -286,6 +286,10 @@ def _softmax(arg: Value, axis: int | None, element: Callable[[Any, Any], Any], n
 
 def norm_of(arg: Value, p: Value | None = None, axis: int | None = None) -> Value:
     """``norm(x)``: the 2-norm of the elements (Frobenius for a matrix); ``norm(x, p)`` their p-norm."""
+    if arg.shape == () and axis is None and (p is None or (p.shape == () and exact_sign(p[()]) == 1)):
+        from jacli.language.functions import FUNCTIONS  # noqa: PLC0415 - the table imports this module's views
+
+        return FUNCTIONS["abs"].build(arg)  # |x|, built as abs builds it (a deep nest stays linear)
     if p is None:
         return _along("norm", arg, axis, lambda elements: norm(*elements), sympy.S.Zero)
     if p.shape != () or not _is_constant(p[()]) or exact_sign(p[()]) != 1:
