@@ -545,4 +545,3 @@ def hessian_facts(setup: Setup, x: Tensor, p: Tensor, value: Tensor, result: Ten
         eigenvalues = torch.linalg.eigvalsh(symmetric)
     eigenvalues[~finite] = torch.nan
     return {"eigenvalues": eigenvalues, "gradient": gradient(setup, x, p)[1], "value": value[:, 0]}
-
