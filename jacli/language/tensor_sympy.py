@@ -17,7 +17,7 @@ import numpy as np
 import sympy
 
 from jacli.errors import ShapeError
-from jacli.language.arrays import Value, _as_value, scalar
+from jacli.language.arrays import Value, _as_value, elementwise, scalar, simplifying
 from jacli.language.constants import _is_constant, exact_sign, exp_like
 
 _SINC_TERMS = 6
@@ -284,12 +284,13 @@ def _softmax(arg: Value, axis: int | None, element: Callable[[Any, Any], Any], n
     return _as_value(np.moveaxis(out, -1, axis))
 
 
+_ABS = simplifying(sympy.Abs)
+
+
 def norm_of(arg: Value, p: Value | None = None, axis: int | None = None) -> Value:
     """``norm(x)``: the 2-norm of the elements (Frobenius for a matrix); ``norm(x, p)`` their p-norm."""
     if arg.shape == () and axis is None and (p is None or (p.shape == () and exact_sign(p[()]) == 1)):
-        from jacli.language.functions import FUNCTIONS  # noqa: PLC0415 - the table imports this module's views
-
-        return FUNCTIONS["abs"].build(arg)  # |x|, built as abs builds it (a deep nest stays linear)
+        return elementwise("norm", _ABS, arg)  # |x|, built as abs(x) is (so a deep nest stays linear)
     if p is None:
         return _along("norm", arg, axis, lambda elements: norm(*elements), sympy.S.Zero)
     if p.shape != () or not _is_constant(p[()]) or exact_sign(p[()]) != 1:
