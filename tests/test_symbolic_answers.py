@@ -248,7 +248,12 @@ def test_api_shape_with_a_point_must_agree() -> None:
 
 def test_api_named_dimensions_give_only_the_matrix_form() -> None:
     result = api.gradient("x@A@x", wrt="x", shape="x=n, A=n x n")
-    assert (result.symbolic_matrix.text, result.symbolic, result.point, result.result) == ("(A + A.T)@x", None, None, None)
+    assert (result.symbolic_matrix.text, result.symbolic, result.point, result.result) == (
+        "(A + A.T)@x",
+        None,
+        None,
+        None,
+    )
     assert result.shapes == {"A": ("n", "n"), "x": ("n",)}
     with pytest.raises(UsageError, match=r"^no matrix form was found for this gradient, and named dimensions \(x=n\)"):
         api.gradient("sum(abs(x))", wrt="x", shape="x=n")
