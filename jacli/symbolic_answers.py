@@ -68,6 +68,7 @@ def matrix_form_only(
     """
     from jacli import matrix_form  # noqa: PLC0415
 
+    _check_named_weights(quantity, v, every)
     parsed = parse(expr)
     form, notes = _matrix_form(quantity, parsed, order, every, v, elementwise)
     if form is None:
@@ -96,19 +97,41 @@ def matrix_form_only(
 
 
 def _matrix_weights(v: Any) -> tuple[str, ...] | None:
-    """``--v`` beside a matrix form: ``ones``, or the name the form gives the weights (``v``)."""
-    if v is None:
-        return None
-    return ("ones",) if isinstance(v, str) and v.strip() == "ones" else ("v",)
+    """``--v`` beside a matrix form only: ``ones``, or its one name."""
+    return None if v is None else (_form_weights(v) or "v",)
+
+
+def _form_weights(v: Any) -> str | None:
+    """What the matrix form weights by: ``"ones"``, ``--v``'s one name, or None (numbers: the form's ``v``)."""
+    if isinstance(v, str) and v.strip() == "ones":
+        return "ones"
+    names = _weight_names(v)
+    return names[0] if names is not None and len(names) == 1 else None
+
+
+def _check_named_weights(quantity: Quantity, v: Any, every: Mapping[str, shapes.Shape]) -> None:
+    """Named dimensions have no entries to weight one by one: ``--v ones`` or one name."""
+    if quantity.weights is None:
+        return
+    name = _form_weights(v)
+    if name is None:
+        raise UsageError(
+            f"--v {v if isinstance(v, str) else ','.join(map(str, v))}: with named dimensions there are no entries "
+            "to weight one by one; give --v ones or one name (--v v)"
+        )
+    if name in every:
+        raise UsageError(f"--v names {name!r}, a variable of the expression; give v another name")
 
 
 def _matrix_form(
     quantity: Quantity, parsed: Any, order: Sequence[str], every: Mapping[str, shapes.Shape], v: Any, elementwise: Any
 ) -> tuple[Any, tuple[str, ...]]:
-    """The matrix form checked at random values (``v``: ``ones``, else the form's own weights ``v``)."""
+    """The matrix form checked at random values (``v``: ``ones``, one name, else the form's own weights ``v``)."""
     from jacli.matrix_results import matrix_form_with_notes  # noqa: PLC0415
 
-    weights = "ones" if isinstance(v, str) and v.strip() == "ones" else None
+    weights = _form_weights(v) if quantity.weights is not None else "ones"
+    if weights is not None and weights in every:
+        weights = None
     return matrix_form_with_notes(quantity, parsed, order, every, weights, None, elementwise=elementwise)
 
 

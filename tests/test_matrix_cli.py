@@ -327,3 +327,41 @@ def test_a_vector_against_a_column_has_no_matrix_form(jacli: Invoke) -> None:
     obj = json.loads(out.stdout)
     assert out.exit_code == 0 and "symbolic_matrix" not in obj and obj["result"] == [2.0, 2.0]
     assert out.stderr == ""
+
+
+# ---------------------------------------------------------------------------
+# --v beside a matrix form without a point: ones, or one name (the form uses it).
+# ---------------------------------------------------------------------------
+
+
+def test_a_named_v_names_the_weights_of_the_form(jacli: Invoke) -> None:
+    out = jacli("vjp", "A@B", "--v", "p", "--shape", "A=m x n, B=n x k", "--format", "json", env=ENV)
+    assert json.loads(out.stdout) == {
+        "command": "vjp", "inputs": ["A", "B"], "outputs": ["f"], "v": ["p"],
+        "symbolic_matrix": {"A": "p@B.T", "B": "A.T@p"},
+    }  # fmt: skip
+    out = jacli("hvp", "x.T@A@x", "--wrt", "x", "--v", "w", "--shape", "A=n x n, x=n", "--format", "latex", env=ENV)
+    assert out.stdout == "% jacli hvp: x.T@A@x\nH v = \\left(A + A^\\top\\right) w\n"
+    out = jacli("vjp", "3*a**3 - b**2", "--v", "p", "--shape", "a=2, b=2", "--format", "json", env=ENV)
+    obj = json.loads(out.stdout)
+    assert obj["v"] == ["p0", "p1"] and obj["symbolic_matrix"] == {"a": "9*p*a**2", "b": "-2*p*b"}
+
+
+NAMED_ERRORS = [
+    (["vjp", "A@B", "--v", "1,2", "--shape", "A=m x n, B=n x k"],
+     "--v 1,2: with named dimensions there are no entries to weight one by one; give --v ones or one name (--v v)"),
+    (["vjp", "A@B", "--v", "p0,p1", "--shape", "A=m x n, B=n x k"],
+     "--v p0,p1: with named dimensions there are no entries to weight one by one; give --v ones or one name (--v v)"),
+    (["vjp", "A@B", "--v", "A", "--shape", "A=m x n, B=n x k"],
+     "--v names 'A', a variable of the expression; give v another name"),
+    (["jacobian", "sum(x)*A", "--wrt", "A", "--shape", "A=n x n, x=n"],
+     "no matrix form was found for this Jacobian, and named dimensions (A=n x n, x=n) give only the matrix form; "
+     'give numeric shapes (--shape "x=3, A=3x3") for the elementwise result'),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("argv", "message"), NAMED_ERRORS)
+def test_named_dimensions_errors(jacli: Invoke, argv: list[str], message: str) -> None:
+    for fmt in ("table", "json", "latex"):
+        out = jacli(*argv, "--format", fmt, env=ENV)
+        assert (out.exit_code, out.stdout, out.stderr) == (2, "", f"jacli: error: {message}\n")
