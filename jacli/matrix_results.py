@@ -204,23 +204,50 @@ def matrix_form_with_notes(
     except (Unsupported, KeyError, IndexError, ValueError, ZeroDivisionError, RecursionError):
         return None, ()
     label = weight_name(v, variables)
-    if point is None:
-        dims = _sizes(shapes)
-        point = random_point(shapes, dims)
+    if point is not None:
+        return _checked(form, quantity, wrt, variables, f, v, label, point, expected, _dims_of(shapes, point), eps)
+    if elementwise is None:
+        return None, ()
+    notes: tuple[str, ...] = ()
+    for dims in _size_choices(shapes):  # a second choice of sizes where the first made a matrix singular
+        at = random_point(shapes, dims)
+        weights = v
         if not (isinstance(v, str) and v.strip() == "ones"):
-            v = (
-                np.random.default_rng(1)
-                .uniform(0.5, 1.5, size=_weight_count(quantity.weights, f, wrt, shapes, dims))
-                .tolist()
-            )
-        if elementwise is None:
-            return None, ()
+            count = _weight_count(quantity.weights, f, wrt, shapes, dims)
+            weights = np.random.default_rng(1).uniform(0.5, 1.5, size=count).tolist()
         try:
-            expected = elementwise(quantity.name, parsed.text, point, v, wrt)
+            expected = elementwise(quantity.name, parsed.text, at, weights, wrt)
         except JacliError:  # no elementwise result to check against: no form
             return None, ()
-    else:
-        dims = _dims_of(shapes, point)
+        found, notes = _checked(form, quantity, wrt, variables, f, weights, label, at, expected, dims, eps)
+        if found is not None:
+            return found, ()
+    return None, notes
+
+
+def _size_choices(shapes: Mapping[str, tuple[Any, ...]]) -> list[dict[str, int]]:
+    """Sizes for the named dimensions: 2, 3, 4, … in order of appearance, then (for two or more) the reverse,
+    so that a product like ``X.T@X`` is tried both wide (singular) and tall."""
+    first = _sizes(shapes)
+    if len(first) < 2:
+        return [first]
+    return [first, dict(zip(first, reversed(first.values()), strict=True))]
+
+
+def _checked(
+    form: Any,
+    quantity: Quantity,
+    wrt: Sequence[str],
+    variables: Mapping[str, Node],
+    f: Node,
+    v: Any,
+    label: str,
+    point: Mapping[str, Any],
+    expected: Any,
+    dims: dict[str, int],
+    eps: float,
+) -> tuple[MatrixForm | None, tuple[str, ...]]:
+    """The form when its numbers at ``point`` match ``expected`` (the elementwise result), else the note why not."""
     want = np.ravel(np.asarray(expected, dtype=float))
     if not np.isfinite(want).all():  # nothing to check against (the non-finite warning says so): no form
         return None, ()

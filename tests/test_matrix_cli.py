@@ -137,6 +137,21 @@ IDENTITIES = [
     Identity("gradient", "sum(tanh(M@x))", "x", "M.T@(1 - tanh(M@x)**2)", "Mᵀ·(1 - tanh(M·x)²)",
              r"M^\top \left(1 - \tanh\left(M x\right)^{2}\right)",
              lambda M, x: np.sum(np.tanh(M @ x)), lambda M, x: M.T @ (1 - np.tanh(M @ x) ** 2)),
+    Identity("gradient", "log(det(M.T@M))", "M", "M@(inv(M.T@M) + inv(M.T@M).T)", "M·((Mᵀ·M)⁻¹ + (Mᵀ·M)⁻ᵀ)",
+             r"M \left(\left(M^\top M\right)^{-1} + \left(M^\top M\right)^{-\top}\right)",
+             lambda M: np.log(det(M.T @ M)), lambda M: M @ (inv(M.T @ M) + inv(M.T @ M).T)),
+    Identity("gradient", "trace(X@X)", "X", "2*X.T", "2*Xᵀ", r"2 X^\top", lambda X: tr(X @ X), lambda X: 2 * X.T),
+    Identity("gradient", "trace(inv(X))", "X", "-inv(X).T@inv(X).T", "-X⁻ᵀ·X⁻ᵀ", r"-X^{-\top} X^{-\top}",
+             lambda X: tr(inv(X)), lambda X: -inv(X).T @ inv(X).T),
+    Identity("gradient", "x.T@inv(A)@x", "x", "(inv(A) + inv(A).T)@x", "(A⁻¹ + A⁻ᵀ)·x",
+             r"\left(A^{-1} + A^{-\top}\right) x",
+             lambda A, x: x @ inv(A) @ x, lambda A, x: (inv(A) + inv(A).T) @ x),
+    Identity("gradient", "a.T@Y@t", "Y", "a@t.T", "a·tᵀ", r"a t^\top",
+             lambda Y, a, t: a @ Y @ t, lambda Y, a, t: np.outer(a, t)),
+    Identity("gradient", "norm(Y)", "Y", "Y/norm(Y)", "Y/norm(Y)", r"\frac{Y}{\lVert Y \rVert}",
+             norm, lambda Y: Y / norm(Y)),
+    Identity("gradient", "trace(Y.T@A@Y)", "Y", "(A + A.T)@Y", "(A + Aᵀ)·Y", r"\left(A + A^\top\right) Y",
+             lambda A, Y: tr(Y.T @ A @ Y), lambda A, Y: _sym(A) @ Y),
 ]  # fmt: skip
 
 
