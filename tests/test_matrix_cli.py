@@ -380,3 +380,16 @@ def test_named_dimensions_errors(jacli: Invoke, argv: list[str], message: str) -
     for fmt in ("table", "json", "latex"):
         out = jacli(*argv, "--format", fmt, env=ENV)
         assert (out.exit_code, out.stdout, out.stderr) == (2, "", f"jacli: error: {message}\n")
+
+
+def test_python_api_and_notebook_display_with_named_dimensions() -> None:
+    from jacli import api
+
+    result = api.gradient("x.T@A@x", wrt="x", shape={"x": ("n",), "A": ("n", "n")})
+    assert (result.symbolic_matrix.text, str(result.symbolic_matrix.sympy())) == ("(A + A.T)@x", "(A + A.T)*x")
+    assert result._repr_latex_() == r"$$\nabla f = \left(A + A^\top\right) x$$"
+    assert "matrix form  (A + Aᵀ)·x" in result._repr_html_()
+    result = api.vjp("A@B", v="ones", shape="A=m x n, B=n x k")
+    assert result._repr_latex_() == (
+        r"$$\begin{gathered} v^T J_{A} = \mathbf{1} B^\top \\ v^T J_{B} = A^\top \mathbf{1} \end{gathered}$$"
+    )
