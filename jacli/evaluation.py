@@ -233,18 +233,25 @@ def evaluate_at(
     return matrix_results.attach(result, quantity, parse(expr), order, shapes, plan.v)
 
 
+def elementwise_result(quantity: str, text: str, point: dict[str, Any], v: Any, wrt: Sequence[str]) -> Any:
+    """The elementwise (autodiff) result of ``quantity`` at ``point``: what a matrix form is checked against."""
+    return evaluate_at(quantity, text, point, v=v, wrt=list(wrt), symbolic_form=False).result
+
+
 def _symbolic_only(quantity: Quantity, expr: str, v: Any, *, wrt: Any, shape: Any, **given: bool) -> Result:
     """No point: the symbolic result over the variables, no numbers (:mod:`jacli.symbolic_answers`)."""
     if parse(expr).flow is not None:
         raise UsageError("a program with control flow runs at a point, which decides its path: give --at")
     order, every = symbolic_answers.variables_without_point(quantity, expr, wrt, shape, **given)
     if symbolic_answers.named_dimensions(every):  # only the matrix form exists (issue 15: jacli.matrix_form)
-        return DisplayedResult(**symbolic_answers.matrix_form_only(quantity, expr, order, every, v))
+        return DisplayedResult(**symbolic_answers.matrix_form_only(quantity, expr, order, every, v, elementwise_result))
     program = symbolic_answers.program_without_point(expr, every)
     cpu = torch.device("cpu")
     plan = make_plan(quantity, program, None, order, v, "auto", torch.float64, cpu, symbolic_v=True)  # type: ignore[arg-type]
     exprs = symbolic_result.derive(plan.symbolic)
-    return DisplayedResult(**symbolic_answers.fields(plan, program, exprs, every, _input_blocks(program, order)))
+    answer = symbolic_answers.fields(plan, program, exprs, every, _input_blocks(program, order))
+    answer = symbolic_answers.with_matrix_form(answer, quantity, expr, order, every, v, elementwise_result)
+    return DisplayedResult(**answer)
 
 
 def _one_point_result(

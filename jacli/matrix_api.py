@@ -14,14 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jacli.evaluation import evaluate_at, resolve_quantity
+from jacli.evaluation import elementwise_result, resolve_quantity
 from jacli.matrix_form import MatrixForm
 from jacli.matrix_results import matrix_form_with_notes
 
-
-def elementwise(quantity: str, text: str, point: dict[str, Any], v: Any, wrt: Sequence[str]) -> Any:
-    """The elementwise (autodiff) result of ``quantity`` at ``point``, flat or nested."""
-    return evaluate_at(quantity, text, point, v=v, wrt=list(wrt), symbolic_form=False).result
+elementwise = elementwise_result
+"""The elementwise (autodiff) result of ``quantity`` at ``point``, flat or nested."""
 
 
 def matrix_form(

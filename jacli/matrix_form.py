@@ -72,10 +72,24 @@ def _is_vector(node: Node) -> bool:
 
 
 class _Builder:
+    """Builds the tree; ``flat`` holds the nodes that are 1-D vectors of the language (shape ``(n,)``, whose
+    ``.T`` is itself), as against n×1 columns (``(n, 1)``, whose ``.T`` is a 1×n row)."""
+
     def __init__(self, shapes: dict[str, tuple[Any, ...]]) -> None:
         self.env: dict[str, Node] = {name: mx.var(name, _shape_of(shape)) for name, shape in shapes.items()}
+        self.flat: set[Node] = {self.env[name] for name, shape in shapes.items() if len(shape) == 1}
+        self._seen: dict[ast.AST, Node] = {}
 
     def build(self, node: ast.AST) -> Node:
+        built = self._construct(node)
+        self._seen[node] = built
+        inherits = not (isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("inv", "outer"))
+        children = [self._seen.get(c) for c in ast.iter_child_nodes(node) if c is not getattr(node, "func", None)]
+        if inherits and not built.scalar and any(c is not None and c in self.flat for c in children):
+            self.flat.add(built)
+        return built
+
+    def _construct(self, node: ast.AST) -> Node:
         if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
             return mx.num(Fraction(node.value) if isinstance(node.value, int) else node.value)
         if isinstance(node, ast.Name):
@@ -96,9 +110,8 @@ class _Builder:
             return self.call(node.func.id, [self.build(a) for a in node.args])
         raise Unsupported("this expression has no matrix notation")
 
-    @staticmethod
-    def transpose(a: Node) -> Node:
-        return a if _is_vector(a) or a.scalar else mx.transpose(a)  # a 1-D vector's .T is itself
+    def transpose(self, a: Node) -> Node:
+        return a if a in self.flat or a.scalar else mx.transpose(a)  # a 1-D vector's .T is itself
 
     def binary(self, op: ast.operator, a: Node, b: Node) -> Node:
         if isinstance(op, ast.MatMult):
@@ -107,7 +120,7 @@ class _Builder:
             if b.op != "num":
                 raise Unsupported("a power with a variable exponent")
             return mx.power(a, b.data)
-        if not (a.scalar or b.scalar or a.shape == b.shape):
+        if not (a.scalar or b.scalar or (a.shape == b.shape and (a in self.flat) == (b in self.flat))):
             raise Unsupported("broadcasting between arrays of different shapes")
         if isinstance(op, ast.Add):
             return mx.add(self.broadcast(a, b), self.broadcast(b, a))
@@ -123,11 +136,10 @@ class _Builder:
     def broadcast(a: Node, other: Node) -> Node:
         return mx.scale(a, mx.ones(other.shape)) if a.scalar and not other.scalar else a
 
-    @staticmethod
-    def matmul(a: Node, b: Node) -> Node:
+    def matmul(self, a: Node, b: Node) -> Node:
         if a.scalar or b.scalar:
             raise Unsupported("@ of a scalar")
-        left_vector = _is_vector(a)
+        left_vector = a in self.flat
         if left_vector:
             a = mx.transpose(a)
         if a.shape[1] != b.shape[0]:
@@ -136,6 +148,8 @@ class _Builder:
         return mx.transpose(product) if left_vector and not product.scalar else product
 
     def call(self, name: str, args: list[Node]) -> Node:
+        if name in ("dot", "outer", "softmax", "log_softmax", "logsumexp") and not all(a in self.flat for a in args):
+            raise Unsupported(f"{name}() of a 2-D array")  # a column's softmax is along its axis of one
         if name == "dot" and len(args) == 2:
             return self.matmul(args[0], args[1])
         if name == "transpose" and len(args) == 1:

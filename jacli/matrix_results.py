@@ -33,6 +33,13 @@ def _direction_name(taken: set[str], base: str) -> str:
     return name
 
 
+def weight_name(v: Any, variables: Mapping[str, Any]) -> str:
+    """The name of the weights in the form: ``--v``'s one name (a symbolic ``--v p``), else ``v``."""
+    if isinstance(v, str) and v.strip() != "ones":
+        return v.strip()
+    return _direction_name(set(variables), "v")
+
+
 def _weights(v: Any, shape: mx.Shape, name: str) -> Node:
     """``--v``: ``ones`` when every weight is 1, else the array ``v`` shaped like the output (or input)."""
     if isinstance(v, str) and v.strip() == "ones":
@@ -73,13 +80,13 @@ def gradient(f: Node, wrt: Sequence[str], variables: Mapping[str, Node], v: Any)
 
 def vjp(f: Node, wrt: Sequence[str], variables: Mapping[str, Node], v: Any) -> dict[str, Node]:
     """vᵀJ: the adjoint of each input for the output weights ``v`` (``ones``, or ``v`` shaped like f)."""
-    return _adjoints(f, _weights(v, f.shape, _direction_name(set(variables), "v")), wrt, variables)
+    return _adjoints(f, _weights(v, f.shape, weight_name(v, variables)), wrt, variables)
 
 
 def jvp(f: Node, wrt: Sequence[str], variables: Mapping[str, Node], v: Any) -> Node:
     """J·v: the forward derivative in the direction ``v`` (shaped like the one input)."""
     x = _single(wrt, variables)
-    return forward(_vector_output(f), {x.data: _weights(v, x.shape, _direction_name(set(variables), "v"))})
+    return forward(_vector_output(f), {x.data: _weights(v, x.shape, weight_name(v, variables))})
 
 
 def jacobian(f: Node, wrt: Sequence[str], variables: Mapping[str, Node], v: Any) -> Node:
@@ -155,10 +162,11 @@ def _values(
     weights: str | None,
     out: Node,
     dims: dict[str, int],
+    label: str = "v",
 ) -> dict[str, Any]:
     values = {name: _array(point[name], node.shape) for name, node in variables.items()}
     if v is not None and not isinstance(v, str):
-        name = _direction_name(set(variables), "v")
+        name = label
         flat = np.asarray(v, dtype=float)
         if weights == "out":
             values[name] = flat.reshape(np.shape(mx.evaluate(out, values, dims)) or ())
@@ -195,29 +203,58 @@ def matrix_form_with_notes(
         return None, (f"matrix form skipped: {err}",)
     except (Unsupported, KeyError, IndexError, ValueError, ZeroDivisionError, RecursionError):
         return None, ()
-    if point is None:
-        dims = _sizes(shapes)
-        point = random_point(shapes, dims)
+    label = weight_name(v, variables)
+    if point is not None:
+        return _checked(form, quantity, wrt, variables, f, v, label, point, expected, _dims_of(shapes, point), eps)
+    if elementwise is None:
+        return None, ()
+    notes: tuple[str, ...] = ()
+    for dims in _size_choices(shapes):  # a second choice of sizes where the first made a matrix singular
+        at = random_point(shapes, dims)
+        weights = v
         if not (isinstance(v, str) and v.strip() == "ones"):
-            v = (
-                np.random.default_rng(1)
-                .uniform(0.5, 1.5, size=_weight_count(quantity.weights, f, wrt, shapes, dims))
-                .tolist()
-            )
-        if elementwise is None:
-            return None, ()
+            count = _weight_count(quantity.weights, f, wrt, shapes, dims)
+            weights = np.random.default_rng(1).uniform(0.5, 1.5, size=count).tolist()
         try:
-            expected = elementwise(quantity.name, parsed.text, point, v, wrt)
+            expected = elementwise(quantity.name, parsed.text, at, weights, wrt)
         except JacliError:  # no elementwise result to check against: no form
             return None, ()
-    else:
-        dims = _dims_of(shapes, point)
+        found, notes = _checked(form, quantity, wrt, variables, f, weights, label, at, expected, dims, eps)
+        if found is not None:
+            return found, ()
+    return None, notes
+
+
+def _size_choices(shapes: Mapping[str, tuple[Any, ...]]) -> list[dict[str, int]]:
+    """Sizes for the named dimensions: 2, 3, 4, … in order of appearance, then (for two or more) the reverse,
+    so that a product like ``X.T@X`` is tried both wide (singular) and tall."""
+    first = _sizes(shapes)
+    if len(first) < 2:
+        return [first]
+    return [first, dict(zip(first, reversed(first.values()), strict=True))]
+
+
+def _checked(
+    form: Any,
+    quantity: Quantity,
+    wrt: Sequence[str],
+    variables: Mapping[str, Node],
+    f: Node,
+    v: Any,
+    label: str,
+    point: Mapping[str, Any],
+    expected: Any,
+    dims: dict[str, int],
+    eps: float,
+) -> tuple[MatrixForm | None, tuple[str, ...]]:
+    """The form when its numbers at ``point`` match ``expected`` (the elementwise result), else the note why not."""
     want = np.ravel(np.asarray(expected, dtype=float))
     if not np.isfinite(want).all():  # nothing to check against (the non-finite warning says so): no form
         return None, ()
     try:
         with np.errstate(all="ignore"):
-            got = _numbers(form, wrt, _values(point, variables, v, wrt, quantity.weights, f, dims), dims)
+            values = _values(point, variables, v, wrt, quantity.weights, f, dims, label)
+            got = _numbers(form, wrt, values, dims)
         if not np.isfinite(got).all():  # e.g. det(A)*inv(A).T at a singular A, where the cofactors are finite
             return None, ("matrix form left out: its numbers are not finite at this point",)
         rtol = max(RTOL, 1000 * eps)

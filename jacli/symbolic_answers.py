@@ -6,8 +6,8 @@ variables (scalars, or arrays of the shapes ``--shape`` gives) and the result ca
 places: :func:`program_without_point` (instead of reading a point) and
 :func:`symbolic_weights` (before reading ``--v`` as numbers).
 
-With named dimensions (``--shape "x=n"``) only the matrix form exists: that is
-:func:`matrix_form_only`, the one seam where the matrix form (``jacli.matrix_form``) slots in.
+With named dimensions (``--shape "x=n"``) only the matrix form exists (:func:`matrix_form_only`);
+with numeric shapes both, the matrix form checked at random values (:func:`with_matrix_form`).
 """
 
 from __future__ import annotations
@@ -57,20 +57,97 @@ def named_dimensions(every: Mapping[str, shapes.Shape]) -> bool:
 
 
 def matrix_form_only(
-    quantity: Quantity, expr: str, order: Sequence[str], every: Mapping[str, shapes.Shape], v: Any
+    quantity: Quantity, expr: str, order: Sequence[str], every: Mapping[str, shapes.Shape], v: Any, elementwise: Any
 ) -> dict[str, Any]:
     """Named dimensions: only the matrix form exists, there is no elementwise result to build.
 
-    THE SEAM for the matrix form (issue 15, ``jacli.matrix_form``): this returns the
-    :class:`~jacli.results.Result` fields of an answer that carries only ``symbolic_matrix``
-    (``symbolic`` None, ``point``/``value``/``result`` None, ``shapes=every``). Until the
-    matrix form is there, a clear error.
+    The :class:`~jacli.results.Result` fields of an answer that carries only ``symbolic_matrix``
+    (``symbolic`` None, ``point``/``value``/``result`` None, ``shapes=every``), checked at random
+    values (``elementwise``: the numeric path, :func:`jacli.evaluation.elementwise_result`); a clear error
+    when no matrix form is found.
     """
-    named = ", ".join(f"{n}={shapes.describe(s)}" for n, s in every.items() if shapes.named({n: s}))
-    raise UsageError(
-        f"named dimensions give only the matrix form ({named}), which is not available here; "
-        'give numbers instead (--shape "x=3, A=3x3")'
+    from jacli import matrix_form  # noqa: PLC0415
+
+    _check_named_weights(quantity, v, every)
+    parsed = parse(expr)
+    form, notes = _matrix_form(quantity, parsed, order, every, v, elementwise)
+    if form is None:
+        named = ", ".join(f"{n}={shapes.describe(s)}" for n, s in every.items() if shapes.named({n: s}))
+        why = f" ({notes[0]})" if notes else ""
+        raise UsageError(
+            f"no matrix form was found for this {quantity.noun}{why}, and named dimensions ({named}) "
+            'give only the matrix form; give numeric shapes (--shape "x=3, A=3x3") for the elementwise result'
+        )
+    scalar_output = matrix_form.build(parsed, dict(every)).scalar
+    presentation = quantity.presentation(scalar_output=scalar_output, outputs=1 if scalar_output else 2, inputs=2)
+    return dict(
+        **presentation,
+        expression=parsed.text,
+        inputs=tuple(order),
+        outputs=("f",),
+        blocks=(),
+        point=None,
+        value=None,
+        result=None,
+        shape=(),
+        v=_matrix_weights(v) if quantity.weights is not None else None,
+        symbolic_matrix=form,
+        shapes=dict(every),
     )
+
+
+def _matrix_weights(v: Any) -> tuple[str, ...] | None:
+    """``--v`` beside a matrix form only: ``ones``, or its one name."""
+    return None if v is None else (_form_weights(v) or "v",)
+
+
+def _form_weights(v: Any) -> str | None:
+    """What the matrix form weights by: ``"ones"``, ``--v``'s one name, or None (numbers: the form's ``v``)."""
+    if isinstance(v, str) and v.strip() == "ones":
+        return "ones"
+    names = _weight_names(v)
+    return names[0] if names is not None and len(names) == 1 else None
+
+
+def _check_named_weights(quantity: Quantity, v: Any, every: Mapping[str, shapes.Shape]) -> None:
+    """Named dimensions have no entries to weight one by one: ``--v ones`` or one name."""
+    if quantity.weights is None:
+        return
+    name = _form_weights(v)
+    if name is None:
+        raise UsageError(
+            f"--v {v if isinstance(v, str) else ','.join(map(str, v))}: with named dimensions there are no entries "
+            "to weight one by one; give --v ones or one name (--v v)"
+        )
+    if name in every:
+        raise UsageError(f"--v names {name!r}, a variable of the expression; give v another name")
+
+
+def _matrix_form(
+    quantity: Quantity, parsed: Any, order: Sequence[str], every: Mapping[str, shapes.Shape], v: Any, elementwise: Any
+) -> tuple[Any, tuple[str, ...]]:
+    """The matrix form checked at random values (``v``: ``ones``, one name, else the form's own weights ``v``)."""
+    from jacli.matrix_results import matrix_form_with_notes  # noqa: PLC0415
+
+    weights = _form_weights(v) if quantity.weights is not None else "ones"
+    if weights is not None and weights in every:
+        weights = None
+    return matrix_form_with_notes(quantity, parsed, order, every, weights, None, elementwise=elementwise)
+
+
+def with_matrix_form(
+    answer: dict[str, Any],
+    quantity: Quantity,
+    expr: str,
+    order: Sequence[str],
+    every: Mapping[str, Any],
+    v: Any,
+    elementwise: Any,
+) -> dict[str, Any]:
+    """No point, numeric shapes: the elementwise symbolic answer and, when there is one, its matrix form
+    (checked at random values), with the note when a form found was left out."""
+    form, notes = _matrix_form(quantity, parse(expr), order, every, v, elementwise)
+    return {**answer, "symbolic_matrix": form, "notes": answer.get("notes", ()) + notes}
 
 
 def check_point_shapes(shape: Any, program: language.Program) -> None:

@@ -7,10 +7,8 @@ against jacli's autodiff result and against central finite differences of f.
 
 from __future__ import annotations
 
-import ast
 import io
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,7 +20,6 @@ from jacli import matrix_expr as mx
 from jacli.evaluation import evaluate_at
 from jacli.language import parse_expression
 from jacli.matrix_form import build
-from jacli.quantities import QUANTITIES
 from jacli.render.json import render_json
 from jacli.render.latex import render_latex
 from jacli.render.table import render_table
@@ -416,81 +413,5 @@ def test_a_large_expression_is_skipped_with_a_note(monkeypatch: pytest.MonkeyPat
     assert result.notes == ("matrix form skipped: the expression has 10 syntax nodes; the limit is 5",)
 
 
-# ---------------------------------------------------------------------------
-# Functions the language gains in this round (.T, trace, det, inv, norm, softmax: other branches):
-# the rules, built from the syntax tree directly, against finite differences.
-# ---------------------------------------------------------------------------
-
-
-def _raw(text: str) -> SimpleNamespace:
-    """A syntax tree the parser of this branch does not accept yet (``.T``, ``trace``): for the rules only."""
-    module = ast.parse(text)
-    return SimpleNamespace(
-        text=text, statements=tuple(SimpleNamespace(target=None, value=s.value) for s in module.body)
-    )
-
-
-COMING = [
-    ("gradient", "x.T@A@x", ["x"], {"x": ("n",), "A": ("n", "n")}, "(A + A.T)@x", r"\left(A + A^\top\right) x"),
-    ("hessian", "x.T@A@x", ["x"], {"x": ("n",), "A": ("n", "n")}, "A + A.T", r"A + A^\top"),
-    ("gradient", "trace(A@X)", ["X"], {"A": ("n", "n"), "X": ("n", "n")}, "A.T", r"A^\top"),
-    ("gradient", "trace(X.T@X)", ["X"], {"X": ("n", "m")}, "2*X", "2 X"),
-    ("gradient", "trace(X@A@X.T)", ["X"], {"X": ("n", "m"), "A": ("m", "m")}, "X@(A + A.T)", r"X \left(A + A^\top\right)"),  # noqa: E501 - one identity a row
-    ("gradient", "log(det(X))", ["X"], {"X": ("n", "n")}, "inv(X).T", r"X^{-\top}"),
-    ("gradient", "det(X)", ["X"], {"X": ("n", "n")}, "det(X)*inv(X).T", r"\det\left(X\right) X^{-\top}"),
-    ("gradient", "sum(inv(X))", ["X"], {"X": ("n", "n")}, "-inv(X).T@ones@inv(X).T", r"-X^{-\top} \mathbf{1} X^{-\top}"),  # noqa: E501 - one identity a row
-    ("gradient", "a.T@inv(X)@b", ["X"], {"X": ("n", "n"), "a": ("n",), "b": ("n",)}, "-inv(X).T@a@b.T@inv(X).T", r"-X^{-\top} a b^\top X^{-\top}"),  # noqa: E501 - one identity a row
-    ("gradient", "trace(inv(X)@A)", ["X"], {"X": ("n", "n"), "A": ("n", "n")}, "-inv(X).T@A.T@inv(X).T", r"-X^{-\top} A^\top X^{-\top}"),  # noqa: E501 - one identity a row
-    ("gradient", "norm(x)", ["x"], {"x": ("n",)}, "x/norm(x)", r"\frac{x}{\lVert x \rVert}"),
-    ("gradient", "norm(x - a)", ["x"], {"x": ("n",), "a": ("n",)}, "(x - a)/norm(x - a)", r"\frac{x - a}{\lVert x - a \rVert}"),  # noqa: E501 - one identity a row
-    ("gradient", "-dot(y, log(softmax(x)))", ["x"], {"x": ("n",), "y": ("n",)}, "sum(y)*softmax(x) - y", r"\operatorname{sum}\left(y\right) \operatorname{softmax}\left(x\right) - y"),  # noqa: E501 - one identity a row
-    ("jacobian", "softmax(x)", ["x"], {"x": ("n",)}, "diag(softmax(x)) - softmax(x)@softmax(x).T", r"\operatorname{diag}\left(\operatorname{softmax}\left(x\right)\right) - \operatorname{softmax}\left(x\right) \operatorname{softmax}\left(x\right)^\top"),  # noqa: E501 - one identity a row
-    ("gradient", "sum((W@x + b - y)**2)", ["W", "b"], {"W": ("m", "n"), "x": ("n",), "b": ("m",), "y": ("m",)}, {"W": "2*(W@x + b - y)@x.T", "b": "2*(W@x + b - y)"}, None),  # noqa: E501 - one identity a row
-    ("gradient", "transpose(x)@A@x", ["x"], {"x": ("n",), "A": ("n", "n")}, "(A + A.T)@x", None),
-    ("gradient", "sum(outer(a, b)*X)", ["X"], {"X": ("n", "m"), "a": ("n",), "b": ("m",)}, "a@b.T", r"a b^\top"),
-    ("gradient", "dot(c, solve(A, b))", ["b"], {"A": ("n", "n"), "b": ("n",), "c": ("n",)}, "inv(A).T@c", r"A^{-\top} c"),  # noqa: E501 - one identity a row
-]  # fmt: skip
-
-
-def _differences(quantity: str, f, wrt: list[str], values: dict, dims: dict) -> np.ndarray:
-    def jacobian(vals: dict, name: str, h: float = 1e-6) -> np.ndarray:
-        columns = []
-        for index in np.ndindex(vals[name].shape):
-            plus, minus = vals[name].copy(), vals[name].copy()
-            plus[index] += h
-            minus[index] -= h
-            up, down = mx.evaluate(f, {**vals, name: plus}, dims), mx.evaluate(f, {**vals, name: minus}, dims)
-            columns.append(np.ravel((np.asarray(up) - np.asarray(down)) / (2 * h)))
-        return np.array(columns).T
-
-    if quantity == "gradient":
-        return np.concatenate([np.ravel(jacobian(values, n)) for n in wrt])
-    (name,) = wrt
-    if quantity == "jacobian":
-        return np.ravel(jacobian(values, name))
-    rows = []
-    for index in np.ndindex(values[name].shape):
-        plus, minus = values[name].copy(), values[name].copy()
-        plus[index] += 1e-4
-        minus[index] -= 1e-4
-        rows.append((jacobian({**values, name: plus}, name) - jacobian({**values, name: minus}, name)).ravel() / 2e-4)
-    return np.ravel(np.array(rows))
-
-
-@pytest.mark.parametrize(("quantity", "text", "wrt", "shapes", "expected", "latex"), COMING)
-def test_cookbook_rules_of_the_coming_functions(quantity, text, wrt, shapes, expected, latex) -> None:
-    dims = matrix_results._sizes(shapes)
-    point = matrix_results.random_point(shapes, dims)
-    values = {k: matrix_results._array(point[k], None) for k in shapes}
-    reference = _differences(quantity, build(_raw(text), shapes), wrt, values, dims)
-    form, notes = matrix_results.matrix_form_with_notes(
-        QUANTITIES[quantity], _raw(text), wrt, shapes, "ones", point, reference, eps=1e-7
-    )
-    assert form is not None, notes
-    assert form.text == expected
-    if latex is not None:
-        assert form.latex == latex
-
-
-def test_identity_count() -> None:
-    assert len(IDENTITIES) + len(COMING) >= 25
+# The functions the language gained in this round (trace, det, inv, solve, outer, norm, softmax) are
+# tested on the command line, in every format and against finite differences: tests/test_matrix_cli.py.

@@ -247,8 +247,16 @@ def test_api_shape_with_a_point_must_agree() -> None:
 
 
 def test_api_named_dimensions_give_only_the_matrix_form() -> None:
-    with pytest.raises(UsageError, match=r"^named dimensions give only the matrix form \(A=n x n, x=n\)"):
-        api.gradient("x@A@x", wrt="x", shape="x=n, A=n x n")
+    result = api.gradient("x@A@x", wrt="x", shape="x=n, A=n x n")
+    assert (result.symbolic_matrix.text, result.symbolic, result.point, result.result) == (
+        "(A + A.T)@x",
+        None,
+        None,
+        None,
+    )
+    assert result.shapes == {"A": ("n", "n"), "x": ("n",)}
+    with pytest.raises(UsageError, match=r"^no matrix form was found for this gradient, and named dimensions \(x=n\)"):
+        api.gradient("sum(abs(x))", wrt="x", shape="x=n")
 
 
 # ---------------------------------------------------------------------------
@@ -300,9 +308,9 @@ CLI_SHAPE_ERRORS = [
      "--shape gives 'x' 100,000 elements; the limit is 10,000 (set JACLI_MAX_ELEMENTS to raise it)"),
     (["gradient", "sum(x)", "--shape", "x=" + "x".join(["1"] * 33)],
      "--shape gives 'x' 33 axes; arrays have at most 32"),
-    (["gradient", "x@A@x", "--wrt", "x", "--shape", "x=n, A=n x n"],
-     "named dimensions give only the matrix form (A=n x n, x=n), which is not available here; "
-     'give numbers instead (--shape "x=3, A=3x3")'),
+    (["gradient", "abs(x)@A@x", "--wrt", "x", "--shape", "x=n, A=n x n"],
+     "no matrix form was found for this gradient, and named dimensions (A=n x n, x=n) give only the matrix form; "
+     'give numeric shapes (--shape "x=3, A=3x3") for the elementwise result'),
     (["gradient", "sum(x)", "--at", "x=[1,2]", "--shape", "x=3"], "--shape gives 'x' the shape 3, but its value has 2"),
     (["gradient", "sum(x)", "--at", "x=[1,2]", "--at", "x=[1,2]", "-f", "json", "--shape", "x=3"],
      "--shape gives 'x' the shape 3, but its value has 2"),

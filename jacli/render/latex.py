@@ -53,7 +53,7 @@ def render_latex(result: Result, document: bool = True) -> str:
         lines = [f"{result.symbol}_{{{out}}}(x) = {poly}" for out, poly in zip(result.outputs, shown, strict=True)]
         return _finish(result, lines, document)
     if result.result is None:  # a symbolic answer without a point: the symbolic form only
-        return _finish(result, _symbolic_lines(result), document)
+        return _finish(result, _symbolic_lines(result) + _matrix_lines(result), document)
     numeric = _blocks(_map(result.result, _number), result.axes)
     symbolic = (
         _blocks(result.symbolic_display.latex(), result.axes)
@@ -69,16 +69,22 @@ def render_latex(result: Result, document: bool = True) -> str:
         # one number (the divergence) is written as it is, not as a 1×1 matrix
         parts = [label] + [c if not result.axes else bmatrix(c) for c in [*cells, num]]
         lines.append(" = ".join(parts))
-    if result.symbolic_matrix is not None:  # the matrix form, one line (per input for a vjp)
-        form = result.symbolic_matrix.latex
-        named = form.items() if isinstance(form, dict) else [(None, form)]
-        lines += [(f"{name}_{{{key}}}" if key else name) + f" = {text}" for key, text in named]
-    return _finish(result, lines, document)
+    return _finish(result, lines + _matrix_lines(result), document)
+
+
+def _matrix_lines(result: Result) -> list[str]:
+    """The matrix form, one line (per input for a vjp); none when there is no form."""
+    if result.symbolic_matrix is None:
+        return []
+    form = result.symbolic_matrix.latex
+    named = form.items() if isinstance(form, dict) else [(None, form)]
+    return [(f"{result.symbol}_{{{key}}}" if key else result.symbol) + f" = {text}" for key, text in named]
 
 
 def _symbolic_lines(result: Result) -> list[str]:
     """``symbol = symbolic``, one line per output block: a symbolic answer without a point (issue 15)."""
-    assert result.symbolic_display is not None
+    if result.symbolic_display is None:  # named dimensions: only the matrix form
+        return []
     blocks = _blocks(result.symbolic_display.latex(), result.axes)
     keys = _block_labels(result) if len(result.axes) > 3 else list(result.outputs)
     return [

@@ -13,6 +13,7 @@ from rich.text import Text
 from jacli.render import format_number, trimmed
 from jacli.render.fit import Column, Grid, TooNarrow, fitted_tables, header, print_line, too_narrow_line
 from jacli.results import SYMBOLIC_DISPLAY_LIMIT, InputBlock, Nested, Result, flatten
+from jacli.shapes import describe
 
 
 def _cells(result: Result, digits: int) -> Nested:
@@ -185,7 +186,7 @@ def _header(result: Result, digits: int, width: int) -> RenderableType:
 
 def _no_point_rows(result: Result) -> list[tuple[str, RenderableType | str]]:
     """A symbolic answer's header rows in place of the point and value: the arrays' shapes, and why no numbers."""
-    arrays = [f"{name}: {'x'.join(map(str, shape))}" for name, shape in result.shapes.items() if shape]
+    arrays = [f"{name}: {describe(shape)}" for name, shape in result.shapes.items() if shape]
     rows: list[tuple[str, RenderableType | str]] = [("shape", Text(", ".join(arrays)))] if arrays else []
     return [*rows, ("at", Text("no point: the symbolic result only (--at gives numbers)"))]
 
