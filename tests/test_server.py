@@ -176,6 +176,17 @@ def own() -> Iterator[list[Running]]:
 # Transparency: the same bytes as in-process.
 # ---------------------------------------------------------------------------
 
+SEED_CELL = b"""def f(a):
+    b = a * 2
+    while b.norm() < 1000:
+        b = b * 2
+    if b.sum() > 0:
+        c = b
+    else:
+        c = 100 * b
+    return c
+"""
+
 CASES = [
     pytest.param(SEED, None, {}, id="jacobian-table"),
     pytest.param([*SEED, "--format", "json"], None, {}, id="jacobian-json"),
@@ -193,6 +204,16 @@ CASES = [
     pytest.param(["jacobian", "--help"], None, {}, id="help"),
     pytest.param(["gradient", "2*x0+x1**2"], None, {}, id="no-point"),
     pytest.param(["vjp", "A@B", "--v", "w", "--shape", "A=2x2, B=2x3", "-f", "json"], None, {}, id="symbolic-v-shape"),
+    # version 2: the tensor language, control flow, the matrix form
+    pytest.param(["gradient", "x.T@A@x", "--at", "x=[1,2], A=[[1,2],[3,4]]", "--wrt", "x"], None, {}, id="matrix-form"),
+    pytest.param(["gradient", "x.T@A@x", "--wrt", "x", "--shape", "x=n, A=n x n", "-f", "json"], None, {}, id="named"),
+    pytest.param(
+        ["jacobian", "softmax(x), det(A), x.norm()", "--at", "x=[1,2], A=[[2,1],[1,3]]", "-f", "json"],
+        None,
+        {},
+        id="tensor-language",
+    ),
+    pytest.param(["gradient", "-", "--at", "a=-0.7"], SEED_CELL, {}, id="control-flow"),
 ]
 
 
