@@ -106,11 +106,18 @@ def destination(path: str | None, fmt: str, header: bool) -> Iterator[str]:
 @contextlib.contextmanager
 def _atomic(path: str) -> Iterator[str]:
     """A temporary file name beside ``path``, renamed to ``path`` when the block succeeds, else removed."""
-    folder = os.path.dirname(os.path.abspath(path))
+    shown, path = path, os.path.realpath(path)  # through a symlink: its target is written, the link kept
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        try:  # a device or FIFO (/dev/full, /dev/stdout): written in place, nothing to rename
+            yield path
+        except OSError as err:
+            raise OutputError(f"cannot write {shown!r}: {err.strerror or err}") from None
+        return
+    folder = os.path.dirname(path)
     try:
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".part")
     except OSError as err:
-        raise OutputError(f"cannot write {path!r}: {err.strerror or err}") from None
+        raise OutputError(f"cannot write {shown!r}: {err.strerror or err}") from None
     os.close(handle)
     try:
         yield temporary
@@ -119,7 +126,7 @@ def _atomic(path: str) -> Iterator[str]:
         os.chmod(temporary, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
         os.replace(temporary, path)
     except OSError as err:
-        raise OutputError(f"cannot write {path!r}: {err.strerror or err}") from None
+        raise OutputError(f"cannot write {shown!r}: {err.strerror or err}") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)

@@ -1,0 +1,35 @@
+"""Review R2: the version-2 data features under attack (files, links, devices, headers, display)."""
+
+from __future__ import annotations
+
+import os
+
+from conftest import Invoke
+
+
+def _points(tmp_path) -> str:
+    points = tmp_path / "p.csv"
+    points.write_text("x0,x1\n1,2\n3,4\n")
+    return str(points)
+
+
+def test_output_through_a_symlink_writes_its_target_and_keeps_the_link(jacli: Invoke, tmp_path) -> None:
+    real, link = tmp_path / "real.csv", tmp_path / "link.csv"
+    real.write_text("old\n")
+    link.symlink_to(real)
+    out = jacli("jacobian", "x0*x1", "--points", _points(tmp_path), "--output", str(link))
+    assert out.exit_code == 0, out.stderr
+    assert link.is_symlink()
+    assert real.read_text() == "1.0,2.0,2.0,1.0\n3.0,4.0,4.0,3.0\n"
+
+
+def test_output_to_dev_full_through_a_symlink_is_one_error_line(jacli: Invoke, tmp_path) -> None:
+    for ending in ("csv", "jsonl", "parquet"):
+        link = tmp_path / f"x.{ending}"
+        link.symlink_to("/dev/full")
+        out = jacli("jacobian", "x0*x1", "--points", _points(tmp_path), "--output", str(link))
+        assert out.exit_code == 2, (ending, out.stdout)
+        assert out.stderr.startswith("jacli: error: ") and out.stderr.count("\n") == 1, out.stderr
+        assert "No space left on device" in out.stderr
+        assert "Traceback" not in out.stderr
+        assert os.path.islink(link)
