@@ -21,6 +21,8 @@ def refuse_many(points: str | None, at: Sequence[str] | None, output: str) -> No
 
 
 def _check(result: Result) -> None:
+    if result.point is None:
+        raise UsageError("--sparse writes the nonzero numbers, and without --at there are none; give --at")
     if not result.axes:
         raise UsageError(f"--sparse needs a vector, matrix or tensor result; {result.command} gives one number")
     if any(isinstance(x, str) for x in _leaves(result.result)):

@@ -33,3 +33,15 @@ def test_output_to_dev_full_through_a_symlink_is_one_error_line(jacli: Invoke, t
         assert "No space left on device" in out.stderr
         assert "Traceback" not in out.stderr
         assert os.path.islink(link)
+
+
+def test_sparse_without_a_point_is_a_usage_error(jacli: Invoke) -> None:
+    for fmt in ("table", "json"):
+        out = jacli("jacobian", "x0*x1", "--sparse", "--format", fmt)
+        assert out.exit_code == 2, (fmt, out.stdout)
+        assert (
+            out.stderr
+            == "jacli: error: --sparse writes the nonzero numbers, and without --at there are none; give --at\n"
+        )
+    out = jacli("hessian", "x.T@A@x", "--shape", "x=2, A=2x2", "--sparse")
+    assert out.exit_code == 2 and "--at" in out.stderr and out.stdout == ""
