@@ -18,6 +18,7 @@ import contextvars
 import csv
 import io
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -123,7 +124,10 @@ def _atomic(path: str) -> Iterator[str]:
         yield temporary
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
+        mode = 0o666 & ~umask  # as a plain open() would create it, not mkstemp's 0600
+        with contextlib.suppress(FileNotFoundError):
+            mode = stat.S_IMODE(os.stat(path).st_mode)  # a file written over keeps its mode (a private one stays so)
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
     except OSError as err:
         raise OutputError(f"cannot write {shown!r}: {err.strerror or err}") from None

@@ -45,3 +45,13 @@ def test_sparse_without_a_point_is_a_usage_error(jacli: Invoke) -> None:
         )
     out = jacli("hessian", "x.T@A@x", "--shape", "x=2, A=2x2", "--sparse")
     assert out.exit_code == 2 and "--at" in out.stderr and out.stdout == ""
+
+
+def test_output_over_a_private_file_keeps_it_private(jacli: Invoke, tmp_path) -> None:
+    for ending in ("csv", "jsonl", "parquet"):
+        target = tmp_path / f"private.{ending}"
+        target.write_text("secret\n")
+        target.chmod(0o600)
+        out = jacli("jacobian", "x0*x1", "--points", _points(tmp_path), "--output", str(target))
+        assert out.exit_code == 0, out.stderr
+        assert target.stat().st_mode & 0o777 == 0o600, ending
