@@ -96,13 +96,25 @@ class ColumnarReader:
         """Successive chunks of at most ``rows`` rows, as float64 arrays (rows, columns)."""
         first = 1
         try:
-            for batch in self._batches(max(1, rows)):
+            for batch in self._read(max(1, rows)):
                 if batch.num_rows:
                     yield Chunk(self._values(batch, first), first)
                 first += batch.num_rows
                 self.bytes_read = first - 1
         finally:
             self.close()
+
+    def _read(self, rows: int) -> Iterator[Any]:
+        """The batches; a file that breaks while it is read (corrupt pages) is a points error, not an output one."""
+        batches = self._batches(rows)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except (OSError, ValueError) as err:  # pyarrow's ArrowIOError, ArrowInvalid
+                raise PointsError(f"cannot read points file {self.name!r}: {err}") from None
+            yield batch
 
     def _values(self, batch: Any, first: int) -> np.ndarray:
         parts = []

@@ -55,3 +55,23 @@ def test_output_over_a_private_file_keeps_it_private(jacli: Invoke, tmp_path) ->
         out = jacli("jacobian", "x0*x1", "--points", _points(tmp_path), "--output", str(target))
         assert out.exit_code == 0, out.stderr
         assert target.stat().st_mode & 0o777 == 0o600, ending
+
+
+def test_a_parquet_file_corrupt_inside_is_a_points_error_not_an_output_one(jacli: Invoke, tmp_path) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 200_000
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"x0": np.arange(n, dtype=float), "x1": np.ones(n)}), path, row_group_size=20_000)
+    data = bytearray(path.read_bytes())
+    for i in range(1000, len(data) - 10_000, 5_000):  # the footer stays readable, the pages do not
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+    target = tmp_path / "out.csv"
+    out = jacli("gradient", "x0*x1", "--points", str(path), "--output", str(target))
+    assert out.exit_code == 2
+    assert out.stderr.startswith(f"jacli: error: cannot read points file {str(path)!r}"), out.stderr
+    assert out.stderr.count("\n") == 1
+    assert not target.exists() and [p.name for p in tmp_path.iterdir()] == ["p.parquet"]
