@@ -99,10 +99,16 @@ class exp2(_Real):  # noqa: N801
 
     @classmethod
     def eval(cls, arg: sympy.Expr) -> sympy.Expr | None:
+        if arg.is_Float:  # a float stays no mystery to comparisons (as exp(0.7) is a number)
+            return sympy.Integer(2) ** arg
         return sympy.Integer(2) ** arg if arg.is_Integer and abs(arg) <= 64 else None
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         return sympy.log(2) * self
+
+    def _eval_evalf(self, prec: int) -> sympy.Expr | None:  # mpmath has no exp2 to find by name
+        (x,) = self.args
+        return (sympy.Integer(2) ** x)._eval_evalf(prec) if x.is_number else None
 
 
 class cbrt(_Real):  # noqa: N801
