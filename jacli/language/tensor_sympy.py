@@ -50,6 +50,12 @@ class sinc(_Real):  # noqa: N801 - printed as the user typed it
         at_zero = sympy.Add(*(_sinc_prime_coefficient(k) * x ** (2 * k - 1) for k in range(1, _SINC_TERMS + 1)))
         return sympy.Piecewise(((sympy.cos(sympy.pi * x) - self) / x, sympy.Ne(x, 0)), (at_zero, True))
 
+    def _eval_evalf(self, prec: int) -> sympy.Expr | None:  # not mpmath's sinc (found by name), which is sin(x)/x
+        (x,) = self.args
+        if not x.is_number or x.is_zero:
+            return None
+        return (sympy.sin(sympy.pi * x) / (sympy.pi * x))._eval_evalf(prec)
+
 
 def _sinc_prime_coefficient(k: int) -> sympy.Expr:
     """The coefficient of ``x**(2k-1)`` in ``sinc'(x)``: ``(-1)**k pi**(2k) 2k / (2k+1)!``."""
@@ -93,10 +99,16 @@ class exp2(_Real):  # noqa: N801
 
     @classmethod
     def eval(cls, arg: sympy.Expr) -> sympy.Expr | None:
+        if arg.is_Float:  # a float stays no mystery to comparisons (as exp(0.7) is a number)
+            return sympy.Integer(2) ** arg
         return sympy.Integer(2) ** arg if arg.is_Integer and abs(arg) <= 64 else None
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         return sympy.log(2) * self
+
+    def _eval_evalf(self, prec: int) -> sympy.Expr | None:  # mpmath has no exp2 to find by name
+        (x,) = self.args
+        return (sympy.Integer(2) ** x)._eval_evalf(prec) if x.is_number else None
 
 
 class cbrt(_Real):  # noqa: N801
@@ -113,6 +125,13 @@ class cbrt(_Real):  # noqa: N801
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         return 1 / (3 * self**2)
+
+    def _eval_evalf(self, prec: int) -> sympy.Expr | None:  # not mpmath's cbrt (found by name): complex for x < 0
+        (x,) = self.args
+        if not x.is_number or not x.is_real:
+            return None
+        root = sympy.real_root(abs(x), 3)._eval_evalf(prec)
+        return -root if x.is_negative else root
 
 
 class hypot(_Real):  # noqa: N801
