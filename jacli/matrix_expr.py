@@ -5,7 +5,7 @@ Matrix Cookbook. A 1-D vector of the language is an n×1 column; a scalar has sh
 Dimensions are ints or names (``n``). Every constructor simplifies as it builds (``x.T.T`` is
 ``x``, ``ones*a`` is ``a``, like terms are collected and common factors pulled out), so what is
 printed is what a person writes: ``(A + A.T)@x``, ``2*A.T@(A@x - y)``.
-:func:`to_sympy` gives the same expression as SymPy matrix expressions.
+:func:`jacli.matrix_readback.to_sympy` gives the same expression as SymPy matrix expressions.
 """
 
 from __future__ import annotations
@@ -104,14 +104,40 @@ def scale(c: Node, m: Node) -> Node:
         return scale(num(c.data * m.args[0].data), m.args[1])
     if c.op == "num" and m.op == "add" and c.data == -1:
         return add(*(scale(c, t) for t in m.args))
+    if c.scalar and m.scalar and c.op != "num":  # s*(1/s) -> 1, s*s -> s**2: powers of one base collected
+        return _scalar_product(c, m)
     if c.op != "num" and m.op == "scale":  # numbers first: 2*(s*x), s*(2*x) -> 2*s*x
         k, rest = split_coefficient(m)
         if not is_num(num(k), 1):
             return scale(num(k), scale(c, rest))
-        return Node("scale", (scale(c, m.args[0]), m.args[1]), m.shape)
+        return scale(scale(c, m.args[0]), m.args[1])
     if c.op == "scale" and is_num(c.args[0]):
         return scale(c.args[0], scale(c.args[1], m))
     return Node("scale", (c, m), m.shape)
+
+
+def _powers(node: Node) -> list[tuple[Node, Any]]:
+    """A product of scalars as (base, exponent) pairs: ``s**2*t/s`` -> (s, 2), (t, 1), (s, -1)."""
+    if node.op == "scale" and node.args[1].scalar:
+        return _powers(node.args[0]) + _powers(node.args[1])
+    if node.op == "pow":
+        return [(node.args[0], node.data)]
+    return [(node, Fraction(1))]
+
+
+def _scalar_product(c: Node, m: Node) -> Node:
+    (kc, rc), (km, rm) = split_coefficient(c), split_coefficient(m)
+    exponents: dict[Node, Any] = {}
+    for base, exponent in _powers(rc) + _powers(rm):
+        if not is_num(base, 1):
+            exponents[base] = exponents.get(base, 0) + exponent
+    kept = [(b, e) for b, e in exponents.items() if e != 0]
+    kept.sort(key=lambda be: be[1] < 0)  # s*t/u: the divisors last
+    body = ONE
+    for base, exponent in kept:
+        factor = power(base, exponent)
+        body = factor if body is ONE else Node("scale", (factor, body) if exponent < 0 else (body, factor), ())
+    return scale(num(kc * km), body) if body is not ONE else num(kc * km)
 
 
 def neg(m: Node) -> Node:
@@ -140,10 +166,20 @@ def add(*terms: Node) -> Node:
     if len(sizes) == 1 and 1 not in sizes:  # 2*x - 2*b -> 2*(x - b)
         (k,) = sizes
         return scale(num(k), add(*(scale(num(1 / k if isinstance(k, float) else Fraction(1) / k), t) for t in items)))
+    common = _common_scalar(items)
+    if common is not None:  # a/s + b/s -> (a + b)/s
+        return scale(common, add(*(t.args[1] for t in items)))
     factored = _factor(items)
     if factored is not None:
         return factored
     return Node("add", tuple(items), shape)
+
+
+def _common_scalar(items: list[Node]) -> Node | None:
+    first = items[0]
+    if first.scalar or first.op != "scale" or is_num(first.args[0]):
+        return None
+    return first.args[0] if all(t.op == "scale" and t.args[0] == first.args[0] for t in items) else None
 
 
 def _transposes(node: Node) -> int:
@@ -216,8 +252,26 @@ def _product_shape(rows: Dim, columns: Dim) -> Shape:
     return () if rows == 1 and columns == 1 else (rows, columns)
 
 
+def symmetric(m: Node) -> bool:
+    """Whether ``m`` is symmetric by its form: ``X.T@X``, ``inv(S)`` of a symmetric S, ``eye``, ``diag``."""
+    if m.scalar or m.shape[0] != m.shape[1]:
+        return m.scalar
+    op = m.op
+    if op in ("eye", "ones", "zero") or _is_diag(m):
+        return True
+    if op == "scale":
+        return symmetric(m.args[1])
+    if op in ("had", "pow") or (op == "fn" and (m.data in ELEMENTWISE or m.data == "inv")):
+        return all(symmetric(a) for a in m.args)
+    if op == "matmul":
+        return m.args == tuple(transpose(f) for f in reversed(m.args))
+    if op == "add":
+        return set(m.args) == {transpose(t) for t in m.args}
+    return False
+
+
 def transpose(m: Node) -> Node:
-    if m.scalar:
+    if m.scalar or (m.op not in ("var", "T") and symmetric(m)):
         return m
     op = m.op
     flipped = (m.shape[1], m.shape[0])
@@ -327,9 +381,14 @@ class Style:
     power: str
     call: str
     names: dict[str, str]
+    language: bool = False
+    sizes: dict[str, int] | None = None
+    """For the read-back (:mod:`jacli.matrix_readback`): ``ones`` and ``eye`` written with their sizes,
+    ``ones(n)`` a 1-D vector, or ``ones(n, 1)`` a column when ``columns``."""
+    columns: bool = False
 
 
-LANGUAGE = Style(".T", "@", "*", "*", "ones", "eye({})", "{}**{}", "{}({})", {})
+LANGUAGE = Style(".T", "@", "*", "*", "ones", "eye({})", "{}**{}", "{}({})", {}, language=True)
 UNICODE = Style("ᵀ", "·", "*", "∘", "1", "I", "{}{}", "{}({})", {})
 LATEX = Style(
     "^\\top", " ", " ", " \\odot ", "\\mathbf{1}", "I", "{}^{{{}}}", "{}\\left({}\\right)",
@@ -374,6 +433,18 @@ def _level(node: Node) -> int:
     return _PRECEDENCE.get(node.op, 5)
 
 
+def _size_in(d: Dim, sizes: dict[str, int]) -> int:
+    return int(d) if isinstance(d, int) else sizes[d]
+
+
+def _sized_ones(node: Node, style: Style, row: bool) -> str:
+    assert style.sizes is not None
+    rows, columns = (_size_in(d, style.sizes) for d in (node.shape[::-1] if row else node.shape))
+    if columns == 1 and len(node.shape) == 2 and (row or node.shape[1] == 1):
+        return f"ones({rows}, 1)" if style.columns else f"ones({rows})"
+    return f"ones({rows}, {columns})"
+
+
 def _print(node: Node, style: Style) -> str:
     op = node.op
     if op == "num":
@@ -382,9 +453,13 @@ def _print(node: Node, style: Style) -> str:
         return node.data if style is not LATEX or len(node.data) == 1 else f"\\mathit{{{node.data}}}"
     if op == "ones":  # a row of ones is the transpose of a column (vectors are columns)
         row = len(node.shape) == 2 and node.shape[0] == 1 and node.shape[1] != 1
-        return style.ones + (style.transpose if row else "")
+        return (_sized_ones(node, style, row) if style.sizes is not None else style.ones) + (
+            style.transpose if row else ""
+        )
     if op == "eye":
-        return style.eye.format(node.shape[0])
+        return style.eye.format(node.shape[0] if style.sizes is None else _size_in(node.shape[0], style.sizes))
+    if op == "outer":  # 1-D vectors (jacli.matrix_readback): u@w.T as the language writes it
+        return f"outer({_print(node.args[0], style)}, {_print(node.args[1], style)})"
     if op == "zero":
         return "0"
     if op == "add":  # a term of ones is written 1 (broadcast): 1 - s
@@ -400,13 +475,14 @@ def _print(node: Node, style: Style) -> str:
         c, m = node.args
         if is_num(c, -1):
             return "-" + _wrap(m, style, 2)
-        if c.op == "pow" and c.data == -1:
+        if c.op == "pow" and c.data < 0:  # x/s, x/s**2
+            divisor = power(c.args[0], -c.data)
             if style is LATEX:
-                return f"\\frac{{{_print(m, style)}}}{{{_print(c.args[0], style)}}}"
-            return f"{_wrap(m, style, 2)}/{_wrap(c.args[0], style, 3)}"
+                return f"\\frac{{{_print(m, style)}}}{{{_print(divisor, style)}}}"
+            return f"{_wrap(m, style, 2)}/{_wrap(divisor, style, 3)}"
         if c.op == "num" and c.data < 0:
             return "-" + _print(scale(num(-c.data), m), style)
-        return f"{_wrap(c, style, 2)}{style.times}{_wrap(m, style, 3 if m.op == 'scale' else 2)}"
+        return f"{_wrap(c, style, 2)}{style.times}{_wrap(m, style, 2)}"
     if op == "matmul":
         first, *rest = node.args
         return _wrap(first, style, 2) + "".join(style.matmul + _wrap(f, style, 3) for f in rest)
@@ -422,12 +498,12 @@ def _print(node: Node, style: Style) -> str:
         return style.power.format(_wrap(node.args[0], style, 5), exponent)
     if op == "T":
         inner = node.args[0]
-        if inner.op == "fn" and inner.data == "inv" and style is not LANGUAGE:  # X⁻ᵀ
+        if inner.op == "fn" and inner.data == "inv" and not style.language:  # X⁻ᵀ
             return _wrap(inner.args[0], style, 5) + ("^{-\\top}" if style is LATEX else "⁻ᵀ")
         return _wrap(inner, style, 5) + style.transpose
     if op == "fn":
         inner = _print(node.args[0], style)
-        if node.data == "inv" and style is not LANGUAGE:
+        if node.data == "inv" and not style.language:
             return _wrap(node.args[0], style, 5) + ("^{-1}" if style is LATEX else "⁻¹")
         name = style.names.get(node.data, node.data)
         if "{}" in name:
@@ -487,50 +563,5 @@ def evaluate(node: Node, values: dict[str, np.ndarray], dims: dict[str, int]) ->
         if op == "T":
             return args[0].T
         return _NUMPY[n.data](args[0])
-
-    return go(node)
-
-
-def to_sympy(node: Node) -> Any:
-    """The same expression as SymPy matrix expressions (``MatrixSymbol``, ``Transpose``, ``HadamardProduct``)."""
-    import sympy
-
-    def dim(d: Dim) -> Any:
-        return d if isinstance(d, int) else sympy.Symbol(d, integer=True, positive=True)
-
-    def shape(n: Node) -> tuple[Any, Any]:
-        return (dim(n.shape[0]), dim(n.shape[1])) if n.shape else (1, 1)
-
-    functions = {"trace": sympy.Trace, "det": sympy.Determinant, "inv": sympy.Inverse}
-
-    def go(n: Node) -> Any:
-        op = n.op
-        if op == "num":
-            return sympy.Rational(n.data.numerator, n.data.denominator) if isinstance(n.data, Fraction) else n.data
-        if op == "var":
-            return sympy.MatrixSymbol(n.data, *shape(n)) if n.shape else sympy.Symbol(n.data, real=True)
-        if op == "ones":
-            return sympy.OneMatrix(*shape(n))
-        if op == "eye":
-            return sympy.Identity(dim(n.shape[0]))
-        if op == "zero":
-            return sympy.ZeroMatrix(*shape(n))
-        args = [go(a) for a in n.args]
-        if op == "add":
-            return sympy.MatAdd(*args) if n.shape else sympy.Add(*args)
-        if op == "scale":
-            return args[0] * args[1]
-        if op == "matmul":
-            return sympy.MatMul(*args)
-        if op == "had":
-            return sympy.HadamardProduct(*args)
-        if op == "pow":
-            return sympy.HadamardPower(args[0], go(num(n.data))) if n.shape else args[0] ** go(num(n.data))
-        if op == "T":
-            return sympy.Transpose(args[0])
-        if n.data in functions:
-            return functions[n.data](args[0])
-        function, t = sympy.Function(n.data), sympy.Dummy("t")
-        return sympy.ElementwiseApplyFunction(sympy.Lambda(t, function(t)), args[0]) if n.shape else function(args[0])
 
     return go(node)

@@ -7,7 +7,7 @@ columns) and differentiated with the Cookbook's rules: reverse mode for gradient
 forward derivative for jacobian and hessian (outputs × inputs, so d(Ax)/dx = A). SymPy's own
 ``.diff`` of matrix expressions is not used: it leaves ``Derivative(Determinant(X), X)``
 unevaluated, mixes layouts and has no elementwise functions (the tree converts to SymPy
-with :func:`jacli.matrix_expr.to_sympy`).
+with :func:`jacli.matrix_readback.to_sympy`).
 
 Trust: a form is returned only after its numbers agree with the elementwise result (at
 the point, or at random values when there is none); otherwise it is left out with a note.
@@ -23,6 +23,7 @@ from typing import Any
 from jacli import limits
 from jacli import matrix_expr as mx
 from jacli.matrix_expr import Node
+from jacli.matrix_readback import to_sympy
 
 
 class Unsupported(Exception):
@@ -46,8 +47,8 @@ class MatrixForm:
     def sympy(self) -> Any:
         """The form as SymPy matrix expressions (a dict for several inputs)."""
         if isinstance(self.nodes, dict):
-            return {k: mx.to_sympy(n) for k, n in self.nodes.items()}
-        return mx.to_sympy(self.nodes)
+            return {k: to_sympy(n) for k, n in self.nodes.items()}
+        return to_sympy(self.nodes)
 
 
 # ---------------------------------------------------------------------------
@@ -178,13 +179,19 @@ class _Builder:
 
 def build(parsed: Any, shapes: dict[str, tuple[Any, ...]]) -> Node:
     """The last statement of ``parsed`` (bindings substituted) as a matrix expression."""
+    return build_with_kind(parsed, shapes)[0]
+
+
+def build_with_kind(parsed: Any, shapes: dict[str, tuple[Any, ...]]) -> tuple[Node, bool]:
+    """:func:`build`, and whether the result is a 1-D vector of the language (not an n×1 column)."""
     builder = _Builder(shapes)
     count = sum(1 for stmt in parsed.statements for _ in ast.walk(stmt.value))
     if count > limits.MATRIX_FORM_MAX_NODES:
         raise TooLarge(f"the expression has {count} syntax nodes; the limit is {limits.MATRIX_FORM_MAX_NODES}")
     for stmt in parsed.statements[:-1]:
         builder.env[stmt.target] = builder.build(stmt.value)
-    return builder.build(parsed.statements[-1].value)
+    built = builder.build(parsed.statements[-1].value)
+    return built, built in builder.flat
 
 
 # ---------------------------------------------------------------------------

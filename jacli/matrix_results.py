@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,7 +20,8 @@ from jacli.matrix_expr import Node
 
 if TYPE_CHECKING:
     from jacli.quantities import Quantity
-from jacli.matrix_form import MatrixForm, TooLarge, Unsupported, backward, build, coefficient, forward
+from jacli import matrix_readback
+from jacli.matrix_form import MatrixForm, TooLarge, Unsupported, backward, build_with_kind, coefficient, forward
 
 RTOL = 1e-7
 """How closely the matrix form's numbers must match the elementwise result (relative, and absolute near 0;
@@ -197,15 +199,17 @@ def matrix_form_with_notes(
         return None, ()
     try:
         variables = {name: mx.var(name, _shape_of(shape)) for name, shape in shapes.items()}
-        f = build(parsed, dict(shapes))
+        f, flat = build_with_kind(parsed, dict(shapes))
         form = quantity.matrix_form(f, list(wrt), variables, v)
     except TooLarge as err:
         return None, (f"matrix form skipped: {err}",)
     except (Unsupported, KeyError, IndexError, ValueError, ZeroDivisionError, RecursionError):
         return None, ()
     label = weight_name(v, variables)
+    language = _Language(dict(shapes), frozenset(n for n, s in shapes.items() if len(s) == 2 and 1 in s), flat)
     if point is not None:
-        return _checked(form, quantity, wrt, variables, f, v, label, point, expected, _dims_of(shapes, point), eps)
+        dims = _dims_of(shapes, point)
+        return _checked(form, quantity, wrt, variables, f, v, label, point, expected, dims, eps, language)
     if elementwise is None:
         return None, ()
     notes: tuple[str, ...] = ()
@@ -219,10 +223,53 @@ def matrix_form_with_notes(
             expected = elementwise(quantity.name, parsed.text, at, weights, wrt)
         except JacliError:  # no elementwise result to check against: no form
             return None, ()
-        found, notes = _checked(form, quantity, wrt, variables, f, weights, label, at, expected, dims, eps)
+        found, notes = _checked(form, quantity, wrt, variables, f, weights, label, at, expected, dims, eps, language)
         if found is not None:
             return found, ()
     return None, notes
+
+
+@dataclass(frozen=True)
+class _Language:
+    """What the read-back needs: the variables' shapes as given (1-D vectors ``(n,)``), the names that are
+    n×1 columns, and whether the expression's value is a 1-D vector."""
+
+    shapes: dict[str, tuple[Any, ...]]
+    columns: frozenset[str]
+    flat_output: bool
+
+    def shape(self, name: str, dims: Mapping[str, int]) -> tuple[int, ...]:
+        return tuple(dims[d] if isinstance(d, str) else int(d) for d in self.shapes[name])
+
+
+def _reads_back(
+    form: Node | dict[str, Node],
+    wrt: Sequence[str],
+    want: np.ndarray,
+    values: dict[str, Any],
+    weights: tuple[str, str | None, Node] | None,
+    dims: dict[str, int],
+    rtol: float,
+    language: _Language,
+) -> bool:
+    """Whether the printed text of each part of ``form``, read back by the language, is its part of ``want``."""
+    shapes = {name: language.shape(name, dims) for name in language.shapes}
+    point = {name: np.reshape(values[name], shapes[name]) for name in shapes}
+    if weights is not None:  # the weights of vjp (shaped like the output) or jvp and hvp (like the input)
+        label, side, out = weights
+        if side == "out":
+            size = np.size(values[label])
+            shapes[label] = () if out.scalar else (size,) if language.flat_output else np.shape(values[label])
+        else:
+            shapes[label] = shapes[wrt[0]]
+        point[label] = np.reshape(values[label], shapes[label])
+    parts = [form[k] for k in wrt] if isinstance(form, dict) else [form]
+    sizes = [int(np.prod(shapes[k])) for k in wrt] if isinstance(form, dict) else [want.size]
+    pieces = np.split(want, np.cumsum(sizes)[:-1]) if sum(sizes) == want.size else None
+    return pieces is not None and all(
+        matrix_readback.reads_back(p, w, shapes, point, dims, rtol, language.columns)
+        for p, w in zip(parts, pieces, strict=True)
+    )
 
 
 def _size_choices(shapes: Mapping[str, tuple[Any, ...]]) -> list[dict[str, int]]:
@@ -246,8 +293,10 @@ def _checked(
     expected: Any,
     dims: dict[str, int],
     eps: float,
+    language: _Language,
 ) -> tuple[MatrixForm | None, tuple[str, ...]]:
-    """The form when its numbers at ``point`` match ``expected`` (the elementwise result), else the note why not."""
+    """The form when its numbers at ``point`` match ``expected`` (the elementwise result), and its printed text
+    read back by the language matches too; else the note why not."""
     want = np.ravel(np.asarray(expected, dtype=float))
     if not np.isfinite(want).all():  # nothing to check against (the non-finite warning says so): no form
         return None, ()
@@ -265,7 +314,10 @@ def _checked(
         agrees = False
     if not agrees:
         return None, ("matrix form left out: its numbers do not match the elementwise result",)
-    return _forms(form), ()
+    weights = (label, quantity.weights, f) if label in values else None
+    if not _reads_back(form, wrt, want, values, weights, dims, rtol, language):
+        return None, ("matrix form left out: its text, read back, does not match the elementwise result",)
+    return _forms(form, language.columns), ()
 
 
 def _dims_of(shapes: Mapping[str, tuple[Any, ...]], point: Mapping[str, Any]) -> dict[str, int]:
@@ -295,15 +347,17 @@ def _weight_count(
     return sum(size(shapes[name]) for name in wrt)
 
 
-def _forms(form: Node | dict[str, Node]) -> MatrixForm:
+def _forms(form: Node | dict[str, Node], columns: frozenset[str]) -> MatrixForm:
     if isinstance(form, dict):
         return MatrixForm(
-            {k: mx.to_text(n) for k, n in form.items()},
+            {k: matrix_readback.text(n, columns) for k, n in form.items()},
             {k: mx.to_text(n, mx.UNICODE) for k, n in form.items()},
             {k: mx.to_text(n, mx.LATEX) for k, n in form.items()},
             form,
         )
-    return MatrixForm(mx.to_text(form), mx.to_text(form, mx.UNICODE), mx.to_text(form, mx.LATEX), form)
+    return MatrixForm(
+        matrix_readback.text(form, columns), mx.to_text(form, mx.UNICODE), mx.to_text(form, mx.LATEX), form
+    )
 
 
 def torch_eps(tensor: Any) -> float:
