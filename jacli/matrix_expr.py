@@ -166,20 +166,27 @@ def add(*terms: Node) -> Node:
     if len(sizes) == 1 and 1 not in sizes:  # 2*x - 2*b -> 2*(x - b)
         (k,) = sizes
         return scale(num(k), add(*(scale(num(1 / k if isinstance(k, float) else Fraction(1) / k), t) for t in items)))
-    common = _common_scalar(items)
-    if common is not None:  # a/s + b/s -> (a + b)/s
-        return scale(common, add(*(t.args[1] for t in items)))
+    grouped = _by_scalar(items)
+    if grouped is not None:  # a/s + b/s -> (a + b)/s
+        return grouped
     factored = _factor(items)
     if factored is not None:
         return factored
     return Node("add", tuple(items), shape)
 
 
-def _common_scalar(items: list[Node]) -> Node | None:
-    first = items[0]
-    if first.scalar or first.op != "scale" or is_num(first.args[0]):
+def _by_scalar(items: list[Node]) -> Node | None:
+    """The terms that share a scalar factor (not a number) summed under it, or None when no two share one."""
+    groups: dict[Node, list[Node]] = {}
+    for t in items:
+        k, rest = split_coefficient(t)
+        if rest.scalar or rest.op != "scale" or is_num(rest.args[0]):
+            groups.setdefault(t, []).append(ONE)
+        else:
+            groups.setdefault(rest.args[0], []).append(scale(num(k), rest.args[1]))
+    if len(groups) == len(items):
         return None
-    return first.args[0] if all(t.op == "scale" and t.args[0] == first.args[0] for t in items) else None
+    return add(*(c if parts == [ONE] else scale(c, add(*parts)) for c, parts in groups.items()))
 
 
 def _transposes(node: Node) -> int:

@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 from conftest import Invoke
 
+from jacli.evaluation import evaluate_at
+
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "JACLI_SERVER": "off"}
 
 POINT: dict[str, Any] = {
@@ -256,6 +258,28 @@ def test_identity_with_numeric_shapes_gives_both_forms(jacli: Invoke, identity: 
     assert obj["symbolic_matrix"] == identity.text and obj["symbolic"]
 
 
+ONES = {"A@B": "ones(2, 3)", "sum(inv(X))": "ones(2, 2)"}
+"""``ones`` takes its size from where it stands; evaluated on its own it is written with it."""
+
+
+@pytest.mark.parametrize("identity", IDENTITIES, ids=lambda i: f"{i.quantity}-{i.expr}-{i.wrt}")
+def test_identity_text_reads_back_in_the_language(identity: Identity) -> None:
+    """The printed text is an expression of the language (1-D vectors as 1-D arrays, ``outer`` for u·wᵀ):
+    evaluated by jacli at the point, it is the form in NumPy (so it also equals autodiff, as above)."""
+    names = _names(identity)
+    values = {n: np.array(POINT[n]) for n in names}
+    form = identity.form(*(values[n] for n in names))
+    texts = list(identity.text.values()) if isinstance(identity.text, dict) else [identity.text]
+    for text, want in zip(texts, form if isinstance(form, tuple) else (form,), strict=True):
+        source = re.sub(r"\bones\b", ONES.get(identity.expr, "ones"), text)
+        given = {n: POINT[n] for n in names if _uses(source, n)}
+        if identity.v not in (None, "ones"):
+            given["v"] = [float(w) for w in identity.v.split(",")]
+        at = ", ".join(f"{n}={json.dumps(value)}" for n, value in given.items())
+        value = evaluate_at("jacobian", source, at, symbolic_form=False).value
+        np.testing.assert_allclose(np.array(value), np.ravel(want), rtol=1e-10, atol=1e-12)
+
+
 def test_at_least_25_identities() -> None:
     assert len({(i.quantity, i.expr, i.wrt) for i in IDENTITIES}) >= 25
 
@@ -333,6 +357,21 @@ def test_a_column_times_its_transpose_is_the_outer_product(jacli: Invoke) -> Non
     obj = json.loads(out.stdout)
     assert obj["value"] == [5.0] and obj["result"] == [2.0, 4.0]  # a 1-D x: x@x.T is x@x
     assert obj["symbolic_matrix"] == "2*x"
+
+
+def test_columns_keep_the_cookbook_outer_product(jacli: Invoke) -> None:
+    """n×1 columns: ``u@w.T`` is their outer product in the language too; 1-D vectors: ``outer(u, w)``."""
+    for at, text in (("a=[[1],[2]], b=[[3],[4]]", "a@b.T"), ("a=[1,2], b=[3,4]", "outer(a, b)")):
+        out = jacli("gradient", "a.T@A@b", "--wrt", "A", "--at", at + ", A=[[1,2],[3,4]]", "--format", "json", env=ENV)
+        obj = json.loads(out.stdout)
+        assert (obj["symbolic_matrix"], obj["result"]) == (text, [3.0, 4.0, 6.0, 8.0])
+    out = jacli("gradient", "sum((A@x - y)**2)", "--wrt", "A", "--shape", "x=n x 1, y=m x 1, A=m x n", env=ENV)
+    assert out.stdout.splitlines()[-1] == "matrix form  2*(A·x - y)·xᵀ"
+    out = jacli("gradient", "sum((A@x - y)**2)", "--wrt", "A", "--shape", "x=n x 1, y=m x 1, A=m x n",
+                "--format", "json", env=ENV)  # fmt: skip
+    assert json.loads(out.stdout)["symbolic_matrix"] == "2*(A@x - y)@x.T"
+    out = jacli("vjp", "A@x", "--v", "ones", "--wrt", "x", "--shape", "x=n x 1, A=n x n", "--format", "json", env=ENV)
+    assert json.loads(out.stdout)["symbolic_matrix"] == {"x": "A.T@ones"}
 
 
 def test_a_vector_against_a_column_has_no_matrix_form(jacli: Invoke) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import io
 import json
+from fractions import Fraction
 
 import numpy as np
 import pytest
 from conftest import Invoke
 from rich.console import Console
 
-from jacli import api, limits, matrix_api, matrix_results
+from jacli import api, limits, matrix_api, matrix_readback, matrix_results
 from jacli import matrix_expr as mx
 from jacli.evaluation import evaluate_at
 from jacli.language import parse_expression
@@ -219,6 +220,60 @@ IDENTITIES = [
         "diag(softmax(x)) - softmax(x)·softmax(x)ᵀ",
         "\\operatorname{diag}\\left(\\operatorname{softmax}\\left(x\\right)\\right) - \\operatorname{softmax}\\left(x\\right) \\operatorname{softmax}\\left(x\\right)^\\top",  # noqa: E501 - one identity a row
     ),
+    # simplified as a person writes them: x*1/x, powers of one scalar, symmetric products (X.T@X, inv(S))
+    ("gradient", "norm(x)**2", "x", None, "2*x", "2*x", "2 x"),
+    ("hessian", "norm(x)**2", "x", None, "2*eye(2)", "2*I", "2 I"),
+    ("gradient", "norm(x)*norm(x)", "x", None, "2*x", "2*x", "2 x"),
+    ("gradient", "1/norm(x)", "x", None, "-x/norm(x)**3", "-x/norm(x)³", "-\\frac{x}{\\lVert x \\rVert^{3}}"),
+    ("gradient", "log(norm(x))", "x", None, "x/norm(x)**2", "x/norm(x)²", "\\frac{x}{\\lVert x \\rVert^{2}}"),
+    (
+        "gradient",
+        "exp(norm(x))",
+        "x",
+        None,
+        "exp(norm(x))/norm(x)*x",
+        "exp(norm(x))/norm(x)*x",
+        "\\frac{\\exp\\left(\\lVert x \\rVert\\right)}{\\lVert x \\rVert} x",
+    ),
+    (
+        "gradient",
+        "det(A)**2",
+        "A",
+        None,
+        "2*det(A)**2*inv(A).T",
+        "2*det(A)²*A⁻ᵀ",
+        "2 \\det\\left(A\\right)^{2} A^{-\\top}",
+    ),
+    ("gradient", "log(det(W.T@W))", "W", None, "2*W@inv(W.T@W)", "2*W·(Wᵀ·W)⁻¹", "2 W \\left(W^\\top W\\right)^{-1}"),
+    ("gradient", "log(det(C@C.T))", "C", None, "2*inv(C@C.T)@C", "2*(C·Cᵀ)⁻¹·C", "2 \\left(C C^\\top\\right)^{-1} C"),
+    ("gradient", "x@inv(B.T@B)@x", "x", None, "2*inv(B.T@B)@x", "2*(Bᵀ·B)⁻¹·x", "2 \\left(B^\\top B\\right)^{-1} x"),
+    (
+        "gradient",
+        "trace(inv(W.T@W))",
+        "W",
+        None,
+        "-2*W@inv(W.T@W)@inv(W.T@W)",
+        "-2*W·(Wᵀ·W)⁻¹·(Wᵀ·W)⁻¹",
+        "-2 W \\left(W^\\top W\\right)^{-1} \\left(W^\\top W\\right)^{-1}",
+    ),
+    (
+        "gradient",
+        "det(W.T@W)",
+        "W",
+        None,
+        "2*det(W.T@W)*W@inv(W.T@W)",
+        "2*det(Wᵀ·W)*W·(Wᵀ·W)⁻¹",
+        "2 \\det\\left(W^\\top W\\right) W \\left(W^\\top W\\right)^{-1}",
+    ),
+    (
+        "gradient",
+        "x@A@x/(x@x)",
+        "x",
+        None,
+        "(A + A.T)@x/(x.T@x) - 2*x.T@A@x/(x.T@x)**2*x",
+        "(A + Aᵀ)·x/(xᵀ·x) - 2*xᵀ·A·x/(xᵀ·x)²*x",
+        "\\frac{\\left(A + A^\\top\\right) x}{x^\\top x} - 2 \\frac{x^\\top A x}{\\left(x^\\top x\\right)^{2}} x",
+    ),
 ]
 
 
@@ -404,6 +459,50 @@ def test_a_mismatch_is_left_out_with_a_note(monkeypatch: pytest.MonkeyPatch) -> 
     result = evaluate_at("gradient", "2*dot(x,x)", "x=[0,1]")
     assert result.symbolic_matrix is None
     assert result.notes == ("matrix form left out: its numbers do not match the elementwise result",)
+
+
+def test_a_text_that_does_not_read_back_is_left_out_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tree's numbers agree (vectors as columns), but ``x@y.T`` of 1-D vectors is their dot product."""
+    monkeypatch.setattr(matrix_readback, "language_tree", lambda node, columns=frozenset(): node)
+    result = evaluate_at("gradient", "dot(x, A@y)", "x=[1,2], y=[3,4], A=[[1,2],[3,4]]", wrt="A")
+    assert result.symbolic_matrix is None and result.result == [3.0, 4.0, 6.0, 8.0]
+    assert result.notes == ("matrix form left out: its text, read back, does not match the elementwise result",)
+
+
+def test_read_back_evaluates_the_text_in_the_language() -> None:
+    x, y = mx.var("x", (2, 1)), mx.var("y", (2, 1))
+    outer = mx.matmul(x, mx.transpose(y))
+    assert (matrix_readback.text(outer), matrix_readback.text(outer, frozenset("xy"))) == ("outer(x, y)", "x@y.T")
+    values = {"x": [1.0, 2.0], "y": [3.0, 4.0]}
+    want = np.array([3.0, 4.0, 6.0, 8.0])
+    assert matrix_readback.reads_back(outer, want, {"x": (2,), "y": (2,)}, values, {}, 1e-9)
+    assert not matrix_readback.reads_back(outer, want + 1, {"x": (2,), "y": (2,)}, values, {}, 1e-9)
+    columns = {"x": [[1.0], [2.0]], "y": [[3.0], [4.0]]}
+    assert matrix_readback.reads_back(outer, want, {"x": (2, 1), "y": (2, 1)}, columns, {}, 1e-9, frozenset("xy"))
+    ones = mx.matmul(mx.ones((2, 3)), mx.transpose(mx.var("B", (3, 3))))  # ones and eye(n) take their sizes
+    assert matrix_readback.sized_text(ones, {}) == "ones(2, 3)@B.T" and matrix_readback.text(ones) == "ones@B.T"
+    assert matrix_readback.sized_text(mx.scale(mx.num(Fraction(2)), mx.eye("n")), {"n": 3}) == "2*eye(3)"
+    row = mx.matmul(mx.transpose(mx.ones(("n", 1))), mx.var("A", ("n", "n")))
+    assert matrix_readback.sized_text(row, {"n": 2}) == "ones(2).T@A"
+    assert matrix_readback.sized_text(row, {"n": 2}, frozenset("c")) == "ones(2, 1).T@A"
+
+
+def test_simplifying_constructors() -> None:
+    s, x = mx.fn("norm", mx.var("x", (2, 1))), mx.var("x", (2, 1))
+    assert str(mx.scale(s, mx.scale(mx.power(s, Fraction(-1)), x))) == "x"  # x*1/x
+    assert str(mx.scale(s, mx.scale(s, x))) == "norm(x)**2*x"
+    assert str(mx.scale(mx.power(s, Fraction(-2)), mx.scale(mx.num(Fraction(-1)), x))) == "-x/norm(x)**2"
+    m = mx.var("M", (3, 2))
+    gram = mx.matmul(mx.transpose(m), m)
+    assert mx.symmetric(gram) and mx.symmetric(mx.fn("inv", gram)) and not mx.symmetric(mx.var("A", (2, 2)))
+    assert mx.transpose(mx.fn("inv", gram)) == mx.fn("inv", gram)
+    assert str(mx.add(mx.fn("inv", gram), mx.transpose(mx.fn("inv", gram)))) == "2*inv(M.T@M)"
+    assert str(mx.transpose(mx.transpose(m))) == "M"  # double transposes
+    a = mx.var("A", (2, 2))
+    d = mx.power(mx.matmul(mx.transpose(x), x), Fraction(-1))  # a/s + b/s -> (a + b)/s
+    assert str(mx.add(mx.scale(d, mx.matmul(a, x)), mx.scale(d, mx.matmul(mx.transpose(a), x)))) == (
+        "(A + A.T)@x/(x.T@x)"
+    )
 
 
 def test_a_large_expression_is_skipped_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
