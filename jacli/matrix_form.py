@@ -10,7 +10,8 @@ unevaluated, mixes layouts and has no elementwise functions (the tree converts t
 with :func:`jacli.matrix_readback.to_sympy`).
 
 Trust: a form is returned only after its numbers agree with the elementwise result (at
-the point, or at random values when there is none); otherwise it is left out with a note.
+the point, or at random values when there is none), and so does its printed text read back
+by the language (:mod:`jacli.matrix_readback`); otherwise it is left out with a note.
 """
 
 from __future__ import annotations
