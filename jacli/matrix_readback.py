@@ -76,16 +76,16 @@ _NAMED_EYE = re.compile(r"\beye\((\w+)\)")
 
 
 def evaluate_text(source: str, shapes: Mapping[str, tuple[int, ...]], values: Mapping[str, Any]) -> np.ndarray:
-    """The value of ``source`` (the language) at ``values``: parsed, built and compiled as any expression is."""
+    """The value of ``source`` (the language) at ``values``: parsed, built and compiled as any expression is
+    (:mod:`jacli.problem`'s caches, so a form read back at many points compiles once)."""
     import torch  # only where a form is checked
 
-    from jacli import language  # noqa: PLC0415
-    from jacli.compile import to_torch  # noqa: PLC0415
+    from jacli import problem  # noqa: PLC0415
 
-    parsed = language.parse_expression(source)
-    program = language.build_program(parsed, {name: tuple(shapes[name]) for name in parsed.names})
-    function = to_torch(program, program.variables, ())
-    flat = [np.ravel(np.asarray(values[v.name], dtype=float)) for v in program.variables]
+    names = tuple(problem.parse(source).names)
+    given = tuple((name, tuple(int(d) for d in shapes[name])) for name in names)
+    function = problem.compiled_for(source, given, names)
+    flat = [np.ravel(np.asarray(values[name], dtype=float)) for name in names]
     x = torch.tensor(np.concatenate(flat) if flat else np.zeros(0), dtype=torch.float64)
     return np.ravel(function(x).detach().numpy())
 
