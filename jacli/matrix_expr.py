@@ -219,7 +219,7 @@ def matmul(*factors: Node) -> Node:
     coefficient: Node = ONE
     for given in factors:
         f = given
-        if f.op == "scale":
+        while f.op == "scale":  # 2*(s*x): both scalars come out
             coefficient = scale(coefficient, f.args[0])
             f = f.args[1]
         if f.scalar:
@@ -508,6 +508,10 @@ def _print(node: Node, style: Style) -> str:
         if inner.op == "fn" and inner.data == "inv" and not style.language:  # X⁻ᵀ
             return _wrap(inner.args[0], style, 5) + ("^{-\\top}" if style is LATEX else "⁻ᵀ")
         return _wrap(inner, style, 5) + style.transpose
+    if op == "fn" and node.data in ELEMENTWISE and node.args[0].op == "T":  # exp(x)ᵀ, not exp(xᵀ)
+        return _print(
+            Node("T", (Node("fn", node.args[0].args, node.args[0].args[0].shape, node.data),), node.shape), style
+        )
     if op == "fn":
         inner = _print(node.args[0], style)
         if node.data == "inv" and not style.language:

@@ -266,6 +266,26 @@ IDENTITIES = [
         "2 \\det\\left(W^\\top W\\right) W \\left(W^\\top W\\right)^{-1}",
     ),
     (
+        "jacobian",
+        "x/norm(x)",
+        "x",
+        None,
+        "eye(2)/norm(x) - outer(x, x)/norm(x)**3",
+        "I/norm(x) - x·xᵀ/norm(x)³",
+        "\\frac{I}{\\lVert x \\rVert} - \\frac{x x^\\top}{\\lVert x \\rVert^{3}}",
+    ),
+    (
+        "hessian",
+        "log(sum(exp(x)))",
+        "x",
+        None,
+        "diag(exp(x))/sum(exp(x)) - outer(exp(x), exp(x))/sum(exp(x))**2",
+        "diag(exp(x))/sum(exp(x)) - exp(x)·exp(x)ᵀ/sum(exp(x))²",
+        "\\frac{\\operatorname{diag}\\left(\\exp\\left(x\\right)\\right)}{\\operatorname{sum}\\left(\\exp\\left(x\\right)\\right)}"
+        " - \\frac{\\exp\\left(x\\right) \\exp\\left(x\\right)^\\top}"
+        "{\\operatorname{sum}\\left(\\exp\\left(x\\right)\\right)^{2}}",
+    ),
+    (
         "gradient",
         "x@A@x/(x@x)",
         "x",
@@ -498,6 +518,9 @@ def test_simplifying_constructors() -> None:
     assert mx.transpose(mx.fn("inv", gram)) == mx.fn("inv", gram)
     assert str(mx.add(mx.fn("inv", gram), mx.transpose(mx.fn("inv", gram)))) == "2*inv(M.T@M)"
     assert str(mx.transpose(mx.transpose(m))) == "M"  # double transposes
+    nested = mx.scale(mx.num(Fraction(2)), mx.scale(s, mx.transpose(x)))  # 2*(s*x.T): both scalars leave a product
+    assert str(mx.matmul(m, x, nested)) == "2*norm(x)*M@x@x.T"
+    assert str(mx.fn("exp", mx.transpose(x))) == "exp(x).T"
     a = mx.var("A", (2, 2))
     d = mx.power(mx.matmul(mx.transpose(x), x), Fraction(-1))  # a/s + b/s -> (a + b)/s
     assert str(mx.add(mx.scale(d, mx.matmul(a, x)), mx.scale(d, mx.matmul(mx.transpose(a), x)))) == (
