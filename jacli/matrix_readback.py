@@ -16,6 +16,7 @@ expressions (``MatrixSymbol``, ``Transpose``, ``HadamardProduct``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping
 from fractions import Fraction
@@ -76,18 +77,25 @@ _NAMED_EYE = re.compile(r"\beye\((\w+)\)")
 
 
 def evaluate_text(source: str, shapes: Mapping[str, tuple[int, ...]], values: Mapping[str, Any]) -> np.ndarray:
-    """The value of ``source`` (the language) at ``values``: parsed, built and compiled as any expression is
-    (:mod:`jacli.problem`'s caches, so a form read back at many points compiles once)."""
+    """The value of ``source`` (the language) at ``values``: parsed, built and compiled as any expression is."""
     import torch  # only where a form is checked
 
-    from jacli import problem  # noqa: PLC0415
-
-    names = tuple(problem.parse(source).names)
-    given = tuple((name, tuple(int(d) for d in shapes[name])) for name in names)
-    function = problem.compiled_for(source, given, names)
+    names, function = _compiled(source, tuple((name, tuple(int(d) for d in shapes[name])) for name in shapes))
     flat = [np.ravel(np.asarray(values[name], dtype=float)) for name in names]
     x = torch.tensor(np.concatenate(flat) if flat else np.zeros(0), dtype=torch.float64)
     return np.ravel(function(x).detach().numpy())
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(source: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> tuple[tuple[str, ...], Any]:
+    """The names of ``source`` and its torch function of their flat elements (cached: many points compile once)."""
+    from jacli import language  # noqa: PLC0415
+    from jacli.compile import to_torch  # noqa: PLC0415
+
+    parsed = language.parse_expression(source)
+    given = dict(shapes)
+    program = language.build_program(parsed, {name: given[name] for name in parsed.names})
+    return tuple(v.name for v in program.variables), to_torch(program, program.variables, ())
 
 
 def reads_back(
