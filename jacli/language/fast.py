@@ -26,6 +26,7 @@ from typing import Any
 import sympy
 from sympy.core.add import _addsort
 from sympy.core.expr import Expr
+from sympy.core.mul import _mulsort
 
 ENABLED = True
 """Off: every construction goes to SymPy (the tests compare the two ways)."""
@@ -129,20 +130,37 @@ def _coefficient(c: Any) -> bool:
     return isinstance(c, sympy.Rational) and c.p != 0
 
 
-def mul(*args: Any) -> Any:
-    """``sympy.Mul(*args)`` for a rational times a symbol or a plain power (``-x``, ``100*(a+b)**2``), else None.
+def _base(factor: Any) -> Any:
+    return factor if type(factor) is sympy.Symbol else factor.base
 
-    ``Mul.flatten`` takes the rational as the coefficient, re-creates the power (the same
-    plain node, :func:`_plain_power`) and puts the coefficient first; there is nothing to
-    combine, distribute or sort.
+
+def mul(*args: Any) -> Any:
+    """``sympy.Mul(*args)`` for rationals times symbols and plain powers with distinct bases, else None.
+
+    ``-x``, ``100*(a+b)**2``, ``-2*x*y``: ``Mul.flatten`` spreads products (one level here),
+    multiplies the rationals into the coefficient, re-creates each power (the same plain
+    node, :func:`_plain_power`), combines nothing (distinct bases), sorts the factors
+    (``_mulsort``) and puts the coefficient first; with only plain factors there is no
+    sum to distribute over and no number base to merge.
     """
-    args = tuple(a for a in args if a is not sympy.S.One)
-    if len(args) != 2:
+    args = tuple(a for a in args if a is not sympy.S.One)  # AssocOp.__new__ drops the identity
+    if len(args) < 2:  # none: 1; one: that argument as it is
         return None
-    c, factor = args if isinstance(args[0], sympy.Rational) else args[::-1]
-    if c is sympy.S.One or not _coefficient(c) or not _plain_factor(factor):
+    coeff, factors = sympy.S.One, []
+    for a in args:
+        for f in a.args if type(a) is sympy.Mul else (a,):
+            if isinstance(f, sympy.Rational):
+                coeff *= f
+            elif _plain_factor(f):
+                factors.append(f)
+            else:
+                return None
+    if not factors or coeff.p == 0 or len({_base(f) for f in factors}) != len(factors):
         return None
-    return _raw(sympy.Mul, (c, factor))
+    _mulsort(factors)
+    if coeff is not sympy.S.One:
+        factors.insert(0, coeff)
+    return factors[0] if len(factors) == 1 else _raw(sympy.Mul, tuple(factors))
 
 
 _PLAIN_TERMS = (sympy.Symbol, sympy.Function, sympy.NumberSymbol)
@@ -163,7 +181,7 @@ def _term(o: Any) -> tuple[Any, Any, Any] | None:
         if not _coefficient(c):
             return None
         if type(s) is sympy.Mul:  # as Add.flatten does: c put first among the factors of s
-            return c, s, s._new_rawargs(*((c,) + s.args))
+            return c, s, s._new_rawargs(c, *s.args)
         if _plain_factor(s) and o.args == (c, s):  # Add.flatten: Mul(c, s), which is o (see mul)
             return c, s, o
     return None
