@@ -18,6 +18,7 @@ import sympy
 from sympy.ntheory.multinomial import multinomial_coefficients_iterator
 
 from jacli.language import fast
+from jacli.language.fast import times
 
 _S = sympy.S
 
@@ -77,26 +78,17 @@ class ExactDiff:
         """``Pow._eval_derivative``: ``self * (dexp*log(base) + dbase*exp/base)``."""
         base, exp = expr.args
         dbase, dexp = self(base, x), self(exp, x)
-        quotient = _divide(_times(dbase, exp), base)
+        quotient = _divide(times(dbase, exp), base)
         if dexp is _S.Zero and _log_finite(base):
             inner = quotient  # 0*log(base) is 0, and 0 + q is q
         else:
             inner = dexp * sympy.log(base) + quotient
-        return _times(expr, inner)
+        return times(expr, inner)
 
 
 def _add(*args: Any) -> Any:
     built = fast.add(*args)
     return sympy.Add(*args) if built is None else built
-
-
-def _times(a: Any, b: Any) -> Any:
-    """``a * b`` (SymPy's operator)."""
-    if not (isinstance(a, sympy.Number) and isinstance(b, sympy.Number)):
-        built = fast.mul(a, b)
-        if built is not None:
-            return built
-    return a * b
 
 
 def _divide(a: Any, b: Any) -> Any:

@@ -124,7 +124,9 @@ def test_the_quick_paths_are_taken() -> None:
     assert sympy.srepr(term) == sympy.srepr(100 * (Y - X**2) ** 2)
     assert fast.add(X, -X) is None  # terms that combine: SymPy
     assert sympy.srepr(fast.mul(Y, sympy.Integer(-2), X)) == sympy.srepr(-2 * X * Y)
-    assert fast.mul(X, X) is None  # factors that combine: SymPy
+    assert sympy.srepr(fast.mul(X, X)) == sympy.srepr(X**2)
+    assert sympy.srepr(fast.mul(sympy.Integer(2), (1 - X) ** 2, (1 - X) ** -1)) == sympy.srepr(2 * (1 - X))  # distributed
+    assert fast.mul(X, sympy.sin(X)) is None  # a function: SymPy
     assert fast.power(sympy.Integer(2), sympy.Integer(3)) is None  # numbers: SymPy
 
 

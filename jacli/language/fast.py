@@ -130,37 +130,61 @@ def _coefficient(c: Any) -> bool:
     return isinstance(c, sympy.Rational) and c.p != 0
 
 
-def _base(factor: Any) -> Any:
-    return factor if type(factor) is sympy.Symbol else factor.base
-
-
 def mul(*args: Any) -> Any:
-    """``sympy.Mul(*args)`` for rationals times symbols and plain powers with distinct bases, else None.
+    """``sympy.Mul(*args)`` for rationals times symbols and plain powers, else None.
 
-    ``-x``, ``100*(a+b)**2``, ``-2*x*y``: ``Mul.flatten`` spreads products (one level here),
-    multiplies the rationals into the coefficient, re-creates each power (the same plain
-    node, :func:`_plain_power`), combines nothing (distinct bases), sorts the factors
-    (``_mulsort``) and puts the coefficient first; with only plain factors there is no
-    sum to distribute over and no number base to merge.
+    ``-x``, ``100*(a+b)**2``, ``-2*x*y``, ``(a+b)**2 * (a+b)**-1``: ``Mul.flatten`` spreads
+    products (one level here), multiplies the rationals into the coefficient, adds the
+    integer exponents of equal bases (``_gather``), drops a power 0 of a finite base, keeps
+    a power 1 as the base and re-creates every other power (the plain node,
+    :func:`_plain_power`), sorts the factors (``_mulsort``) and puts the coefficient first;
+    a rational times one sum is distributed over it, as ``Mul.flatten`` ends. With only
+    such factors no other rule applies (no number base, no sum among the arguments).
     """
     args = tuple(a for a in args if a is not sympy.S.One)  # AssocOp.__new__ drops the identity
     if len(args) < 2:  # none: 1; one: that argument as it is
         return None
-    coeff, factors = sympy.S.One, []
+    coeff, powers = sympy.S.One, {}
     for a in args:
         for f in a.args if type(a) is sympy.Mul else (a,):
             if isinstance(f, sympy.Rational):
                 coeff *= f
-            elif _plain_factor(f):
-                factors.append(f)
+            elif type(f) is sympy.Symbol:
+                powers[f] = powers.get(f, 0) + 1
+            elif type(f) is sympy.Pow and _plain_power(f.base, f.exp):
+                powers[f.base] = powers.get(f.base, 0) + f.exp.p
             else:
                 return None
-    if not factors or coeff.p == 0 or len({_base(f) for f in factors}) != len(factors):
+    if coeff.p == 0:
+        return None
+    factors = []
+    for base, exp in powers.items():
+        if exp == 1:
+            factors.append(base)
+        elif exp != 0:  # 0: the factor goes (a finite base: no nan)
+            built = power(base, sympy.Integer(exp))
+            if built is None:
+                return None
+            factors.append(built)
+    if not factors:
         return None
     _mulsort(factors)
     if coeff is not sympy.S.One:
         factors.insert(0, coeff)
+    if len(factors) == 2 and coeff is not sympy.S.One and type(factors[1]) is sympy.Add:
+        terms = [times(coeff, t) for t in factors[1].args]  # 2*(1+a) -> 2 + 2*a
+        built = add(*terms)
+        return sympy.Add(*terms) if built is None else built
     return factors[0] if len(factors) == 1 else _raw(sympy.Mul, tuple(factors))
+
+
+def times(a: Any, b: Any) -> Any:
+    """``a * b`` (SymPy's operator: numbers multiply, anything else is ``Mul(a, b)``)."""
+    if not (isinstance(a, sympy.Number) and isinstance(b, sympy.Number)):
+        built = mul(a, b)
+        if built is not None:
+            return built
+    return a * b
 
 
 _PLAIN_TERMS = (sympy.Symbol, sympy.Function, sympy.NumberSymbol)
