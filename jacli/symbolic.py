@@ -20,6 +20,7 @@ import sympy
 from sympy.printing.str import StrPrinter
 
 from jacli import language
+from jacli.differentiate import ExactDiff
 from jacli.errors import UsageError
 from jacli.limits import (
     MAX_DERIVATIVE_WORK,
@@ -137,6 +138,7 @@ class Differentiator:
         self._accelerate = sum(len(v.symbols) for v in program.variables) >= SYMENGINE_MIN_SYMBOLS
         self._shapes: dict[sympy.Basic, tuple[int, int]] = {}
         self._deadline: float | None = None
+        self._exact = ExactDiff()  # sympy.diff's result, quicker (jacli/differentiate.py)
 
     def _charge(self, expr: sympy.Expr) -> None:
         """Refuse a derivative predicted to be huge, and any derivative after the time budget.
@@ -189,11 +191,11 @@ class Differentiator:
         if isinstance(expr, sympy.Add) and len(expr.args) > SPARSE_SUM_TERMS:
             return sympy.Add(*(self.derivative(term, x) for term in self._terms_with(expr, x)))
         self._charge(expr)
-        result = _diff(expr, x, self._accelerate)
-        for bound in expr.free_symbols & self.bindings.keys():
+        result = _diff(expr, x, self._accelerate, self._exact)
+        for bound in expr.free_symbols & self.bindings.keys() if self.bindings else ():
             inner = self._binding_derivative(bound, x)
             if inner != 0:
-                result += _diff(expr, bound, self._accelerate) * inner
+                result += _diff(expr, bound, self._accelerate, self._exact) * inner
         return result
 
     def _binding_derivative(self, bound: sympy.Symbol, x: sympy.Symbol) -> sympy.Expr:
@@ -251,17 +253,18 @@ def _import_symengine() -> Any:
     return symengine
 
 
-def _diff(expr: sympy.Expr, x: sympy.Symbol, accelerate: bool = True) -> sympy.Expr:
+def _diff(expr: sympy.Expr, x: sympy.Symbol, accelerate: bool = True, exact: ExactDiff | None = None) -> sympy.Expr:
     """``sympy.diff(expr, x)``; through SymEngine when it is installed and knows every function in ``expr``.
+
+    Else by ``exact`` (:class:`~jacli.differentiate.ExactDiff`: the same expression as ``sympy.diff``).
 
     SymPy spends most of a derivative in its assumption system; SymEngine does the
     same algebra in C++. The result comes back as SymPy with the original symbols.
     """
     engine = _symengine() if accelerate else None
     expr = as_expr(expr)
-    nodes = sympy.preorder_traversal(expr)
-    if engine is None or not all(_symengine_knows(n) for n in nodes):
-        return sympy.diff(expr, x)
+    if engine is None or not all(_symengine_knows(n) for n in sympy.preorder_traversal(expr)):
+        return sympy.diff(expr, x) if exact is None else exact(expr, x)
     symbols = {s.name: s for s in expr.free_symbols}
     if x.name not in symbols:
         return sympy.S.Zero
@@ -508,12 +511,15 @@ def to_latex(expr: Any) -> Any:
 
 
 def operation_count(exprs: Any) -> int:
-    """Total operations in an expression or nested lists of them."""
-    if isinstance(exprs, list):
-        return sum(operation_count(e) for e in exprs)
-    if exprs is sympy.S.Zero:
-        return 0
-    return int(sympy.count_ops(exprs))
+    """Total operations in an expression or nested lists of them (zeros, most of a big Hessian, cost nothing)."""
+    pending, total = [exprs], 0
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+        elif item is not sympy.S.Zero:
+            total += int(sympy.count_ops(item))
+    return total
 
 
 def _depth(nested: Any) -> int:

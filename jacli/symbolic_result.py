@@ -19,6 +19,8 @@ from jacli import language, symbolic
 
 def used_bindings(program: language.Program, exprs: Any) -> tuple[tuple[str, str], ...]:
     """The bindings a symbolic result refers to, directly or through other bindings, in order."""
+    if not program.bindings:
+        return ()
     used: set[sympy.Symbol] = set()
     pending = set().union(*(symbolic.as_expr(e).free_symbols for e in flatten_exprs(exprs)))
     definitions = {b.symbol: b.value for b in program.bindings}

@@ -131,6 +131,11 @@ _SLOW_TESTS = frozenset(
         "test_graph_tables_show_every_number_at_any_width",
         "test_check_tables_show_every_number_at_any_width",
         "test_path_derivative_is_the_straight_lines",
+        "test_the_deepest_nest_the_parser_takes_builds",
+        "test_a_big_hessian_keeps_the_json_structure_of_a_small_one",
+        "test_programs_are_built_as_sympy_builds_them",
+        "test_derivative_is_sympys",
+        "test_second_derivative_is_sympys",
         # the costliest cases of a parametrized test (by their full name)
         "test_hostile_input_is_a_clean_usage_error[100000-components]",
         "test_hostile_input_is_a_clean_usage_error[huge-array-literal]",

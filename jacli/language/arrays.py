@@ -15,6 +15,7 @@ import sympy
 
 from jacli import limits
 from jacli.errors import ShapeError
+from jacli.language import fast
 from jacli.language.source import max_elements
 
 Value = np.ndarray
@@ -41,6 +42,8 @@ def _broadcast_shape(what: str, values: Sequence[Value]) -> tuple[int, ...]:
 
 def elementwise(what: str, fn: Callable[..., Any], *values: Value) -> Value:
     """Apply ``fn`` to matching elements of ``values``, broadcasting like torch."""
+    if all(v.ndim == 0 for v in values):  # scalars: no broadcasting, no index loop
+        return scalar(fn(*(v[()] for v in values)))
     shape = _broadcast_shape(what, values)
     size, limit = math.prod(shape), max_elements()
     if size > limit:
@@ -67,21 +70,25 @@ def _small(expr: Any) -> bool:
     return True
 
 
-def simplifying(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn(*args)``, with SymPy's automatic simplification only when every argument is small."""
+def simplifying(fn: Callable[..., Any], direct: Callable[..., Any] | None = None) -> Callable[..., Any]:
+    """``fn(*args)``, with SymPy's automatic simplification only when every argument is small.
+
+    ``direct(*args)``, where given, builds the same evaluated result quicker or returns None
+    (:mod:`jacli.language.fast`).
+    """
 
     def build(*args: Any) -> Any:
         if all(_small(a) for a in args):
-            return fn(*args)
+            built = None if direct is None or not fast.ENABLED else direct(*args)
+            return fn(*args) if built is None else built
         return fn(*args, evaluate=False)
 
     return build
 
 
-_ADD, _MUL, _POW = simplifying(sympy.Add), simplifying(sympy.Mul), simplifying(sympy.Pow)
-
-
-_ADD, _MUL, _POW = simplifying(sympy.Add), simplifying(sympy.Mul), simplifying(sympy.Pow)
+_ADD = simplifying(sympy.Add, fast.add)
+_MUL = simplifying(sympy.Mul, fast.mul)
+_POW = simplifying(sympy.Pow, fast.power)
 
 
 def element_label(name: str, index: tuple[int, ...]) -> str:
