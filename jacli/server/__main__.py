@@ -33,6 +33,13 @@ _WARM_COMMANDS = (
     ["jvp", "where(x > 0, sqrt(x), 0), x", "--at", "-1", "--v", "1", "--exact"],
 )
 
+# What each spare child runs (at idle priority) while it waits for a request: a table and a JSON
+# command write the pages a command writes (reference counts), so the client's command finds them copied.
+_SPARE_COMMANDS = (
+    ["jacobian", "sin(a)*b**2, exp(a-b)/(1+a^2)", "--at", "1,2"],
+    ["gradient", "x**2*y", "--at", "3,4", "--format", "json"],
+)
+
 
 def _preload(run: Run) -> None:
     """Import everything a command needs and warm its caches; children fork from here.
@@ -115,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         limits = checked(Limits(args.idle_timeout, args.time_limit, args.memory_limit))
         protocol.check_private_dir(directory, create=True)
         run = _runner(limits.memory_limit)
-        serve(directory, limits, run, lambda: _preload(run), args.ready_fd)
+        serve(directory, limits, run, lambda: _preload(run), args.ready_fd, lambda: _run_quietly(run, _SPARE_COMMANDS))
     except (StartError, ServerUnavailable) as err:
         print(f"jacli server: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code if isinstance(err, StartError) else 1)

@@ -97,9 +97,11 @@ class Server:
     for the client hanging up: its command is then killed (or never started).
     """
 
-    def __init__(self, directory: str, limits: Limits, run: Run) -> None:
+    def __init__(self, directory: str, limits: Limits, run: Run, warm: Callable[[], None] | None = None) -> None:
         self.directory = directory
         self.run = run
+        self.warm = warm  # what a spare runs, at idle priority, while it waits (see _start_spare)
+        self.priority = os.sched_getscheduler(0), os.sched_getparam(0)  # a spare's, once it serves
         self.limits = checked(limits)
         self.path = socket_path(directory)
         self.fingerprint = fingerprint()  # before importing: describes the code we load
@@ -426,6 +428,7 @@ class Server:
             pid, ctrl = self.spare
             self.spare = None
             try:
+                os.sched_setscheduler(pid, *self.priority)  # still warming up: finish at normal priority
                 ctrl.settimeout(READ_TIMEOUT)  # a spare that cannot take it (stopped, dying) is replaced
                 send_message(ctrl, message, [conn.fileno(), *fds])
             except OSError:
@@ -452,16 +455,20 @@ class Server:
         """Fork the child that will run the next command now, while nobody waits.
 
         Forking a process that holds torch and SymPy takes 10-20 ms; the spare
-        takes that off the next request's path. It does nothing until the
-        parent sends it a request. (Letting it also run a throwaway command to
-        warm caches was measured: it saves ~20 ms when idle but costs more
-        when commands come back to back on 2 cores, and would run torch under
-        the server's environment rather than the client's.)
+        takes that off the next request's path. While it waits, the spare runs
+        the injected warm-up (throwaway commands, as the server's preload did)
+        at ``SCHED_IDLE`` priority, so it never takes a CPU from anything else:
+        a forked child's first command copies every page it writes (reference
+        counts), 10-15 ms that the warm-up pays ahead. A request that arrives
+        during the warm-up puts the spare back to normal priority (:meth:`_fork`)
+        and waits for the rest of it.
         """
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
 
         def wait_for_request() -> int:
             ours.close()
+            if not self._warm_up():
+                return EX_SOFTWARE
             message, fds = recv_message(theirs, max_fds=8)
             if message is None or len(fds) != 5:  # retired by the parent
                 return 0
@@ -471,6 +478,17 @@ class Server:
         pid = self._fork_child(wait_for_request)
         theirs.close()
         self.spare = (pid, ours)
+
+    def _warm_up(self) -> bool:
+        """In the spare: :attr:`warm` at idle priority; whether it is back at the server's priority."""
+        if self.warm is None:
+            return True
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        self.warm()
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, *self.priority)
+        return os.sched_getscheduler(0) == self.priority[0]
 
     def retire_spare(self) -> None:
         if self.spare is None:
@@ -560,14 +578,16 @@ class Server:
         return run_request(conn, message, fds, self.run, self.limits, self.base_memory)
 
 
-def serve(directory: str, limits: Limits, run: Run, preload: Callable[[], None], ready_fd: int | None = None) -> None:
+def serve(directory: str, limits: Limits, run: Run, preload: Callable[[], None], ready_fd: int | None = None,
+          warm: Callable[[], None] | None = None) -> None:  # fmt: skip
     """Run the server in this process until it is stopped or idle.
 
     ``preload`` imports what commands need (children fork from here warm); ``run``
-    is what each child calls with its client's argv.
+    is what each child calls with its client's argv; ``warm`` is what each spare
+    child runs while it waits for a request (see :meth:`Server._start_spare`).
     """
     os.chdir("/")
-    server = Server(directory, limits, run)  # fingerprints the code before importing it
+    server = Server(directory, limits, run, warm)  # fingerprints the code before importing it
     preload()
     server.base_memory = address_space()
     server.bind()
