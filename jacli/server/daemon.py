@@ -412,6 +412,7 @@ class Server:
             "served": self.served,
             "running": len(self.children),
             "running_pids": sorted(self.children),
+            "spare_pid": self.spare[0] if self.spare is not None else None,
             "queued": len(self.queue),
             **asdict(self.limits),
             "version": jacli.__version__,
