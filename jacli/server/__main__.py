@@ -9,6 +9,7 @@ The one place that joins the daemon to the CLI: it imports what commands need
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import os
 import sys
@@ -122,7 +123,8 @@ def main(argv: list[str] | None = None) -> None:
         limits = checked(Limits(args.idle_timeout, args.time_limit, args.memory_limit))
         protocol.check_private_dir(directory, create=True)
         run = _runner(limits.memory_limit)
-        serve(directory, limits, run, lambda: _preload(run), args.ready_fd, lambda: _run_quietly(run, _SPARE_COMMANDS))
+        warm = [functools.partial(_run_quietly, run, [argv]) for argv in _SPARE_COMMANDS]
+        serve(directory, limits, run, lambda: _preload(run), args.ready_fd, warm)
     except (StartError, ServerUnavailable) as err:
         print(f"jacli server: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code if isinstance(err, StartError) else 1)

@@ -23,7 +23,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -97,10 +97,10 @@ class Server:
     for the client hanging up: its command is then killed (or never started).
     """
 
-    def __init__(self, directory: str, limits: Limits, run: Run, warm: Callable[[], None] | None = None) -> None:
+    def __init__(self, directory: str, limits: Limits, run: Run, warm: Sequence[Callable[[], None]] = ()) -> None:
         self.directory = directory
         self.run = run
-        self.warm = warm  # what a spare runs, at idle priority, while it waits (see _start_spare)
+        self.warm = warm  # the steps a spare runs, at idle priority, while it waits (see _start_spare)
         self.priority = os.sched_getscheduler(0), os.sched_getparam(0)  # a spare's, once it serves
         self.limits = checked(limits)
         self.path = socket_path(directory)
@@ -443,6 +443,10 @@ class Server:
         self.children[pid] = conn
         self._watch(conn.fileno(), _CLIENT_GONE, lambda _events: self._client_gone(pid))
         self.served += 1
+        if self.spare is None and not self.stopping:
+            # The next request's spare, forked while this command runs: its warm-up has the time
+            # until the next client starts (idle priority: it never slows this command down).
+            self._start_spare()
 
     def _client_gone(self, pid: int) -> None:
         """The client of ``pid`` hung up (killed, say): nobody waits for the command, so end it."""
@@ -457,18 +461,18 @@ class Server:
 
         Forking a process that holds torch and SymPy takes 10-20 ms; the spare
         takes that off the next request's path. While it waits, the spare runs
-        the injected warm-up (throwaway commands, as the server's preload did)
-        at ``SCHED_IDLE`` priority, so it never takes a CPU from anything else:
-        a forked child's first command copies every page it writes (reference
-        counts), 10-15 ms that the warm-up pays ahead. A request that arrives
-        during the warm-up puts the spare back to normal priority (:meth:`_fork`)
-        and waits for the rest of it.
+        the injected warm-up steps (throwaway commands, as the server's preload
+        did) at ``SCHED_IDLE`` priority, so it never takes a CPU from anything
+        else: a forked child's first command copies every page it writes
+        (reference counts), 10-15 ms that the warm-up pays ahead. A request that
+        arrives during the warm-up puts the spare back to normal priority
+        (:meth:`_fork`) and is served once the current step ends.
         """
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
 
         def wait_for_request() -> int:
             ours.close()
-            if not self._warm_up():
+            if not self._warm_up(theirs):
                 return EX_SOFTWARE
             message, fds = recv_message(theirs, max_fds=8)
             if message is None or len(fds) != 5:  # retired by the parent
@@ -480,13 +484,17 @@ class Server:
         theirs.close()
         self.spare = (pid, ours)
 
-    def _warm_up(self) -> bool:
-        """In the spare: :attr:`warm` at idle priority; whether it is back at the server's priority."""
-        if self.warm is None:
+    def _warm_up(self, ctrl: socket.socket) -> bool:
+        """In the spare: :attr:`warm` at idle priority until a request is waiting on ``ctrl``;
+        whether the spare is back at the server's priority."""
+        if not self.warm:
             return True
         with contextlib.suppress(OSError):
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        self.warm()
+        for step in self.warm:
+            if select.select([ctrl], [], [], 0)[0]:  # a request (or the parent's exit): no more warming
+                break
+            step()
         with contextlib.suppress(OSError):
             os.sched_setscheduler(0, *self.priority)
         return os.sched_getscheduler(0) == self.priority[0]
@@ -543,9 +551,7 @@ class Server:
                 send_message(conn, reply)
             conn.close()
         self._run_queued()
-        if reaped and self.spare is None and not self.stopping:
-            # Forked once a command has ended rather than at dispatch, so it never competes
-            # for a CPU with the command it would otherwise be forked next to.
+        if reaped and self.spare is None and not self.stopping:  # the spare died, or none was forked
             self._start_spare()
 
     # -- one command, in a forked child ------------------------------------------
@@ -580,12 +586,12 @@ class Server:
 
 
 def serve(directory: str, limits: Limits, run: Run, preload: Callable[[], None], ready_fd: int | None = None,
-          warm: Callable[[], None] | None = None) -> None:  # fmt: skip
+          warm: Sequence[Callable[[], None]] = ()) -> None:  # fmt: skip
     """Run the server in this process until it is stopped or idle.
 
     ``preload`` imports what commands need (children fork from here warm); ``run``
     is what each child calls with its client's argv; ``warm`` is what each spare
-    child runs while it waits for a request (see :meth:`Server._start_spare`).
+    child runs, step by step, while it waits for a request (see :meth:`Server._start_spare`).
     """
     os.chdir("/")
     server = Server(directory, limits, run, warm)  # fingerprints the code before importing it
