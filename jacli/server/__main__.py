@@ -34,11 +34,12 @@ _WARM_COMMANDS = (
     ["jvp", "where(x > 0, sqrt(x), 0), x", "--at", "-1", "--v", "1", "--exact"],
 )
 
-# What each spare child runs (at idle priority) while it waits for a request: a table and a JSON
+# What each spare child runs (at idle priority) while it waits for a request: a JSON and a table
 # command write the pages a command writes (reference counts), so the client's command finds them copied.
+# The cheaper one first: a request that arrives meanwhile waits for the step under way to end.
 _SPARE_COMMANDS = (
-    ["jacobian", "sin(a)*b**2, exp(a-b)/(1+a^2)", "--at", "1,2"],
     ["gradient", "x**2*y", "--at", "3,4", "--format", "json"],
+    ["jacobian", "sin(a)*b**2, exp(a-b)/(1+a^2)", "--at", "1,2"],
 )
 
 
