@@ -7,7 +7,9 @@ directory. It does no torch work itself. Each request from
 (:mod:`jacli.server.child`), which runs the command on the client's own
 descriptors through the injected ``run(argv) -> status`` (the CLI's one
 funnel), under the server's limits. A child that crashes, hangs or exhausts
-memory dies alone; the next request forks from the same clean parent.
+memory dies alone; the next request forks from the same clean parent. The
+child for the next request is forked ahead (a spare, warmed at idle priority
+while it waits: :meth:`Server._start_spare`).
 
 This module imports no CLI module: :mod:`jacli.server.__main__` injects ``run``.
 """
