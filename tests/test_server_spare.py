@@ -107,7 +107,7 @@ def stand_ins() -> Iterator[list[StandIn]]:
 def test_a_request_during_the_warm_up_runs_at_the_server_priority(stand_ins: list[StandIn]) -> None:
     server = StandIn("3")
     stand_ins.append(server)
-    _wait_for(lambda: os.path.exists(server.log))
+    _wait_for(lambda: os.path.exists(server.log) and server.lines())
     assert server.lines() == [f"warm {os.SCHED_IDLE}"]  # the spare warms up at idle priority
     assert client.forward(["anything"], server.dir) == 3  # arrives during the 3 s warm-up
     # the parent put the spare back to normal priority at once: the rest of its warm-up and the command
@@ -119,8 +119,9 @@ def test_a_request_during_the_warm_up_runs_at_the_server_priority(stand_ins: lis
 def test_a_spare_whose_warm_up_fails_is_replaced_by_a_fresh_child(stand_ins: list[StandIn]) -> None:
     server = StandIn("fail")
     stand_ins.append(server)
-    _wait_for(lambda: os.path.exists(server.log) and len(_children(server.process.pid)) == 0)
     for _ in range(2):
+        # its spare (forked at the start, then at each dispatch) failed and is gone: a fresh fork serves
+        _wait_for(lambda: os.path.exists(server.log) and server.lines() and not _children(server.process.pid))
         assert client.forward(["anything"], server.dir) == 3
     runs = [line for line in server.lines() if line.startswith("run")]
     assert runs == [f"run {os.SCHED_OTHER}"] * 2

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from jacli.limits import MAX_CHILDREN, MAX_FDS, MAX_PENDING, MAX_PENDING_BYTES, MAX_QUEUED, READ_TIMEOUT
-from jacli.server.child import EX_SOFTWARE, Run, address_space, modules_imported_by, run_request
+from jacli.server.child import EX_SOFTWARE, Run, address_space, modules_imported_by, run_request, warm_up
 from jacli.server.control import Limits, StartError, checked
 from jacli.server.protocol import (
     HEADER_SIZE,
@@ -474,7 +474,7 @@ class Server:
 
         def wait_for_request() -> int:
             ours.close()
-            if not self._warm_up(theirs):
+            if not warm_up(self.warm, theirs, self.priority):
                 return EX_SOFTWARE
             message, fds = recv_message(theirs, max_fds=8)
             if message is None or len(fds) != 5:  # retired by the parent
@@ -485,21 +485,6 @@ class Server:
         pid = self._fork_child(wait_for_request)
         theirs.close()
         self.spare = (pid, ours)
-
-    def _warm_up(self, ctrl: socket.socket) -> bool:
-        """In the spare: :attr:`warm` at idle priority until a request is waiting on ``ctrl``;
-        whether the spare is back at the server's priority."""
-        if not self.warm:
-            return True
-        with contextlib.suppress(OSError):
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        for step in self.warm:
-            if select.select([ctrl], [], [], 0)[0]:  # a request (or the parent's exit): no more warming
-                break
-            step()
-        with contextlib.suppress(OSError):
-            os.sched_setscheduler(0, *self.priority)
-        return os.sched_getscheduler(0) == self.priority[0]
 
     def retire_spare(self) -> None:
         if self.spare is None:
