@@ -50,8 +50,8 @@ def _interrupted() -> NoReturn:
     os._exit(ExitCode.INTERRUPTED)  # a half-imported torch need not be torn down
 
 
-def _status(argv: list[str]) -> int:
-    """The exit status of ``jacli ARGV``: from the server when it ran it, else from an in-process run.
+def _status(argv: list[str]) -> tuple[int, bool]:
+    """The exit status of ``jacli ARGV``, and whether the server ran it (else this process did).
 
     Why the server was not used (one ``jacli: note:`` line each) comes after
     everything the command printed, so that its own first line stays first.
@@ -65,32 +65,35 @@ def _status(argv: list[str]) -> int:
         from jacli import terminal  # noqa: PLC0415
 
         status = terminal.status_of(err)
+    forwarded = status is not None
     if status is None:
         from jacli import cli, terminal  # noqa: PLC0415 - Typer and Click: only when running here
 
         status = terminal.run(argv, terminal.Environment.from_process(), program=cli.program)
-    else:
-        with contextlib.suppress(OSError, ValueError):
-            sys.stdout.flush()
     for note in notes:
         client.say(note)
-    return status
+    if forwarded:  # main() ends the process without a teardown: nothing may stay buffered
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+    return status, forwarded
 
 
 def main() -> NoReturn:
     """Console-script entry point: forward to the server, else run in-process; then exit.
 
     Tearing down an interpreter that imported torch costs about half a second
-    (module finalisers, not user work). Once stdout and stderr are flushed
+    (module finalisers, not user work), and even the warm client's teardown is
+    a few milliseconds of a 60 ms call. Once stdout and stderr are flushed
     nothing a user depends on is left, so the process then ends with ``os._exit``.
     """
     try:
         if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:  # see _quiet_start_up
             signal.signal(signal.SIGINT, signal.default_int_handler)
-        status = _status(sys.argv[1:])
+        status, forwarded = _status(sys.argv[1:])
     except KeyboardInterrupt:
         _interrupted()
-    if "torch" in sys.modules:
+    if forwarded or "torch" in sys.modules:
         os._exit(status)
     sys.exit(status)
 

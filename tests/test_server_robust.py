@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_server import SEED, SEED_JSON, _alive, _client_command, _env, _kill, _wait_for
+from test_server import SEED, SEED_JSON, _alive, _client_command, _env, _kill, _reading_stdin, _wait_for
 
 from jacli.limits import reset as reset_settings
 from jacli.server import client, control, daemon, protocol
@@ -385,8 +385,8 @@ def test_a_stopped_server_does_not_hang_the_client(
 def _hanging(served: Served) -> tuple[subprocess.Popen[bytes], int]:
     """A client whose command waits for its expression on stdin; (process, the server's child)."""
     process = served.popen("jacobian", "-", "--at", "1,2", "-f", "json")
-    _wait_for(lambda: served.status()["running"] == 1)
-    return process, int(served.status()["running_pids"][0])
+    _wait_for(lambda: _reading_stdin(served.status))
+    return process, _reading_stdin(served.status)
 
 
 def test_a_killed_client_ends_its_command(warm: Served) -> None:

@@ -9,6 +9,7 @@ The one place that joins the daemon to the CLI: it imports what commands need
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import os
 import sys
@@ -31,6 +32,14 @@ _WARM_COMMANDS = (
     ["hessian", "x*y + log(y)", "--at", "1,2", "--format", "latex"],
     ["vjp", "A@B", "--at", "A=[[1,2],[3,4]], B=[[1,2,3],[4,5,6]]", "--v", "ones", "--format", "csv"],
     ["jvp", "where(x > 0, sqrt(x), 0), x", "--at", "-1", "--v", "1", "--exact"],
+)
+
+# What each spare child runs (at idle priority) while it waits for a request: a JSON and a table
+# command write the pages a command writes (reference counts), so the client's command finds them copied.
+# The cheaper one first: a request that arrives meanwhile waits for the step under way to end.
+_SPARE_COMMANDS = (
+    ["gradient", "x**2*y", "--at", "3,4", "--format", "json"],
+    ["jacobian", "sin(a)*b**2, exp(a-b)/(1+a^2)", "--at", "1,2"],
 )
 
 
@@ -115,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
         limits = checked(Limits(args.idle_timeout, args.time_limit, args.memory_limit))
         protocol.check_private_dir(directory, create=True)
         run = _runner(limits.memory_limit)
-        serve(directory, limits, run, lambda: _preload(run), args.ready_fd)
+        warm = [functools.partial(_run_quietly, run, [argv]) for argv in _SPARE_COMMANDS]
+        serve(directory, limits, run, lambda: _preload(run), args.ready_fd, warm)
     except (StartError, ServerUnavailable) as err:
         print(f"jacli server: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code if isinstance(err, StartError) else 1)

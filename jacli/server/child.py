@@ -18,6 +18,7 @@ import io
 import locale
 import os
 import resource
+import select
 import signal
 import socket
 import sys
@@ -98,6 +99,25 @@ def _as_a_script(run: Run, argv: list[str]) -> int:
         with contextlib.suppress(OSError, ValueError):
             sys.stderr.flush()
         return 1
+
+
+def warm_up(steps: Sequence[Callable[[], None]], ctrl: socket.socket, priority: tuple[int, os.sched_param]) -> bool:
+    """In a spare child: run ``steps`` at idle priority until a request waits on ``ctrl``.
+
+    Whether the child is back at the server's ``priority`` (policy, parameters)
+    afterwards, as a command must run.
+    """
+    if not steps:
+        return True
+    with contextlib.suppress(OSError):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    for step in steps:
+        if select.select([ctrl], [], [], 0)[0]:  # a request (or the parent's exit): no more warming
+            break
+        step()
+    with contextlib.suppress(OSError):
+        os.sched_setscheduler(0, *priority)
+    return os.sched_getscheduler(0) == priority[0]
 
 
 def _go_ahead(conn: socket.socket) -> bool:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -44,6 +43,7 @@ from jacli.server.protocol import (
 
 TYPE_CHECKING = False  # typing is not imported at run time: this module is on the warm client's path
 if TYPE_CHECKING:
+    import _socket  # connect() returns the C socket (see protocol)
     from typing import Any
 
 # argv that must run in the user's own process: `server` manages the server
@@ -142,7 +142,7 @@ def _request_message(argv: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def _exchange(sock: socket.socket, argv: Sequence[str], deadline: float, interrupts: _Interrupts) -> int:
+def _exchange(sock: _socket.socket, argv: Sequence[str], deadline: float, interrupts: _Interrupts) -> int:
     """Request, wait for the child to start (until ``deadline``), let it run, its status.
 
     The child waits for our ``go`` before it touches anything: a client that
@@ -172,7 +172,7 @@ def _exchange(sock: socket.socket, argv: Sequence[str], deadline: float, interru
     return _wait_finished(sock)
 
 
-def _wait_started(sock: socket.socket, deadline: float) -> int:
+def _wait_started(sock: _socket.socket, deadline: float) -> int:
     """The pid of the child that will run our command; :class:`ServerUnavailable` if none comes.
 
     A server that answers ``queued`` (all its slots busy) is alive: the
@@ -201,7 +201,7 @@ def _wait_started(sock: socket.socket, deadline: float) -> int:
     return pid
 
 
-def _wait_finished(sock: socket.socket) -> int:
+def _wait_finished(sock: _socket.socket) -> int:
     """The exit status the server reports for our running command.
 
     Raises :class:`~jacli.errors.ServerLost` or :class:`~jacli.errors.ServerKilled`

@@ -7,7 +7,9 @@ directory. It does no torch work itself. Each request from
 (:mod:`jacli.server.child`), which runs the command on the client's own
 descriptors through the injected ``run(argv) -> status`` (the CLI's one
 funnel), under the server's limits. A child that crashes, hangs or exhausts
-memory dies alone; the next request forks from the same clean parent.
+memory dies alone; the next request forks from the same clean parent. The
+child for the next request is forked ahead (a spare, warmed at idle priority
+while it waits: :meth:`Server._start_spare`).
 
 This module imports no CLI module: :mod:`jacli.server.__main__` injects ``run``.
 """
@@ -23,12 +25,12 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from jacli.limits import MAX_CHILDREN, MAX_FDS, MAX_PENDING, MAX_PENDING_BYTES, MAX_QUEUED, READ_TIMEOUT
-from jacli.server.child import EX_SOFTWARE, Run, address_space, modules_imported_by, run_request
+from jacli.server.child import EX_SOFTWARE, Run, address_space, modules_imported_by, run_request, warm_up
 from jacli.server.control import Limits, StartError, checked
 from jacli.server.protocol import (
     HEADER_SIZE,
@@ -97,9 +99,11 @@ class Server:
     for the client hanging up: its command is then killed (or never started).
     """
 
-    def __init__(self, directory: str, limits: Limits, run: Run) -> None:
+    def __init__(self, directory: str, limits: Limits, run: Run, warm: Sequence[Callable[[], None]] = ()) -> None:
         self.directory = directory
         self.run = run
+        self.warm = warm  # the steps a spare runs, at idle priority, while it waits (see _start_spare)
+        self.priority = os.sched_getscheduler(0), os.sched_getparam(0)  # a spare's, once it serves
         self.limits = checked(limits)
         self.path = socket_path(directory)
         self.fingerprint = fingerprint()  # before importing: describes the code we load
@@ -410,6 +414,7 @@ class Server:
             "served": self.served,
             "running": len(self.children),
             "running_pids": sorted(self.children),
+            "spare_pid": self.spare[0] if self.spare is not None else None,
             "queued": len(self.queue),
             **asdict(self.limits),
             "version": jacli.__version__,
@@ -426,6 +431,7 @@ class Server:
             pid, ctrl = self.spare
             self.spare = None
             try:
+                os.sched_setscheduler(pid, *self.priority)  # still warming up: finish at normal priority
                 ctrl.settimeout(READ_TIMEOUT)  # a spare that cannot take it (stopped, dying) is replaced
                 send_message(ctrl, message, [conn.fileno(), *fds])
             except OSError:
@@ -439,6 +445,10 @@ class Server:
         self.children[pid] = conn
         self._watch(conn.fileno(), _CLIENT_GONE, lambda _events: self._client_gone(pid))
         self.served += 1
+        if self.spare is None and not self.stopping:
+            # The next request's spare, forked while this command runs: its warm-up has the time
+            # until the next client starts (idle priority: it never slows this command down).
+            self._start_spare()
 
     def _client_gone(self, pid: int) -> None:
         """The client of ``pid`` hung up (killed, say): nobody waits for the command, so end it."""
@@ -452,16 +462,20 @@ class Server:
         """Fork the child that will run the next command now, while nobody waits.
 
         Forking a process that holds torch and SymPy takes 10-20 ms; the spare
-        takes that off the next request's path. It does nothing until the
-        parent sends it a request. (Letting it also run a throwaway command to
-        warm caches was measured: it saves ~20 ms when idle but costs more
-        when commands come back to back on 2 cores, and would run torch under
-        the server's environment rather than the client's.)
+        takes that off the next request's path. While it waits, the spare runs
+        the injected warm-up steps (throwaway commands, as the server's preload
+        did) at ``SCHED_IDLE`` priority, so it never takes a CPU from anything
+        else: a forked child's first command copies every page it writes
+        (reference counts), 10-15 ms that the warm-up pays ahead. A request that
+        arrives during the warm-up puts the spare back to normal priority
+        (:meth:`_fork`) and is served once the current step ends.
         """
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
 
         def wait_for_request() -> int:
             ours.close()
+            if not warm_up(self.warm, theirs, self.priority):
+                return EX_SOFTWARE
             message, fds = recv_message(theirs, max_fds=8)
             if message is None or len(fds) != 5:  # retired by the parent
                 return 0
@@ -524,9 +538,7 @@ class Server:
                 send_message(conn, reply)
             conn.close()
         self._run_queued()
-        if reaped and self.spare is None and not self.stopping:
-            # Forked once a command has ended rather than at dispatch, so it never competes
-            # for a CPU with the command it would otherwise be forked next to.
+        if reaped and self.spare is None and not self.stopping:  # the spare died, or none was forked
             self._start_spare()
 
     # -- one command, in a forked child ------------------------------------------
@@ -560,14 +572,16 @@ class Server:
         return run_request(conn, message, fds, self.run, self.limits, self.base_memory)
 
 
-def serve(directory: str, limits: Limits, run: Run, preload: Callable[[], None], ready_fd: int | None = None) -> None:
+def serve(directory: str, limits: Limits, run: Run, preload: Callable[[], None], ready_fd: int | None = None,
+          warm: Sequence[Callable[[], None]] = ()) -> None:  # fmt: skip
     """Run the server in this process until it is stopped or idle.
 
     ``preload`` imports what commands need (children fork from here warm); ``run``
-    is what each child calls with its client's argv.
+    is what each child calls with its client's argv; ``warm`` is what each spare
+    child runs, step by step, while it waits for a request (see :meth:`Server._start_spare`).
     """
     os.chdir("/")
-    server = Server(directory, limits, run)  # fingerprints the code before importing it
+    server = Server(directory, limits, run, warm)  # fingerprints the code before importing it
     preload()
     server.base_memory = address_space()
     server.bind()
