@@ -38,15 +38,48 @@ def _dumps(rows: Any) -> bytes:
 
 def csv_lines(rows: Any) -> str:
     """A 2-D array as lines of comma-separated ``repr`` texts, each line ending in a newline."""
+    return csv_bytes(rows).decode()
+
+
+def csv_bytes(rows: Any) -> bytes:
+    """:func:`csv_lines` as ASCII bytes, each line ending in a newline.
+
+    Runs of rows orjson spells as ``repr`` does are written by :func:`_lines`; the few
+    rows between them that it spells otherwise by ``repr``. When there are many such
+    rows, orjson's text is split into lines instead.
+    """
     count, width = rows.shape
     if count == 0:
-        return ""
+        return b""
     if width == 0:
-        return "\n" * count
-    lines = _dumps(rows)[2:-2].split(b"],[")
-    for row in np.flatnonzero(_others(rows).any(axis=1)).tolist():
-        lines[row] = ",".join(map(repr, rows[row].tolist())).encode()
-    return (b"\n".join(lines) + b"\n").decode()
+        return b"\n" * count
+    others = np.flatnonzero(_others(rows).any(axis=1)).tolist()
+    if len(others) > count // 64:
+        lines = _dumps(rows)[2:-2].split(b"],[")
+        for row in others:
+            lines[row] = _repr_line(rows[row])
+        return b"\n".join(lines) + b"\n"
+    parts, start = [], 0
+    for row in [*others, count]:
+        if row > start:
+            parts.append(_lines(rows[start:row]))
+        if row < count:
+            parts.append(_repr_line(rows[row]) + b"\n")
+        start = row + 1
+    return b"".join(parts) if len(parts) > 1 else parts[0]
+
+
+def _lines(rows: Any) -> bytes:
+    """Rows as CSV lines from one orjson text of their numbers: every ``width``-th comma becomes a newline."""
+    text = bytearray(_dumps(rows.reshape(-1)))  # [a,b,c,d]
+    view = np.frombuffer(text, np.uint8)
+    view[np.flatnonzero(view == ord(","))[rows.shape[1] - 1 :: rows.shape[1]]] = ord("\n")
+    view[-1] = ord("\n")  # the closing bracket
+    return bytes(memoryview(text)[1:])
+
+
+def _repr_line(row: Any) -> bytes:
+    return ",".join(map(repr, row.tolist())).encode()
 
 
 def texts(rows: Any) -> list[str]:
