@@ -41,6 +41,15 @@ def csv_lines(rows: Any) -> str:
     return csv_bytes(rows).decode()
 
 
+def write_csv(out: Any, rows: Any) -> None:
+    """:func:`csv_lines` of ``rows`` to ``out``, as bytes where it takes them (``Channel.write_ascii``)."""
+    write_ascii = getattr(out, "write_ascii", None)
+    if write_ascii is not None:
+        write_ascii(csv_bytes(rows))
+    else:
+        out.write(csv_lines(rows))
+
+
 def csv_bytes(rows: Any) -> bytes:
     """:func:`csv_lines` as ASCII bytes, each line ending in a newline.
 
