@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import math
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,9 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jacli import points
+from jacli.errors import OutputError
 from jacli.plain_csv import parse_plain
 from jacli.points import PointsError, PointsReader
-from jacli.render.numbers import csv_bytes, csv_lines
+from jacli.render.numbers import csv_bytes, csv_lines, write_csv
+from jacli.streams import Channel
 
 SEED = "2*x0+x1**2, x0**2+2*x1**3"
 
@@ -264,3 +269,75 @@ def test_csv_bytes_with_a_few_rows_for_repr(count: int, width: int, odd: list[tu
     assert csv_bytes(rows).decode() == csv_lines(rows) == _old_csv(rows)
     assert csv_bytes(rows[:, ::-1]).decode() == _old_csv(rows[:, ::-1])  # not contiguous
     assert csv_bytes(rows.astype(np.float32)).decode() == _old_csv(rows.astype(np.float32).astype(np.float64))
+
+
+# -- Channel.write_ascii: bytes straight to stdout, with write's guarantees ------------------------------------
+
+
+class _Sink(io.RawIOBase):
+    """A buffer that takes at most ``step`` bytes a write and fails with ``error`` past ``room`` bytes."""
+
+    def __init__(self, step: int = 1 << 30, room: int | None = None, error: int = errno.EPIPE) -> None:
+        self.data, self.step, self.room, self.error = bytearray(), step, room, error
+
+    def write(self, b: Any) -> int:
+        if self.room is not None and len(self.data) >= self.room:
+            raise BrokenPipeError() if self.error == errno.EPIPE else OSError(self.error, os.strerror(self.error))
+        taken = bytes(b[: self.step])[: None if self.room is None else self.room - len(self.data)]
+        self.data += taken
+        return len(taken)
+
+
+class _Text:
+    def __init__(self, buffer: Any, encoding: str = "utf-8") -> None:
+        self.buffer, self.encoding = buffer, encoding
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def test_write_ascii_keeps_the_order_and_continues_short_writes() -> None:
+    sink = _Sink(step=7)
+    channel = Channel(_Text(sink), "stdout", strict=True)  # type: ignore[arg-type]
+    channel.write("x,y\n")
+    channel.write_ascii(b"1.0,2.0\n" * 1000)
+    channel.write("end\n")
+    channel.flush()
+    assert bytes(sink.data) == b"x,y\n" + b"1.0,2.0\n" * 1000 + b"end\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_write_ascii_to_a_stream_spelling_ascii_otherwise_is_text(encoding: str) -> None:
+    sink = _Sink()
+    channel = Channel(_Text(sink, encoding), "stdout", strict=True)  # type: ignore[arg-type]
+    channel.write_ascii(b"1.0,2.0\n")
+    channel.flush()
+    assert bytes(sink.data).decode(encoding) == "1.0,2.0\n"
+
+
+def test_write_ascii_to_a_text_stream_and_to_a_closed_one() -> None:
+    text = io.StringIO()
+    channel = Channel(text, "stdout", strict=True)
+    channel.write_ascii(b"1.0\n")
+    assert text.getvalue() == "1.0\n"
+    with pytest.raises(OutputError, match="stdout is closed"):
+        Channel(None, "stdout", strict=True).write_ascii(b"1.0\n")
+
+
+@pytest.mark.parametrize(("error", "raised"), [(errno.EPIPE, BrokenPipeError), (errno.ENOSPC, OutputError)])
+def test_write_ascii_failures_raise_once(error: int, raised: type[Exception]) -> None:
+    channel = Channel(_Text(_Sink(step=1000, room=5000, error=error)), "stdout", strict=True)  # type: ignore[arg-type]
+    with pytest.raises(raised):
+        channel.write_ascii(b"1.0,2.0\n" * 10_000)
+    channel.write_ascii(b"more\n")  # dropped: reported once
+    assert channel.lost and channel.broken_pipe == (error == errno.EPIPE)
+
+
+def test_write_csv_to_any_text_stream() -> None:
+    rows = np.array([[1.0, 1e-05], [-0.0, 2.5]])
+    text = io.StringIO()
+    write_csv(text, rows)
+    assert text.getvalue() == "1.0,1e-05\n-0.0,2.5\n"
