@@ -11,8 +11,11 @@ Every pipeline runs as its own process on the same file, in the same run:
 - ``loop``: a Python loop with ``torch.autograd.functional.jacobian`` per point (skipped above
   ``--loop-max`` points: it is linear in N; the table says so)
 
-Prints points/s, the ratio of jacli's throughput to each other pipeline's, and peak RSS.
-Usage: ``python bench/throughput.py [--sizes 10000,100000,1000000] [--loop-max 100000]``
+Prints points/s, the ratio of jacli's throughput to each other pipeline's, and peak RSS (flat in N:
+jacli reads and writes a chunk at a time). ``--split`` adds where jacli's time goes at the largest size,
+in this process: reading and parsing the points (the fast path for plain CSV, and the exact line-by-line
+path it falls back to), formatting the CSV rows, writing them, and the rest (imports, math).
+Usage: ``python bench/throughput.py [--sizes 10000,100000,1000000] [--loop-max 100000] [--split]``
 """
 
 from __future__ import annotations
@@ -99,10 +102,56 @@ def run(argv: list[str], stdin_path: Path | None = None) -> tuple[float, float, 
     return seconds, usage.ru_maxrss / 1024, out
 
 
+def split(path: Path, n: int) -> None:
+    """Where jacli's time goes at ``n`` points, measured in this process (the same file, the same run)."""
+    from contextlib import redirect_stdout  # noqa: PLC0415
+
+    os.environ["JACLI_SERVER"] = "off"  # this process computes (no warm server)
+    from jacli import cli, limits, points  # noqa: PLC0415
+
+    limits.reset()
+    from jacli.render.numbers import csv_bytes  # noqa: PLC0415
+
+    def read() -> list[np.ndarray]:
+        return [chunk.values for chunk in points.open_points(str(path)).chunks(1 << 16)]
+
+    start = time.perf_counter()
+    values = read()
+    fast = time.perf_counter() - start
+    saved, points.parse_plain = points.parse_plain, lambda *args: None
+    start = time.perf_counter()
+    read()
+    exact = time.perf_counter() - start
+    points.parse_plain = saved
+    rows = []
+    for pts in values:
+        x0, x1 = pts[:, 0], pts[:, 1]
+        rows.append(np.stack([x0, x1, np.full_like(x0, 2.0), 2 * x1, 2 * x0, 6 * x1**2], axis=1))
+    start = time.perf_counter()
+    texts = [csv_bytes(part[i : i + 50_000]) for part in rows for i in range(0, len(part), 50_000)]
+    formatting = time.perf_counter() - start
+    start = time.perf_counter()
+    with open(os.devnull, "wb") as sink:
+        for text in texts:
+            sink.write(text)
+    writing = time.perf_counter() - start
+    with open(os.devnull, "w") as sink, redirect_stdout(sink):
+        start = time.perf_counter()
+        cli.run(["jacobian", SEED, "--points", str(path), "--format", "csv"])
+        whole = time.perf_counter() - start
+    print(f"\nwhere jacli's time goes at {n:,} points (in this process, torch and sympy imported):")
+    print(f"  read + parse (fast path)  {fast:6.2f} s   (exact path {exact:.2f} s: {exact / fast:.1f}× slower)")
+    print(f"  format CSV rows           {formatting:6.2f} s")
+    print(f"  write to /dev/null        {writing:6.2f} s")
+    rest = whole - fast - formatting - writing
+    print(f"  the rest (math, setup)    {rest:6.2f} s   of {whole:.2f} s in all, in process")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--loop-max", type=int, default=100_000)
+    parser.add_argument("--split", action="store_true", help="where jacli's time goes at the largest size")
     args = parser.parse_args()
     jacli = shutil.which("jacli") or str(Path(sys.executable).with_name("jacli"))
     work = Path(tempfile.mkdtemp(prefix="jacli-bench-"))
@@ -137,6 +186,8 @@ def main() -> None:
             got = np.loadtxt(out, delimiter=",")
             assert got.shape == (n, 6) and np.allclose(got, reference, rtol=1e-12), f"{name} disagrees"
             out.unlink()
+        if args.split and n == max(int(s) for s in args.sizes.split(",")):
+            split(path, n)
         path.unlink()
     print("jacli × = (pipeline's seconds) / (jacli's seconds): above 1 means jacli is faster")
     print(f"end: load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

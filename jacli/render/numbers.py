@@ -53,38 +53,30 @@ def write_csv(out: Any, rows: Any) -> None:
 def csv_bytes(rows: Any) -> bytes:
     """:func:`csv_lines` as ASCII bytes, each line ending in a newline.
 
-    Runs of rows orjson spells as ``repr`` does are written by :func:`_lines`; the few
-    rows between them that it spells otherwise by ``repr``. When there are many such
-    rows, orjson's text is split into lines instead.
+    One orjson text of all the numbers, every ``width``-th comma turned into a newline
+    in place; the few rows orjson spells otherwise than ``repr`` are then cut out and
+    written by ``repr``.
     """
     count, width = rows.shape
     if count == 0:
         return b""
     if width == 0:
         return b"\n" * count
-    others = np.flatnonzero(_others(rows).any(axis=1)).tolist()
-    if len(others) > count // 64:
-        lines = _dumps(rows)[2:-2].split(b"],[")
-        for row in others:
-            lines[row] = _repr_line(rows[row])
-        return b"\n".join(lines) + b"\n"
-    parts, start = [], 0
-    for row in [*others, count]:
-        if row > start:
-            parts.append(_lines(rows[start:row]))
-        if row < count:
-            parts.append(_repr_line(rows[row]) + b"\n")
-        start = row + 1
-    return b"".join(parts) if len(parts) > 1 else parts[0]
-
-
-def _lines(rows: Any) -> bytes:
-    """Rows as CSV lines from one orjson text of their numbers: every ``width``-th comma becomes a newline."""
     text = bytearray(_dumps(rows.reshape(-1)))  # [a,b,c,d]
     view = np.frombuffer(text, np.uint8)
-    view[np.flatnonzero(view == ord(","))[rows.shape[1] - 1 :: rows.shape[1]]] = ord("\n")
+    ends = np.flatnonzero(view == ord(","))[width - 1 :: width]  # the comma after each row but the last
+    view[ends] = ord("\n")
     view[-1] = ord("\n")  # the closing bracket
-    return bytes(memoryview(text)[1:])
+    others = np.flatnonzero(_others(rows).any(axis=1)).tolist()
+    if not others:
+        return bytes(memoryview(text)[1:])
+    parts, position = [], 1
+    for row in others:
+        start = 1 if row == 0 else int(ends[row - 1]) + 1
+        parts += [text[position:start], _repr_line(rows[row])]
+        position = int(ends[row]) if row < count - 1 else len(text) - 1  # its newline starts the next part
+    parts.append(text[position:])
+    return b"".join(parts)
 
 
 def _repr_line(row: Any) -> bytes:
