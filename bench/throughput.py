@@ -11,7 +11,8 @@ Every pipeline runs as its own process on the same file, in the same run:
 - ``loop``: a Python loop with ``torch.autograd.functional.jacobian`` per point (skipped above
   ``--loop-max`` points: it is linear in N; the table says so)
 
-Prints points/s, the ratio of jacli's throughput to each other pipeline's, and peak RSS (flat in N:
+Prints points/s, the ratio of jacli's throughput to each other pipeline's (in seconds, and in CPU
+seconds, which a busy machine disturbs less), and peak RSS (flat in N:
 jacli reads and writes a chunk at a time). ``--split`` adds where jacli's time goes at the largest size,
 in this process: reading and parsing the points (the fast path for plain CSV, and the exact line-by-line
 path it falls back to), formatting the CSV rows, writing them, and the rest (imports, math).
@@ -89,8 +90,8 @@ for p in pts:
 """
 
 
-def run(argv: list[str], stdin_path: Path | None = None) -> tuple[float, float, Path]:
-    """Run a whole process; returns (seconds, peak RSS in MiB, stdout file)."""
+def run(argv: list[str], stdin_path: Path | None = None) -> tuple[float, float, float, Path]:
+    """Run a whole process; returns (seconds, CPU seconds: user + system, peak RSS in MiB, stdout file)."""
     out = Path(tempfile.mkstemp(suffix=".csv")[1])
     with out.open("wb") as stdout, open(stdin_path or os.devnull, "rb") as stdin:
         start = time.perf_counter()
@@ -99,7 +100,7 @@ def run(argv: list[str], stdin_path: Path | None = None) -> tuple[float, float, 
         seconds = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"{argv[:4]} failed with status {status}")
-    return seconds, usage.ru_maxrss / 1024, out
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
 
 
 def split(path: Path, n: int) -> None:
@@ -158,7 +159,10 @@ def main() -> None:
     rng = np.random.default_rng(0)
     print(f"seed Jacobian {SEED!r}, float64, CSV in -> CSV out, whole process; {os.cpu_count()} CPUs")
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    header = f"{'points':>9} {'pipeline':<15} {'seconds':>8} {'points/s':>11} {'jacli ×':>8} {'peak RSS':>9}"
+    header = (
+        f"{'points':>9} {'pipeline':<15} {'seconds':>8} {'points/s':>11} {'jacli ×':>8}"
+        f" {'CPU s':>7} {'CPU ×':>7} {'peak RSS':>9}"
+    )
     print(header)
     print("-" * len(header))
     for n in (int(s) for s in args.sizes.split(",")):
@@ -171,16 +175,19 @@ def main() -> None:
             "floor numpy": [sys.executable, "-c", FLOOR_NUMPY, str(path)],
             "loop": [sys.executable, "-c", LOOP, str(path)],
         }
-        timings, outputs = {}, {}
+        timings, cpus, outputs = {}, {}, {}
         for name, argv in pipelines.items():
             if name == "loop" and n > args.loop_max:
                 print(f"{n:>9,} {name:<15} {'skipped (linear in N; see smaller sizes)':>40}")
                 continue
-            seconds, rss, out = run(argv)
-            timings[name] = seconds
-            outputs[name] = out
+            seconds, cpu, rss, out = run(argv)
+            timings[name], cpus[name], outputs[name] = seconds, cpu, out
             ratio = "" if name == "jacli" else f"{seconds / timings['jacli']:>7.2f}×"
-            print(f"{n:>9,} {name:<15} {seconds:>8.2f} {n / seconds:>11,.0f} {ratio:>8} {rss:>7.0f} MB")
+            cpu_ratio = "" if name == "jacli" else f"{cpu / cpus['jacli']:>6.2f}×"
+            print(
+                f"{n:>9,} {name:<15} {seconds:>8.2f} {n / seconds:>11,.0f} {ratio:>8}"
+                f" {cpu:>7.2f} {cpu_ratio:>7} {rss:>7.0f} MB"
+            )
         reference = np.loadtxt(outputs["floor func"], delimiter=",")
         for name, out in outputs.items():
             got = np.loadtxt(out, delimiter=",")
@@ -190,6 +197,7 @@ def main() -> None:
             split(path, n)
         path.unlink()
     print("jacli × = (pipeline's seconds) / (jacli's seconds): above 1 means jacli is faster")
+    print("CPU × = the same for CPU seconds (user + system): steadier than seconds on a busy machine")
     print(f"end: load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
