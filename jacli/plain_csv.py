@@ -25,7 +25,7 @@ import orjson
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-_NUMBER_BYTES = b"0123456789.eE+-"
+_FIELD_CHARACTERS = b"0123456789.eE+-"
 """The bytes of a plain field: what is left once they are deleted is the block's structure."""
 _NEGATIVE_ZERO = re.compile(rb"(?:^|[,\t\n])-0(?=[,\t\n]|$)")
 """``-0`` written as an integer: orjson reads the integer 0 and would lose the sign NumPy keeps."""
@@ -52,7 +52,7 @@ def parse_plain(blob: bytes, delimiter: str | None, columns: int) -> NDArray[np.
         return None
     else:
         separator = found
-    structure = blob.translate(None, _NUMBER_BYTES)  # C: one pass; a plain block leaves separators and \n
+    structure = blob.translate(None, _FIELD_CHARACTERS)  # C: one pass; a plain block leaves separators and \n
     row = separator * (columns - 1)
     lines = structure.count(b"\n") + 1
     if structure != (row + b"\n") * (lines - 1) + row:

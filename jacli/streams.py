@@ -67,7 +67,7 @@ ASCII_STAND_INS = str.maketrans(
 
 
 _ASCII = "".join(map(chr, range(128)))
-_ASCII_BYTES = _ASCII.encode("ascii")
+_ASCII_ENCODED = _ASCII.encode("ascii")
 
 
 def encode(text: str, encoding: str) -> bytes:
@@ -112,7 +112,7 @@ class Channel:
         self._buffer = buffer
         self._interactive = self.isatty() or bool(getattr(stream, "line_buffering", False))
         # ASCII bytes go out as they are where the encoding spells ASCII so (not UTF-16) and a descriptor is there
-        self._ascii_bytes = encode(_ASCII, self.encoding) == _ASCII_BYTES and (raw is not None or buffer is not None)
+        self._ascii_bytes = encode(_ASCII, self.encoding) == _ASCII_ENCODED and (raw is not None or buffer is not None)
         if stream is None:
             self.failure = OSError(errno.EBADF, f"{name} is closed")
         else:
