@@ -31,6 +31,7 @@ import numpy as np
 from jacli.errors import UsageError
 from jacli.limits import BLOCK_BYTES, CHUNK_BYTES, MAX_CHUNK_LINES, MAX_LINE_BYTES
 from jacli.limits import MAX_POINT_COLUMNS as MAX_COLUMNS
+from jacli.plain_csv import parse_plain
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -282,13 +283,17 @@ class PointsReader:
         while True:
             wanted = rows - len(lines)
             raw = self._read_raw(wanted) if wanted > 0 else []
-            lines += self._decode(raw, first_line + len(lines))
-            if not lines:
+            count = len(lines) + len(raw)
+            if not count:
                 return
-            values = self._parse(lines, first_line)
+            blob = b"\n".join([*(line.encode() for line in lines), *raw])
+            values = parse_plain(blob, self.delimiter, self.columns)  # a plain block at once, else line by line
+            if values is None:
+                lines += self._decode(raw, first_line + len(lines))
+                values = self._parse(lines, first_line)
             if len(values):
                 yield Chunk(values, first_line)
-            first_line += len(lines)
+            first_line += count
             self._line_no = first_line - 1
             if self._at_end():
                 return

@@ -66,6 +66,10 @@ ASCII_STAND_INS = str.maketrans(
 )
 
 
+_ASCII = "".join(map(chr, range(128)))
+_ASCII_ENCODED = _ASCII.encode("ascii")
+
+
 def encode(text: str, encoding: str) -> bytes:
     """``text`` in ``encoding``; characters it lacks become an ASCII stand-in, else ``?``."""
     try:
@@ -107,6 +111,8 @@ class Channel:
         self._raw = raw if isinstance(raw, io.FileIO) else None
         self._buffer = buffer
         self._interactive = self.isatty() or bool(getattr(stream, "line_buffering", False))
+        # ASCII bytes go out as they are where the encoding spells ASCII so (not UTF-16) and a descriptor is there
+        self._ascii_bytes = encode(_ASCII, self.encoding) == _ASCII_ENCODED and (raw is not None or buffer is not None)
         if stream is None:
             self.failure = OSError(errno.EBADF, f"{name} is closed")
         else:
@@ -133,22 +139,49 @@ class Channel:
                     self.flush()
         return len(text)
 
+    def write_ascii(self, data: bytes) -> None:
+        """ASCII text as bytes (many numbers, :mod:`jacli.render.numbers`): no ``str`` between, no copy.
+
+        Delivered after what is pending, with :meth:`write`'s guarantees; as text where
+        the stream's encoding spells ASCII otherwise (UTF-16) or is a text stream.
+        """
+        if not self._ascii_bytes:
+            self.write(data.decode("ascii"))
+            return
+        if not data:
+            return
+        if self.before_write is not None:
+            hook, self.before_write = self.before_write, None
+            hook()
+        with self._lock:
+            if self.failure is not None:
+                self._lose(self.failure)
+                return
+            self.flush()
+            self._deliver(data)
+
     def flush(self) -> None:
         with self._lock:
             if self.failure is not None:  # reported by the write that found it; nothing is pending
                 return
             data, self._pending = bytes(self._pending), bytearray()
-            try:
-                if self._raw is not None:
-                    _write_all(self._raw, data)
-                elif self._buffer is not None:
-                    _write_all(self._buffer, data)
-                    self._buffer.flush()
-                elif self._stream is not None:
-                    self._stream.flush()
-            except OSError as err:
-                self.failure = err
-                self._lose(err)
+            self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
+        """Bytes to the descriptor or buffer (the lock held); a failure is remembered and reported."""
+        if self.failure is not None:
+            return
+        try:
+            if self._raw is not None:
+                _write_all(self._raw, data)
+            elif self._buffer is not None:
+                _write_all(self._buffer, data)
+                self._buffer.flush()
+            elif self._stream is not None:
+                self._stream.flush()
+        except OSError as err:
+            self.failure = err
+            self._lose(err)
 
     def isatty(self) -> bool:
         try:

@@ -143,6 +143,9 @@ _SLOW_TESTS = frozenset(
         "test_hostile_input_is_a_clean_usage_error[broadcast-blowup]",
         "test_hostile_input_is_a_clean_usage_error[matmul-blowup]",
         "test_hostile_input_is_a_clean_usage_error[hessian-too-big]",
+        "test_plain_files_read_as_the_exact_path_reads_them",
+        "test_big_runs_write_the_bytes_of_the_exact_path",
+        "test_big_output_files_are_the_bytes_of_the_exact_path",
     }
 )
 

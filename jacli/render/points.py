@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from jacli.limits import FORMAT_BYTES, TABLE_MAX_COLUMNS, TABLE_MAX_POINTS
 from jacli.render import format_number, trimmed
-from jacli.render.csv import render_csv_rows
 from jacli.render.fit import Column, Grid, print_grids
 from jacli.render.json import MARKER, json_row_template, render_json_rows
+from jacli.render.numbers import write_csv
 from jacli.results import Result
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def write_points(
                 facts = None if chunk.facts is None else chunk.facts[part]
                 out.write(render_json_rows(row_template, rows, bad, facts))
             else:
-                out.write(render_csv_rows(rows))
+                write_csv(out, rows)  # bytes straight to stdout where it takes them
         out.flush()
         summary.points += chunk.rows
         if on_chunk is not None:
