@@ -49,6 +49,14 @@ class Path:
     """The statements that ran, as an expression of the language (bindings; the returned value last)."""
     note: str
     """``while ran 9 times; if took else``."""
+    unused: tuple[str, ...] = ()
+    """The leading bindings ``x_unused = x`` that keep a variable the path never reads (``if x:`` only tests
+    it) a variable of :attr:`text`; never shown (:attr:`shown`, :func:`mark`, :func:`shown_statements`)."""
+
+    @property
+    def shown(self) -> str:
+        """:attr:`text` as the user reads it: without the :attr:`unused` bindings."""
+        return self.text.split("; ", len(self.unused))[-1] if self.unused else self.text
 
 
 def resolve(expr: str, at: Point, wrt: str | Sequence[str] | None) -> tuple[str, Any, Path | None]:
@@ -160,8 +168,9 @@ class _Interpreter:
         else:  # parse_flow makes every path end in a return
             raise UsageError("the program ended without returning a value")
         used = {n.id for line in [*self.lines, final] for n in ast.walk(ast.parse(line)) if isinstance(n, ast.Name)}
-        unused = [f"{self.fresh(n + '_unused')} = {n}" for n in self.flow.names if n not in used]
-        return Path("; ".join([*unused, *self.lines, final]), self.note())
+        unused = [(self.fresh(n + "_unused"), n) for n in self.flow.names if n not in used]
+        lines = [f"{name} = {n}" for name, n in unused]
+        return Path("; ".join([*lines, *self.lines, final]), self.note(), tuple(name for name, _ in unused))
 
     def block(self, body: Sequence[Statement]) -> str | None:
         """Run ``body``; ``break``/``continue`` when a jump left it."""
@@ -444,10 +453,20 @@ def _built(text: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> langua
 
 def mark(result: Any, path: Path) -> Any:
     """``result`` of a path, marked with it: a note ``path: …`` and the JSON key ``path``."""
-    marked = {"notes": (f"path: {path.note}", *result.notes)}
+    marked: dict[str, Any] = {"notes": (f"path: {path.note}", *result.notes)}
+    if getattr(result, "expression", None) == path.text:
+        marked["expression"] = path.shown
     if hasattr(result, "extra"):
         marked["extra"] = (*result.extra, ("path", path.note))
     return dataclasses.replace(result, **marked)
+
+
+def shown_statements(parsed: language.ParsedExpression, path: Path | None) -> language.ParsedExpression:
+    """``parsed`` (a path's text) without the path's :attr:`~Path.unused` bindings: what ``--show-torch`` prints."""
+    if path is None or not path.unused:
+        return parsed
+    kept = tuple(s for s in parsed.statements if s.target not in path.unused)
+    return dataclasses.replace(parsed, statements=kept, bound=tuple(b for b in parsed.bound if b not in path.unused))
 
 
 def parsed_program(expr: str) -> language.ParsedExpression:
