@@ -138,6 +138,7 @@ _SLOW_TESTS = frozenset(
         "test_hostile_input_is_a_clean_usage_error[broadcast-blowup]",
         "test_hostile_input_is_a_clean_usage_error[matmul-blowup]",
         "test_hostile_input_is_a_clean_usage_error[hessian-too-big]",
+        "test_sigkilled_run_leaves_a_part_file_the_next_run_removes",
     }
 )
 
