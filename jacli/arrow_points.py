@@ -217,12 +217,13 @@ def _feather_v1(path: str) -> ColumnarReader:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # jacli reads it; the advice is in the README
             table = feather.read_table(path, memory_map=True)
-    except Exception as err:  # noqa: BLE001 - any failure of a pyarrow without version 1: the same advice
+    except Exception as err:  # any failure of a pyarrow without version 1: the same advice
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise PointsError(
             f"cannot read points file {path!r}: it is a Feather version 1 file, which this pyarrow cannot read "
-            f"({first}); convert it to Feather version 2 (the Arrow IPC file format) with a pyarrow that still reads "
-            "version 1 (deprecated since pyarrow 25): pyarrow.feather.write_feather(pyarrow.feather.read_table(IN), OUT)"
+            f"({first}); convert it to Feather version 2 (the Arrow IPC file format) with a pyarrow that still "
+            "reads version 1 (deprecated since pyarrow 25): "
+            "pyarrow.feather.write_feather(pyarrow.feather.read_table(IN), OUT)"
         ) from None
     return ColumnarReader(path, table.schema, lambda rows: iter(table.to_batches(max_chunksize=rows)), len(table))
 

@@ -44,7 +44,7 @@ def test_condition_only_variable_in_show_torch_and_graph() -> None:
     assert "def f(x, y):\n    return y * 2\n" in program.stdout
     assert "unused" not in program.stdout
     scope: dict = {}
-    exec(compile(program.stdout, "<show-torch>", "exec"), scope)  # noqa: S102 - jacli's own program, run as asked
+    exec(compile(program.stdout, "<show-torch>", "exec"), scope)  # jacli's own program, run as asked
     graph = invoke_cli("graph", TESTS_ONLY_X, "--at", "x=1,y=2")
     assert graph.exit_code == 0, graph
     assert graph.stdout.splitlines()[0] == "graph of  f(x, y) = y * 2"
