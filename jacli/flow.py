@@ -140,7 +140,8 @@ class _Interpreter:
     def __init__(self, flow: Flow, values: Mapping[str, language.Value]) -> None:
         self.flow = flow
         self.values: dict[str, language.Value] = {n: values[n] for n in flow.names}
-        self.exact = not any(isinstance(x, sympy.Float) or x.has(sympy.Float) for v in values.values() for x in v.flat)
+        flats = (getattr(v, "flat", ()) for v in values.values())  # (jacli.flow_vector's values have none)
+        self.exact = not any(isinstance(x, sympy.Float) or x.has(sympy.Float) for flat in flats for x in flat)
         self.current = {n: n for n in flow.names}  # a name of the program -> its name on the path now
         self.consts: dict[str, int] = {}  # loop variables
         self.taken = set(flow.names) | set(flow.assigned)
@@ -349,11 +350,15 @@ class _Interpreter:
             left = self.scalar(condition.left, stmt)
             for op, node in zip(condition.ops, condition.comparators, strict=True):
                 right = self.scalar(node, stmt)
-                if not _compare(op, left - right, self.exact, self.flow, node):
+                if not self.compare(op, left, right, node):
                     return False
                 left = right
             return True
-        return not _compare(ast.Eq(), self.scalar(condition, stmt), self.exact, self.flow, condition)
+        return not self.compare(ast.Eq(), self.scalar(condition, stmt), 0, condition)
+
+    def compare(self, op: ast.cmpop, left: Any, right: Any, node: ast.AST) -> bool:
+        """One comparison ``left op right`` at the point (:mod:`jacli.flow_vector` decides it at many)."""
+        return _compare(op, left - right, self.exact, self.flow, node)
 
     def scalar(self, node: ast.expr, stmt: If | While) -> sympy.Expr:
         value = self.value(self.rename(node))
