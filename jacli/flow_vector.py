@@ -37,8 +37,9 @@ from jacli import flow
 from jacli.errors import ExpressionError, UsageError
 from jacli.values import Point, assign_point, text_argument, wrt_names
 
-RELATIVE_MARGIN = 1e-12
-"""A float64 difference within this fraction of its operands' size is re-decided exactly."""
+RELATIVE_MARGIN = 1e-9
+"""A float64 difference within this fraction of the largest number computed on the path so far (operands,
+inputs, constants, every intermediate step) is re-decided exactly."""
 PRECISION_MARGIN = 2.0**-16
 """float64's error taken as at most this times the float32-float64 gap (their epsilons differ by 2**29)."""
 
@@ -57,6 +58,9 @@ class _Both:
     narrow: torch.Tensor
     rows: torch.Tensor
     """The points (ascending indices into the class) the values are of."""
+    integral: torch.Tensor
+    """Per point: every element an integer computed exactly (integer arithmetic under 2**52), so its float
+    comparisons are exact: a loop counter ``n += 1`` decides ``n < 12`` at 12 in floats."""
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -67,7 +71,7 @@ class _Both:
         if rows is self.rows:
             return self
         at = torch.searchsorted(self.rows, rows)
-        return _Both(self.wide[at], self.narrow[at], rows)
+        return _Both(self.wide[at], self.narrow[at], rows, self.integral[at])
 
 
 def group_points(expr: str, points: Sequence[Point], wrt: Any) -> list[tuple[flow.Path, list[int]]] | None:
@@ -153,7 +157,9 @@ def _decide_class(
     for name, shape in signature:
         flat = [np.asarray(point[name], dtype=np.float64).reshape(-1) for point in points]
         wide = torch.from_numpy(np.stack(flat)).reshape(len(points), *shape)
-        values[name] = _Both(wide, wide.to(torch.float32), torch.arange(len(points)))
+        flat_wide = wide.reshape(len(points), -1)
+        integral = ((flat_wide == flat_wide.round()) & (flat_wide.abs() < _EXACT_INTEGERS)).all(1)
+        values[name] = _Both(wide, wide.to(torch.float32), torch.arange(len(points)), integral)
     undecided: list[int] = []
     pending = [torch.arange(len(points))]
     while pending:
@@ -184,6 +190,11 @@ class _VectorInterpreter(flow._Interpreter):
         """The points (indices into the class) still on this run's path."""
         self.undecided: list[int] = []
         self.deferred: list[torch.Tensor] = []
+        self.size = torch.zeros(int(rows.max()) + 1 if len(rows) else 0, dtype=torch.float64)
+        """Per point (by its index in the class), the largest magnitude of any number computed on the path so
+        far: the rounding error of float64 is taken as within :data:`RELATIVE_MARGIN` of it."""
+        for value in values.values():
+            self.size[rows] = torch.maximum(self.size[rows], _magnitude(value.wide, len(rows)))
 
     def value(self, renamed: Any) -> Any:
         self.ensure(renamed.names)
@@ -197,16 +208,21 @@ class _VectorInterpreter(flow._Interpreter):
         function = _lowered(renamed.template, shapes)
         count = len(self.rows)
         out = []
+        integral = torch.full((count,), _integer_polynomial(renamed.template, shapes))
+        for var in program.variables:
+            integral &= self.values[renamed.names[int(var.name[1:])]].integral
         for dtype in _DTYPES:
             columns = [
                 getattr(self.values[renamed.names[int(var.name[1:])]], _FIELD[dtype]).reshape(count, -1)
                 for var in program.variables
             ]
             x = torch.cat(columns, dim=1).T if columns else torch.empty((0, count), dtype=dtype)
-            y = function(x.to(dtype))
-            y = y[:, None].expand(-1, count) if y.dim() == 1 else y
+            y, size = _evaluate(function, x.to(dtype), count)
             out.append(y.T.reshape(count, *program.output_shape))
-        return _Both(*out, self.rows)
+            if dtype is torch.float64:
+                self.size[self.rows] = torch.maximum(self.size[self.rows], size)
+                integral &= size < _EXACT_INTEGERS
+        return _Both(*out, self.rows, integral)
 
     def scalar(self, node: ast.expr, stmt: Any) -> Any:
         value = self.value(self.rename(node))
@@ -218,13 +234,16 @@ class _VectorInterpreter(flow._Interpreter):
         if type(op) not in _CHECKS:
             return super().compare(op, sympy.S.Zero, sympy.S.Zero, node)  # its error, worded once
         left = left.take(self.rows)
-        right = right.take(self.rows) if isinstance(right, _Both) else _Both(0 * left.wide, 0 * left.narrow, self.rows)
+        if not isinstance(right, _Both):  # the truth of a scalar: its comparison with 0
+            right = _Both(0 * left.wide, 0 * left.narrow, self.rows, torch.ones(len(self.rows), dtype=torch.bool))
+        right = right.take(self.rows)
         wide, narrow = left.wide - right.wide, left.narrow - right.narrow
-        size = torch.maximum(left.wide.abs(), right.wide.abs())
+        size = torch.maximum(torch.maximum(left.wide.abs(), right.wide.abs()), self.size[self.rows])
         gap = (wide - narrow.to(torch.float64)).abs()
         close = (wide.abs() <= RELATIVE_MARGIN * size) | (wide.abs() <= PRECISION_MARGIN * gap)
         finite = torch.isfinite(left.wide) & torch.isfinite(right.wide) & torch.isfinite(wide) & torch.isfinite(narrow)
         unclear = ~finite | close | (torch.sign(wide) != torch.sign(narrow.to(torch.float64)))
+        unclear &= ~(left.integral & right.integral)  # integers computed exactly: the float sign is exact
         taken = _CHECKS[type(op)](torch.sign(wide))
         if bool(unclear.any()):
             self.undecided += self.rows[unclear].tolist()
@@ -242,6 +261,25 @@ class _VectorInterpreter(flow._Interpreter):
 
 
 _FIELD = {torch.float64: "wide", torch.float32: "narrow"}
+_EXACT_INTEGERS = 2.0**52
+"""Integers below this in magnitude, and their sums, differences and products while every step stays below
+it, are exact in float64."""
+
+
+@functools.lru_cache(maxsize=256)
+def _integer_polynomial(template: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> bool:
+    """Whether a template's every output and binding is a polynomial with integer coefficients (sums, products,
+    non-negative integer powers): exact in float64 on exact integers while its steps stay under 2**52."""
+    program = flow._built(template, shapes)
+    for expr in (*program.outputs, *(b.value for b in program.bindings)):
+        for node in sympy.preorder_traversal(expr):
+            if isinstance(node, sympy.Symbol | sympy.Integer | sympy.Add | sympy.Mul):
+                continue
+            if isinstance(node, sympy.Pow) and node.exp.is_Integer and node.exp >= 0:
+                continue
+            return False
+    return True
+
 
 _CHECKS = {
     ast.Eq: lambda s: s == 0,
@@ -251,6 +289,48 @@ _CHECKS = {
     ast.Gt: lambda s: s > 0,
     ast.GtE: lambda s: s >= 0,
 }
+
+
+def _evaluate(function: Any, x: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``function(x)`` on columns (inputs, points) -> (outputs, points), and per point the largest magnitude of
+    any number of the computation (inputs, constants, every step): a cancellation inside one expression,
+    ``(x + 1e16) - 1e16``, shows as a large step though its result is small. (``TorchFunction.__call__``'s
+    tape walk, with the magnitudes kept.)"""
+    leaves = list(x.unbind())
+    constants = [torch.tensor(c, dtype=x.dtype) for c in function._constants]
+    size = _magnitude(x, count)
+    for constant in constants:
+        size = torch.maximum(size, constant.abs())
+    steps: list[torch.Tensor] = []
+    offset = len(leaves)
+
+    def get(i: int) -> torch.Tensor:
+        return constants[-i - 1] if i < 0 else leaves[i] if i < offset else steps[i - offset]
+
+    for step in function._steps:
+        value = step.fn(*(get(i) for i in step.args))
+        steps.append(value)
+        size = torch.maximum(size, _magnitude(value, count))
+    if not function._outputs:
+        return x.new_zeros((0, count)), size
+    outputs = [get(i).to(x.dtype) for i in function._outputs]
+    y = torch.stack([o.expand(count) if o.dim() == 0 else o for o in torch.broadcast_tensors(*outputs)])
+    return y, size
+
+
+def _magnitude(value: torch.Tensor, count: int) -> torch.Tensor:
+    """Per point, the largest absolute value in ``value`` (points last, or first for a (points, *shape) value;
+    0-d: the same for all); nan counts as inf, and a layout not recognised as inf (so the decision is exact)."""
+    if not torch.is_floating_point(value):
+        value = value.to(torch.float64)
+    magnitude = torch.nan_to_num(value.detach().abs().to(torch.float64), nan=math.inf)
+    if magnitude.dim() == 0:
+        return magnitude.expand(count)
+    if magnitude.shape[-1] == count:
+        return magnitude.reshape(-1, count).amax(0) if magnitude.numel() else torch.zeros(count, dtype=torch.float64)
+    if magnitude.shape[0] == count:
+        return magnitude.reshape(count, -1).amax(1) if magnitude.numel() else torch.zeros(count, dtype=torch.float64)
+    return torch.full((count,), math.inf, dtype=torch.float64)
 
 
 @functools.lru_cache(maxsize=256)
