@@ -79,7 +79,7 @@ def test_points_that_are_not_plain_numbers_and_of_several_shapes() -> None:
 def test_errors_are_those_of_the_first_point_that_has_one(monkeypatch) -> None:
     monkeypatch.setenv("JACLI_MAX_ITERATIONS", "30")
     program = "while x < 10:\n    x = x + 1\nreturn x"
-    for points in (_points([5, 9, -100, 2]), _points([5, 9, 2]) + [{"x": "oops"}], [*_points([-100]), {"y": 1}]):
+    for points in (_points([5, 9, -100, 2]), [*_points([5, 9, 2]), {"x": "oops"}], [*_points([-100]), {"y": 1}]):
         flow._run_cached.cache_clear()
         with pytest.raises(Exception) as old:
             flow.group_points(program, points, None)
@@ -115,7 +115,8 @@ def test_cli_iteration_limit_over_points(tmp_path) -> None:
 
 # --- random programs at random points ------------------------------------------------------------------------
 
-_ATOMS = st.sampled_from(["x", "y", "0.1*x", "0.2*y", "0.3", "1", "2", "x*x", "1e16", "sin(x)", "exp(y)", "x/3"])
+# (no sin or exp: the exact path may simplify an undecidable tie of them for minutes)
+_ATOMS = st.sampled_from(["x", "y", "0.1*x", "0.2*y", "0.3", "1", "2", "x*x", "1e16", "x/7", "y*y", "x/3"])
 _OPS = st.sampled_from(["+", "-", "*"])
 _COMPARISONS = st.sampled_from(["<", "<=", ">", ">=", "==", "!="])
 
@@ -169,7 +170,7 @@ def test_random_programs_group_as_one_at_a_time(program: str, values: list) -> N
     flow._run_cached.cache_clear()
     try:
         old = flow.group_points(program, points, None)
-    except Exception as err:  # noqa: BLE001 - then the vectorised grouping raises the very same
+    except Exception as err:  # then the vectorised grouping raises the very same
         with pytest.raises(type(err)) as new:
             flow_vector.group_points(program, points, None)
         assert str(new.value) == str(err)
