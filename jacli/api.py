@@ -514,7 +514,7 @@ def torch_program(
     point = prob.point_json()
     return programs.torch_program(
         quantity,
-        parse(expr),
+        flow.shown_statements(parse(expr), path),
         inputs=[(var.name, point[var.name]) for var in prob.inputs],
         params=[(var.name, point[var.name]) for var in prob.params],
         outputs=prob.program.output_labels,

@@ -183,6 +183,9 @@ def open_columnar(path: str, kind: str) -> ColumnarReader:
             )
             reader.on_close(file.close)
             return reader
+        with open(path, "rb") as probe:
+            if probe.read(4) == FEATHER_V1:
+                return _feather_v1(path)
         source = pa.memory_map(path)
         try:
             table = pa.ipc.open_file(source).read_all()  # memory-mapped: no copy, pages read as used
@@ -198,6 +201,31 @@ def open_columnar(path: str, kind: str) -> ColumnarReader:
         what = "Parquet" if kind == "parquet" else "Arrow"
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise PointsError(f"cannot read points file {path!r} as {what}: {first}") from None
+
+
+FEATHER_V1 = b"FEA1"
+"""The first (and last) bytes of a Feather version 1 file (version 2 is the Arrow IPC file format)."""
+
+
+def _feather_v1(path: str) -> ColumnarReader:
+    """A Feather version 1 file, read whole by ``pyarrow.feather`` (the format has no record batches to stream;
+    pyarrow deprecates it, so a pyarrow that no longer reads it gives an error saying how to convert it)."""
+    import warnings  # noqa: PLC0415
+
+    feather = require("pyarrow.feather", "reading Feather points")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # jacli reads it; the advice is in the README
+            table = feather.read_table(path, memory_map=True)
+    except Exception as err:  # any failure of a pyarrow without version 1: the same advice
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise PointsError(
+            f"cannot read points file {path!r}: it is a Feather version 1 file, which this pyarrow cannot read "
+            f"({first}); convert it to Feather version 2 (the Arrow IPC file format) with a pyarrow that still "
+            "reads version 1 (deprecated since pyarrow 25): "
+            "pyarrow.feather.write_feather(pyarrow.feather.read_table(IN), OUT)"
+        ) from None
+    return ColumnarReader(path, table.schema, lambda rows: iter(table.to_batches(max_chunksize=rows)), len(table))
 
 
 def frame_reader(frame: Any, name: str = "<data frame>") -> ColumnarReader:

@@ -18,6 +18,7 @@ import contextvars
 import csv
 import io
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -39,13 +40,21 @@ def rows_sink() -> Rows | None:
 
 
 def _kind(path: str) -> str:
-    ending = os.path.splitext(path)[1].lower()
-    if ending not in ENDINGS:
-        shown = ending or "no ending"
+    """The format ``path``'s ending names. A name that is only an ending (``.csv``, a hidden file) has none,
+    as :attr:`pathlib.PurePath.suffix` says: it is refused, not taken as a CSV file named ``.csv``."""
+    name = os.path.basename(path)
+    ending = os.path.splitext(name)[1].lower()
+    if ending in ENDINGS:
+        return ENDINGS[ending]
+    accepted = "the name must end in .csv, .jsonl or .parquet"
+    if name.lower() in ENDINGS:
         raise UsageError(
-            f"--output {path!r}: cannot write {shown!r} files; the name must end in .csv, .jsonl or .parquet"
+            f"--output {path!r}: {name!r} is a hidden file's whole name, not a name with the ending {name.lower()!r}; "
+            f"give the file a name before the ending (e.g. 'out{name.lower()}'): {accepted}"
         )
-    return ENDINGS[ending]
+    if not ending:
+        raise UsageError(f"--output {path!r}: the name has no ending to say the format; {accepted}")
+    raise UsageError(f"--output {path!r}: cannot write {ending!r} files; {accepted}")
 
 
 def file_format(path: str | None, fmt: str, header: bool) -> str:
@@ -115,8 +124,10 @@ def _atomic(path: str) -> Iterator[str]:
             raise OutputError(f"cannot write {shown!r}: {err.strerror or err}") from None
         return
     folder = os.path.dirname(path)
+    remove_stale_parts(path)
     try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".part")
+        prefix = f".{os.path.basename(path)}.{os.getpid()}."
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".part")
     except OSError as err:
         raise OutputError(f"cannot write {shown!r}: {err.strerror or err}") from None
     os.close(handle)
@@ -134,6 +145,42 @@ def _atomic(path: str) -> Iterator[str]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+
+
+def remove_stale_parts(path: str) -> list[str]:
+    """Remove the temporary files of earlier runs writing ``path`` that were killed (SIGKILL leaves
+    ``.NAME.PID.XXXX.part``): only ``path``'s own, plain files whose process no longer exists; returns them.
+
+    A file whose pid is alive (a run now writing, or a reused pid) or whose name has no pid is kept.
+    """
+    folder, name = os.path.split(path)
+    own = re.compile(rf"\.{re.escape(name)}\.(\d+)\.[a-z0-9_]{{8}}\.part")  # tempfile's 8 random characters
+    removed = []
+    try:
+        entries = list(os.scandir(folder or "."))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = own.fullmatch(entry.name)
+        if match is None or _alive(int(match[1])) or not entry.is_file(follow_symlinks=False):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(entry.path)
+            removed.append(entry.path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (one of another user's counts as alive)."""
+    if pid <= 0 or os.name == "nt":  # (on Windows os.kill would end it)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists; anything else: not proven gone
+        return True
+    return True
 
 
 class TextRows:

@@ -49,6 +49,14 @@ class Path:
     """The statements that ran, as an expression of the language (bindings; the returned value last)."""
     note: str
     """``while ran 9 times; if took else``."""
+    unused: tuple[str, ...] = ()
+    """The leading bindings ``x_unused = x`` that keep a variable the path never reads (``if x:`` only tests
+    it) a variable of :attr:`text`; never shown (:attr:`shown`, :func:`mark`, :func:`shown_statements`)."""
+
+    @property
+    def shown(self) -> str:
+        """:attr:`text` as the user reads it: without the :attr:`unused` bindings."""
+        return self.text.split("; ", len(self.unused))[-1] if self.unused else self.text
 
 
 def resolve(expr: str, at: Point, wrt: str | Sequence[str] | None) -> tuple[str, Any, Path | None]:
@@ -132,7 +140,8 @@ class _Interpreter:
     def __init__(self, flow: Flow, values: Mapping[str, language.Value]) -> None:
         self.flow = flow
         self.values: dict[str, language.Value] = {n: values[n] for n in flow.names}
-        self.exact = not any(isinstance(x, sympy.Float) or x.has(sympy.Float) for v in values.values() for x in v.flat)
+        flats = (getattr(v, "flat", ()) for v in values.values())  # (jacli.flow_vector's values have none)
+        self.exact = not any(isinstance(x, sympy.Float) or x.has(sympy.Float) for flat in flats for x in flat)
         self.current = {n: n for n in flow.names}  # a name of the program -> its name on the path now
         self.consts: dict[str, int] = {}  # loop variables
         self.taken = set(flow.names) | set(flow.assigned)
@@ -160,8 +169,9 @@ class _Interpreter:
         else:  # parse_flow makes every path end in a return
             raise UsageError("the program ended without returning a value")
         used = {n.id for line in [*self.lines, final] for n in ast.walk(ast.parse(line)) if isinstance(n, ast.Name)}
-        unused = [f"{self.fresh(n + '_unused')} = {n}" for n in self.flow.names if n not in used]
-        return Path("; ".join([*unused, *self.lines, final]), self.note())
+        unused = [(self.fresh(n + "_unused"), n) for n in self.flow.names if n not in used]
+        lines = [f"{name} = {n}" for name, n in unused]
+        return Path("; ".join([*lines, *self.lines, final]), self.note(), tuple(name for name, _ in unused))
 
     def block(self, body: Sequence[Statement]) -> str | None:
         """Run ``body``; ``break``/``continue`` when a jump left it."""
@@ -340,11 +350,15 @@ class _Interpreter:
             left = self.scalar(condition.left, stmt)
             for op, node in zip(condition.ops, condition.comparators, strict=True):
                 right = self.scalar(node, stmt)
-                if not _compare(op, left - right, self.exact, self.flow, node):
+                if not self.compare(op, left, right, node):
                     return False
                 left = right
             return True
-        return not _compare(ast.Eq(), self.scalar(condition, stmt), self.exact, self.flow, condition)
+        return not self.compare(ast.Eq(), self.scalar(condition, stmt), 0, condition)
+
+    def compare(self, op: ast.cmpop, left: Any, right: Any, node: ast.AST) -> bool:
+        """One comparison ``left op right`` at the point (:mod:`jacli.flow_vector` decides it at many)."""
+        return _compare(op, left - right, self.exact, self.flow, node)
 
     def scalar(self, node: ast.expr, stmt: If | While) -> sympy.Expr:
         value = self.value(self.rename(node))
@@ -444,10 +458,20 @@ def _built(text: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> langua
 
 def mark(result: Any, path: Path) -> Any:
     """``result`` of a path, marked with it: a note ``path: …`` and the JSON key ``path``."""
-    marked = {"notes": (f"path: {path.note}", *result.notes)}
+    marked: dict[str, Any] = {"notes": (f"path: {path.note}", *result.notes)}
+    if getattr(result, "expression", None) == path.text:
+        marked["expression"] = path.shown
     if hasattr(result, "extra"):
         marked["extra"] = (*result.extra, ("path", path.note))
     return dataclasses.replace(result, **marked)
+
+
+def shown_statements(parsed: language.ParsedExpression, path: Path | None) -> language.ParsedExpression:
+    """``parsed`` (a path's text) without the path's :attr:`~Path.unused` bindings: what ``--show-torch`` prints."""
+    if path is None or not path.unused:
+        return parsed
+    kept = tuple(s for s in parsed.statements if s.target not in path.unused)
+    return dataclasses.replace(parsed, statements=kept, bound=tuple(b for b in parsed.bound if b not in path.unused))
 
 
 def parsed_program(expr: str) -> language.ParsedExpression:

@@ -1,7 +1,8 @@
 """A control-flow program at many points: each point takes its own path; the points of one path go together.
 
 :func:`evaluate_points` reads the points (a list, or a points file a chunk at a time),
-groups each chunk's points by the path they take (:func:`jacli.flow.group_points`),
+groups each chunk's points by the path they take (:func:`jacli.flow_vector.group_points`: in floats
+for all points at once, exactly where floats cannot tell),
 evaluates each group as one batch of the path's straight-line program, and puts the
 rows back in order, each marked with its path (the ``path`` key of each point).
 """
@@ -17,7 +18,8 @@ import numpy as np
 
 from jacli import language, limits
 from jacli.errors import UsageError
-from jacli.flow import Path, group_points, parsed_program
+from jacli.flow import Path, parsed_program
+from jacli.flow_vector import group_points
 from jacli.values import Point
 
 

@@ -59,7 +59,14 @@ def compute(quantity: str, expr: str, frame: Any, *, wrt: str | Sequence[str] | 
         require("dask.dataframe", "jacli.frame over a Dask DataFrame")
         meta = _partition(frame._meta_nonempty, key, (wrt, at, options, settings)).iloc[:0]
         return frame.map_partitions(_partition, key, (wrt, at, options, settings), meta=meta)
-    require("pandas", "jacli.frame")
+    pd = require("pandas", "jacli.frame")
+    if not isinstance(frame, pd.DataFrame):
+        kind = type(frame)
+        name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        raise TypeError(
+            f"jacli.frame.{quantity}() takes a pandas DataFrame or a Dask DataFrame of points "
+            f"(one row per point, a column per variable), not {name}"
+        )
     return _partition(frame, key, (wrt, at, options, settings))
 
 

@@ -146,6 +146,7 @@ _SLOW_TESTS = frozenset(
         "test_plain_files_read_as_the_exact_path_reads_them",
         "test_big_runs_write_the_bytes_of_the_exact_path",
         "test_big_output_files_are_the_bytes_of_the_exact_path",
+        "test_sigkilled_run_leaves_a_part_file_the_next_run_removes",
     }
 )
 

@@ -187,8 +187,18 @@ def _csv_of(frame) -> str:
         (["--header"], "jacli: error: --header goes with --format csv (or --output FILE.csv), not --format table"),
         (["--output", "x.txt"], "jacli: error: --output 'x.txt': cannot write '.txt' files; the name must end in "
          ".csv, .jsonl or .parquet"),
-        (["--output", "x"], "jacli: error: --output 'x': cannot write 'no ending' files; the name must end in "
+        (["--output", "x"], "jacli: error: --output 'x': the name has no ending to say the format; the name must "
+         "end in .csv, .jsonl or .parquet"),
+        (["--output", "x."], "jacli: error: --output 'x.': cannot write '.' files; the name must end in .csv, "
+         ".jsonl or .parquet"),
+        (["--output", ".csv"], "jacli: error: --output '.csv': '.csv' is a hidden file's whole name, not a name "
+         "with the ending '.csv'; give the file a name before the ending (e.g. 'out.csv'): the name must end in "
          ".csv, .jsonl or .parquet"),
+        (["--output", "d/.JSONL"], "jacli: error: --output 'd/.JSONL': '.JSONL' is a hidden file's whole name, not "
+         "a name with the ending '.jsonl'; give the file a name before the ending (e.g. 'out.jsonl'): the name "
+         "must end in .csv, .jsonl or .parquet"),
+        (["--output", "x.d/y"], "jacli: error: --output 'x.d/y': the name has no ending to say the format; the "
+         "name must end in .csv, .jsonl or .parquet"),
         (["--output", "x.csv", "--format", "json"], "jacli: error: --output 'x.csv' writes csv; drop --format json "
          "(the file's ending says the format)"),
         (["--output", "x.jsonl", "--header"], "jacli: error: --header names the columns of CSV; a .jsonl file names "
