@@ -172,7 +172,7 @@ def remove_stale_parts(path: str) -> list[str]:
 
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` exists (one of another user's counts as alive)."""
-    if pid <= 0 or os.name == "nt":  # (on Windows os.kill would end it)
+    if pid <= 0 or sys.platform == "win32":  # (on Windows os.kill would end it)
         return True
     try:
         os.kill(pid, 0)
