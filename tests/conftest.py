@@ -138,6 +138,9 @@ _SLOW_TESTS = frozenset(
         "test_hostile_input_is_a_clean_usage_error[broadcast-blowup]",
         "test_hostile_input_is_a_clean_usage_error[matmul-blowup]",
         "test_hostile_input_is_a_clean_usage_error[hessian-too-big]",
+        "test_a_sum_of_100000_terms_compiles_and_evaluates",  # issue 16 (tests/test_fused.py)
+        "test_a_chain_of_2000_powers_compiles_and_differentiates",
+        "test_the_rosenbrock_hessian_is_byte_identical_fused",
     }
 )
 
