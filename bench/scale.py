@@ -114,11 +114,12 @@ import contextlib, io, json, os, statistics, sys, time
 from jacli import cli, fused
 n, text = json.loads(sys.stdin.read())
 at = ",".join(["1.1"] * n)
-rows = []
+rows, default = [], fused.FUSE_MIN_STEPS
 for what in ("gradient", "hessian", "jacobian", "vjp", "jvp", "hvp", "laplacian"):
     argv = [what, text, "--at", at, "--format", "json", "--no-symbolic"]
+    argv += ["--v", "ones"] if what in ("vjp", "jvp", "hvp") else []
     row, texts = [what], []
-    for steps in (fused.FUSE_MIN_STEPS, 10**9):  # fused, then step by step
+    for steps in (default, 10**9):  # fused, then step by step
         fused.FUSE_MIN_STEPS = steps
         times, outs = [], set()
         for _ in range(4):  # the first builds the program; the others: again
