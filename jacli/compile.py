@@ -141,6 +141,16 @@ def _post_order(root: sympy.Basic, children: Callable[[sympy.Basic], Sequence[sy
     return out
 
 
+_FUSABLE: dict[Callable[..., Tensor], str] = {
+    _add: "add",
+    _mul: "mul",
+    torch.square: "square",
+    torch.reciprocal: "reciprocal",
+    torch.sqrt: "sqrt",
+}
+"""The steps :class:`~jacli.fused.FusedTape` may run many at once (each element exactly as alone)."""
+
+
 @dataclass
 class _Step:
     fn: Callable[..., Tensor]
@@ -443,7 +453,7 @@ class TorchFunction:
     def _fused_call(self, x: Tensor, p: Tensor | None) -> Tensor:
         """:meth:`__call__` by :class:`~jacli.fused.FusedTape` (built on first use): a level's steps at once."""
         if self._fused is None:
-            self._fused = fused.FusedTape(self._steps, len(self._leaves), self._outputs)
+            self._fused = fused.FusedTape(self._steps, len(self._leaves), self._outputs, _FUSABLE)
         scalars = [torch.tensor(c, dtype=x.dtype, device=x.device) for c in self._constants]
         outputs = self._fused.run(*fused.sources(x, p, self.n_params, self._constants), scalars)
         return torch.stack(torch.broadcast_tensors(*(y.to(x.dtype) for y in outputs)))

@@ -86,19 +86,7 @@ def _fold(op: Callable[[Tensor, Tensor], Tensor]) -> Callable[..., Tensor]:
     return lambda *args: functools.reduce(op, args)
 
 
-def _kinds() -> dict[Callable[..., Tensor], str]:
-    from jacli import compile as lowering  # noqa: PLC0415 - compile imports this module
-
-    return {
-        lowering._add: "add",
-        lowering._mul: "mul",
-        torch.square: "square",
-        torch.reciprocal: "reciprocal",
-        torch.sqrt: "sqrt",
-    }
-
-
-_OPS: dict[str, Callable[..., Tensor]] = {
+KINDS: dict[str, Callable[..., Tensor]] = {
     "add": _fold(torch.add),
     "mul": _fold(torch.mul),
     "square": torch.square,
@@ -110,8 +98,10 @@ _OPS: dict[str, Callable[..., Tensor]] = {
 class FusedTape:
     """The steps of a tape grouped into levels; ``run`` computes every slot's value, levels at a time."""
 
-    def __init__(self, steps: Sequence[_Step], n_leaves: int, outputs: Sequence[int]) -> None:
-        kinds = _kinds()
+    def __init__(
+        self, steps: Sequence[_Step], n_leaves: int, outputs: Sequence[int], kinds: dict[Callable[..., Tensor], str]
+    ) -> None:
+        """``kinds``: the step functions that may be fused, each with its kind (a key of :data:`KINDS`)."""
         self.n_leaves = n_leaves
         self.outputs = tuple(outputs)
         level = [0] * (n_leaves + len(steps))
@@ -204,7 +194,7 @@ class FusedTape:
             values = []
             for unit, _ in units:
                 args = [gathered(g) for g in unit.gathers]
-                values.append(args[0].sum(0, keepdim=True) if unit.kind == "sum" else _OPS[unit.kind](*args))
+                values.append(args[0].sum(0, keepdim=True) if unit.kind == "sum" else KINDS[unit.kind](*args))
             if values:
                 sources.append(values[0] if len(values) == 1 else torch.cat(values))
             else:
