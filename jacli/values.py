@@ -20,7 +20,7 @@ import numpy as np
 import sympy
 import torch
 
-from jacli import language
+from jacli import language, limits
 from jacli.errors import ShapeError, UsageError
 from jacli.quantities import QUANTITIES
 
@@ -225,9 +225,14 @@ def _is_number_like(at: Any) -> bool:
     return isinstance(at, numbers.Number | decimal.Decimal | sympy.Basic | np.generic)
 
 
-@functools.lru_cache(maxsize=8)
 def _parsed_point(text: str) -> language.Assignments:
-    """``--at`` text parsed once: it is validated, then computed at (1000 values: 0.06 s each time)."""
+    """``--at`` text parsed once per limits (read from the environment): validated, then computed at."""
+    return _parsed_under(text, (language.max_length(), language.max_elements(), limits.settings()))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_under(text: str, settings: tuple[Any, ...]) -> language.Assignments:
+    """1000 values take 0.06 s to parse; the settings are part of the key (a limit read from the environment)."""
     return language.parse_assignments(text)
 
 
