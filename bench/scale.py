@@ -13,7 +13,12 @@ imported, as the warm server's child has them), each run twice: ``new`` the firs
 expression (parsing and building its SymPy program included), ``again`` the second (the
 program cached), against CasADi's whole process measured in the same run.
 
-Usage: ``python bench/scale.py [--sizes 10,100,300,1000] [--timeout 60] [--warm] [--cold]``
+``--numeric`` prints a third table: every quantity of the n-variable Rosenbrock function at one
+point, numbers only, the call *again* (its program cached: the numeric path alone, lowering to
+torch, derivatives, the Hessian's facts, JSON), median of 3 in one interpreter, with the fused
+tape (:mod:`jacli.fused`, issue 16) and without it (step by step, as before it) in the same run.
+
+Usage: ``python bench/scale.py [--sizes 10,100,300,1000] [--timeout 60] [--warm] [--no-cold] [--numeric]``
 """
 
 from __future__ import annotations
@@ -104,6 +109,56 @@ print(json.dumps(times))
 """
 
 
+NUMERIC = r"""
+import contextlib, io, json, os, statistics, sys, time
+from jacli import cli, fused
+n, text = json.loads(sys.stdin.read())
+at = ",".join(["1.1"] * n)
+rows, default = [], fused.FUSE_MIN_STEPS
+for what in ("gradient", "hessian", "jacobian", "vjp", "jvp", "hvp", "laplacian"):
+    argv = [what, text, "--at", at, "--format", "json", "--no-symbolic"]
+    argv += ["--v", "ones"] if what in ("vjp", "jvp", "hvp") else []
+    row, texts = [what], []
+    for steps in (default, 10**9):  # fused, then step by step
+        fused.FUSE_MIN_STEPS = steps
+        times, outs = [], set()
+        for _ in range(4):  # the first builds the program; the others: again
+            out = io.StringIO()
+            start = time.perf_counter()
+            with contextlib.redirect_stdout(out):
+                status = cli.run(argv)
+            times.append(time.perf_counter() - start)
+            outs.add(out.getvalue())
+        row.append("error" if status else f"{statistics.median(times[1:]):.3f}")
+        texts.append(outs)
+    row.append(len(texts[0]) == 1 and texts[0] == texts[1])  # the same bytes every time, both ways
+    rows.append(row)
+print(json.dumps(rows))
+"""
+
+
+def numeric_table(sizes: list[int], timeout: float) -> None:
+    """The numeric path (program cached), fused tape against step by step, in one interpreter per n."""
+    import json  # noqa: PLC0415
+
+    env = {**os.environ, "JACLI_SERVER": "off", "JACLI_MAX_ELEMENTS": "10000000"}
+    print()
+    print("Rosenbrock, numbers only, again (program cached), median of 3 in one interpreter, seconds;")
+    print("fused: this jacli; stepwise: its tape step by step (jacli.fused off); × = stepwise / fused")
+    print("  ".join(c.rjust(w) for c, w in zip(("n", "what", "fused", "stepwise", "×"), (5, 10, 8, 9, 6), strict=True)))
+    for n in sizes:
+        try:
+            done = subprocess.run([sys.executable, "-c", NUMERIC], input=json.dumps([n, rosenbrock(n)]), text=True,
+                                  capture_output=True, timeout=timeout * 60, env=env, check=True)  # fmt: skip
+        except (subprocess.TimeoutExpired, subprocess.CalledProcessError) as err:
+            print(f"{n:>5}  failed: {type(err).__name__}")
+            continue
+        for what, ours, base, same in json.loads(done.stdout.splitlines()[-1]):
+            mark = "" if same else "  (the outputs differ between runs or between the two ways!)"
+            print("  ".join([str(n).rjust(5), what.rjust(10), ours.rjust(8), base.rjust(9), ratio(base, ours).rjust(6)])
+                  + mark, flush=True)  # fmt: skip
+
+
 def warm_times(jobs: list[tuple[list[str], str]], timeout: float) -> list[list[str]]:
     """Each jacli job run twice in one interpreter: [first, second] seconds."""
     import json  # noqa: PLC0415
@@ -145,6 +200,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=60)
     parser.add_argument("--warm", action="store_true", help="also the warm table (in one interpreter)")
     parser.add_argument("--no-cold", dest="cold", action="store_false", help="skip the whole-process table")
+    parser.add_argument("--numeric", action="store_true", help="also the numeric path: fused against step by step")
     args = parser.parse_args()
     jacli = shutil.which("jacli") or str(Path(sys.executable).with_name("jacli"))
     maxima = shutil.which("maxima")
@@ -161,6 +217,8 @@ def main() -> None:
         cold_table(sizes, jacli, maxima, has_casadi, work, args.timeout)
     if args.warm:
         warm_table(sizes, has_casadi, work, args.timeout)
+    if args.numeric:
+        numeric_table(sizes, args.timeout)
     print(f"end: {load()}")
     if not maxima:
         print("maxima: not installed (apt-get install maxima) — column left empty")

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import sympy
 import torch
 
-from jacli import language, linalg_torch
+from jacli import fused, language, linalg_torch
 from jacli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -125,6 +125,32 @@ _SPECIAL_POWERS: dict[sympy.Expr, Callable[[Tensor], Tensor]] = {
 }
 
 
+def _post_order(root: sympy.Basic, children: Callable[[sympy.Basic], Sequence[sympy.Basic]]) -> list[sympy.Basic]:
+    """``root`` and the nodes below it, each once, every node after its ``children`` (no recursion)."""
+    out: list[sympy.Basic] = []
+    seen: set[sympy.Basic] = set()
+    stack: list[tuple[sympy.Basic, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            out.append(node)
+        elif node not in seen:
+            seen.add(node)
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(children(node)))
+    return out
+
+
+_FUSABLE: dict[Callable[..., Tensor], str] = {
+    _add: "add",
+    _mul: "mul",
+    torch.square: "square",
+    torch.reciprocal: "reciprocal",
+    torch.sqrt: "sqrt",
+}
+"""The steps :class:`~jacli.fused.FusedTape` may run many at once (each element exactly as alone)."""
+
+
 @dataclass
 class _Step:
     fn: Callable[..., Tensor]
@@ -193,6 +219,7 @@ class TorchFunction:
         for symbol in sorted(self._live, key=self._index.__getitem__):
             self._binding_slot[symbol] = self._lower_binding(symbol)
         self._outputs = [self._lower(e, self._base) for e in program.outputs]
+        self._fused: fused.FusedTape | None = None
 
     # -- which bindings receive derivatives, point by point ---------------------
 
@@ -228,22 +255,26 @@ class TorchFunction:
         seen: set[tuple[sympy.Basic, _Mask]],
     ) -> None:
         """Record each use of a binding that carries derivatives (not in conditions, not under detach)."""
-        key = (expr, mask)
-        if key in seen or self._is_constant(expr) or isinstance(expr, language.detach):
-            return
-        seen.add(key)
-        if isinstance(expr, sympy.Symbol):
-            if expr in self._bindings:
-                uses.setdefault(expr, []).append((owner, mask))
-            return
-        if isinstance(expr, sympy.Piecewise):
-            for value, cond in expr.args:
-                taken = mask if cond is sympy.true else (*mask, (cond, True))
-                self._scan_uses(value, taken, owner, uses, seen)
-                mask = (*mask, (cond, False))
-            return
-        for arg in expr.args:
-            self._scan_uses(arg, mask, owner, uses, seen)
+        for node in _post_order(expr, lambda e: () if e in self._constancy else e.args):
+            self._is_constant(node)
+        pending = [(expr, mask)]  # depth first, first argument first (as a recursive walk), in a loop
+        while pending:
+            expr, mask = key = pending.pop()
+            if key in seen or self._is_constant(expr) or isinstance(expr, language.detach):
+                continue
+            seen.add(key)
+            if isinstance(expr, sympy.Symbol):
+                if expr in self._bindings:
+                    uses.setdefault(expr, []).append((owner, mask))
+                continue
+            if isinstance(expr, sympy.Piecewise):
+                branches = []
+                for value, cond in expr.args:
+                    branches.append((value, mask if cond is sympy.true else (*mask, (cond, True))))
+                    mask = (*mask, (cond, False))
+                pending.extend(reversed(branches))
+                continue
+            pending.extend((arg, mask) for arg in reversed(expr.args))
 
     def _use_live(self, owner_live: int, mask: _Mask, masks: dict[_Mask, int]) -> int:
         mask_slot = self._mask(mask, masks)
@@ -291,11 +322,31 @@ class TorchFunction:
         return -len(self._constants)  # negative slots are constants
 
     def _lower(self, expr: sympy.Basic, env: _Env) -> int:
-        if expr in env.memo:
-            return env.memo[expr]
-        slot = self._lower_new(expr, env)
-        env.memo[expr] = slot
-        return slot
+        """The slot of ``expr`` in ``env``; its sub-expressions first, children before parents, in a loop.
+
+        Lowering each node only after its arguments keeps the Python stack shallow however deep
+        the expression (a chain of 2,000 powers); the tape is the one a recursive walk records.
+        """
+        memo = env.memo
+        if expr in memo:
+            return memo[expr]
+        for node in _post_order(expr, lambda e: () if e in self._constancy else e.args):
+            self._is_constant(node)  # every argument's constancy known: one level deep
+        for node in _post_order(expr, lambda e: self._same_env_args(e, memo)):
+            if node not in memo:
+                memo[node] = self._lower_new(node, env)
+        return memo[expr]
+
+    def _same_env_args(self, expr: sympy.Basic, memo: dict[sympy.Basic, int]) -> tuple[sympy.Basic, ...]:
+        """The arguments :meth:`_lower_new` lowers in the same env as ``expr``, in its order (none: a leaf)."""
+        if expr in memo or isinstance(expr, sympy.Symbol | sympy.Piecewise | language.detach):
+            return ()
+        if self._is_constant(expr):
+            return ()
+        if isinstance(expr, sympy.Pow):
+            base, exponent = expr.args
+            return (base,) if self._is_constant(exponent) else (base, exponent)
+        return expr.args
 
     def _lower_new(self, expr: sympy.Basic, env: _Env) -> int:
         if isinstance(expr, sympy.Symbol):
@@ -375,6 +426,8 @@ class TorchFunction:
     # -- running the tape ---------------------------------------------------------------
 
     def __call__(self, x: Tensor, p: Tensor | None = None) -> Tensor:
+        if self._outputs and fused.worth_fusing(len(self._steps), x):
+            return self._fused_call(x, p)
         leaves = list(x.unbind()) if self.n_inputs else []
         if self.n_params:
             assert p is not None
@@ -396,6 +449,14 @@ class TorchFunction:
             return x.new_zeros(0)
         # a constant output is 0-d: broadcast it, so that on columns (n, rows) every output has rows
         return torch.stack(torch.broadcast_tensors(*(get(i).to(x.dtype) for i in self._outputs)))
+
+    def _fused_call(self, x: Tensor, p: Tensor | None) -> Tensor:
+        """:meth:`__call__` by :class:`~jacli.fused.FusedTape` (built on first use): a level's steps at once."""
+        if self._fused is None:
+            self._fused = fused.FusedTape(self._steps, len(self._leaves), self._outputs, _FUSABLE)
+        scalars = [torch.tensor(c, dtype=x.dtype, device=x.device) for c in self._constants]
+        outputs = self._fused.run(*fused.sources(x, p, self.n_params, self._constants), scalars)
+        return torch.stack(torch.broadcast_tensors(*(y.to(x.dtype) for y in outputs)))
 
     @property
     def n_outputs(self) -> int:

@@ -45,6 +45,7 @@ from jacli.problem import (
     parse,
     problem,
     program_for,
+    variables_named,
 )
 from jacli.quantities import QUANTITIES, Quantity
 from jacli.results import InputBlock, Result
@@ -160,7 +161,7 @@ def make_plan(
     """
     from jacli import sparse  # noqa: PLC0415
 
-    inputs = [s for name in order for s in program.variable(name).symbols]
+    inputs = [s for var in variables_named(program, order) for s in var.symbols]
     n, m = len(inputs), len(program.outputs)
     if quantity.scalar and m != 1:
         raise ShapeError(
@@ -328,8 +329,7 @@ class DisplayedResult(Result):
 
 def _input_blocks(program: language.Program, order: Sequence[str]) -> tuple[InputBlock, ...]:
     blocks, start = [], 0
-    for name in order:
-        var = program.variable(name)
+    for var in variables_named(program, order):
         blocks.append(InputBlock(var.name, var.shape, start))
         start += var.size
     return tuple(blocks)

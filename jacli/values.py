@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import decimal
+import functools
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -19,7 +20,7 @@ import numpy as np
 import sympy
 import torch
 
-from jacli import language
+from jacli import language, limits
 from jacli.errors import ShapeError, UsageError
 from jacli.quantities import QUANTITIES
 
@@ -224,12 +225,23 @@ def _is_number_like(at: Any) -> bool:
     return isinstance(at, numbers.Number | decimal.Decimal | sympy.Basic | np.generic)
 
 
+def _parsed_point(text: str) -> language.Assignments:
+    """``--at`` text parsed once per limits (read from the environment): validated, then computed at."""
+    return _parsed_under(text, (language.max_length(), language.max_elements(), limits.settings()))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_under(text: str, settings: tuple[Any, ...]) -> language.Assignments:
+    """1000 values take 0.06 s to parse; the settings are part of the key (a limit read from the environment)."""
+    return language.parse_assignments(text)
+
+
 def assign_point(parsed: language.ParsedExpression, order: Sequence[str], at: Point) -> dict[str, language.Value]:
     """Match the values of ``at`` to the expression's names: positional in ``order``, or by name."""
     if at is None:
         positional, named = (), {}
     elif isinstance(at, str):
-        parsed_at = language.parse_assignments(at)
+        parsed_at = _parsed_point(at)
         positional, named = parsed_at.positional, dict(parsed_at.named)
     elif isinstance(at, Mapping):
         positional, named = (), _named_values(at)

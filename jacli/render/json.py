@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
+
+import orjson
 
 from jacli.render import finite_or_null
 from jacli.render.numbers import texts
@@ -39,9 +42,39 @@ def result_object(result: Result) -> dict[str, Any]:
     return finite_or_null(obj)
 
 
+FAST_NUMBERS = 4096
+"""A result with at least this many numbers is written by orjson (issue 16: 10^6 numbers in 0.07 s, not 0.3 s)."""
+
+
 def render_json(result: Result) -> str:
     """One line of JSON (no trailing newline)."""
-    return json.dumps(result_object(result), allow_nan=False, ensure_ascii=False)
+    numbers = _result_text(result.result) if result.point is not None else None
+    if numbers is None:
+        return json.dumps(result_object(result), allow_nan=False, ensure_ascii=False)
+    obj = result_object(dataclasses.replace(result, result=MARKER))
+    return json.dumps(obj, allow_nan=False, ensure_ascii=False).replace(json.dumps(MARKER), numbers, 1)
+
+
+def _result_text(nested: Any) -> str | None:
+    """A large nested list of numbers as :func:`json.dumps` writes it (after :func:`finite_or_null`), or None.
+
+    orjson writes ints, ``null`` for nan and inf, and every float ``x`` with ``1e-4 <= |x| < 1e16``
+    (and ±0) as ``repr`` does (:mod:`jacli.render.numbers`); only its separators differ, ``,`` for
+    ``, ``. Every other float has an ``e`` in orjson's text or starts ``0.0000`` (after ``[``, ``,``
+    or ``-``); then, or when anything but numbers and lists is there (a ``"``, ``{``,
+    ``true``/``false``), None: :func:`json.dumps` writes it.
+    """
+    if not isinstance(nested, list) or not nested or not isinstance(nested[0], list):
+        return None
+    if len(nested) * len(nested[0]) < FAST_NUMBERS:
+        return None
+    try:
+        text = orjson.dumps(nested)
+    except (TypeError, orjson.JSONEncodeError):  # a huge int, an object: the standard library decides
+        return None
+    if any(mark in text for mark in (b"e", b'"', b"{", b"[0.0000", b",0.0000", b"-0.0000")):
+        return None
+    return text.replace(b",", b", ").decode()
 
 
 MARKER = "\0"
