@@ -187,7 +187,8 @@ def plain(text: Any, style: str = "") -> Any:
 
     A str renderable goes through Rich's markup and emoji replacement, whose first use imports
     Rich's emoji table (a large dict, a slow import); the same Text made here prints the same
-    bytes without it. Anything else (or a str with ``[``/``:``) is left for Rich to read as before.
+    bytes without it (jacli's consoles never highlight). Anything else, or a str with ``[`` or ``:``,
+    is left for Rich to read as before.
     """
     if not isinstance(text, str) or "[" in text or ":" in text:
         return text
