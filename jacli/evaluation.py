@@ -228,9 +228,11 @@ def evaluate_at(
         result = flow.mark(result, path)
     if not symbolic_form:
         return result
+    shapes = {var.name: var.shape for var in prob.program.variables}
+    if all(len(shape) == 0 for shape in shapes.values()):  # no array: no matrix form, its modules stay unloaded
+        return result
     from jacli import matrix_results  # noqa: PLC0415
 
-    shapes = {var.name: var.shape for var in prob.program.variables}
     return matrix_results.attach(result, quantity, parse(expr), order, shapes, plan.v)
 
 

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -259,3 +260,27 @@ def test_pretty_printing_without_units_is_the_same_text() -> None:
     assert ("sympy.physics.units" in sys.modules) == loaded  # the stand-in is gone again
     assert texts == [sympy.pretty(e, use_unicode=True) for e in exprs]  # the real printer (imports units)
     assert "sympy.physics.units" in sys.modules and pretty_print.pretty(exprs[0]) == texts[0]
+
+
+COLD_SEED = ["jacobian", "2*x0+x1**2, x0**2+2*x1**3", "--at", "1,2"]
+NOT_ON_THE_SEED_PATH = ("rich._emoji_codes", "jacli.matrix_results", "jacli.matrix_form", "jacli.matrix_expr",
+                        "jacli.matrix_readback", "jacli.plot", "matplotlib")  # fmt: skip
+"""Issue 16's cold start: Rich's emoji table (a ~100k-line dict, only for ``:name:`` codes jacli never
+prints) and the matrix-form modules (only for array variables) stay unloaded on a scalar problem."""
+
+
+@pytest.mark.parametrize("output", [[], ["--format", "json"]], ids=["table", "json"])
+def test_a_cold_seed_jacobian_imports_only_what_its_answer_needs(output: list[str]) -> None:
+    done, modules = _imported([*COLD_SEED, *output], _env())
+    assert done.returncode == 0 and "jacli:" not in done.stderr, done.stderr[-2000:]
+    assert done.stdout.startswith("jacobian of" if not output else "{")
+    assert {"torch", "sympy", "jacli.evaluation"} <= modules  # the log was read
+    assert ("rich.table" in modules) == (not output)  # JSON loads no Rich at all
+    assert sorted(m for m in modules if m in NOT_ON_THE_SEED_PATH or m.startswith("matplotlib.")) == []
+
+
+def test_an_array_variable_still_gets_its_matrix_form(jacli: Any) -> None:
+    """The other side of the gate above: with an array the matrix form is derived and shown."""
+    out = jacli("gradient", "sum(A*A)", "--at", "A=[[1,2],[3,4]]")
+    assert out.exit_code == 0 and out.stdout.endswith("\nmatrix form  2*A\n"), out.stdout
+    assert "jacli.matrix_form" in sys.modules

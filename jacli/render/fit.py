@@ -118,7 +118,7 @@ def rich_table(title: str | None, columns: Sequence[Column], width: int) -> Tabl
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, box=box.ROUNDED, title_justify="left", title_style="bold")
+    table = Table(title=plain(title, "bold"), box=box.ROUNDED, title_justify="left", title_style="bold")
     widths = _wrap_widths(columns, width) if table_width([c.width for c in columns]) > width else {}
     for index, column in enumerate(columns):
         options: dict[str, Any] = {"justify": column.justify, "no_wrap": not column.wrap}
@@ -182,6 +182,21 @@ def print_line(console: Console, text: str, style: str | None = None) -> None:
     console.print(Text(text, style=style or ""), soft_wrap=True)
 
 
+def plain(text: Any, style: str = "") -> Any:
+    """``text`` as the Text Rich would make of it, when it holds no markup (``[``) nor emoji code (``:``).
+
+    A str renderable goes through Rich's markup and emoji replacement, whose first use imports
+    Rich's emoji table (a large dict, a slow import); the same Text made here prints the same
+    bytes without it (jacli's consoles never highlight). Anything else, or a str with ``[`` or ``:``,
+    is left for Rich to read as before.
+    """
+    if not isinstance(text, str) or "[" in text or ":" in text:
+        return text
+    from rich.text import Text
+
+    return Text(text, style=style)
+
+
 def header(rows: Sequence[tuple[str, RenderableType | str]], width: int) -> RenderableType:
     """Label/text rows (``at``, ``value``, ...): a two-column grid, or stacked lines when narrow.
 
@@ -198,7 +213,7 @@ def header(rows: Sequence[tuple[str, RenderableType | str]], width: int) -> Rend
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column(overflow="fold")
         for label, text in rows:
-            grid.add_row(label, text)
+            grid.add_row(plain(label), plain(text))
         return grid
     lines: list[RenderableType] = []
     for label, text in rows:
