@@ -9,7 +9,9 @@ too close to call is taken out of the run and decided exactly, one point at a ti
 is nan here), the difference is within :data:`RELATIVE_MARGIN` of the operands' size, or
 the same comparison evaluated in float32 disagrees in sign or differs from the float64 one
 by more than :data:`PRECISION_MARGIN` times the float64 difference's size (an estimate of
-float64's own rounding error, which catches cancellation the operands' size hides). Exact
+float64's own rounding error, which catches cancellation the operands' size hides), or a third float64 run
+with every number moved by :data:`SHAKE` moves the difference by as much as its size (a term absorbed in both
+precisions, then blown up by ``sqrt`` or ``log``, which float32 cannot show). Exact
 ties (``x == 1`` at 1, ``0.1*x + 0.2*x == 0.3*x`` at 1) always go to the exact decision.
 
 Points that split at a comparison go on in separate runs: the run continues with the larger
