@@ -9,7 +9,9 @@ too close to call is taken out of the run and decided exactly, one point at a ti
 is nan here), the difference is within :data:`RELATIVE_MARGIN` of the operands' size, or
 the same comparison evaluated in float32 disagrees in sign or differs from the float64 one
 by more than :data:`PRECISION_MARGIN` times the float64 difference's size (an estimate of
-float64's own rounding error, which catches cancellation the operands' size hides). Exact
+float64's own rounding error, which catches cancellation the operands' size hides), or a third float64 run
+with every number moved by :data:`SHAKE` moves the difference by as much as its size (a term absorbed in both
+precisions, then blown up by ``sqrt`` or ``log``, which float32 cannot show). Exact
 ties (``x == 1`` at 1, ``0.1*x + 0.2*x == 0.3*x`` at 1) always go to the exact decision.
 
 Points that split at a comparison go on in separate runs: the run continues with the larger
@@ -42,8 +44,11 @@ RELATIVE_MARGIN = 1e-9
 inputs, constants, every intermediate step) is re-decided exactly."""
 PRECISION_MARGIN = 2.0**-16
 """float64's error taken as at most this times the float32-float64 gap (their epsilons differ by 2**29)."""
-
-_DTYPES = (torch.float64, torch.float32)
+SHAKE = 2.0**-40
+"""The relative change made to every leaf, constant and step of a third float64 run (about 1e-12: far above
+float64's rounding, far below :data:`RELATIVE_MARGIN`). A comparison whose difference moves by as much as its
+own size under it is re-decided exactly: float64's rounding, ~10,000 times smaller, is blown up as much (a
+cancellation to exactly 0 in both precisions fed to ``sqrt`` or ``log``, which the float32 check cannot see)."""
 
 
 class _Stop(Exception):
@@ -58,6 +63,8 @@ class _Both:
     narrow: torch.Tensor
     rows: torch.Tensor
     """The points (ascending indices into the class) the values are of."""
+    shaken: torch.Tensor
+    """The float64 values with every number of their computation moved by :data:`SHAKE` (inputs: unmoved)."""
     integral: torch.Tensor
     """Per point: every element an integer computed exactly (integer arithmetic under 2**52), so its float
     comparisons are exact: a loop counter ``n += 1`` decides ``n < 12`` at 12 in floats."""
@@ -71,7 +78,7 @@ class _Both:
         if rows is self.rows:
             return self
         at = torch.searchsorted(self.rows, rows)
-        return _Both(self.wide[at], self.narrow[at], rows, self.integral[at])
+        return _Both(self.wide[at], self.narrow[at], rows, self.shaken[at], self.integral[at])
 
 
 def group_points(expr: str, points: Sequence[Point], wrt: Any) -> list[tuple[flow.Path, list[int]]] | None:
@@ -159,7 +166,7 @@ def _decide_class(
         wide = torch.from_numpy(np.stack(flat)).reshape(len(points), *shape)
         flat_wide = wide.reshape(len(points), -1)
         integral = ((flat_wide == flat_wide.round()) & (flat_wide.abs() < _EXACT_INTEGERS)).all(1)
-        values[name] = _Both(wide, wide.to(torch.float32), torch.arange(len(points)), integral)
+        values[name] = _Both(wide, wide.to(torch.float32), torch.arange(len(points)), wide, integral)
     undecided: list[int] = []
     pending = [torch.arange(len(points))]
     while pending:
@@ -211,18 +218,19 @@ class _VectorInterpreter(flow._Interpreter):
         integral = torch.full((count,), _integer_polynomial(renamed.template, shapes))
         for var in program.variables:
             integral &= self.values[renamed.names[int(var.name[1:])]].integral
-        for dtype in _DTYPES:
+        for field, dtype in _FIELDS:
             columns = [
-                getattr(self.values[renamed.names[int(var.name[1:])]], _FIELD[dtype]).reshape(count, -1)
+                getattr(self.values[renamed.names[int(var.name[1:])]], field).reshape(count, -1)
                 for var in program.variables
             ]
             x = torch.cat(columns, dim=1).T if columns else torch.empty((0, count), dtype=dtype)
-            y, size = _evaluate(function, x.to(dtype), count)
+            y, size = _evaluate(function, x.to(dtype), count, shake=field == "shaken")
             out.append(y.T.reshape(count, *program.output_shape))
-            if dtype is torch.float64:
+            if field == "wide":
                 self.size[self.rows] = torch.maximum(self.size[self.rows], size)
                 integral &= size < _EXACT_INTEGERS
-        return _Both(*out, self.rows, integral)
+        wide, narrow, shaken = out
+        return _Both(wide, narrow, self.rows, shaken, integral)
 
     def scalar(self, node: ast.expr, stmt: Any) -> Any:
         value = self.value(self.rename(node))
@@ -235,14 +243,16 @@ class _VectorInterpreter(flow._Interpreter):
             return super().compare(op, sympy.S.Zero, sympy.S.Zero, node)  # its error, worded once
         left = left.take(self.rows)
         if not isinstance(right, _Both):  # the truth of a scalar: its comparison with 0
-            right = _Both(0 * left.wide, 0 * left.narrow, self.rows, torch.ones(len(self.rows), dtype=torch.bool))
+            zero = 0 * left.wide
+            right = _Both(zero, 0 * left.narrow, self.rows, zero, torch.ones(len(self.rows), dtype=torch.bool))
         right = right.take(self.rows)
         wide, narrow = left.wide - right.wide, left.narrow - right.narrow
         size = torch.maximum(torch.maximum(left.wide.abs(), right.wide.abs()), self.size[self.rows])
         gap = (wide - narrow.to(torch.float64)).abs()
         close = (wide.abs() <= RELATIVE_MARGIN * size) | (wide.abs() <= PRECISION_MARGIN * gap)
         finite = torch.isfinite(left.wide) & torch.isfinite(right.wide) & torch.isfinite(wide) & torch.isfinite(narrow)
-        unclear = ~finite | close | (torch.sign(wide) != torch.sign(narrow.to(torch.float64)))
+        moved = (wide - (left.shaken - right.shaken)).abs()  # nan (a shaken value not finite) compares False
+        unclear = ~finite | close | (torch.sign(wide) != torch.sign(narrow.to(torch.float64))) | ~(moved < wide.abs())
         unclear &= ~(left.integral & right.integral)  # integers computed exactly: the float sign is exact
         taken = _CHECKS[type(op)](torch.sign(wide))
         if bool(unclear.any()):
@@ -260,7 +270,7 @@ class _VectorInterpreter(flow._Interpreter):
         return side
 
 
-_FIELD = {torch.float64: "wide", torch.float32: "narrow"}
+_FIELDS = (("wide", torch.float64), ("narrow", torch.float32), ("shaken", torch.float64))
 _EXACT_INTEGERS = 2.0**52
 """Integers below this in magnitude, and their sums, differences and products while every step stays below
 it, are exact in float64."""
@@ -291,13 +301,17 @@ _CHECKS = {
 }
 
 
-def _evaluate(function: Any, x: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _evaluate(function: Any, x: torch.Tensor, count: int, shake: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """``function(x)`` on columns (inputs, points) -> (outputs, points), and per point the largest magnitude of
     any number of the computation (inputs, constants, every step): a cancellation inside one expression,
     ``(x + 1e16) - 1e16``, shows as a large step though its result is small. (``TorchFunction.__call__``'s
-    tape walk, with the magnitudes kept.)"""
+    tape walk, with the magnitudes kept.) ``shake``: every leaf, constant and step moved by :data:`SHAKE`, up
+    and down in turn."""
     leaves = list(x.unbind())
     constants = [torch.tensor(c, dtype=x.dtype) for c in function._constants]
+    if shake:
+        leaves = [_shaken(leaf, k) for k, leaf in enumerate(leaves)]
+        constants = [_shaken(c, k + 1) for k, c in enumerate(constants)]
     size = _magnitude(x, count)
     for constant in constants:
         size = torch.maximum(size, constant.abs())
@@ -309,6 +323,8 @@ def _evaluate(function: Any, x: torch.Tensor, count: int) -> tuple[torch.Tensor,
 
     for step in function._steps:
         value = step.fn(*(get(i) for i in step.args))
+        if shake:
+            value = _shaken(value, len(steps))
         steps.append(value)
         size = torch.maximum(size, _magnitude(value, count))
     if not function._outputs:
@@ -316,6 +332,13 @@ def _evaluate(function: Any, x: torch.Tensor, count: int) -> tuple[torch.Tensor,
     outputs = [get(i).to(x.dtype) for i in function._outputs]
     y = torch.stack([o.expand(count) if o.dim() == 0 else o for o in torch.broadcast_tensors(*outputs)])
     return y, size
+
+
+def _shaken(value: torch.Tensor, k: int) -> torch.Tensor:
+    """``value`` times ``1 ± SHAKE`` (by ``k``'s parity), when it is a float tensor."""
+    if not torch.is_floating_point(value):
+        return value
+    return value * (1 + SHAKE if k % 2 else 1 - SHAKE)
 
 
 def _magnitude(value: torch.Tensor, count: int) -> torch.Tensor:

@@ -176,3 +176,16 @@ def test_random_programs_group_as_one_at_a_time(program: str, values: list) -> N
         assert str(new.value) == str(err)
         return
     assert flow_vector.group_points(program, points, None) == old
+
+
+ABSORBED = [  # the small term is lost in float32 and float64 alike (both compute 0), and sqrt/log blow it up
+    "y = sqrt(x + 1e-17 - 1)\nif y > 2e-9:\n    return x\nreturn -x",
+    "t = x + 1e-17 - 1\nif log(t + 1e-30) > -50:\n    return x\nreturn -x",
+    "t = x + 1e-17 - 1\nif (t + 1e-40)**(1/3) > 1e-7:\n    return x\nreturn -x",
+]
+
+
+@pytest.mark.parametrize("program", ABSORBED)
+def test_an_absorbed_term_blown_up_is_decided_exactly(program: str) -> None:
+    ((path, members),) = _both(program, _points([1.0, 1, 2.0, 3.5]))
+    assert (path.note, members) == ("if took if", [0, 1, 2, 3])

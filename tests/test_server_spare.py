@@ -216,3 +216,32 @@ def test_descriptors_pass_between_the_c_socket_and_the_socket_module() -> None:
         protocol.close_all([read_fd, write_fd])
         ours.close()
         theirs.close()
+
+
+def test_an_unprivileged_spare_skips_the_idle_warm_up_and_can_still_serve() -> None:
+    """Leaving SCHED_IDLE needs CAP_SYS_NICE (or RLIMIT_NICE): an ordinary user's spare that took it could never
+    go back, and died, replaced forever by another. Run as nobody (when root) with the default RLIMIT_NICE 0."""
+    from jacli.server import child
+
+    ours, theirs = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the forked child
+        status = 3
+        try:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_NICE, (0, resource.getrlimit(resource.RLIMIT_NICE)[1]))
+            if os.getuid() == 0:
+                os.setgroups([])
+                os.setresgid(65534, 65534, 65534)
+                os.setresuid(65534, 65534, 65534)  # no capabilities left
+            ran = []
+            priority = os.sched_getscheduler(0), os.sched_getparam(0)
+            served = child.warm_up([lambda: ran.append(1)], theirs, priority)
+            back = os.sched_getscheduler(0) == priority[0]
+            status = 0 if (served, back, ran, child.idle_is_reversible()) == (True, True, [], False) else 1
+        finally:
+            os._exit(status)
+    ours.close()
+    theirs.close()
+    assert os.waitpid(pid, 0)[1] >> 8 == 0

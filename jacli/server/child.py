@@ -107,8 +107,8 @@ def warm_up(steps: Sequence[Callable[[], None]], ctrl: socket.socket, priority: 
     Whether the child is back at the server's ``priority`` (policy, parameters)
     afterwards, as a command must run.
     """
-    if not steps:
-        return True
+    if not steps or not idle_is_reversible():  # a user without CAP_SYS_NICE could not leave SCHED_IDLE:
+        return True  # no warm-up (else the spare could never serve, and each replacement would die alike)
     with contextlib.suppress(OSError):
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     for step in steps:
@@ -118,6 +118,24 @@ def warm_up(steps: Sequence[Callable[[], None]], ctrl: socket.socket, priority: 
     with contextlib.suppress(OSError):
         os.sched_setscheduler(0, *priority)
     return os.sched_getscheduler(0) == priority[0]
+
+
+def idle_is_reversible() -> bool:
+    """Whether this process may go back from ``SCHED_IDLE`` to its policy: Linux lets it only with
+    ``CAP_SYS_NICE`` or an ``RLIMIT_NICE`` admitting its nice value (``20 - nice <= limit``; the default
+    limit, 0, admits none), so an ordinary user's spare must not take the idle priority at all."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NICE)
+    if soft == resource.RLIM_INFINITY or 20 - os.getpriority(os.PRIO_PROCESS, 0) <= soft:
+        return True
+    try:
+        with open("/proc/self/status", "rb") as status:
+            effective = next(line for line in status if line.startswith(b"CapEff:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(int(effective.split()[1], 16) >> _CAP_SYS_NICE & 1)
+
+
+_CAP_SYS_NICE = 23
 
 
 def _go_ahead(conn: socket.socket) -> bool:
