@@ -126,7 +126,7 @@ def _atomic(path: str) -> Iterator[str]:
     folder = os.path.dirname(path)
     remove_stale_parts(path)
     try:
-        prefix = f".{os.path.basename(path)}.{os.getpid()}."
+        prefix = f".{os.path.basename(path)}.{_host()}.{os.getpid()}."
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".part")
     except OSError as err:
         raise OutputError(f"cannot write {shown!r}: {err.strerror or err}") from None
@@ -149,12 +149,14 @@ def _atomic(path: str) -> Iterator[str]:
 
 def remove_stale_parts(path: str) -> list[str]:
     """Remove the temporary files of earlier runs writing ``path`` that were killed (SIGKILL leaves
-    ``.NAME.PID.XXXX.part``): only ``path``'s own, plain files whose process no longer exists; returns them.
+    ``.NAME.HOST.PID.XXXX.part``): only ``path``'s own, plain files, written on this host, whose process
+    no longer exists; returns them.
 
-    A file whose pid is alive (a run now writing, or a reused pid) or whose name has no pid is kept.
+    A file whose pid is alive (a run now writing, or a reused pid), whose name has no pid, or that
+    another host wrote (a shared or network folder: its pid means nothing here) is kept.
     """
     folder, name = os.path.split(path)
-    own = re.compile(rf"\.{re.escape(name)}\.(\d+)\.[a-z0-9_]{{8}}\.part")  # tempfile's 8 random characters
+    own = re.compile(rf"\.{re.escape(name)}\.{re.escape(_host())}\.(\d+)\.[a-z0-9_]{{8}}\.part")  # tempfile's 8
     removed = []
     try:
         entries = list(os.scandir(folder or "."))
@@ -168,6 +170,11 @@ def remove_stale_parts(path: str) -> list[str]:
             os.unlink(entry.path)
             removed.append(entry.path)
     return removed
+
+
+def _host() -> str:
+    """This machine's name as it goes into a part file's name (letters, digits and ``-`` only)."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", os.uname().nodename) or "host"
 
 
 def _alive(pid: int) -> bool:

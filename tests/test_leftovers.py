@@ -142,28 +142,30 @@ def _dead_pid() -> int:
 
 def test_stale_part_files_of_the_target_removed(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    dead, alive = _dead_pid(), os.getppid()
+    dead, alive, host = _dead_pid(), os.getppid(), data_output._host()
     names = {
-        "stale": f".out.csv.{dead}.abcd_123.part",
-        "alive": f".out.csv.{alive}.abcd_123.part",
+        "stale": f".out.csv.{host}.{dead}.abcd_123.part",
+        "alive": f".out.csv.{host}.{alive}.abcd_123.part",
+        "another host's (a shared folder)": f".out.csv.other-{host}.{dead}.abcd_123.part",
+        "no host (a run of this round's first build)": f".out.csv.{dead}.abcd_123.part",
         "no pid (older jacli)": ".out.csv.abcd_123.part",
-        "another target": f".other.csv.{dead}.abcd_123.part",
-        "a target named out.csv.7.csv": f".out.csv.7.csv.{dead}.abcd_123.part",
-        "not tempfile's name": f".out.csv.{dead}.abc.part",
+        "another target": f".other.csv.{host}.{dead}.abcd_123.part",
+        "a target named out.csv.7.csv": f".out.csv.7.csv.{host}.{dead}.abcd_123.part",
+        "not tempfile's name": f".out.csv.{host}.{dead}.abc.part",
     }
     for name in names.values():
         (tmp_path / name).write_text("half")
-    (tmp_path / f".out.csv.{dead}.dir_1234.part").mkdir()  # not a plain file: kept
+    (tmp_path / f".out.csv.{host}.{dead}.dir_1234.part").mkdir()  # not a plain file: kept
     out = invoke_cli("gradient", "x*y", "--at", "1,2", "--output", "out.csv")
     assert out.exit_code == 0, out
     assert (tmp_path / "out.csv").read_text() == "2.0,1.0\n"
     left = sorted(os.listdir(tmp_path))
-    assert left == sorted({*names.values(), f".out.csv.{dead}.dir_1234.part", "out.csv"} - {names["stale"]})
+    assert left == sorted({*names.values(), f".out.csv.{host}.{dead}.dir_1234.part", "out.csv"} - {names["stale"]})
 
 
 def test_stale_parts_helper_returns_what_it_removed(tmp_path) -> None:
     dead = _dead_pid()
-    stale = tmp_path / f".r.parquet.{dead}.zzzzzzzz.part"
+    stale = tmp_path / f".r.parquet.{data_output._host()}.{dead}.zzzzzzzz.part"
     stale.write_bytes(b"")
     assert data_output.remove_stale_parts(str(tmp_path / "r.parquet")) == [str(stale)]
     assert data_output.remove_stale_parts(str(tmp_path / "missing" / "r.parquet")) == []
@@ -186,7 +188,7 @@ def test_sigkilled_run_leaves_a_part_file_the_next_run_removes(tmp_path) -> None
     killed.wait()
     killed.stdin.close()
     (part,) = os.listdir(tmp_path)
-    assert part.startswith(f".out.jsonl.{killed.pid}.") and part.endswith(".part")
+    assert part.startswith(f".out.jsonl.{data_output._host()}.{killed.pid}.") and part.endswith(".part")
     out = invoke_cli("gradient", "x*y", "--at", "1,2", "--output", str(target))
     assert out.exit_code == 0, out
     assert os.listdir(tmp_path) == ["out.jsonl"]
