@@ -271,6 +271,14 @@ def test_csv_bytes_with_a_few_rows_for_repr(count: int, width: int, odd: list[tu
     assert csv_bytes(rows.astype(np.float32)).decode() == _old_csv(rows.astype(np.float32).astype(np.float64))
 
 
+def test_csv_bytes_of_float32_on_the_edges() -> None:
+    """float32 1e-4 is 9.99…e-05 as the float64 written: the repr test is on the float64 values."""
+    rows = np.array([[1e-4, 0.5, 0.1], [2.0, 1.0, -1e-4]], dtype=np.float32)
+    expected = _old_csv(rows.astype(np.float64))
+    assert expected.startswith("9.999999747378752e-05,")
+    assert csv_bytes(rows).decode() == csv_lines(rows) == expected
+
+
 # -- Channel.write_ascii: bytes straight to stdout, with write's guarantees ------------------------------------
 
 

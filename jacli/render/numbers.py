@@ -57,6 +57,7 @@ def csv_bytes(rows: Any) -> bytes:
     in place; the few rows orjson spells otherwise than ``repr`` are then cut out and
     written by ``repr``.
     """
+    rows = np.asarray(rows, dtype=np.float64)  # float32: its tests on the float64 values orjson writes
     count, width = rows.shape
     if count == 0:
         return b""
