@@ -151,6 +151,25 @@ _SLOW_TESTS = frozenset(
         "test_a_chain_of_2000_powers_compiles_and_differentiates",
         "test_the_rosenbrock_hessian_is_byte_identical_fused",
         "test_result_text_is_json_dumps",
+        # moved to the slow tier in round 2 to keep the fast tier under 90 s (each measured at 0.7 s or more)
+        "test_big_or_irrational_constant_matrices_stay_nodes",
+        "test_a_long_sum_builds",
+        "test_identity_with_named_dimensions[hvp-x.T@A@x-x]",
+        "test_same_symbolic_form_as_at_a_point[jvp-2*x0+x1**2, x0**2+2*x1**3-1,2-extra4]",
+        "test_vector_hessian_one_heatmap_per_output_on_one_scale",
+        'test_readme_block[jacli hessian "x*y + log(y)" --at 1,2 --format json --plot]',
+        "test_check_agrees_three_ways",
+        "test_add_is_sympys",
+        "test_recorded_finiteness_is_sympys",
+        "test_mul_is_sympys",
+        "test_seed_cell_at_many_points",
+        "test_point_dependent_loop_counts",
+        "test_random_programs_group_as_one_at_a_time",
+        "test_odd_files_read_and_fail_as_the_exact_path",
+        "test_random_digit_strings_round_as_numpy_does",
+        "test_jacobian_heatmap_png_keeps_the_output",
+        "test_scalar_function_of_two_inputs_adds_the_contour_and_gradient",
+        "test_a_reduction_along_an_axis_is_torchs[softmax(A, {k})]",
     }
 )
 
