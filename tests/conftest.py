@@ -90,7 +90,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # Modules whose every test starts real processes (a warm server, a fresh interpreter): the slow tier.
-_SLOW_MODULES = frozenset({"test_server.py", "test_server_robust.py", "test_notebook.py", "test_dask_cluster.py"})
+_SLOW_MODULES = frozenset(
+    {
+        "test_server.py",
+        "test_server_robust.py",
+        "test_notebook.py",
+        "test_dask_cluster.py",
+        # the optional extras' own modules (matplotlib, pyarrow and pandas imports in every worker): round 2,
+        # to keep the fast tier under 90 s
+        "test_pictures.py",
+        "test_data_files.py",
+    }
+)
 
 
 # In-process tests that take half a second or more each (measured), or many seeds of one: the slow tier too.
