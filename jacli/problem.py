@@ -93,16 +93,23 @@ def program_for(text: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> l
 @functools.lru_cache(maxsize=64)
 def compiled_for(text: str, shapes: tuple[tuple[str, tuple[int, ...]], ...], wrt: tuple[str, ...]) -> TorchFunction:
     program = program_for(text, shapes)
-    inputs = variables_named(program, wrt)
-    differentiated = set(wrt)
-    params = [v for v in program.variables if v.name not in differentiated]
-    return to_torch(program, inputs, params)
+    inputs, params = inputs_and_parameters(program, wrt)
+    return to_torch(program, list(inputs), list(params))
 
 
 def variables_named(program: language.Program, names: Sequence[str]) -> list[language.Variable]:
     """The program's variables of these names, in this order (one look-up each: 1000 variables in O(n))."""
     by_name = {v.name: v for v in program.variables}
     return [by_name[name] for name in names]
+
+
+def inputs_and_parameters(
+    program: language.Program, wrt: Sequence[str]
+) -> tuple[tuple[language.Variable, ...], tuple[language.Variable, ...]]:
+    """The variables differentiated (in ``wrt``'s order) and the others (the parameters, in program order)."""
+    differentiated = set(wrt)
+    params = tuple(v for v in program.variables if v.name not in differentiated)
+    return tuple(variables_named(program, wrt)), params
 
 
 def as_dtype(dtype: str) -> torch.dtype:
@@ -134,9 +141,7 @@ def problem(
     shapes = tuple((n, tuple(v.shape)) for n, v in values.items())
     program = program_for(expr, shapes)
     fn = compiled_for(expr, shapes, order)
-    inputs = tuple(variables_named(program, order))
-    differentiated = set(order)
-    params = tuple(v for v in program.variables if v.name not in differentiated)
+    inputs, params = inputs_and_parameters(program, order)
     torch_dtype, torch_device = as_dtype(dtype), as_device(device)
     x = as_tensor([values[v.name] for v in inputs], torch_dtype, torch_device)
     p = as_tensor([values[v.name] for v in params], torch_dtype, torch_device)

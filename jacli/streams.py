@@ -125,9 +125,7 @@ class Channel:
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         if not text:
             return 0
-        if self.before_write is not None:
-            hook, self.before_write = self.before_write, None
-            hook()
+        self._run_before_write()
         with self._lock:
             if self.failure is not None:
                 self._lose(self.failure)
@@ -150,15 +148,19 @@ class Channel:
             return
         if not data:
             return
-        if self.before_write is not None:
-            hook, self.before_write = self.before_write, None
-            hook()
+        self._run_before_write()
         with self._lock:
             if self.failure is not None:
                 self._lose(self.failure)
                 return
             self.flush()
             self._deliver(data)
+
+    def _run_before_write(self) -> None:
+        """The one-shot hook set for the first write (e.g. a note that must come before any output)."""
+        if self.before_write is not None:
+            hook, self.before_write = self.before_write, None
+            hook()
 
     def flush(self) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import sympy
+from conftest import sympy_or_first
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,32 +42,20 @@ LEAVES = st.sampled_from(
 )  # fmt: skip
 
 
-def _safe(make: Callable[..., Any]) -> Callable[[tuple[Any, ...]], Any]:
-    """``make(*parts)``, or the first part where SymPy itself fails on them (``zoo`` arithmetic)."""
-
-    def build(parts: tuple[Any, ...]) -> Any:
-        try:
-            return make(*parts)
-        except (ZeroDivisionError, TypeError, ValueError):
-            return parts[0]
-
-    return build
-
-
 def _node(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     pairs = st.tuples(children, children)
     exponents = st.tuples(children, st.sampled_from([2, 3, -1, -2, 0, 1]).map(sympy.Integer))
     return st.one_of(
-        pairs.map(_safe(sympy.Add)),
-        pairs.map(_safe(sympy.Mul)),
-        exponents.map(_safe(sympy.Pow)),
-        pairs.map(_safe(lambda a, b: sympy.Add(a, b, evaluate=False))),
-        pairs.map(_safe(lambda a, b: sympy.Mul(a, b, evaluate=False))),
+        pairs.map(sympy_or_first(sympy.Add)),
+        pairs.map(sympy_or_first(sympy.Mul)),
+        exponents.map(sympy_or_first(sympy.Pow)),
+        pairs.map(sympy_or_first(lambda a, b: sympy.Add(a, b, evaluate=False))),
+        pairs.map(sympy_or_first(lambda a, b: sympy.Mul(a, b, evaluate=False))),
         st.tuples(children, st.sampled_from([1, 2, 3]).map(sympy.Integer)).map(
-            _safe(lambda a, c: sympy.Mul(c, a, evaluate=False))
+            sympy_or_first(lambda a, c: sympy.Mul(c, a, evaluate=False))
         ),
-        st.tuples(children).map(_safe(sympy.sin)),
-        exponents.map(_safe(lambda a, e: sympy.Pow(a, e, evaluate=False))),
+        st.tuples(children).map(sympy_or_first(sympy.sin)),
+        exponents.map(sympy_or_first(lambda a, e: sympy.Pow(a, e, evaluate=False))),
     )
 
 
