@@ -211,7 +211,7 @@ def present_taylor(fields: dict[str, Any], order: int) -> dict[str, Any]:
         "shape": (m,),
         "extra": (("polynomial", polynomials), ("terms", terms)),
         "symbolic_display": SymbolicDisplay(
-            pretty=lambda: "\n".join(lines), latex=lambda: [_latex(p) for p in polynomials], operations=0
+            pretty=lambda: "\n".join(lines), latex=lambda: [_latex(p) for p in polynomials], operations=lambda: 0
         ),
     }
 

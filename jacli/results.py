@@ -41,7 +41,8 @@ class SymbolicDisplay:
 
     pretty: Callable[[], str]
     latex: Callable[[], Nested]
-    operations: int
+    operations: Callable[[], int]
+    """SymPy's ``count_ops`` total of the result (a table elides a form above ``SYMBOLIC_DISPLAY_LIMIT``)."""
     blocks: Callable[[], list[tuple[str, str]] | None] = lambda: None
     """The pretty form in the numeric tables' layout, as (title, block) pairs; None: :attr:`pretty` has it."""
 

@@ -510,18 +510,6 @@ def to_latex(expr: Any) -> Any:
     return sympy.latex(expr, symbol_names=_latex_names(expr))
 
 
-def operation_count(exprs: Any) -> int:
-    """Total operations in an expression or nested lists of them (zeros, most of a big Hessian, cost nothing)."""
-    pending, total = [exprs], 0
-    while pending:
-        item = pending.pop()
-        if isinstance(item, list):
-            pending.extend(item)
-        elif item is not sympy.S.Zero:
-            total += int(sympy.count_ops(item))
-    return total
-
-
 def _depth(nested: Any) -> int:
     return 1 + _depth(nested[0]) if isinstance(nested, list) and nested else 0
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jacli import symbolic
+from jacli.operation_count import operation_count
 from jacli.results import InputBlock, SymbolicDisplay
 
 Blocks = list[tuple[str, str]]
@@ -71,7 +72,7 @@ def display(
     return SymbolicDisplay(
         pretty=functools.cache(lambda: symbolic.to_pretty(exprs)),
         latex=functools.cache(lambda: symbolic.to_latex(exprs)),
-        operations=symbolic.operation_count(exprs),
+        operations=functools.cache(lambda: operation_count(exprs)),
         blocks=functools.cache(
             lambda: pretty_blocks(
                 exprs, axes=presentation["axes"], blocks=blocks, outputs=outputs, inputs=inputs,

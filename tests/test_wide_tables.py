@@ -79,7 +79,7 @@ def _draw_result(rng: random.Random) -> tuple[Result, int, int]:
     values = [float(_number(rng, 17)) for _ in range(math.prod(shape))]
     result = _nest(values, shape)
     pretty = "\n".join("[" + "  ".join(inputs[: rng.randint(1, n)]) + "]" for _ in range(rng.randint(1, 3)))
-    display = SymbolicDisplay(pretty=lambda: pretty, latex=lambda: [], operations=5)
+    display = SymbolicDisplay(pretty=lambda: pretty, latex=lambda: [], operations=lambda: 5)
     return (
         Result(
             **QUANTITIES[command].presentation(scalar_output=False),
@@ -177,7 +177,7 @@ def test_symbolic_form_goes_below_or_is_elided_when_there_is_no_room() -> None:
         **QUANTITIES["gradient"].presentation(scalar_output=True),
         expression="f", inputs=("x",), outputs=("f",), blocks=(InputBlock("x", (), 0),),
         point={"x": 1.0}, value=(1.0,), result=[2.0], shape=(1,),
-        symbolic_display=SymbolicDisplay(pretty=lambda: wide, latex=lambda: [], operations=5),
+        symbolic_display=SymbolicDisplay(pretty=lambda: wide, latex=lambda: [], operations=lambda: 5),
     )  # fmt: skip
     assert any(line.endswith(wide) and line != wide for line in _render(render_table, result, 120, 6).splitlines())
     below = _render(render_table, result, 100, 6)

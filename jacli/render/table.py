@@ -139,9 +139,10 @@ def _symbolic_panel(result: Result, width: int) -> RenderableType | None:
     """The pretty symbolic form, or a one-line note when it is too big to show (or wider than ``width``)."""
     if result.symbolic_display is None:
         return None
-    if result.symbolic_display.operations > SYMBOLIC_DISPLAY_LIMIT:
+    operations = result.symbolic_display.operations()
+    if operations > SYMBOLIC_DISPLAY_LIMIT:
         return Text(
-            f"symbolic form elided ({result.symbolic_display.operations:,} operations); --format json prints it",
+            f"symbolic form elided ({operations:,} operations); --format json prints it",
             style="dim",
         )
     blocks = result.symbolic_display.blocks()  # in the tables' layout, titled like them (issue 15)
