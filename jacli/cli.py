@@ -574,14 +574,18 @@ _BUILT: dict[bool, click.Command] = {}
 """The warm server's two trees (colour or not), built before it forks children that run one command each."""
 
 
-def click_command() -> click.Command:
-    """The Click command tree of :data:`app`, help styled for where stdout goes: built afresh, or the server's."""
+def click_command(args: Sequence[str] = ()) -> click.Command:
+    """The Click command tree of :data:`app`, help styled for where stdout goes: built afresh, or the server's.
+
+    Built afresh for ``jacli NAME …``, the root holds only that command (all such a run can reach).
+    """
     colour = color_wanted()
-    return _BUILT.get(colour) or _build_click_command(colour)
+    built = _BUILT.get(colour)
+    return built or _build_click_command(colour, typer_compat.with_one_command(app, args[0]) if args else None)
 
 
-def _build_click_command(colour: bool) -> click.Command:
-    command = typer.main.get_command(app)  # this also registers Typer's completion classes
+def _build_click_command(colour: bool, source: typer.Typer | None = None) -> click.Command:
+    command = typer.main.get_command(source or app)  # this also registers Typer's completion classes
     typer_compat.completion_without_rich()
     typer_compat.restore_argument_help(command)
     if not colour:
@@ -598,7 +602,7 @@ def program(args: list[str]) -> Any:
     """``jacli ARGS`` itself: a completion request, or the command line; raises what went wrong."""
     if typer_compat.completion_option(args):
         return typer_compat.completion_request(args)
-    return typer_compat.main(click_command(), args)
+    return typer_compat.main(click_command(args), args)
 
 
 def run(argv: Sequence[str] | None = None, env: terminal.Environment | None = None) -> int:
