@@ -167,7 +167,8 @@ def prepare_source(
     bad = _NOT_ALLOWED.search(text)  # the first character outside printable ASCII, tab and line breaks
     if bad is not None:
         index, ch = bad.start(), bad.group()
-        raise ExpressionError(f"{what} contains a {_character_problem(ch)} at column {index + 1}", _printable(text), index)
+        problem = f"{what} contains a {_character_problem(ch)} at column {index + 1}"
+        raise ExpressionError(problem, _printable(text), index)
     if "^" not in text and "\r" not in text and _INDENTED.search(text) is None:
         return _unchanged(text, prefix, suffix)  # nothing to rewrite: the text as it is (linear, no loop)
     return _rewrite(text, prefix, suffix, keep_indentation)
