@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import sympy
+from sympy.core import basic
 from sympy.core.add import _addsort
 from sympy.core.expr import Expr
 from sympy.core.mul import _mulsort
@@ -77,6 +78,60 @@ def _record(node: Any) -> None:
     if node._assumptions is node.default_assumptions:
         node._assumptions = node.default_assumptions.copy()
     node._assumptions.deduce_all_facts((("finite", True),))
+
+
+# ---------------------------------------------------------------------------
+# SymPy's canonical order of a sum's terms, by key: one key per term, then one sort.
+# ---------------------------------------------------------------------------
+
+KEYED_SORT_MIN = 16
+"""Sums of at least this many terms are sorted by :func:`canonical_key` (shorter ones by SymPy's comparison)."""
+
+_RANKED = frozenset({"Zero", "One", "Half", "NegativeOne", "Integer", "Rational", "Symbol", "Pow", "Mul", "Add"})
+"""The classes :func:`canonical_key` orders: each in SymPy's ``ordering_of_classes``, its content plain."""
+
+
+def canonical_key(expr: Any, keys: dict[Any, Any], depth: int = 0) -> Any:
+    """A key whose order is ``Basic.compare``'s (SymPy's canonical order), or None where it cannot tell.
+
+    ``Basic.compare`` orders by the class's place in ``ordering_of_classes``, then by the length
+    of ``_hashable_content()``, then item by item (a ``Basic`` item by ``compare``, any other by
+    ``<``): exactly the order of the tuple ``(place, length, items)`` with each ``Basic`` item
+    replaced by its own key. For the classes of :data:`_RANKED` every item at one place has one
+    type among objects of one class and length (symbols: a name, then (assumption, bool)
+    pairs; integers: ``p``; rationals: ``p, q``; sums, products, powers: their arguments), so
+    the tuples compare as ``compare`` does, and equal keys mean ``compare`` gives 0. Other
+    classes (functions, floats, whose class names are not ranked the same way) give None.
+    """
+    known = keys.get(expr)
+    if known is not None:
+        return known
+    name = type(expr).__name__
+    if name not in _RANKED or depth > 64:
+        return None
+    content = expr._hashable_content()
+    items = []
+    for item in content:
+        if isinstance(item, sympy.Basic):
+            item = canonical_key(item, keys, depth + 1)
+            if item is None:
+                return None
+        items.append(item)
+    key = (basic.ordering_of_classes.index(name), len(content), tuple(items))
+    keys[expr] = key
+    return key
+
+
+def sort_terms(terms: list[Any]) -> None:
+    """``_addsort(terms)``: in place, in SymPy's canonical order (by key for long sums: no pairwise ``compare``)."""
+    if len(terms) >= KEYED_SORT_MIN:
+        keys: dict[Any, Any] = {}
+        order = [canonical_key(t, keys) for t in terms]
+        if None not in order:
+            ranked = sorted(range(len(terms)), key=order.__getitem__)  # stable, as list.sort with compare
+            terms[:] = [terms[i] for i in ranked]
+            return
+    _addsort(terms)
 
 
 # ---------------------------------------------------------------------------
@@ -233,7 +288,7 @@ def add(*args: Any) -> Any:
         newseq.append(term[2])
     if not newseq:
         return None
-    _addsort(newseq)
+    sort_terms(newseq)
     if coeff is not sympy.S.Zero:
         newseq.insert(0, coeff)
     return _raw(sympy.Add, tuple(newseq))
