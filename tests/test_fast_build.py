@@ -16,6 +16,7 @@ import sympy
 from conftest import sympy_or_first
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sympy.core.add import _addsort
 
 from jacli import language
 from jacli.language import fast, source
@@ -184,8 +185,6 @@ TERMS = st.recursive(st.one_of(LEAVES, _NAMED), _node, max_leaves=6)
 @given(st.lists(TERMS, min_size=0, max_size=40))
 def test_keyed_sort_is_sympys(terms: list[Any]) -> None:
     """:func:`fast.sort_terms` puts any terms in ``_addsort``'s order (on long and short lists alike)."""
-    from sympy.core.add import _addsort  # noqa: PLC0415
-
     expected = list(terms)
     _addsort(expected)
     for least in (1, fast.KEYED_SORT_MIN):
@@ -200,8 +199,6 @@ def test_keyed_sort_is_sympys(terms: list[Any]) -> None:
 
 def test_keyed_sort_orders_the_rosenbrock_sum() -> None:
     """The 1000-variable Rosenbrock sum's terms: by key (not SymPy's comparison), in SymPy's order."""
-    from sympy.core.add import _addsort  # noqa: PLC0415
-
     xs = sympy.symbols("k0:1000", real=True)
     terms = [t for i in range(999) for t in (100 * (xs[i + 1] - xs[i] ** 2) ** 2, (1 - xs[i]) ** 2)]
     keys: dict[Any, Any] = {}

@@ -112,11 +112,10 @@ def canonical_key(expr: Any, keys: dict[Any, Any], depth: int = 0) -> Any:
     content = expr._hashable_content()
     items = []
     for item in content:
-        if isinstance(item, sympy.Basic):
-            item = canonical_key(item, keys, depth + 1)
-            if item is None:
-                return None
-        items.append(item)
+        part = canonical_key(item, keys, depth + 1) if isinstance(item, sympy.Basic) else item
+        if part is None:
+            return None
+        items.append(part)
     key = (basic.ordering_of_classes.index(name), len(content), tuple(items))
     keys[expr] = key
     return key
