@@ -60,6 +60,8 @@ def elementwise(what: str, fn: Callable[..., Any], *values: Value) -> Value:
 
 def _small(expr: Any) -> bool:
     """At most :data:`limits.EVALUATE_MAX_NODES` nodes (the count stops there: constant time)."""
+    if not getattr(expr, "args", ()):
+        return True  # an atom (one node)
     count, pending = 0, [expr]
     while pending:
         node = pending.pop()

@@ -75,9 +75,20 @@ def tell_finite(expr: Any) -> bool:
 
 def _record(node: Any) -> None:
     """``node.is_finite`` is True: stored as SymPy's ``_ask`` stores an answer (with its implications)."""
-    if node._assumptions is node.default_assumptions:
+    if node._assumptions is node.default_assumptions:  # nothing known yet: the class's deduction, made once
+        deduced = _DEDUCED.get(type(node))
+        if deduced is None:
+            deduced = node.default_assumptions.copy()
+            deduced.deduce_all_facts((("finite", True),))
+            _DEDUCED[type(node)] = deduced
         node._assumptions = node.default_assumptions.copy()
+        dict.update(node._assumptions, deduced)  # the facts deduce_all_facts sets (it keeps the generator)
+        return
     node._assumptions.deduce_all_facts((("finite", True),))
+
+
+_DEDUCED: dict[type, Any] = {}
+"""Per class: its default assumptions with ``finite`` and every fact that follows (as deduced from them)."""
 
 
 # ---------------------------------------------------------------------------
@@ -198,15 +209,17 @@ def mul(*args: Any) -> Any:
     args = tuple(a for a in args if a is not sympy.S.One)  # AssocOp.__new__ drops the identity
     if len(args) < 2:  # none: 1; one: that argument as it is
         return None
-    coeff, powers = sympy.S.One, {}
+    coeff, powers, alone = sympy.S.One, {}, {}  # alone: a base's one factor, a plain power (kept as it is)
     for a in args:
         for f in a.args if type(a) is sympy.Mul else (a,):
             if isinstance(f, sympy.Rational):
                 coeff *= f
             elif type(f) is sympy.Symbol:
                 powers[f] = powers.get(f, 0) + 1
+                alone[f] = None
             elif type(f) is sympy.Pow and _plain_power(f.base, f.exp):
                 powers[f.base] = powers.get(f.base, 0) + f.exp.p
+                alone[f.base] = None if f.base in alone else f
             else:
                 return None
     if coeff.p == 0:
@@ -216,7 +229,7 @@ def mul(*args: Any) -> Any:
         if exp == 1:
             factors.append(base)
         elif exp != 0:  # 0: the factor goes (a finite base: no nan)
-            built = power(base, sympy.Integer(exp))
+            built = alone[base] or power(base, sympy.Integer(exp))  # Pow(base, exp) is that factor itself
             if built is None:
                 return None
             factors.append(built)
