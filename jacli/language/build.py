@@ -15,6 +15,7 @@ import sympy
 
 from jacli import limits
 from jacli.errors import ExpressionError, ShapeError, UsageError
+from jacli.language import arrays
 from jacli.language.arrays import (
     _ADD,
     _MUL,
@@ -110,11 +111,15 @@ def build_program(parsed: ParsedExpression, shapes: dict[str, tuple[int, ...]]) 
     }
     bindings: list[Binding] = []
     builder = _Builder(parsed.source, env, hidden=_HiddenBindings(bindings, {*parsed.names, *parsed.bound}))
-    for stmt in parsed.statements[:-1]:
-        assert stmt.target is not None
-        value = builder.build(stmt.value)
-        env[stmt.target] = _bind(stmt.target, value, bindings)
-    result = builder.build(parsed.statements[-1].value)
+    outer, arrays.KNOWN_SIZES = arrays.KNOWN_SIZES, builder._sizes  # its sizes tell arrays._small (no recount)
+    try:
+        for stmt in parsed.statements[:-1]:
+            assert stmt.target is not None
+            value = builder.build(stmt.value)
+            env[stmt.target] = _bind(stmt.target, value, bindings)
+        result = builder.build(parsed.statements[-1].value)
+    finally:
+        arrays.KNOWN_SIZES = outer
     limit = max_elements()
     if result.size > limit:
         raise UsageError(

@@ -102,6 +102,10 @@ _RANKED = frozenset({"Zero", "One", "Half", "NegativeOne", "Integer", "Rational"
 """The classes :func:`canonical_key` orders: each in SymPy's ``ordering_of_classes``, its content plain."""
 
 
+_ATOMS = frozenset({"Zero", "One", "Half", "NegativeOne", "Integer", "Rational", "Symbol"})
+"""The classes of :data:`_RANKED` whose content holds no ``Basic``."""
+
+
 def canonical_key(expr: Any, keys: dict[Any, Any], depth: int = 0) -> Any:
     """A key whose order is ``Basic.compare``'s (SymPy's canonical order), or None where it cannot tell.
 
@@ -121,6 +125,10 @@ def canonical_key(expr: Any, keys: dict[Any, Any], depth: int = 0) -> Any:
     if name not in _RANKED or depth > 64:
         return None
     content = expr._hashable_content()
+    if name in _ATOMS:  # plain content (a name and assumption pairs; integers): compared as it is
+        key = (basic.ordering_of_classes.index(name), len(content), content)
+        keys[expr] = key
+        return key
     items = []
     for item in content:
         part = canonical_key(item, keys, depth + 1) if isinstance(item, sympy.Basic) else item
