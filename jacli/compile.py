@@ -230,6 +230,8 @@ class TorchFunction:
         ``owner`` under the branch conditions ``mask`` is live where the owner is
         and the mask holds. Bindings come in dependency order, so users first.
         """
+        if not program.bindings:
+            return {}  # nothing to be live (the scan below would record no use)
         uses: dict[sympy.Symbol, list[tuple[sympy.Symbol | None, _Mask]]] = {}
         seen: set[tuple[sympy.Basic, _Mask]] = set()
         for out in program.outputs:

@@ -16,7 +16,7 @@ import numpy as np
 import sympy
 import torch
 
-from jacli import flow, language
+from jacli import collector, flow, language
 from jacli.compile import TorchFunction, to_torch
 from jacli.errors import UsageError
 from jacli.results import InputBlock
@@ -82,19 +82,22 @@ def parse(text: str) -> language.ParsedExpression:
 
 @functools.lru_cache(maxsize=64)
 def _parse(text: str) -> language.ParsedExpression:
-    return language.parse_expression(text)
+    with collector.paused():
+        return language.parse_expression(text)
 
 
 @functools.lru_cache(maxsize=64)
 def program_for(text: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> language.Program:
-    return language.build_program(parse(text), dict(shapes))
+    with collector.paused():
+        return language.build_program(parse(text), dict(shapes))
 
 
 @functools.lru_cache(maxsize=64)
 def compiled_for(text: str, shapes: tuple[tuple[str, tuple[int, ...]], ...], wrt: tuple[str, ...]) -> TorchFunction:
     program = program_for(text, shapes)
     inputs, params = inputs_and_parameters(program, wrt)
-    return to_torch(program, list(inputs), list(params))
+    with collector.paused():
+        return to_torch(program, list(inputs), list(params))
 
 
 def variables_named(program: language.Program, names: Sequence[str]) -> list[language.Variable]:

@@ -16,6 +16,7 @@ import sympy
 from conftest import sympy_or_first
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sympy.core.add import _addsort
 
 from jacli import language
 from jacli.language import fast, source
@@ -168,3 +169,43 @@ def test_rosenbrock_is_built_as_sympy_builds_it(n: int) -> None:
     sympy.core.cache.clear_cache()
     quick = _build(text)
     assert quick == plain(lambda: _build(text))
+
+
+# -- the canonical order of a long sum, by key ------------------------------------------
+
+_NAMED = st.builds(
+    lambda name, real: sympy.Symbol(name, real=True) if real else sympy.Symbol(name),
+    st.sampled_from(["x", "x2", "x10", "y", "a1", "A", "_w1", "x[0]"]),
+    st.booleans(),
+)
+TERMS = st.recursive(st.one_of(LEAVES, _NAMED), _node, max_leaves=6)
+
+
+@settings(max_examples=200)
+@given(st.lists(TERMS, min_size=0, max_size=40))
+def test_keyed_sort_is_sympys(terms: list[Any]) -> None:
+    """:func:`fast.sort_terms` puts any terms in ``_addsort``'s order (on long and short lists alike)."""
+    expected = list(terms)
+    _addsort(expected)
+    for least in (1, fast.KEYED_SORT_MIN):
+        got = list(terms)
+        previous, fast.KEYED_SORT_MIN = fast.KEYED_SORT_MIN, least
+        try:
+            fast.sort_terms(got)
+        finally:
+            fast.KEYED_SORT_MIN = previous
+        assert [sympy.srepr(t) for t in got] == [sympy.srepr(t) for t in expected]
+
+
+def test_keyed_sort_orders_the_rosenbrock_sum() -> None:
+    """The 1000-variable Rosenbrock sum's terms: by key (not SymPy's comparison), in SymPy's order."""
+    xs = sympy.symbols("k0:1000", real=True)
+    terms = [t for i in range(999) for t in (100 * (xs[i + 1] - xs[i] ** 2) ** 2, (1 - xs[i]) ** 2)]
+    keys: dict[Any, Any] = {}
+    assert None not in [fast.canonical_key(t, keys) for t in terms]
+    expected, got = list(terms), list(terms)
+    _addsort(expected)
+    fast.sort_terms(got)
+    assert got == expected
+    assert fast.canonical_key(sympy.sin(X), {}) is None  # a function: SymPy's comparison
+    assert fast.canonical_key(sympy.Float(1.5), {}) is None

@@ -58,8 +58,17 @@ def elementwise(what: str, fn: Callable[..., Any], *values: Value) -> Value:
     return out
 
 
+KNOWN_SIZES: dict[int, tuple[Any, int, bool]] = {}
+"""Tree sizes the builder has measured: ``id(expr)`` -> ``(expr, size, constant)`` (set while it builds)."""
+
+
 def _small(expr: Any) -> bool:
     """At most :data:`limits.EVALUATE_MAX_NODES` nodes (the count stops there: constant time)."""
+    known = KNOWN_SIZES.get(id(expr))
+    if known is not None and known[0] is expr:  # measured by the builder already
+        return known[1] <= limits.EVALUATE_MAX_NODES
+    if not getattr(expr, "args", ()):
+        return True  # an atom (one node)
     count, pending = 0, [expr]
     while pending:
         node = pending.pop()

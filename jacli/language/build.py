@@ -15,6 +15,7 @@ import sympy
 
 from jacli import limits
 from jacli.errors import ExpressionError, ShapeError, UsageError
+from jacli.language import arrays
 from jacli.language.arrays import (
     _ADD,
     _MUL,
@@ -110,11 +111,15 @@ def build_program(parsed: ParsedExpression, shapes: dict[str, tuple[int, ...]]) 
     }
     bindings: list[Binding] = []
     builder = _Builder(parsed.source, env, hidden=_HiddenBindings(bindings, {*parsed.names, *parsed.bound}))
-    for stmt in parsed.statements[:-1]:
-        assert stmt.target is not None
-        value = builder.build(stmt.value)
-        env[stmt.target] = _bind(stmt.target, value, bindings)
-    result = builder.build(parsed.statements[-1].value)
+    outer, arrays.KNOWN_SIZES = arrays.KNOWN_SIZES, builder._sizes  # its sizes tell arrays._small (no recount)
+    try:
+        for stmt in parsed.statements[:-1]:
+            assert stmt.target is not None
+            value = builder.build(stmt.value)
+            env[stmt.target] = _bind(stmt.target, value, bindings)
+        result = builder.build(parsed.statements[-1].value)
+    finally:
+        arrays.KNOWN_SIZES = outer
     limit = max_elements()
     if result.size > limit:
         raise UsageError(
@@ -176,7 +181,7 @@ class _Builder:
         self.env = env
         self.constant_only = constant_only
         self.hidden = hidden
-        self._sizes: dict[Any, tuple[int, bool]] = {}
+        self._sizes: dict[int, tuple[Any, int, bool]] = {}
         self._evaluator = _Evaluator(strict=True)
         self.dispatch: dict[type, Callable[[Any], Value]] = {
             ast.BinOp: self._binop,
@@ -251,21 +256,25 @@ class _Builder:
 
     def _info(self, expr: Any) -> tuple[int, bool]:
         """Tree size and constancy of ``expr`` (memoized: cost proportional to new nodes)."""
-        known = self._sizes.get(expr)
-        if known is None:
-            if not isinstance(expr, sympy.Basic):
-                return 1, True
-            if isinstance(expr, sympy.Symbol):
-                known = (1, False)
-            else:
-                parts = [self._info(a) for a in expr.args]
-                known = (1 + sum(p[0] for p in parts), all(p[1] for p in parts))
-                if isinstance(expr, sympy.Pow) and expr.exp.is_Integer and abs(expr.exp) > limits.MAX_INTEGER_EXPONENT:
-                    # float64 x**k is 0, 1 or inf for such k, and torch takes integer powers as int64;
-                    # checked on every new node because SymPy merges powers: (x**a)**b, x**a * x**b
-                    raise _ExponentTooLarge(expr.exp)
-            self._sizes[expr] = known
-        return known
+        known = self._sizes.get(id(expr))  # by identity (no SymPy hashing); the entry holds the object alive
+        if known is not None and known[0] is expr:
+            return known[1], known[2]
+        if not isinstance(expr, sympy.Basic):
+            return 1, True
+        if isinstance(expr, sympy.Symbol):
+            size, constant = 1, False
+        else:
+            size, constant = 1, True
+            for arg in expr.args:
+                part_size, part_constant = self._info(arg)
+                size += part_size
+                constant = constant and part_constant
+            if isinstance(expr, sympy.Pow) and expr.exp.is_Integer and abs(expr.exp) > limits.MAX_INTEGER_EXPONENT:
+                # float64 x**k is 0, 1 or inf for such k, and torch takes integer powers as int64;
+                # checked on every new node because SymPy merges powers: (x**a)**b, x**a * x**b
+                raise _ExponentTooLarge(expr.exp)
+        self._sizes[id(expr)] = (expr, size, constant)
+        return size, constant
 
     # -- leaves ------------------------------------------------------------
 

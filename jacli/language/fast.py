@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import sympy
+from sympy.core import basic
 from sympy.core.add import _addsort
 from sympy.core.expr import Expr
 from sympy.core.mul import _mulsort
@@ -74,9 +75,81 @@ def tell_finite(expr: Any) -> bool:
 
 def _record(node: Any) -> None:
     """``node.is_finite`` is True: stored as SymPy's ``_ask`` stores an answer (with its implications)."""
-    if node._assumptions is node.default_assumptions:
+    if node._assumptions is node.default_assumptions:  # nothing known yet: the class's deduction, made once
+        deduced = _DEDUCED.get(type(node))
+        if deduced is None:
+            deduced = node.default_assumptions.copy()
+            deduced.deduce_all_facts((("finite", True),))
+            _DEDUCED[type(node)] = deduced
         node._assumptions = node.default_assumptions.copy()
+        dict.update(node._assumptions, deduced)  # the facts deduce_all_facts sets (it keeps the generator)
+        return
     node._assumptions.deduce_all_facts((("finite", True),))
+
+
+_DEDUCED: dict[type, Any] = {}
+"""Per class: its default assumptions with ``finite`` and every fact that follows (as deduced from them)."""
+
+
+# ---------------------------------------------------------------------------
+# SymPy's canonical order of a sum's terms, by key: one key per term, then one sort.
+# ---------------------------------------------------------------------------
+
+KEYED_SORT_MIN = 16
+"""Sums of at least this many terms are sorted by :func:`canonical_key` (shorter ones by SymPy's comparison)."""
+
+_RANKED = frozenset({"Zero", "One", "Half", "NegativeOne", "Integer", "Rational", "Symbol", "Pow", "Mul", "Add"})
+"""The classes :func:`canonical_key` orders: each in SymPy's ``ordering_of_classes``, its content plain."""
+
+
+_ATOMS = frozenset({"Zero", "One", "Half", "NegativeOne", "Integer", "Rational", "Symbol"})
+"""The classes of :data:`_RANKED` whose content holds no ``Basic``."""
+
+
+def canonical_key(expr: Any, keys: dict[Any, Any], depth: int = 0) -> Any:
+    """A key whose order is ``Basic.compare``'s (SymPy's canonical order), or None where it cannot tell.
+
+    ``Basic.compare`` orders by the class's place in ``ordering_of_classes``, then by the length
+    of ``_hashable_content()``, then item by item (a ``Basic`` item by ``compare``, any other by
+    ``<``): exactly the order of the tuple ``(place, length, items)`` with each ``Basic`` item
+    replaced by its own key. For the classes of :data:`_RANKED` every item at one place has one
+    type among objects of one class and length (symbols: a name, then (assumption, bool)
+    pairs; integers: ``p``; rationals: ``p, q``; sums, products, powers: their arguments), so
+    the tuples compare as ``compare`` does, and equal keys mean ``compare`` gives 0. Other
+    classes (functions, floats, whose class names are not ranked the same way) give None.
+    """
+    known = keys.get(expr)
+    if known is not None:
+        return known
+    name = type(expr).__name__
+    if name not in _RANKED or depth > 64:
+        return None
+    content = expr._hashable_content()
+    if name in _ATOMS:  # plain content (a name and assumption pairs; integers): compared as it is
+        key = (basic.ordering_of_classes.index(name), len(content), content)
+        keys[expr] = key
+        return key
+    items = []
+    for item in content:
+        part = canonical_key(item, keys, depth + 1) if isinstance(item, sympy.Basic) else item
+        if part is None:
+            return None
+        items.append(part)
+    key = (basic.ordering_of_classes.index(name), len(content), tuple(items))
+    keys[expr] = key
+    return key
+
+
+def sort_terms(terms: list[Any]) -> None:
+    """``_addsort(terms)``: in place, in SymPy's canonical order (by key for long sums: no pairwise ``compare``)."""
+    if len(terms) >= KEYED_SORT_MIN:
+        keys: dict[Any, Any] = {}
+        order = [canonical_key(t, keys) for t in terms]
+        if None not in order:
+            ranked = sorted(range(len(terms)), key=order.__getitem__)  # stable, as list.sort with compare
+            terms[:] = [terms[i] for i in ranked]
+            return
+    _addsort(terms)
 
 
 # ---------------------------------------------------------------------------
@@ -144,15 +217,17 @@ def mul(*args: Any) -> Any:
     args = tuple(a for a in args if a is not sympy.S.One)  # AssocOp.__new__ drops the identity
     if len(args) < 2:  # none: 1; one: that argument as it is
         return None
-    coeff, powers = sympy.S.One, {}
+    coeff, powers, alone = sympy.S.One, {}, {}  # alone: a base's one factor, a plain power (kept as it is)
     for a in args:
         for f in a.args if type(a) is sympy.Mul else (a,):
             if isinstance(f, sympy.Rational):
                 coeff *= f
             elif type(f) is sympy.Symbol:
                 powers[f] = powers.get(f, 0) + 1
+                alone[f] = None
             elif type(f) is sympy.Pow and _plain_power(f.base, f.exp):
                 powers[f.base] = powers.get(f.base, 0) + f.exp.p
+                alone[f.base] = None if f.base in alone else f
             else:
                 return None
     if coeff.p == 0:
@@ -162,7 +237,7 @@ def mul(*args: Any) -> Any:
         if exp == 1:
             factors.append(base)
         elif exp != 0:  # 0: the factor goes (a finite base: no nan)
-            built = power(base, sympy.Integer(exp))
+            built = alone[base] or power(base, sympy.Integer(exp))  # Pow(base, exp) is that factor itself
             if built is None:
                 return None
             factors.append(built)
@@ -233,7 +308,7 @@ def add(*args: Any) -> Any:
         newseq.append(term[2])
     if not newseq:
         return None
-    _addsort(newseq)
+    sort_terms(newseq)
     if coeff is not sympy.S.Zero:
         newseq.insert(0, coeff)
     return _raw(sympy.Add, tuple(newseq))

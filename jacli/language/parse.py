@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import collections
 import difflib
+import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,10 +166,31 @@ A node type not in the table is refused by its ``ast`` name."""
 
 
 def _rule(node: ast.AST) -> Callable[[Source, Any], None] | str | None:
-    for cls in type(node).__mro__:
+    return _rule_of(type(node))
+
+
+@functools.cache
+def _rule_of(kind: type) -> Callable[[Source, Any], None] | str | None:
+    """The rule of a node type: its own entry of :data:`NODES` or its nearest base class's (once per type)."""
+    for cls in kind.__mro__:
         if cls in NODES:
             return NODES[cls]
     return None
+
+
+def walk(root: ast.AST) -> Iterator[ast.AST]:
+    """``ast.walk(root)``: the same nodes in the same order (breadth first), without its per-node generators."""
+    pending = collections.deque([root])
+    pop, push = pending.popleft, pending.append
+    while pending:
+        node = pop()
+        for name in node._fields:
+            child = getattr(node, name, None)
+            if isinstance(child, ast.AST):
+                push(child)
+            elif isinstance(child, list):
+                pending.extend(item for item in child if isinstance(item, ast.AST))
+        yield node
 
 
 def node_description(node: ast.AST) -> str:
@@ -181,10 +204,11 @@ def node_description(node: ast.AST) -> str:
 
 def validate_node(source: Source, node: ast.AST) -> None:
     """Refuse, by name, every node outside the language (before anything is built)."""
-    rule = _rule(node)
+    rule = _rule_of(type(node))
     if rule is None or isinstance(rule, str):
         raise source.error(f"{node_description(node)} is not part of the language", node)
-    rule(source, node)
+    if rule is not _allowed:
+        rule(source, node)
 
 
 @dataclass(frozen=True)
@@ -263,9 +287,9 @@ def parse_expression(text: str) -> ParsedExpression:
     free: dict[str, None] = {}
     bound: dict[str, None] = {}
     for stmt in statements:
-        for node in ast.walk(stmt.value):
+        for node in walk(stmt.value):
             validate_node(source, node)
-            if isinstance(node, ast.Name) and not is_reserved(node.id) and node.id not in bound:
+            if type(node) is ast.Name and node.id not in bound and node.id not in free and not is_reserved(node.id):
                 free[node.id] = None
         if stmt.target is not None:
             _check_binding_target(source, stmt, free, bound)

@@ -164,11 +164,18 @@ def prepare_source(
         raise UsageError(
             f"{what} is {len(text):,} characters long; the limit is {max_length():,} (set JACLI_MAX_LENGTH to raise it)"
         )
-    for index, ch in enumerate(text):
-        if not (ch.isascii() and (ch.isprintable() or ch in "\t\n\r")):
-            raise ExpressionError(
-                f"{what} contains a {_character_problem(ch)} at column {index + 1}", _printable(text), index
-            )
+    bad = _NOT_ALLOWED.search(text)  # the first character outside printable ASCII, tab and line breaks
+    if bad is not None:
+        index, ch = bad.start(), bad.group()
+        problem = f"{what} contains a {_character_problem(ch)} at column {index + 1}"
+        raise ExpressionError(problem, _printable(text), index)
+    if "^" not in text and "\r" not in text and _INDENTED.search(text) is None:
+        return _unchanged(text, prefix, suffix)  # nothing to rewrite: the text as it is (linear, no loop)
+    return _rewrite(text, prefix, suffix, keep_indentation)
+
+
+def _rewrite(text: str, prefix: str, suffix: str, keep_indentation: bool) -> Source:
+    """The :class:`Source` of a checked text: ``^`` to ``**``, CRLF and CR to LF, indentation stripped."""
     out: list[str] = list(prefix)
     origin: list[int] = [0] * len(prefix)
     at_line_start = True
@@ -191,6 +198,21 @@ def prepare_source(
     rewritten = "".join(out)
     starts = [0] + [m.end() for m in re.finditer("\n", rewritten)]
     return Source(text, rewritten, tuple(origin), len(prefix), tuple(starts))
+
+
+_NOT_ALLOWED = re.compile(r"[^\t\n\r\x20-\x7e]")
+"""A character outside the language's alphabet (ASCII's printable characters are U+0020 to U+007E)."""
+_INDENTED = re.compile(r"(?:^|\n)[ \t]")
+"""A line that starts with a blank (indentation the general path strips)."""
+
+
+def _unchanged(text: str, prefix: str, suffix: str) -> Source:
+    """The :class:`Source` of a text with no ``^``, CR or indentation: what the general path gives, built whole."""
+    rewritten = prefix + text + suffix
+    end = len(text) + len(prefix)
+    origin = (0,) * len(prefix) + tuple(range(len(prefix), end)) + (end,) * (len(suffix) + 1)
+    starts = [0] + [m.end() for m in re.finditer("\n", rewritten)]
+    return Source(text, rewritten, origin, len(prefix), tuple(starts))
 
 
 def _common_indentation(text: str) -> str:
