@@ -9,6 +9,7 @@ the chain, not exponentially.
 from __future__ import annotations
 
 import functools
+import itertools
 import signal
 import threading
 import time
@@ -485,11 +486,22 @@ def _for_display(expr: Any) -> Any:
 
 
 def to_text(expr: Any) -> Any:
-    """SymPy syntax for an expression, or nested lists of them."""
+    """SymPy syntax for an expression, or nested lists of them.
+
+    Each distinct expression is printed once (:func:`_text_of`: the entries of a symmetric
+    Hessian, the same call again); zeros, most entries of a big sparse Hessian, are ``"0"`` at once.
+    """
     if isinstance(expr, list):
-        return [to_text(e) for e in expr]
-    if expr is sympy.S.Zero:  # most entries of a big sparse Hessian
-        return "0"
+        if any(map(isinstance, expr, itertools.repeat(list))):
+            return [to_text(e) for e in expr]
+        zero = sympy.S.Zero
+        return ["0" if e is zero else _text_of(e) for e in expr]
+    return "0" if expr is sympy.S.Zero else _text_of(expr)
+
+
+@functools.lru_cache(maxsize=8192, typed=True)
+def _text_of(expr: Any) -> str:
+    """:func:`_text` of an expression (a Python int as SymPy's Integer), memoised over equal expressions."""
     return _text(expr)
 
 
