@@ -21,7 +21,7 @@ import sympy
 from sympy.printing.str import StrPrinter
 
 from jacli import language
-from jacli.differentiate import ExactDiff
+from jacli.differentiate import ExactDiff, add
 from jacli.errors import UsageError
 from jacli.limits import (
     MAX_DERIVATIVE_WORK,
@@ -190,7 +190,7 @@ class Differentiator:
         if x not in self.dependencies(expr):
             return sympy.S.Zero
         if isinstance(expr, sympy.Add) and len(expr.args) > SPARSE_SUM_TERMS:
-            return sympy.Add(*(self.derivative(term, x) for term in self._terms_with(expr, x)))
+            return add(*[self.derivative(term, x) for term in self._terms_with(expr, x)])
         self._charge(expr)
         result = _diff(expr, x, self._accelerate, self._exact)
         for bound in expr.free_symbols & self.bindings.keys() if self.bindings else ():
