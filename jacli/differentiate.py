@@ -143,7 +143,7 @@ def _collected(args: list[Any]) -> Any:
             c, term = o.as_coeff_Mul()
             if not isinstance(c, sympy.Rational):
                 return None
-        elif kind is sympy.Pow and not o.base.is_Number or isinstance(o, _TERMS):
+        elif (kind is sympy.Pow and not o.base.is_Number) or isinstance(o, _TERMS):
             c, term = _S.One, o
         else:
             return None

@@ -126,7 +126,7 @@ def test_mul_is_sympys(args: list[Any]) -> None:
 @pytest.mark.parametrize(
     ("args", "text"),
     [
-        ((200 * X, 2 * X, -400 * X * (Y - X**2), 2 * X**2, sympy.Integer(-2)), "2*x**2 - 400*x*(-x**2 + y) + 202*x - 2"),
+        ((200 * X, 2 * X, -400 * X * (Y - X**2), 2 * X**2, sympy.S(-2)), "2*x**2 - 400*x*(-x**2 + y) + 202*x - 2"),
         ((2 * X, -2 * X), "0"),
         ((sympy.Integer(3), sympy.Rational(-3)), "0"),
         ((X + Y, -Y, sympy.Integer(-1)), "x - 1"),
