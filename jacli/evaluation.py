@@ -127,9 +127,7 @@ class Plan:
 
     def symbolic(self) -> Any:
         """The symbolic result: nested SymPy expressions in the result's shape."""
-        exprs = self.quantity.symbolic(
-            symbolic.Differentiator(self.program), self.program.outputs, self.inputs, self.weights
-        )
+        exprs = symbolic_result.symbolic_form(self.program, self.quantity, self.inputs, self.weights)  # cached
         return exprs[0] if self.drops_output else exprs
 
     @property

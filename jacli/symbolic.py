@@ -9,6 +9,7 @@ the chain, not exponentially.
 from __future__ import annotations
 
 import functools
+import itertools
 import signal
 import threading
 import time
@@ -20,7 +21,7 @@ import sympy
 from sympy.printing.str import StrPrinter
 
 from jacli import language
-from jacli.differentiate import ExactDiff
+from jacli.differentiate import ExactDiff, add
 from jacli.errors import UsageError
 from jacli.limits import (
     MAX_DERIVATIVE_WORK,
@@ -189,7 +190,7 @@ class Differentiator:
         if x not in self.dependencies(expr):
             return sympy.S.Zero
         if isinstance(expr, sympy.Add) and len(expr.args) > SPARSE_SUM_TERMS:
-            return sympy.Add(*(self.derivative(term, x) for term in self._terms_with(expr, x)))
+            return add(*[self.derivative(term, x) for term in self._terms_with(expr, x)])
         self._charge(expr)
         result = _diff(expr, x, self._accelerate, self._exact)
         for bound in expr.free_symbols & self.bindings.keys() if self.bindings else ():
@@ -485,11 +486,22 @@ def _for_display(expr: Any) -> Any:
 
 
 def to_text(expr: Any) -> Any:
-    """SymPy syntax for an expression, or nested lists of them."""
+    """SymPy syntax for an expression, or nested lists of them.
+
+    Each distinct expression is printed once (:func:`_text_of`: the entries of a symmetric
+    Hessian, the same call again); zeros, most entries of a big sparse Hessian, are ``"0"`` at once.
+    """
     if isinstance(expr, list):
-        return [to_text(e) for e in expr]
-    if expr is sympy.S.Zero:  # most entries of a big sparse Hessian
-        return "0"
+        if any(map(isinstance, expr, itertools.repeat(list))):
+            return [to_text(e) for e in expr]
+        zero = sympy.S.Zero
+        return ["0" if e is zero else _text_of(e) for e in expr]
+    return "0" if expr is sympy.S.Zero else _text_of(expr)
+
+
+@functools.lru_cache(maxsize=8192, typed=True)
+def _text_of(expr: Any) -> str:
+    """:func:`_text` of an expression (a Python int as SymPy's Integer), memoised over equal expressions."""
     return _text(expr)
 
 

@@ -8,7 +8,10 @@ bounds comes back as :class:`Skipped` with the reason, and the numbers still com
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+import functools
+import itertools
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,3 +95,50 @@ def within(budget: symbolic.Budget, compute: Callable[[], Any]) -> Any:
             return compute()
     except symbolic.SymbolicTooLarge as err:
         return Skipped(str(err))
+
+
+def symbolic_form(
+    program: language.Program, quantity: Any, inputs: Sequence[sympy.Symbol], weights: Sequence[Any] | None
+) -> Any:
+    """``quantity``'s symbolic result of ``program`` w.r.t. ``inputs``: nested lists of SymPy expressions.
+
+    The derivative does not depend on the point, so it is derived once per program, quantity, inputs
+    and weights (:func:`cached_symbolic_form`, issue 16); each call gets its own lists (the SymPy
+    expressions are immutable and shared), so a caller may change them freely.
+    """
+    weights = None if weights is None else tuple(weights)
+    exprs = cached_symbolic_form(program, quantity, tuple(inputs), weights, _bounds())
+    return _copy_lists(exprs)
+
+
+@functools.lru_cache(maxsize=16)
+def cached_symbolic_form(
+    program: language.Program,
+    quantity: Any,
+    inputs: tuple[sympy.Symbol, ...],
+    weights: tuple[Any, ...] | None,
+    bounds: tuple[Any, ...],
+) -> Any:
+    """The cross-call cache of :func:`symbolic_form` (``bounds``: the limits and accelerator it was derived under).
+
+    A derivative over its bounds or past the time budget raises, so only complete results are kept.
+    """
+    del bounds  # part of the key only
+    differentiator = symbolic.Differentiator(program)
+    return quantity.symbolic(differentiator, program.outputs, list(inputs), None if weights is None else list(weights))
+
+
+def _bounds() -> tuple[Any, ...]:
+    """What decides whether and how a derivative is made besides its arguments (tests change the limits)."""
+    higher = sys.modules.get("jacli.higher")  # not loaded: no higher derivative was made, its limit is unread
+    entries = getattr(higher, "MAX_SYMBOLIC_ENTRIES", None)
+    return symbolic.MAX_DERIVATIVE_WORK, entries, symbolic._symengine() is not None
+
+
+def _copy_lists(nested: Any) -> Any:
+    """New lists, the same leaves (a row of 1000 expressions in one C loop)."""
+    if not isinstance(nested, list):
+        return nested
+    if any(map(isinstance, nested, itertools.repeat(list))):
+        return [_copy_lists(item) for item in nested]
+    return list(nested)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from typing import Any
 
@@ -47,12 +48,71 @@ FAST_NUMBERS = 4096
 
 
 def render_json(result: Result) -> str:
-    """One line of JSON (no trailing newline)."""
+    """One line of JSON (no trailing newline).
+
+    A large result and a large symbolic form are written by orjson (:func:`_result_text`,
+    :func:`_texts_text`) into the standard library's text of the rest, each in place of a marker.
+    """
     numbers = _result_text(result.result) if result.point is not None else None
-    if numbers is None:
+    symbolic = _texts_text(result.symbolic)
+    if numbers is None and symbolic is None:
         return json.dumps(result_object(result), allow_nan=False, ensure_ascii=False)
-    obj = result_object(dataclasses.replace(result, result=MARKER))
-    return json.dumps(obj, allow_nan=False, ensure_ascii=False).replace(json.dumps(MARKER), numbers, 1)
+    changes = {"result": MARKER} if numbers is not None else {}
+    if symbolic is not None:
+        changes["symbolic"] = TEXTS_MARKER
+    text = json.dumps(result_object(dataclasses.replace(result, **changes)), allow_nan=False, ensure_ascii=False)
+    if numbers is not None:
+        text = text.replace(json.dumps(MARKER), numbers, 1)
+    if symbolic is not None:
+        text = text.replace(json.dumps(TEXTS_MARKER), symbolic, 1)
+    return text
+
+
+TEXTS_MARKER = "\1"
+"""Stands for the symbolic form in :func:`render_json` (a distinctive escape, as :data:`MARKER`)."""
+
+
+def _texts_text(nested: Any) -> str | None:
+    """A large nested list of texts (a symbolic form) as :func:`json.dumps` writes it, or None.
+
+    orjson writes a text as the standard library does (``ensure_ascii=False``) unless it escapes
+    something (``"``, ``\\``, a control character; then a backslash is in its output and the
+    standard library writes that row). Without a backslash every ``"`` delimits a text, so
+    ``","`` is always the separator between two texts, which the standard library writes ``", "``.
+    """
+    if not isinstance(nested, list) or not nested or not isinstance(nested[0], list):
+        return None
+    rows = list(_rows(nested))
+    if not all(map(isinstance, rows, itertools.repeat(list))) or sum(map(len, rows)) < FAST_NUMBERS:
+        return None
+    texts = {}
+    for row in rows:
+        if not all(map(isinstance, row, itertools.repeat(str))):
+            return None
+        try:
+            text = orjson.dumps(row)
+        except orjson.JSONEncodeError:  # a lone surrogate: the standard library decides
+            return None
+        texts[id(row)] = (
+            json.dumps(row, ensure_ascii=False) if b"\\" in text else text.replace(b'","', b'", "').decode()
+        )
+    return _join(nested, texts)
+
+
+def _rows(nested: list[Any]) -> Any:
+    """The innermost lists of ``nested``, in order."""
+    for item in nested:
+        if isinstance(item, list) and item and isinstance(item[0], list):
+            yield from _rows(item)
+        else:
+            yield item
+
+
+def _join(nested: list[Any], texts: dict[int, str]) -> str:
+    known = texts.get(id(nested))
+    if known is not None:
+        return known
+    return "[" + ", ".join(_join(item, texts) for item in nested) + "]"
 
 
 def _result_text(nested: Any) -> str | None:
