@@ -168,7 +168,7 @@ def read_report(data: bytes) -> tuple[int, int, list[tuple[str, tuple[Any, ...]]
         head, *keys = json.loads(text)
         hits, misses = int(head["hits"]), int(head["misses"])
         parsed = [(str(name), _tuples(args)) for name, args in keys if isinstance(args, list)]
-    except (zlib.error, TypeError, KeyError, RecursionError) as err:
+    except (zlib.error, ValueError, TypeError, KeyError, AttributeError, RecursionError) as err:
         raise ValueError(f"an unreadable cache report: {err}") from None
     return hits, misses, [(name, args) for name, args in parsed if name in _REGISTRY]
 

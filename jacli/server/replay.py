@@ -57,7 +57,8 @@ class Replays:
 
     def counters(self) -> dict[str, int]:
         return {"cache_entries": len(self.entries), "cache_hits": self.hits, "cache_misses": self.misses,
-                "cache_replayed": self.replayed, "cache_dropped": self.dropped}  # fmt: skip
+                "cache_replayed": self.replayed, "cache_dropped": self.dropped,
+                "cache_pending": len(self.pending)}  # fmt: skip
 
     def take(self, sock: socket.socket) -> None:
         """Read the report of a reaped child from ``sock`` (never blocks); queue its keys for a replay."""
