@@ -79,17 +79,17 @@ def parse(text: str) -> language.ParsedExpression:
     return _parse(text_argument(text, "the expression"))
 
 
-@warm_cache.cached(maxsize=64)
+@warm_cache.cached(maxsize=64, env=warm_cache.BUILD_ENV)
 def _parse(text: str) -> language.ParsedExpression:
     return language.parse_expression(text)
 
 
-@warm_cache.cached(maxsize=64)
+@warm_cache.cached(maxsize=64, env=warm_cache.BUILD_ENV)
 def program_for(text: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> language.Program:
     return language.build_program(parse(text), dict(shapes))
 
 
-@warm_cache.cached(maxsize=64)
+@warm_cache.cached(maxsize=64, env=warm_cache.BUILD_ENV)
 def compiled_for(text: str, shapes: tuple[tuple[str, tuple[int, ...]], ...], wrt: tuple[str, ...]) -> TorchFunction:
     program = program_for(text, shapes)
     inputs, params = inputs_and_parameters(program, wrt)

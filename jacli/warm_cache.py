@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import functools
 import json
+import os
 import threading
 import time
 import zlib
@@ -32,6 +33,13 @@ from jacli import limits
 F = TypeVar("F", bound=Callable[..., Any])
 
 _REGISTRY: dict[str, WarmCache] = {}
+
+BUILD_ENV = ("JACLI_MAX_LENGTH", "JACLI_MAX_ELEMENTS")
+"""The environment variables parsing and building read (:mod:`jacli.language.source`): part of every key of
+the program caches, so a build refused under a client's smaller limit is never answered from the cache."""
+
+Key = tuple[str, tuple[Any, ...], tuple[str | None, ...]]
+"""What a report carries and a replay needs: the cache's name, the arguments, the environment's values."""
 _state = threading.local()  # depth of registered calls in progress (outermost-miss detection)
 
 
@@ -39,7 +47,7 @@ class _Counts:
     """This process's slow outermost misses (name, args), and its hits on warm entries, since :func:`report`."""
 
     def __init__(self) -> None:
-        self.built: list[tuple[str, tuple[Any, ...]]] = []
+        self.built: list[Key] = []
         self.hits = 0
         self.misses = 0
         self.replaying = False
@@ -52,8 +60,9 @@ _counts = _Counts()
 class WarmCache:
     """A bounded LRU cache around ``fn``, registered under ``name`` (see the module's docstring)."""
 
-    def __init__(self, fn: Callable[..., Any], maxsize: int, name: str) -> None:
+    def __init__(self, fn: Callable[..., Any], maxsize: int, name: str, env: tuple[str, ...] = ()) -> None:
         self.fn = fn
+        self.env = env  # variables the result depends on: their values are part of the key
         self.maxsize = maxsize
         self.name = name
         self.entries: collections.OrderedDict[Any, Any] = collections.OrderedDict()
@@ -63,7 +72,8 @@ class WarmCache:
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        key = args if not kwargs else (args, _KWARGS, tuple(sorted(kwargs.items())))
+        context = tuple(os.environ.get(name) for name in self.env)
+        key = (args, tuple(sorted(kwargs.items())), context)
         outermost = not getattr(_state, "depth", 0)
         with self.lock:
             if key in self.entries:
@@ -95,13 +105,17 @@ class WarmCache:
         if outermost and slow and not _counts.replaying:
             _counts.misses += 1
             if not kwargs and _plain(args):
-                _counts.built.append((self.name, args))
+                _counts.built.append((self.name, args, context))
         return value
 
-    def evict(self, args: tuple[Any, ...]) -> None:
+    def key(self, args: tuple[Any, ...]) -> Any:
+        """The entry a call with ``args`` (no keywords) uses in this environment."""
+        return (args, (), tuple(os.environ.get(name) for name in self.env))
+
+    def evict(self, key: Any) -> None:
         with self.lock:
-            self.entries.pop(args, None)
-            self.warm.discard(args)
+            self.entries.pop(key, None)
+            self.warm.discard(key)
 
     def cache_clear(self) -> None:
         with self.lock:
@@ -113,15 +127,16 @@ class WarmCache:
         return functools._CacheInfo(self.hits, self.misses, self.maxsize, len(self.entries))
 
 
-_KWARGS = object()
+def cached(maxsize: int, name: str | None = None, env: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """``functools.lru_cache(maxsize=maxsize)``, registered for replay under ``name`` (default: module.qualname).
 
-
-def cached(maxsize: int, name: str | None = None) -> Callable[[F], F]:
-    """``functools.lru_cache(maxsize=maxsize)``, registered for replay under ``name`` (default: module.qualname)."""
+    ``env``: the environment variables the function's result depends on (their values join the key, and
+    a replay runs with the values the reporting command had).
+    """
 
     def decorate(fn: F) -> F:
         key = name or f"{fn.__module__}.{fn.__qualname__}"
-        cache = WarmCache(fn, maxsize, key)
+        cache = WarmCache(fn, maxsize, key, env)
         _REGISTRY[key] = cache
         return cache  # type: ignore[return-value]
 
@@ -147,8 +162,8 @@ def report() -> bytes:
     Keys over :data:`~jacli.limits.WARM_CACHE_MAX_KEY_BYTES` are left out (still counted as misses).
     """
     built = []
-    for name, args in _counts.built:
-        text = json.dumps([name, args], separators=(",", ":"))
+    for name, args, context in _counts.built:
+        text = json.dumps([name, args, context], separators=(",", ":"))
         if len(text) <= limits.WARM_CACHE_MAX_KEY_BYTES:
             built.append(text)
     body = {"hits": int(bool(_counts.hits)), "misses": int(bool(_counts.misses))}  # per command
@@ -158,7 +173,7 @@ def report() -> bytes:
     return zlib.compress(("[" + ",".join([json.dumps(body), *built]) + "]").encode(), 6)
 
 
-def read_report(data: bytes) -> tuple[int, int, list[tuple[str, tuple[Any, ...]]]]:
+def read_report(data: bytes) -> tuple[int, int, list[Key]]:
     """``(hits, misses, keys)`` of a :func:`report`; ValueError for anything else (a truncated report, say)."""
     try:
         inflater = zlib.decompressobj()
@@ -167,33 +182,55 @@ def read_report(data: bytes) -> tuple[int, int, list[tuple[str, tuple[Any, ...]]
             raise ValueError("a cache report is too large or truncated")
         head, *keys = json.loads(text)
         hits, misses = int(head["hits"]), int(head["misses"])
-        parsed = [(str(name), _tuples(args)) for name, args in keys if isinstance(args, list)]
+        parsed = [(str(name), _tuples(args), tuple(context)) for name, args, context in keys
+                  if isinstance(args, list) and isinstance(context, list)]  # fmt: skip
     except (zlib.error, ValueError, TypeError, KeyError, AttributeError, RecursionError) as err:
         raise ValueError(f"an unreadable cache report: {err}") from None
-    return hits, misses, [(name, args) for name, args in parsed if name in _REGISTRY]
+    return hits, misses, [key for key in parsed if _known(key)]
 
 
-def replay(name: str, args: tuple[Any, ...]) -> list[tuple[str, Any]]:
-    """Call the cache ``name`` with ``args`` (the same code a command runs); its entry becomes warm.
+def _known(key: Key) -> bool:
+    """Whether ``key`` names a registered cache, with one value (text or null) per variable it reads."""
+    cache = _REGISTRY.get(key[0])
+    return (cache is not None and len(key[2]) == len(cache.env)
+            and all(value is None or isinstance(value, str) for value in key[2]))  # fmt: skip
 
-    The (cache name, key) of every entry it filled, nested ones included (:func:`evict` them together).
+
+def replay(name: str, args: tuple[Any, ...], context: tuple[str | None, ...] = ()) -> list[tuple[str, Any]]:
+    """Call the cache ``name`` with ``args`` (the same code a command runs), in the environment ``context``
+    (the values of its ``env`` variables) the reporting command had; its entry becomes warm.
+
+    The (cache name, key) of every entry it filled, nested ones included (:func:`evict_entry` them together).
     """
+    cache = _REGISTRY[name]
+    saved = {var: os.environ.get(var) for var in cache.env}
     _counts.replaying, _counts.added = True, []
     try:
-        _REGISTRY[name](*args)
+        _set_environ(dict(zip(cache.env, context, strict=True)))
+        cache(*args)
         return _counts.added
     finally:
         _counts.replaying, _counts.added = False, []
         _state.depth = 0  # an alarm may have cut a call short between its two updates
+        _set_environ(saved)
 
 
-def evict(name: str, args: tuple[Any, ...]) -> None:
-    """Drop the entry ``args`` of the cache ``name`` (the server's count and memory bounds)."""
+def _set_environ(values: dict[str, str | None]) -> None:
+    for var, value in values.items():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
+
+
+def evict_entry(name: str, key: Any) -> None:
+    """Drop the entry ``key`` (as :func:`replay` lists it) of the cache ``name``."""
     cache = _REGISTRY.get(name)
     if cache is not None:
-        cache.evict(args)
+        cache.evict(key)
 
 
 def has(name: str, args: tuple[Any, ...]) -> bool:
+    """Whether the cache ``name`` holds the entry a call with ``args`` would use now."""
     cache = _REGISTRY.get(name)
-    return cache is not None and args in cache.entries
+    return cache is not None and cache.key(args) in cache.entries

@@ -8,6 +8,7 @@ replay that raises, runs long or runs out of memory. The real server is in tests
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
 import socket
@@ -17,6 +18,7 @@ import zlib
 import pytest
 
 from jacli import api, limits, problem, warm_cache
+from jacli.errors import JacliError
 from jacli.server import replay
 
 CALLS: list[tuple] = []
@@ -80,9 +82,9 @@ def test_a_drop_in_for_lru_cache() -> None:
 def test_outermost_slow_misses_are_reported_nested_ones_are_not() -> None:
     outer(2)
     outer(2)
-    assert _report() == (0, 1, [("tests.outer", (2,))])
+    assert _report() == (0, 1, [("tests.outer", (2,), ())])
     square(("a", (1, 2)), None, 1.5)  # plain data survives JSON: tuples come back as tuples
-    assert _report() == (0, 1, [("tests.square", (("a", (1, 2)), None, 1.5))])
+    assert _report() == (0, 1, [("tests.square", (("a", (1, 2)), None, 1.5), ())])
     assert warm_cache.report() == b""  # reported once
 
 
@@ -99,7 +101,7 @@ def test_keys_that_cannot_travel_are_counted_not_reported(monkeypatch: pytest.Mo
 
 def test_fast_misses_and_kwargs_are_cached_but_not_reported() -> None:
     square(2, **{})
-    assert _report() == (0, 1, [("tests.square", (2,))])
+    assert _report() == (0, 1, [("tests.square", (2,), ())])
     with pytest.raises(TypeError):
         square(x=2, y=3)
 
@@ -110,7 +112,8 @@ def test_unreadable_reports_are_refused(monkeypatch: pytest.MonkeyPatch) -> None
     for bad in (data[:-3], b"not zlib", zlib.compress(b"[1, 2]"), zlib.compress(b"{}")):
         with pytest.raises(ValueError, match="cache report"):
             warm_cache.read_report(bad)
-    unknown = zlib.compress(json.dumps([{"hits": 0, "misses": 1}, ["nobody.registered", [1]]]).encode())
+    keys = [["nobody.registered", [1], []], ["tests.outer", [1], [None]]]  # unknown; a context it does not read
+    unknown = zlib.compress(json.dumps([{"hits": 0, "misses": 1}, *keys]).encode())
     assert warm_cache.read_report(unknown) == (0, 1, [])
     monkeypatch.setattr(limits, "WARM_CACHE_MAX_REPORT_TEXT", 10)
     with pytest.raises(ValueError, match="too large or truncated"):
@@ -119,20 +122,20 @@ def test_unreadable_reports_are_refused(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_a_replay_fills_warm_entries_that_count_as_hits() -> None:
     added = warm_cache.replay("tests.outer", (5,))
-    assert sorted(added) == [("tests.outer", (5,)), ("tests.square", (5,))]
+    assert sorted(added) == [("tests.outer", ((5,), (), ())), ("tests.square", ((5,), (), ()))]
     assert warm_cache.report() == b""  # a replay is no miss
     assert outer(5) == 26 and CALLS == [(5,)]
     assert _report() == (1, 0, [])
     square(5)  # filled by the replay, but nested there: not a server hit
     assert warm_cache.report() == b""
-    warm_cache.evict("tests.outer", (5,))
+    warm_cache.evict_entry("tests.outer", ((5,), (), ()))
     assert not warm_cache.has("tests.outer", (5,)) and warm_cache.has("tests.square", (5,))
 
 
 def _replays_of(*keys: tuple) -> replay.Replays:
     replays = replay.Replays()
     for name, args in keys:
-        replays.pending.append((name, args))
+        replays.pending.append((name, args, ()))
     return replays
 
 
@@ -146,7 +149,7 @@ def test_the_server_reads_a_report_from_the_socket(monkeypatch: pytest.MonkeyPat
     replays = replay.Replays()
     with ours:
         replays.take(ours)
-    assert list(replays.pending) == [("tests.outer", (2,)), ("tests.outer", (3,))]  # the oldest dropped
+    assert list(replays.pending) == [("tests.outer", (2,), ()), ("tests.outer", (3,), ())]  # the oldest dropped
     assert replays.counters() == {"cache_entries": 0, "cache_hits": 0, "cache_misses": 1, "cache_replayed": 0,
                                   "cache_dropped": 1, "cache_pending": 2}  # fmt: skip
     ours, theirs = socket.socketpair()
@@ -161,7 +164,7 @@ def test_replays_are_bounded_in_count_and_keep_the_newest(monkeypatch: pytest.Mo
     monkeypatch.setattr(limits, "WARM_CACHE_MAX_ENTRIES", 2)
     replays = _replays_of(("tests.outer", (1,)), ("tests.outer", (2,)), ("tests.outer", (3,)), ("tests.outer", (3,)))
     assert [replays.replay_next() for _ in range(4)] == [True, True, True, False]
-    assert list(replays.entries) == [("tests.outer", (2,)), ("tests.outer", (3,))]
+    assert list(replays.entries) == [("tests.outer", (2,), ()), ("tests.outer", (3,), ())]
     assert not warm_cache.has("tests.outer", (1,)) and not warm_cache.has("tests.square", (1,))
     assert warm_cache.has("tests.outer", (3,)) and replays.changed
 
@@ -170,7 +173,7 @@ def test_replays_are_bounded_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(limits, "WARM_CACHE_MAX_MEMORY", 48)
     replays = _replays_of(("tests.allocates", (32,)), ("tests.allocates", (33,)))
     assert replays.replay_next() and replays.replay_next()
-    assert list(replays.entries) == [("tests.allocates", (33,))]
+    assert list(replays.entries) == [("tests.allocates", (33,), ())]
     assert not warm_cache.has("tests.allocates", (32,))
 
 
@@ -201,12 +204,43 @@ def test_the_program_caches_are_warm_caches() -> None:
         cache.cache_clear()
     before = api.hessian(expr, at=[1.0, 2.0])
     reported = _report()
-    assert {name for name, _ in reported[2]} == {
+    assert {name for name, _, _ in reported[2]} == {
         "jacli.problem._parse", "jacli.problem.program_for", "jacli.problem.compiled_for"}  # fmt: skip
     for cache in (problem._parse, problem.program_for, problem.compiled_for):
         cache.cache_clear()
-    for name, args in reported[2]:
-        warm_cache.replay(name, args)
+    for key in reported[2]:
+        assert key[2] == (None, None)  # JACLI_MAX_LENGTH and JACLI_MAX_ELEMENTS unset
+        warm_cache.replay(*key)
     after = api.hessian(expr, at=[1.0, 2.0])
     assert _report()[:2] == (1, 0)
     assert after.result == before.result == [[4.0 - 0.8414709848078965, 2.0], [2.0, 0.0]]
+
+
+@warm_cache.cached(maxsize=4, name="tests.reads_env", env=("JACLI_TEST_WARM",))
+def reads_env(x):
+    return (x, os.environ.get("JACLI_TEST_WARM"))
+
+
+def test_the_environment_a_build_reads_is_part_of_its_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    reads_env.cache_clear()
+    monkeypatch.setenv("JACLI_TEST_WARM", "a")
+    assert reads_env(1) == (1, "a")
+    assert _report() == (0, 1, [("tests.reads_env", (1,), ("a",))])
+    monkeypatch.setenv("JACLI_TEST_WARM", "b")
+    assert reads_env(1) == (1, "b")  # not the entry built under "a"
+    warm_cache.report()
+    monkeypatch.delenv("JACLI_TEST_WARM")
+    warm_cache.replay("tests.reads_env", (2,), ("c",))  # replayed with the reporting command's value ...
+    assert "JACLI_TEST_WARM" not in os.environ  # ... which is not left behind
+    assert not warm_cache.has("tests.reads_env", (2,))
+    monkeypatch.setenv("JACLI_TEST_WARM", "c")
+    assert warm_cache.has("tests.reads_env", (2,)) and reads_env(2) == (2, "c")
+    assert _report() == (1, 0, [])
+
+
+def test_a_smaller_element_limit_is_not_bypassed_by_a_cached_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    expr = "sum(ones(50) * x)"
+    assert api.gradient(expr, at=[1.0]).result == [50.0]
+    monkeypatch.setenv("JACLI_MAX_ELEMENTS", "10")
+    with pytest.raises(JacliError, match="the limit is 10 "):
+        api.gradient(expr, at=[1.0])

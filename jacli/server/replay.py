@@ -38,7 +38,7 @@ from typing import Any
 from jacli import limits, warm_cache
 from jacli.server.child import address_space
 
-Key = tuple[str, tuple[Any, ...]]
+Key = warm_cache.Key
 
 
 class ReplayTimeout(BaseException):
@@ -121,8 +121,8 @@ class Replays:
             len(self.entries) > limits.WARM_CACHE_MAX_ENTRIES or sum(size for _, size in self.entries.values()) > budget
         ):
             _, (added, _) = self.entries.popitem(last=False)
-            for name, args in added:
-                warm_cache.evict(name, args)
+            for name, key in added:
+                warm_cache.evict_entry(name, key)
 
 
 def _bounded(replay: Callable[[], list[Key]], seconds: float, memory: int) -> list[Key]:
