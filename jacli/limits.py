@@ -320,3 +320,31 @@ def reset() -> None:
 MATRIX_FORM_MAX_NODES = 400
 """The matrix form (``symbolic_matrix``) is tried for expressions of at most this many syntax nodes;
 a larger one is left out with a note (the elementwise result is complete)."""
+
+WARM_CACHE_MIN_SECONDS = 0.05
+"""A cached build (parse, SymPy program, torch program) at least this slow is worth the warm server's replay."""
+
+WARM_CACHE_MAX_KEY_BYTES = 4 * 1024 * 1024
+"""Longest key (its arguments as JSON) a server child reports for replay; a longer one is never replayed."""
+
+WARM_CACHE_MAX_REPORT_BYTES = 128 * 1024
+"""Most bytes (compressed) of one child's cache report: it must fit the control socket's buffer unread."""
+
+WARM_CACHE_MAX_REPORT_TEXT = 16 * 1024 * 1024
+"""Most bytes one cache report may decompress to (a larger one is dropped whole)."""
+
+WARM_CACHE_MAX_ENTRIES = 16
+"""Most replayed keys the warm server keeps (an expression has up to three: parse, program, torch program);
+the least recently replayed is evicted first."""
+
+WARM_CACHE_MAX_MEMORY = 1024
+"""MiB of address space the replayed entries may add to the warm server, all together (oldest evicted first)."""
+
+WARM_CACHE_REPLAY_SECONDS = 5.0
+"""Longest one replay may run in the server (a request that arrives meanwhile waits at most this); longer: dropped."""
+
+WARM_CACHE_REPLAY_MEMORY = 2048
+"""MiB of address space one replay may add to the server; more: it fails with MemoryError and is dropped."""
+
+WARM_CACHE_MAX_PENDING = 4
+"""Most reported keys waiting for replay; older ones are dropped first."""

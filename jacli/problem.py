@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,7 @@ import numpy as np
 import sympy
 import torch
 
-from jacli import collector, flow, language
+from jacli import collector, flow, language, warm_cache
 from jacli.compile import TorchFunction, to_torch
 from jacli.errors import UsageError
 from jacli.results import InputBlock
@@ -80,19 +79,19 @@ def parse(text: str) -> language.ParsedExpression:
     return _parse(text_argument(text, "the expression"))
 
 
-@functools.lru_cache(maxsize=64)
+@warm_cache.cached(maxsize=64, env=warm_cache.BUILD_ENV)
 def _parse(text: str) -> language.ParsedExpression:
     with collector.paused():
         return language.parse_expression(text)
 
 
-@functools.lru_cache(maxsize=64)
+@warm_cache.cached(maxsize=64, env=warm_cache.BUILD_ENV)
 def program_for(text: str, shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> language.Program:
     with collector.paused():
         return language.build_program(parse(text), dict(shapes))
 
 
-@functools.lru_cache(maxsize=64)
+@warm_cache.cached(maxsize=64, env=warm_cache.BUILD_ENV)
 def compiled_for(text: str, shapes: tuple[tuple[str, tuple[int, ...]], ...], wrt: tuple[str, ...]) -> TorchFunction:
     program = program_for(text, shapes)
     inputs, params = inputs_and_parameters(program, wrt)

@@ -101,6 +101,7 @@ _SLOW_MODULES = frozenset(
         # to keep the fast tier under 90 s
         "test_pictures.py",
         "test_data_files.py",
+        "test_server_cache.py",  # round 3: a real server's program cache
     }
 )
 

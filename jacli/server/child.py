@@ -26,8 +26,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from jacli import warm_cache
 from jacli.errors import ExitCode
-from jacli.limits import GO_TIMEOUT
+from jacli.limits import GO_TIMEOUT, WARM_CACHE_MAX_REPORT_BYTES
 from jacli.limits import reset as reset_settings
 from jacli.server.control import Limits, read_until_eof
 from jacli.server.protocol import ServerUnavailable, close_all, recv_message, send_message
@@ -39,10 +40,12 @@ EX_SOFTWARE = 70  # a child that failed before it could run the command
 
 
 def run_request(conn: socket.socket, message: dict[str, Any], fds: list[int], run: Run, limits: Limits,
-                base_memory: int) -> int:  # fmt: skip
+                base_memory: int, report: socket.socket | None = None) -> int:  # fmt: skip
     """Run one command on the client's descriptors ``fds`` (stdin, stdout, stderr, cwd); its exit status.
 
-    ``base_memory``: the server's own address space, which the memory limit comes on top of.
+    ``base_memory``: the server's own address space, which the memory limit comes on top of. ``report``:
+    where the command's cache report goes (:func:`send_report`), before the client hears of the exit
+    (a client that has its answer hangs up, and the parent then ends this process).
     """
     conn.settimeout(None)
     stdin, stdout, stderr, cwd = fds
@@ -66,9 +69,28 @@ def run_request(conn: socket.socket, message: dict[str, Any], fds: list[int], ru
     finally:
         # Answer the client now rather than after the kernel has torn this process down
         # (the parent's report of the reaped child comes second and is not read).
+        if report is not None:
+            send_report(report)
         with contextlib.suppress(OSError):
             send_message(conn, {"exit": status & 0xFF})
     return status
+
+
+def send_report(sock: socket.socket) -> None:
+    """Send the parent what this command built slowly (:func:`jacli.warm_cache.report`), without waiting.
+
+    The parent reads it once this process has exited, so it must fit the socket's buffer: a report over
+    :data:`~jacli.limits.WARM_CACHE_MAX_REPORT_BYTES` (or one the buffer cannot take whole) is not sent.
+    """
+    try:
+        data = warm_cache.report()
+        if data and len(data) <= WARM_CACHE_MAX_REPORT_BYTES:
+            sock.setblocking(False)
+            sock.send(data)
+    except (OSError, ValueError, TypeError):  # a full buffer or an argument JSON cannot hold: no report
+        pass
+    finally:
+        sock.close()
 
 
 def _run_when_told(conn: socket.socket, argv: list[str], run: Run, limits: Limits, base_memory: int) -> int:

@@ -317,6 +317,8 @@ def describe(info: dict[str, Any]) -> str:
         f"  requests      {info['served']} served, {info['running']} running",
         f"  idle timeout  {_duration(idle) if idle else 'none'}",
         f"  limits        {info['time_limit'] or 'no'} s and {info['memory_limit'] or 'no'} MiB per command",
+        f"  cache         {info.get('cache_entries', 0)} builds kept, {info.get('cache_hits', 0)} hits, "
+        f"{info.get('cache_misses', 0)} misses, {info.get('cache_dropped', 0)} dropped",
         f"  version       jacli {info['version']}{'' if info.get('same_code') else ' (not this installation)'}",
         f"  install       {info['package']}",
         f"  socket        {info['socket']}",

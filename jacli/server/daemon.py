@@ -49,6 +49,7 @@ from jacli.server.protocol import (
     send_message,
     socket_path,
 )
+from jacli.server.replay import Replays
 
 
 def _peer_gone(conn: socket.socket) -> bool:
@@ -114,6 +115,8 @@ class Server:
         self.incoming: dict[int, _Incoming] = {}  # fd -> request being read, oldest first
         self.queue: collections.deque[_Queued] = collections.deque()
         self.spare: tuple[int, socket.socket] | None = None  # pid, its control socket
+        self.reports: dict[int, socket.socket] = {}  # pid -> the socket its cache report comes back on
+        self.replays = Replays()  # what children built, replayed here when idle (see jacli.server.replay)
         self.stopping = False
         self.listener: socket.socket | None = None
         self.accept_paused_until = 0.0
@@ -212,10 +215,27 @@ class Server:
             elif idle_until is not None and now >= idle_until:
                 self._close_listener()
                 return
-            for fd, events in self.poller.poll(self._poll_timeout(now)):
+            for fd, events in self.poller.poll(0 if self._may_replay() else self._poll_timeout(now)):
                 handler = self.handlers.get(fd)
                 if handler is not None:
                     handler(events)
+            if self._may_replay() and not self.poller.poll(0):  # idle: nobody waits for an answer
+                self._replay_one()
+
+    def _may_replay(self) -> bool:
+        return bool(self.replays.pending) and not (self.children or self.incoming or self.queue or self.stopping)
+
+    def _replay_one(self) -> None:
+        """Replay one reported build here (bounded); once none is left, fork a spare that has them all."""
+        if self.replays.replay_next() and self.replays.threads_started:
+            print(f"jacli server {os.getpid()}: a cache replay started a thread: stopping", file=sys.stderr, flush=True)
+            self.stopping = True
+            return
+        self.base_memory = max(self.base_memory, address_space())  # a command's limit comes on top of the caches
+        if not self.replays.pending and self.replays.changed:
+            self.replays.changed = False
+            self.retire_spare()
+            self._start_spare()
 
     def _idle_until(self) -> float | None:
         """When the server exits for idleness, or None while it has work or never idles out."""
@@ -416,6 +436,7 @@ class Server:
             "running_pids": sorted(self.children),
             "spare_pid": self.spare[0] if self.spare is not None else None,
             "queued": len(self.queue),
+            **self.replays.counters(),
             **asdict(self.limits),
             "version": jacli.__version__,
             "package": os.path.dirname(os.path.abspath(jacli.__file__)),
@@ -438,9 +459,19 @@ class Server:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)  # it is reaped like any child
                 pid = 0
-            ctrl.close()
+                ctrl.close()
+            else:
+                self.reports[pid] = ctrl
         if not pid:
-            pid = self._fork_child(lambda: self._child(conn, message, fds))
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+
+            def body() -> int:
+                ours.close()
+                return self._child(conn, message, fds, theirs)
+
+            pid = self._fork_child(body)
+            theirs.close()
+            self.reports[pid] = ours
         close_all(fds)
         self.children[pid] = conn
         self._watch(conn.fileno(), _CLIENT_GONE, lambda _events: self._client_gone(pid))
@@ -479,8 +510,7 @@ class Server:
             message, fds = recv_message(theirs, max_fds=8)
             if message is None or len(fds) != 5:  # retired by the parent
                 return 0
-            theirs.close()
-            return self._child(socket.socket(fileno=fds[0]), message, fds[1:])
+            return self._child(socket.socket(fileno=fds[0]), message, fds[1:], theirs)
 
         pid = self._fork_child(wait_for_request)
         theirs.close()
@@ -530,6 +560,10 @@ class Server:
             self._unwatch(conn.fileno())
             reaped = True
             self.last_active = time.monotonic()
+            report = self.reports.pop(pid, None)
+            if report is not None:
+                self.replays.take(report)
+                report.close()
             code = os.waitstatus_to_exitcode(wait_status)
             reply: dict[str, Any] = {"exit": code} if code >= 0 else {"signal": -code}
             reply.update(limit=self.limits.time_limit, memory=self.limits.memory_limit)
@@ -563,13 +597,18 @@ class Server:
             queued.conn.close()
         if self.spare is not None:
             self.spare[1].close()
+        for report in self.reports.values():
+            report.close()
         self.poller.close()
         os.close(self.wake_r)
         os.close(self.wake_w)
 
-    def _child(self, conn: socket.socket, message: dict[str, Any], fds: list[int]) -> int:
-        """Run one command on the client's descriptors; its exit status (see :mod:`jacli.server.child`)."""
-        return run_request(conn, message, fds, self.run, self.limits, self.base_memory)
+    def _child(self, conn: socket.socket, message: dict[str, Any], fds: list[int], report: socket.socket) -> int:
+        """Run one command on the client's descriptors; its exit status (see :mod:`jacli.server.child`).
+
+        What the command built slowly goes back to the parent on ``report`` (:mod:`jacli.server.replay`).
+        """
+        return run_request(conn, message, fds, self.run, self.limits, self.base_memory, report)
 
 
 def serve(directory: str, limits: Limits, run: Run, preload: Callable[[], None], ready_fd: int | None = None,
