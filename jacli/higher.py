@@ -16,6 +16,8 @@ and the symmetric entries are filled from it. Only the inputs a partial depends 
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -152,9 +154,64 @@ def polynomial_text(terms: Sequence[Any], names: Sequence[str], point: Sequence[
     return text + "".join((" - " if negative else " + ") + body for negative, body in pieces[1:])
 
 
-def _sorted_indices(n: int, k: int) -> list[tuple[int, ...]]:
-    import itertools  # noqa: PLC0415
+@functools.lru_cache(maxsize=64)
+def _float_terms(m: int, n: int, order: int) -> tuple[tuple[tuple[int, float, tuple[tuple[int, str], ...]], ...], ...]:
+    """Per output, the polynomial's terms in :func:`polynomial_text`'s order, once per shape and order.
 
+    Each term: its entry's offset in the flat terms (orders 0..K one after another, each (m, n, …, n)),
+    the divisor Π counts!, and its powers ``(input, "**c" or "")``.
+    """
+    per_output = []
+    for i in range(m):
+        terms, start = [], 0
+        for k in range(order + 1):
+            for index in _sorted_indices(n, k):
+                counts = Counter(index)
+                offset = start + i * n**k + sum(j * n ** (k - 1 - a) for a, j in enumerate(index))
+                divisor = math.prod(math.factorial(c) for c in counts.values())
+                powers = tuple((j, f"**{c}" if c > 1 else "") for j, c in sorted(counts.items()))
+                terms.append((offset, float(divisor), powers))
+            start += m * n**k
+        per_output.append(tuple(terms))
+    return tuple(per_output)
+
+
+def float_polynomials(
+    flat: Sequence[float], m: int, names: Sequence[str], point: Sequence[float], order: int
+) -> list[str]:
+    """Every output's polynomial from float terms (flat, orders 0..K): :func:`polynomial_text`'s text, faster.
+
+    The terms' layout is derived once per shape and order (:func:`_float_terms`), so a chunk of
+    points costs only each point's coefficients and shifts.
+
+    >>> float_polynomials([1.0, 2.0, 2.0], 1, ["x"], [1.0], 2)
+    ['1 + 2*(x - 1) + (x - 1)**2']
+    """
+    shifts = [_shift(name, a) for name, a in zip(names, point, strict=True)]
+    texts = []
+    for terms in _float_terms(m, len(names), order):
+        pieces: list[str] = []
+        for offset, divisor, powers in terms:
+            coefficient = float(flat[offset]) / divisor
+            if coefficient == 0:
+                continue
+            text = number_text(coefficient)
+            negative = text.startswith("-")
+            magnitude = text[1:] if negative else text
+            if powers:
+                product = "*".join(shifts[j] + suffix for j, suffix in powers)
+                body = product if magnitude == "1" else magnitude + "*" + product
+            else:
+                body = magnitude
+            if pieces:
+                pieces.append((" - " if negative else " + ") + body)
+            else:
+                pieces.append(("-" if negative else "") + body)
+        texts.append("".join(pieces) if pieces else "0")
+    return texts
+
+
+def _sorted_indices(n: int, k: int) -> list[tuple[int, ...]]:
     return list(itertools.combinations_with_replacement(range(n), k))
 
 
@@ -199,11 +256,13 @@ def present_taylor(fields: dict[str, Any], order: int) -> dict[str, Any]:
         terms.append(_nest(flat[start : start + size], (m,) + (n,) * k))
         start += size
     exact_point, exact_values = fields.pop("exact_point", None), fields.pop("exact_values", None)
-    coefficients = exact_values if exact_values is not None else terms  # exact: the SymPy values, never re-read text
-    center = exact_point if exact_values is not None else _center(fields)
-    polynomials = [
-        polynomial_text([coefficients[k][i] for k in range(order + 1)], fields["inputs"], center) for i in range(m)
-    ]
+    if exact_values is not None:  # exact: the SymPy values, never re-read text
+        polynomials = [
+            polynomial_text([exact_values[k][i] for k in range(order + 1)], fields["inputs"], exact_point)
+            for i in range(m)
+        ]
+    else:
+        polynomials = float_polynomials(flat, m, fields["inputs"], _center(fields), order)
     lines = [f"{out} ≈ {poly}" for out, poly in zip(fields["outputs"], polynomials, strict=True)]
     return {
         **fields,
@@ -223,8 +282,10 @@ def results_at_points(ev: Any) -> Any:
 
     symbolic_cells = ev.symbolic
     for chunk in ev.chunks:
-        for row in range(chunk.rows):
-            flat, start, point = chunk.points[row].tolist(), 0, {}
+        points, values = chunk.points.tolist(), chunk.value.tolist()  # a chunk's numbers leave NumPy at once
+        results = chunk.result.reshape(chunk.rows, -1).tolist()
+        for flat, value, result in zip(points, values, results, strict=True):
+            start, point = 0, {}
             for name, shape in ev.variables:
                 size = math.prod(shape)
                 point[name] = _nest(flat[start : start + size], shape) if shape else flat[start]
@@ -232,7 +293,7 @@ def results_at_points(ev: Any) -> Any:
             fields = {
                 "command": ev.command, "title": ev.title, "label": ev.label, "symbol": ev.symbol, "axes": ev.axes,
                 "expression": ev.expression, "inputs": ev.inputs, "outputs": ev.outputs, "blocks": ev.blocks,
-                "point": point, "value": tuple(chunk.value[row].tolist()), "result": chunk.result[row].tolist(),
+                "point": point, "value": tuple(value), "result": result,
                 "shape": ev.shape, "symbolic": symbolic_cells, "v": ev.v, "mode": ev.mode, "bindings": ev.bindings,
             }  # fmt: skip
             assert ev.present is not None

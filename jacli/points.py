@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 
 _NEWLINE = b"\n"  # (a name: an f-string may not hold a backslash)
+_LONE_CR = re.compile(rb"\r(?!\n)")
+"""A bare carriage return (old Mac OS line ends): read as a line end, as Python's universal newlines and pandas do."""
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*(\[\d+(,\d+)*\])?\Z")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 """A decimal number, as ``--at`` takes it: what a field of a points file may hold."""
@@ -139,6 +141,7 @@ class PointsReader:
         self._tail: list[bytes] = []
         self._tail_bytes = 0
         self._eof = False
+        self._cr_waits = False  # a CR ended the last block: CRLF or a bare CR, the next byte says
         self.header: tuple[str, ...] | None = None
         self.delimiter: str | None = None
         self.columns = 0
@@ -169,11 +172,11 @@ class PointsReader:
         block = self._read_block()
         if not block:
             self._eof = True
-            if self._tail:
+            if self._tail or self._cr_waits:  # a last CR ends the last line (counted in the bytes read)
                 self._add_lines([b"".join(self._tail)])
                 self._tail, self._tail_bytes = [], 0
             return
-        parts = block.split(b"\n")
+        parts = self._line_ends(block).split(b"\n")
         if len(parts) > 1:
             if self._tail:
                 parts[0] = b"".join([*self._tail, parts[0]])
@@ -184,6 +187,20 @@ class PointsReader:
             self._tail_bytes += len(parts[-1])
             if self._tail_bytes > MAX_LINE_BYTES:
                 self._too_long(self._lines_seen + 1, b"".join(self._tail))
+
+    def _line_ends(self, block: bytes) -> bytes:
+        """A bare CR ends a line (it becomes \\n); CRLF stays (its CR is stripped with the line end later).
+
+        A CR that ends a block waits for the next block's first byte (it may be CRLF's); one that
+        ends the file ends its last line.
+        """
+        if self._cr_waits:
+            block, self._cr_waits = b"\r" + block, False
+        if b"\r" not in block:
+            return block
+        if block.endswith(b"\r"):
+            block, self._cr_waits = block[:-1], True
+        return _LONE_CR.sub(_NEWLINE, block)
 
     def _add_lines(self, lines: list[bytes]) -> None:
         if len(lines[0]) > MAX_LINE_BYTES:  # only the first can be long: the others lie within one block

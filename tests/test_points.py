@@ -42,6 +42,8 @@ def _read(lines: list[str], rows: int = 100) -> tuple[PointsReader, list[list[fl
         "# points\n\nx0, x1  # names\n1, 2\n# a comment\n0,0\n\n-1 , 0.5 # tail\n",  # comments, blanks, spaces
         "1,2\r\n0,0\r\n-1,0.5\r\n",  # CRLF
         "1e0,2E0\n0.0,-0\n-1,5e-1",  # exponents, no final newline
+        "1,2\r0,0\r-1,0.5\r",  # bare CR (old Mac OS): lines, as Python's universal newlines read them
+        "# points\rx0,x1\r\n1,2\r\r0,0\n-1,0.5",  # CR, CRLF and LF mixed, a blank line, no final line end
     ],
 )
 def test_every_format_gives_the_same_rows(jacli: Invoke, tmp_path: Path, text: str) -> None:
