@@ -90,6 +90,21 @@ class ExactDiff:
         return times(expr, inner)
 
 
+def _associative(args: tuple[Any, ...], identity: Any, combine: Any, builders: tuple[Any, Any], cls: Any) -> Any:
+    """``cls(*args)`` as :func:`add` and :func:`mul` make it: identities dropped, rationals combined, then
+    the first of ``builders`` (called with the arguments, then with their list) that builds it directly."""
+    args = [a for a in args if a is not identity]
+    if len(args) < 2:
+        return args[0] if args else identity
+    if all(map(isinstance, args, itertools.repeat(sympy.Rational))):
+        return functools.reduce(combine, args)
+    direct, with_lists = builders
+    built = direct(*args)
+    if built is None:
+        built = with_lists(args)
+    return cls(*args) if built is None else built
+
+
 def add(*args: Any) -> Any:
     """``sympy.Add(*args)`` of SymPy objects: the same expression, built directly where that is provably SymPy's.
 
@@ -97,15 +112,7 @@ def add(*args: Any) -> Any:
     are their sum (``Add.flatten``'s coefficient); sums where no terms combine are
     :func:`jacli.language.fast.add`'s; sums whose like terms combine :func:`_collected`'s.
     """
-    args = [a for a in args if a is not _S.Zero]
-    if len(args) < 2:
-        return args[0] if args else _S.Zero
-    if all(map(isinstance, args, itertools.repeat(sympy.Rational))):
-        return functools.reduce(operator.add, args)
-    built = fast.add(*args)
-    if built is None:
-        built = _collected(args)
-    return sympy.Add(*args) if built is None else built
+    return _associative(args, _S.Zero, operator.add, (fast.add, _collected), sympy.Add)
 
 
 _TERMS = (sympy.Symbol, sympy.Function, sympy.NumberSymbol)
@@ -179,15 +186,7 @@ def mul(*args: Any) -> Any:
     their product (``Mul.flatten``'s coefficient); rationals times symbols and plain powers are
     :func:`jacli.language.fast.mul`'s; products with sums among the factors :func:`_with_sums`'.
     """
-    args = [a for a in args if a is not _S.One]
-    if len(args) < 2:
-        return args[0] if args else _S.One
-    if all(map(isinstance, args, itertools.repeat(sympy.Rational))):
-        return functools.reduce(operator.mul, args)
-    built = fast.mul(*args)
-    if built is None:
-        built = _with_sums(args)
-    return sympy.Mul(*args) if built is None else built
+    return _associative(args, _S.One, operator.mul, (fast.mul, _with_sums), sympy.Mul)
 
 
 def times(a: Any, b: Any) -> Any:
