@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -76,6 +77,10 @@ def _fresh_settings() -> Iterator[None]:
     limits.reset()
     yield
     limits.reset()
+    # nor a symbolic form an earlier test derived under other limits or budgets (it is reused whatever the budget)
+    symbolic_result = sys.modules.get("jacli.symbolic_result")
+    if symbolic_result is not None:
+        symbolic_result.cached_symbolic_form.cache_clear()
 
 
 def assert_usage_error(outcome: Outcome) -> None:
