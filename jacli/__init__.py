@@ -27,7 +27,7 @@ def __getattr__(name: str) -> Any:
         except PackageNotFoundError:  # running from a source tree without installing
             return "0.0.0+unknown"
     if name in __getattr__("__all__"):
-        from jacli import api
+        from jacli.collector import imported  # noqa: PLC0415 - torch and SymPy, imported without the collector
 
-        return getattr(api, name)
+        return getattr(imported("jacli.api"), name)
     raise AttributeError(f"module 'jacli' has no attribute {name!r}")

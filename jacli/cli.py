@@ -311,9 +311,9 @@ def _plot() -> Any:
 
 
 def _api() -> Any:
-    from jacli import api
+    from jacli.collector import imported  # noqa: PLC0415
 
-    return api
+    return imported("jacli.api")
 
 
 def _rows_sink() -> Any:

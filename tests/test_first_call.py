@@ -44,3 +44,30 @@ def test_the_collector_is_paused_and_restored() -> None:
         assert not gc.isenabled()  # off before: left off
     finally:
         gc.enable()
+
+
+COUNT_COLLECTIONS = """
+import gc, sys
+import jacli.collector, jacli.quantities  # stdlib only: the lazy names need it first
+starts = []
+gc.callbacks.append(lambda phase, info: starts.append(info["generation"]) if phase == "start" else None)
+{imports}
+assert "torch" in sys.modules and "sympy" in sys.modules
+print(len(starts))
+"""
+
+
+def _collections_during(imports: str) -> int:
+    import subprocess
+    import sys
+
+    code = COUNT_COLLECTIONS.format(imports=imports)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+def test_the_api_is_imported_without_collections() -> None:
+    """jacli.api (torch, SymPy) comes in with the collector paused: at most the one collection after it."""
+    assert _collections_during("import jacli.api") > 10  # what the pause saves: the test can fail
+    assert _collections_during("from jacli.collector import imported; imported('jacli.api')") <= 1
+    assert _collections_during("import jacli; jacli.jacobian") <= 1  # the package's lazy names too
