@@ -130,14 +130,17 @@ def _post_order(root: sympy.Basic, children: Callable[[sympy.Basic], Sequence[sy
     out: list[sympy.Basic] = []
     seen: set[sympy.Basic] = set()
     stack: list[tuple[sympy.Basic, bool]] = [(root, False)]
+    pop, push, add = stack.pop, stack.append, seen.add
     while stack:
-        node, expanded = stack.pop()
+        node, expanded = pop()
         if expanded:
             out.append(node)
         elif node not in seen:
-            seen.add(node)
-            stack.append((node, True))
-            stack.extend((child, False) for child in reversed(children(node)))
+            add(node)
+            push((node, True))
+            below = children(node)
+            if below:
+                stack.extend([(child, False) for child in reversed(below)])
     return out
 
 

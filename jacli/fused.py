@@ -75,11 +75,23 @@ def sources(x: Tensor, p: Tensor | None, n_params: int, constants: Sequence[floa
     if n_params:
         assert p is not None
         parts.append(p)
-    batch = torch.broadcast_shapes(*(t.shape[1:] for t in parts))
+    batch = _broadcast_shapes([t.shape[1:] for t in parts])
     leaves = torch.cat([t.expand(t.shape[0], *batch) for t in parts]) if len(parts) > 1 else x
     values = torch.tensor(list(constants), dtype=x.dtype, device=x.device)
     expanded = values.reshape(len(values), *([1] * len(batch))).expand(len(values), *batch)
     return leaves, expanded
+
+
+def _broadcast_shapes(shapes: Sequence[Sequence[int]]) -> tuple[int, ...]:
+    """``torch.broadcast_shapes(*shapes)`` (whose first call imports torch's symbolic shapes: 25 ms)."""
+    width = max(len(shape) for shape in shapes)
+    out = []
+    for sizes in zip(*((1,) * (width - len(shape)) + tuple(shape) for shape in shapes), strict=True):
+        wide = {size for size in sizes if size != 1}
+        if len(wide) > 1:
+            raise RuntimeError(f"shapes {[tuple(shape) for shape in shapes]} do not broadcast")
+        out.append(wide.pop() if wide else 1)
+    return tuple(out)
 
 
 def _fold(op: Callable[[Tensor, Tensor], Tensor]) -> Callable[..., Tensor]:

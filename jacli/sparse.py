@@ -119,7 +119,7 @@ def hessian(fn: Callable[[Tensor], Tensor], point: Tensor, patterns: Sequence[Se
                 col_index = torch.tensor(cols, device=point.device)
                 block[row_index, col_index] = hv_all[colour_index[col_index], row_index].detach()
         blocks.append(block)
-    return torch.stack(blocks)
+    return blocks[0][None] if len(blocks) == 1 else torch.stack(blocks)  # one output: no n × n copy
 
 
 def sparse_patterns(program: language.Program, inputs: Sequence[sympy.Symbol]) -> list[list[set[int]]] | None:

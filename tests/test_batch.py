@@ -16,7 +16,7 @@ from conftest import Invoke, assert_usage_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jacli import api
+from jacli import api, batch
 from jacli.points import PointsReader
 from jacli.render.csv import render_csv_points
 from jacli.render.points import TABLE_MAX_POINTS
@@ -254,3 +254,24 @@ def test_symbolic_too_large_is_skipped_with_a_warning(jacli: Invoke, monkeypatch
     obj = json.loads(r.stdout)
     assert "symbolic" not in obj and obj["result"] == pytest.approx([2 * np.cos(2), np.cos(2)])
     assert r.stderr.startswith("jacli: warning: symbolic form skipped")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.integers(1, 6),
+    st.lists(st.sampled_from([float("inf"), float("-inf"), float("nan"), -0.0, 1e308]), max_size=4),
+    st.integers(0, 2**31),
+)
+def test_symmetric_parts_are_the_where_formula_s_bits(rows: int, n: int, odd: list[float], seed: int) -> None:
+    """batch.symmetric_parts (in place) gives the bits of torch.where(finite, (H + Hᵀ) / 2, 0)."""
+    generator = torch.Generator().manual_seed(seed)
+    h = torch.randn(rows, n, n, generator=generator, dtype=torch.float64) * 1e300
+    for k, value in enumerate(odd):
+        h.view(-1)[(k * 7919 + seed) % h.numel()] = value
+    finite, symmetric = batch.symmetric_parts(h)
+    expected_finite = torch.isfinite(h).flatten(1).all(dim=1)
+    expected = torch.where(expected_finite[:, None, None], (h + h.transpose(1, 2)) / 2, 0)
+    assert torch.equal(finite, expected_finite)
+    assert symmetric.dtype == expected.dtype
+    assert symmetric.numpy().tobytes() == expected.numpy().tobytes()

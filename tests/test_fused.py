@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import sympy
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jacli import batch, fused, language
@@ -183,3 +183,16 @@ def test_json_of_a_large_hessian_matches_the_standard_library(jacli) -> None:
         assert out.exit_code == 0, out.stderr
         obj = json.loads(out.stdout)
         assert out.stdout.rstrip("\n") == json.dumps(obj, allow_nan=False, ensure_ascii=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([1, 2, 3]), max_size=3), min_size=1, max_size=3))
+def test_broadcast_shapes_is_torch_s(shapes: list[list[int]]) -> None:
+    """fused._broadcast_shapes (no import of torch's symbolic shapes) agrees with torch, errors included."""
+    try:
+        expected = tuple(torch.broadcast_shapes(*shapes))
+    except RuntimeError:
+        with pytest.raises(RuntimeError):
+            fused._broadcast_shapes(shapes)
+    else:
+        assert fused._broadcast_shapes(shapes) == expected

@@ -42,8 +42,11 @@ def _broadcast_shape(what: str, values: Sequence[Value]) -> tuple[int, ...]:
 
 def elementwise(what: str, fn: Callable[..., Any], *values: Value) -> Value:
     """Apply ``fn`` to matching elements of ``values``, broadcasting like torch."""
-    if all(v.ndim == 0 for v in values):  # scalars: no broadcasting, no index loop
-        return scalar(fn(*(v[()] for v in values)))
+    for v in values:
+        if v.ndim:
+            break
+    else:  # scalars: no broadcasting, no index loop
+        return scalar(fn(*[v[()] for v in values]))
     shape = _broadcast_shape(what, values)
     size, limit = math.prod(shape), max_elements()
     if size > limit:
@@ -87,10 +90,11 @@ def simplifying(fn: Callable[..., Any], direct: Callable[..., Any] | None = None
     """
 
     def build(*args: Any) -> Any:
-        if all(_small(a) for a in args):
-            built = None if direct is None or not fast.ENABLED else direct(*args)
-            return fn(*args) if built is None else built
-        return fn(*args, evaluate=False)
+        for a in args:
+            if not _small(a):
+                return fn(*args, evaluate=False)
+        built = None if direct is None or not fast.ENABLED else direct(*args)
+        return fn(*args) if built is None else built
 
     return build
 

@@ -196,16 +196,8 @@ class _Builder:
         }
 
     def build(self, node: ast.AST, condition: bool = False) -> Value:
-        if condition and isinstance(node, ast.Compare | ast.BoolOp):
-            return self._condition(node)
-        if condition and isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            return elementwise("not", simplifying(sympy.Not), self.build(node.operand, condition=True))
-        if condition:  # where(x, 1, 2): a number is not a condition (SymPy would read 1 as true)
-            raise self.source.error(
-                "the condition of where(cond, a, b) must be a comparison such as x > 0, "
-                f"not {_segment(self.source, node)}",
-                node,
-            )
+        if condition:
+            return self._build_condition(node)
         handler = self.dispatch.get(type(node))
         if handler is None:
             if isinstance(node, ast.Compare | ast.BoolOp):
@@ -220,6 +212,15 @@ class _Builder:
         except (TypeError, ValueError) as err:  # SymPy refuses ill-defined math: max(log(x, 1)) is max(zoo*log(x))
             raise self.source.error(f"this part is undefined ({_short(err)})", node) from None
 
+    def _build_condition(self, node: ast.AST) -> Value:
+        if isinstance(node, ast.Compare | ast.BoolOp):
+            return self._condition(node)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return elementwise("not", simplifying(sympy.Not), self.build(node.operand, condition=True))
+        # where(x, 1, 2): a number is not a condition (SymPy would read 1 as true)
+        what = f"must be a comparison such as x > 0, not {_segment(self.source, node)}"
+        raise self.source.error(f"the condition of where(cond, a, b) {what}", node)
+
     def _guard(self, node: ast.AST, value: Value) -> Value:
         """Refuse astronomically large constants and expressions, before SymPy works on them.
 
@@ -228,7 +229,7 @@ class _Builder:
         evaluation never ends, so each constant is measured as soon as it exists.
         """
         total = 0
-        for element in value.flat:
+        for element in value.flat if value.ndim else (value[()],):
             try:
                 size, constant = self._info(element)
             except _ExponentTooLarge as err:
@@ -264,9 +265,10 @@ class _Builder:
         if isinstance(expr, sympy.Symbol):
             size, constant = 1, False
         else:
-            size, constant = 1, True
+            size, constant, sizes = 1, True, self._sizes
             for arg in expr.args:
-                part_size, part_constant = self._info(arg)
+                part = sizes.get(id(arg))  # measured already (most arguments): no call
+                part_size, part_constant = part[1:] if part is not None and part[0] is arg else self._info(arg)
                 size += part_size
                 constant = constant and part_constant
             if isinstance(expr, sympy.Pow) and expr.exp.is_Integer and abs(expr.exp) > limits.MAX_INTEGER_EXPONENT:
@@ -350,7 +352,7 @@ class _Builder:
         return elementwise("-", lambda x: _MUL(sympy.S.NegativeOne, x), value)
 
     def _checked(self, node: ast.AST, value: Value) -> Value:
-        for element in value.flat:
+        for element in value.flat if value.ndim else (value[()],):
             _check_number(self.source, element, node)
         return value
 

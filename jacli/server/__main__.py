@@ -34,6 +34,22 @@ _WARM_COMMANDS = (
     ["jvp", "where(x > 0, sqrt(x), 0), x", "--at", "-1", "--v", "1", "--exact"],
 )
 
+BIG_WARM_VARIABLES = 130
+"""Variables of the big warm-up command: its sum has over 16 terms and its tape over 1000 steps."""
+
+
+def big_command(n: int = BIG_WARM_VARIABLES) -> list[str]:
+    """A big expression's Hessian, numbers only: the n-variable Rosenbrock function at 1.1, ....
+
+    What a big first call uses and a tiny one does not, warmed: the keyed sort of long sums
+    (:func:`jacli.language.fast.sort_terms`), the fused tape (:mod:`jacli.fused`, over
+    :data:`~jacli.fused.FUSE_MIN_STEPS` steps), the sparse Hessian (:mod:`jacli.sparse`), a
+    blocked ``eigvalsh`` and the JSON writer of many numbers. About 0.1 s at n = 130.
+    """
+    text = "+".join(f"100*(x{i + 1}-x{i}**2)**2+(1-x{i})**2" for i in range(n - 1))
+    return ["hessian", text, "--at", ",".join(["1.1"] * n), "--format", "json", "--no-symbolic"]
+
+
 # What each spare child runs (at idle priority) while it waits for a request: a JSON and a table
 # command write the pages a command writes (reference counts), so the client's command finds them copied.
 # The cheaper one first: a request that arrives meanwhile waits for the step under way to end.
@@ -62,7 +78,7 @@ def _preload(run: Run) -> None:
     typer_compat.memoize_signatures()
     cli.build_click_commands_once()
     before = _threads()
-    _run_quietly(run, _WARM_COMMANDS)
+    _run_quietly(run, [*_WARM_COMMANDS, big_command()])
     limits.reset()
     if _threads() > before:
         raise StartError("the warm-up started a thread: forking children from here would not be safe")
