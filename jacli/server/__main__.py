@@ -68,6 +68,16 @@ def _preload(run: Run) -> None:
     state a command reads (the environment and settings are the client's in
     each child; warnings are ignored here, so none is marked as shown).
     """
+    from jacli import collector  # noqa: PLC0415
+
+    with collector.paused():  # no collections while torch and SymPy come in and the warm-up runs: one after
+        _warm_up(run)
+    gc.collect()
+    gc.freeze()  # keep the collector off the inherited objects: fewer copied pages per fork
+
+
+def _warm_up(run: Run) -> None:
+    """Import what commands import lazily and run the warm-up commands (see :func:`_preload`)."""
     import jacli.api
     import jacli.render.csv  # noqa: PLC0415
     import jacli.render.json  # noqa: PLC0415
@@ -82,8 +92,6 @@ def _preload(run: Run) -> None:
     limits.reset()
     if _threads() > before:
         raise StartError("the warm-up started a thread: forking children from here would not be safe")
-    gc.collect()
-    gc.freeze()  # keep the collector off the inherited objects: fewer copied pages per fork
 
 
 def _threads() -> int:
