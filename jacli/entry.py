@@ -67,8 +67,9 @@ def _status(argv: list[str]) -> tuple[int, bool]:
         status = terminal.status_of(err)
     forwarded = status is not None
     if status is None:
-        from jacli import cli, terminal  # noqa: PLC0415 - Typer and Click: only when running here
+        from jacli import cli, collector, terminal  # noqa: PLC0415 - Typer and Click: only when running here
 
+        collector.for_one_command()
         status = terminal.run(argv, terminal.Environment.from_process(), program=cli.program)
     for note in notes:
         client.say(note)

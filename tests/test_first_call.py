@@ -71,3 +71,18 @@ def test_the_api_is_imported_without_collections() -> None:
     assert _collections_during("import jacli.api") > 10  # what the pause saves: the test can fail
     assert _collections_during("from jacli.collector import imported; imported('jacli.api')") <= 1
     assert _collections_during("import jacli; jacli.jacobian") <= 1  # the package's lazy names too
+
+
+def test_a_one_command_process_collects_less_often(monkeypatch) -> None:
+    """The one-shot path (entry, JACLI_SERVER=off) raises the thresholds before the command runs."""
+    from jacli import entry, terminal
+
+    seen = []
+    monkeypatch.setenv("JACLI_SERVER", "off")
+    monkeypatch.setattr(terminal, "run", lambda *args, **kwargs: seen.append(gc.get_threshold()) or 0)
+    before = gc.get_threshold()
+    try:
+        assert entry._status(["gradient", "x", "--at", "1"]) == (0, False)
+    finally:
+        gc.set_threshold(*before)
+    assert seen == [collector.ONE_COMMAND_THRESHOLDS] != [before]

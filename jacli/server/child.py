@@ -26,7 +26,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from jacli import warm_cache
+from jacli import collector, warm_cache
 from jacli.errors import ExitCode
 from jacli.limits import GO_TIMEOUT, WARM_CACHE_MAX_REPORT_BYTES
 from jacli.limits import reset as reset_settings
@@ -63,6 +63,7 @@ def run_request(conn: socket.socket, message: dict[str, Any], fds: list[int], ru
     sys.stdin, sys.stdout, sys.stderr = (_std_stream(fd, info) for fd, info in enumerate(message["streams"]))
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
     send_message(conn, {"started": os.getpid()})
+    collector.for_one_command()
     status = EX_SOFTWARE
     try:
         status = _run_when_told(conn, message["argv"], run, limits, base_memory)
