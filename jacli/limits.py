@@ -322,7 +322,7 @@ MATRIX_FORM_MAX_NODES = 400
 a larger one is left out with a note (the elementwise result is complete)."""
 
 WARM_CACHE_MIN_SECONDS = 0.05
-"""A cached build (parse, SymPy program, torch program) at least this slow is worth the warm server's replay."""
+"""A cached build (parse, SymPy program, torch program) of this much CPU time or more is worth a replay."""
 
 WARM_CACHE_MAX_KEY_BYTES = 4 * 1024 * 1024
 """Longest key (its arguments as JSON) a server child reports for replay; a longer one is never replayed."""
