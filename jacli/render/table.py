@@ -11,6 +11,7 @@ from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
 from jacli.render import format_number, trimmed
+from jacli.render.box_table import BoxTable
 from jacli.render.fit import Column, Grid, TooNarrow, fitted_tables, header, print_line, too_narrow_line
 from jacli.results import SYMBOLIC_DISPLAY_LIMIT, InputBlock, Nested, Result, flatten
 from jacli.shapes import describe
@@ -20,11 +21,18 @@ def _cells(result: Result, digits: int) -> Nested:
     """Exact cells when ``--exact`` was asked, else numbers with ``digits`` significant digits."""
     if result.exact is not None:
         return result.exact
-    return _map(result.result, lambda x: format_number(x, digits))
+    return format_nested(result.result, digits)
 
 
-def _map(nested: Nested, fn) -> Nested:
-    return [_map(x, fn) for x in nested] if isinstance(nested, list) else fn(nested)
+def format_nested(nested: Nested, digits: int) -> Nested:
+    """:func:`format_number` of every number in ``nested``, a row of numbers at a time (a 1000 × 1000
+    Hessian in a fraction of a second): ``format(x, ".6g")`` spells nan and inf as it does; only ``-0`` differs."""
+    if not isinstance(nested, list):
+        return format_number(nested, digits)
+    if not any(map(isinstance, nested, itertools.repeat(list))):
+        texts = list(map(f"{{:.{digits}g}}".format, nested))
+        return ["0" if text == "-0" else text for text in texts] if "-0" in texts else texts
+    return [format_nested(x, digits) for x in nested]
 
 
 def _table(title: str | None, row_labels: list[str], column_labels: list[str], rows: list[list[str]]) -> Grid:
@@ -208,6 +216,11 @@ PANEL_GAP = 4
 """Spaces between the numeric tables and the symbolic form beside them."""
 
 
+def _table_width(console: Console, table: RenderableType) -> int:
+    """How wide ``table`` prints: known for a :class:`BoxTable` (measuring 10⁶ cells is not cheap)."""
+    return table.width if isinstance(table, BoxTable) else console.measure(table).maximum
+
+
 def _print_result(result: Result, console: Console, digits: int) -> None:
     width = console.width
     console.print(_header(result, digits, width))
@@ -219,7 +232,7 @@ def _print_result(result: Result, console: Console, digits: int) -> None:
         print_line(console, too_narrow_line(narrow.needed, width, FULL_FORMATS))
         numeric = []
     panel = _polynomial_panel(result, extra["polynomial"]) if "polynomial" in extra else _symbolic_panel(result, width)
-    room = width - max((console.measure(t).maximum for t in numeric), default=0) - PANEL_GAP
+    room = width - max((_table_width(console, t) for t in numeric), default=0) - PANEL_GAP
     if panel is not None and numeric and console.measure(panel).maximum <= room:  # beside the tables
         console.print(Columns([Group(*numeric), panel], padding=(0, PANEL_GAP)))
     else:  # below them: nothing is squeezed into too little room
