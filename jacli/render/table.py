@@ -143,8 +143,19 @@ FULL_FORMATS = "--format json or csv"
 """What to use when a table cannot fit: they hold every number."""
 
 
-def _symbolic_panel(result: Result, width: int) -> RenderableType | None:
-    """The pretty symbolic form, or a one-line note when it is too big to show (or wider than ``width``)."""
+SYMBOLIC_CELL_MIN = 3
+"""Cells a column of a pretty matrix takes at least: an entry, and two of space or bracket."""
+
+TOO_WIDE = "symbolic form elided (too wide); --format json prints it"
+
+
+def _symbolic_panel(result: Result, width: int, columns: int = 0) -> RenderableType | None:
+    """The pretty symbolic form, or a one-line note when it is too big to show (or wider than ``width``).
+
+    ``columns``: the most value columns of a numeric table. The symbolic form has the tables'
+    layout, so it is at least :data:`SYMBOLIC_CELL_MIN` cells a column wide: past ``width`` it is
+    elided unprinted (SymPy took 10 s to print the n = 100 Rosenbrock Hessian only to drop it).
+    """
     if result.symbolic_display is None:
         return None
     operations = result.symbolic_display.operations()
@@ -153,10 +164,12 @@ def _symbolic_panel(result: Result, width: int) -> RenderableType | None:
             f"symbolic form elided ({operations:,} operations); --format json prints it",
             style="dim",
         )
+    if SYMBOLIC_CELL_MIN * columns > width:
+        return Text(TOO_WIDE, style="dim")
     blocks = result.symbolic_display.blocks()  # in the tables' layout, titled like them (issue 15)
     shown = [pretty for _, pretty in blocks] if blocks is not None else [result.symbolic_display.pretty()]
     if max((cell_len(line) for pretty in shown for line in pretty.splitlines()), default=0) > width:
-        return Text("symbolic form elided (too wide); --format json prints it", style="dim")
+        return Text(TOO_WIDE, style="dim")
     lines: list[RenderableType] = [Text("symbolic", style="bold")]
     for index, pretty in enumerate(shown):
         if blocks is not None:
@@ -221,6 +234,10 @@ def _table_width(console: Console, table: RenderableType) -> int:
     return table.width if isinstance(table, BoxTable) else console.measure(table).maximum
 
 
+def _most_columns(grids: list[Grid]) -> int:
+    return max((len(grid.columns) for grid in grids), default=0)
+
+
 def _print_result(result: Result, console: Console, digits: int) -> None:
     width = console.width
     console.print(_header(result, digits, width))
@@ -231,7 +248,11 @@ def _print_result(result: Result, console: Console, digits: int) -> None:
     except TooNarrow as narrow:
         print_line(console, too_narrow_line(narrow.needed, width, FULL_FORMATS))
         numeric = []
-    panel = _polynomial_panel(result, extra["polynomial"]) if "polynomial" in extra else _symbolic_panel(result, width)
+    panel = (
+        _polynomial_panel(result, extra["polynomial"])
+        if "polynomial" in extra
+        else _symbolic_panel(result, width, _most_columns(grids))
+    )
     room = width - max((_table_width(console, t) for t in numeric), default=0) - PANEL_GAP
     if panel is not None and numeric and console.measure(panel).maximum <= room:  # beside the tables
         console.print(Columns([Group(*numeric), panel], padding=(0, PANEL_GAP)))
