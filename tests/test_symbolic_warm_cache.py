@@ -140,3 +140,16 @@ def test_a_derivative_over_its_bounds_is_skipped_and_not_cached(monkeypatch: pyt
     assert [key for key in _report()[2] if key[0] == NAME] == []
     monkeypatch.setattr(symbolic, "MAX_DERIVATIVE_WORK", 10**9)
     assert api.hessian(TEXT, at=AT).symbolic is not None  # under the new limit: derived, not the skip
+
+
+def test_the_bounds_do_not_depend_on_what_was_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server derives forms before a child imports jacli.higher: the key must not change with it."""
+    from jacli import higher
+
+    loaded = symbolic_result._bounds()
+    monkeypatch.delitem(sys.modules, "jacli.higher")
+    assert (
+        symbolic_result._bounds()
+        == loaded
+        == (symbolic.MAX_DERIVATIVE_WORK, higher.MAX_SYMBOLIC_ENTRIES, symbolic._symengine() is not None)
+    )
