@@ -346,5 +346,6 @@ WARM_CACHE_REPLAY_SECONDS = 5.0
 WARM_CACHE_REPLAY_MEMORY = 2048
 """MiB of address space one replay may add to the server; more: it fails with MemoryError and is dropped."""
 
-WARM_CACHE_MAX_PENDING = 4
-"""Most reported keys waiting for replay; older ones are dropped first."""
+WARM_CACHE_MAX_PENDING = 8
+"""Most reported keys waiting for replay; older ones are dropped first (one command with the symbolic
+form reports up to four: parse, SymPy program, torch program, symbolic form)."""

@@ -163,7 +163,7 @@ class Differentiator:
         """The unbound symbols that ``expr`` depends on, through the bindings (memoised)."""
         known = self._dependencies.get(expr)
         if known is None:
-            free = as_expr(expr).free_symbols
+            free = self._exact.free(as_expr(expr))  # memoised per node: entries share their subtrees
             bound = free & self.bindings.keys()
             known = frozenset(free - bound).union(*(self.dependencies(self.bindings[b]) for b in bound))
             self._dependencies[expr] = known

@@ -231,6 +231,11 @@ def evict_entry(name: str, key: Any) -> None:
         cache.evict(key)
 
 
+def replaying() -> bool:
+    """Whether a :func:`replay` is running (a cached function may then prepare more for the children)."""
+    return _counts.replaying
+
+
 def has(name: str, args: tuple[Any, ...]) -> bool:
     """Whether the cache ``name`` holds the entry a call with ``args`` would use now."""
     cache = _REGISTRY.get(name)

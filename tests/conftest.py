@@ -80,7 +80,7 @@ def _fresh_settings() -> Iterator[None]:
     # nor a symbolic form an earlier test derived under other limits or budgets (it is reused whatever the budget)
     symbolic_result = sys.modules.get("jacli.symbolic_result")
     if symbolic_result is not None:
-        symbolic_result.cached_symbolic_form.cache_clear()
+        symbolic_result.clear_caches()
 
 
 def assert_usage_error(outcome: Outcome) -> None:

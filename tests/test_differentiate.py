@@ -182,3 +182,32 @@ def test_products_and_sums_of_polynomials_are_sympys(args: list[Any]) -> None:
             assert built is None
             continue
         assert sympy.srepr(built) == sympy.srepr(expected)
+
+
+@settings(max_examples=200)
+@given(EXPRS)
+def test_free_symbols_memoised_per_node_are_sympys(expr: Any) -> None:
+    """ExactDiff.free (what symbolic.Differentiator.dependencies reads, issue 16) is ``free_symbols``."""
+    memo = ExactDiff()
+    assert memo.free(expr) == expr.free_symbols
+    assert all(memo.free(a) == a.free_symbols for a in sympy.preorder_traversal(expr))
+
+
+def test_dependencies_go_through_bindings_with_the_node_memo() -> None:
+    """Dependencies of derivatives sharing subtrees, through a chain of bindings, as free_symbols gives them."""
+    from jacli import language, symbolic
+
+    program = language.build_program(
+        language.parse_expression("c = x*y + sin(z)\nd = c**2 + x\nd*w + c"), {n: () for n in "xyzw"}
+    )
+    d = symbolic.Differentiator(program)
+    symbols = {s.name: s for v in program.variables for s in v.symbols}
+    x, y, z, w = (symbols[name] for name in "xyzw")
+    (output,) = program.outputs
+    assert d.dependencies(output) == {x, y, z, w}
+    first = [d.derivative(output, s) for s in (x, y, z, w)]
+    for entry in first:
+        bound = entry.free_symbols & d.bindings.keys()
+        expected = (entry.free_symbols - bound).union(*(d.dependencies(d.bindings[b]) for b in bound))
+        assert d.dependencies(entry) == expected
+    assert d.dependencies(first[3]) == {x, y, z}  # d/dw = d: through c

@@ -17,7 +17,7 @@ import zlib
 
 import pytest
 
-from jacli import api, limits, problem, warm_cache
+from jacli import api, limits, problem, symbolic_result, warm_cache
 from jacli.errors import JacliError
 from jacli.server import replay
 
@@ -212,11 +212,13 @@ def test_the_program_caches_are_warm_caches() -> None:
     before = api.hessian(expr, at=[1.0, 2.0])
     reported = _report()
     assert {name for name, _, _ in reported[2]} == {
-        "jacli.problem._parse", "jacli.problem.program_for", "jacli.problem.compiled_for"}  # fmt: skip
+        "jacli.problem._parse", "jacli.problem.program_for", "jacli.problem.compiled_for",
+        "jacli.symbolic_result.warm_symbolic_form"}  # fmt: skip
     for cache in (problem._parse, problem.program_for, problem.compiled_for):
         cache.cache_clear()
+    symbolic_result.clear_caches()
     for key in reported[2]:
-        assert key[2] == (None, None)  # JACLI_MAX_LENGTH and JACLI_MAX_ELEMENTS unset
+        assert set(key[2]) == {None}  # JACLI_MAX_LENGTH, JACLI_MAX_ELEMENTS (and JACLI_SYMENGINE) unset
         warm_cache.replay(*key)
     after = api.hessian(expr, at=[1.0, 2.0])
     assert _report()[:2] == (1, 0)

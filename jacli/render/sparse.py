@@ -18,6 +18,7 @@ is 60 KB instead of 5 MB.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
@@ -26,7 +27,7 @@ import numpy as np
 
 from jacli.render import finite_or_null, format_number, full_precision, trimmed
 from jacli.render.fit import Column, Grid, print_grids
-from jacli.render.json import result_object
+from jacli.render.json import MARKER, render_json
 from jacli.results import Result
 
 
@@ -41,9 +42,11 @@ def render_sparse_json(result: Result) -> str:
     """One line of JSON, ``result_sparse`` where ``result`` would be (no trailing newline)."""
     shape, indices, values = parts(result.result)
     sparse = {"shape": list(shape), "indices": indices, "values": finite_or_null(values)}
-    obj = {("result_sparse" if key == "result" else key): (sparse if key == "result" else value)
-           for key, value in result_object(result).items()}  # fmt: skip
-    return json.dumps(obj, allow_nan=False, ensure_ascii=False)
+    sparse_text = json.dumps(sparse, allow_nan=False, ensure_ascii=False)
+    # render_json of the result with a marker for its numbers (not walked, not written: 10⁶ of them for
+    # n = 1000) and its fast path for a large symbolic form; then the sparse numbers, renamed, in place
+    text = render_json(dataclasses.replace(result, result=MARKER))
+    return text.replace(f'"result": {json.dumps(MARKER)}', f'"result_sparse": {sparse_text}', 1)
 
 
 def render_sparse_csv(result: Result) -> str:
