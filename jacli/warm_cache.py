@@ -155,6 +155,11 @@ def _tuples(value: Any) -> Any:
     return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
 
 
+def forget() -> None:
+    """Forget what this process built and hit so far: a warm-up's calls are no client's command."""
+    _counts.built, _counts.hits, _counts.misses = [], 0, 0
+
+
 def report() -> bytes:
     """What this process built and hit since the last report, compressed (b'' when nothing), and forget it.
 
@@ -168,7 +173,7 @@ def report() -> bytes:
         if len(text) <= limits.WARM_CACHE_MAX_KEY_BYTES:
             built.append(text)
     body = {"hits": int(bool(_counts.hits)), "misses": int(bool(_counts.misses))}  # per command
-    _counts.built, _counts.hits, _counts.misses = [], 0, 0
+    forget()
     if not built and not body["hits"] and not body["misses"]:
         return b""
     return zlib.compress(("[" + ",".join([json.dumps(body), *built]) + "]").encode(), 6)

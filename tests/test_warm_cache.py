@@ -253,3 +253,29 @@ def test_a_smaller_element_limit_is_not_bypassed_by_a_cached_build(monkeypatch: 
     monkeypatch.setenv("JACLI_MAX_ELEMENTS", "10")
     with pytest.raises(JacliError, match="the limit is 10 "):
         api.gradient(expr, at=[1.0])
+
+
+def test_a_spare_s_warm_up_leaves_nothing_to_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spare's warm-up commands build (slowly, at idle priority): that is no client's miss."""
+    from jacli.server import child
+
+    monkeypatch.setattr(child, "idle_is_reversible", lambda: True)
+    monkeypatch.setattr(child.os, "sched_setscheduler", lambda *args: None)  # the test process keeps its priority
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        priority = (os.sched_getscheduler(0), os.sched_getparam(0))
+        assert child.warm_up([lambda: square(41)], theirs, priority)
+    assert CALLS == [(41,)]  # the step ran, and built
+    assert warm_cache.report() == b""
+    square(42)
+    assert _report()[1] == 1  # a command's own miss after the warm-up is reported
+
+
+def test_the_server_preload_leaves_nothing_to_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jacli.server import __main__ as server_main
+
+    monkeypatch.setattr(server_main, "_warm_up", lambda run: square(43))
+    monkeypatch.setattr(server_main.gc, "freeze", lambda: None)  # not this test process's heap
+    server_main._preload(lambda argv: 0)
+    assert CALLS == [(43,)]
+    assert warm_cache.report() == b""

@@ -68,10 +68,11 @@ def _preload(run: Run) -> None:
     state a command reads (the environment and settings are the client's in
     each child; warnings are ignored here, so none is marked as shown).
     """
-    from jacli import collector  # noqa: PLC0415
+    from jacli import collector, warm_cache  # noqa: PLC0415
 
     with collector.paused():  # no collections while torch and SymPy come in and the warm-up runs: one after
         _warm_up(run)
+    warm_cache.forget()  # children inherit the counts: the warm-up's builds are no client's to report
     gc.collect()
     gc.freeze()  # keep the collector off the inherited objects: fewer copied pages per fork
 

@@ -138,6 +138,7 @@ def warm_up(steps: Sequence[Callable[[], None]], ctrl: socket.socket, priority: 
         if select.select([ctrl], [], [], 0)[0]:  # a request (or the parent's exit): no more warming
             break
         step()
+    warm_cache.forget()  # the warm-up's builds and misses are not the coming command's to report
     with contextlib.suppress(OSError):
         os.sched_setscheduler(0, *priority)
     return os.sched_getscheduler(0) == priority[0]
