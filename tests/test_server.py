@@ -132,6 +132,20 @@ class Running:
         assert info is not None, "the server is not answering"
         return info
 
+    def settled(self, counter: str, expected: int, timeout: float = 30.0) -> dict:
+        """The status once ``counter`` reaches ``expected`` (or the deadline passes).
+
+        The server counts a command's cache hits and misses from its report, which it reads
+        when it reaps the child: after the client has its answer, so a status asked right
+        away may not count the last command yet.
+        """
+        deadline = time.monotonic() + timeout
+        info = self.status()
+        while info[counter] < expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+            info = self.status()
+        return info
+
     def restart_if_code_changed(self) -> None:
         """Other edits to the package change its fingerprint; start a server for the current code."""
         current = self.status()
