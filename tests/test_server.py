@@ -231,6 +231,15 @@ CASES = [
 ]
 
 
+def module_server() -> Iterator[Running]:
+    """A server shared by a module's tests, with room for big builds and their replays."""
+    running = Running(control.Limits(idle_timeout=300, time_limit=120, memory_limit=4096))
+    try:
+        yield running
+    finally:
+        running.close()
+
+
 def served_by(running: Running, command: Callable[[], T]) -> T:
     """``command()``, which must have gone through the server.
 

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_server import SEED, SEED_JSON, Running, in_process
+from test_server import SEED, SEED_JSON, Running, in_process, module_server
 
 from jacli import problem
-from jacli.server import client, control, protocol
+from jacli.server import client, protocol
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
 from scale import rosenbrock
@@ -33,11 +33,7 @@ NOTE = (
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Running]:
-    running = Running(control.Limits(idle_timeout=300, time_limit=120, memory_limit=4096))
-    try:
-        yield running
-    finally:
-        running.close()
+    yield from module_server()
 
 
 def _replayed(running: Running, entries: int) -> dict:

@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_server import Running, in_process
+from test_server import Running, in_process, module_server
 
 from jacli import problem, symbolic, symbolic_result
-from jacli.server import control
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
 from scale import rosenbrock
@@ -23,11 +22,7 @@ from scale import rosenbrock
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Running]:
-    running = Running(control.Limits(idle_timeout=300, time_limit=120, memory_limit=4096))
-    try:
-        yield running
-    finally:
-        running.close()
+    yield from module_server()
 
 
 def _replayed(running: Running, misses: int) -> dict:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_warm_cache import _report
 
 from jacli import api, limits, problem, symbolic, symbolic_result, warm_cache
 
@@ -35,11 +36,6 @@ def fresh(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(limits, "WARM_CACHE_MIN_SECONDS", 0.0)
     yield
     warm_cache.report()
-
-
-def _report() -> tuple[int, int, list]:
-    data = warm_cache.report()
-    return warm_cache.read_report(data) if data else (0, 0, [])
 
 
 def _derivations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
