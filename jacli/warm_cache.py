@@ -3,9 +3,9 @@
 :func:`cached` is a drop-in for ``functools.lru_cache(maxsize=N)`` (same
 hits, same ``cache_clear``/``cache_info``). It also remembers, per process,
 the arguments of each *outermost* miss that took at least
-:data:`~jacli.limits.WARM_CACHE_MIN_SECONDS` of CPU time (so a loaded machine does not make
-small builds look slow) (a nested miss is refilled by
-replaying the outer call) when those arguments are plain data (strings,
+:data:`~jacli.limits.WARM_CACHE_MIN_SECONDS` of CPU time, so that a loaded machine does not
+make small builds look slow (a nested miss is refilled by
+replaying the outer call), when those arguments are plain data (strings,
 numbers, tuples) of at most :data:`~jacli.limits.WARM_CACHE_MAX_KEY_BYTES`.
 
 A server child sends :func:`report` to its parent when its command ends; the

@@ -123,8 +123,8 @@ class BoxTable:
         return sum(widths) + len(widths) + 1
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Any]:
-        styled_border = console.get_style("none") + console.get_style("")
-        if options.max_width < self.width or styled_border:  # Rich shrinks it (or styles its border)
+        border = console.get_style("none") + console.get_style("")  # Rich's border style for a table
+        if options.max_width < self.width or border:  # Rich shrinks it (or styles its border)
             yield self.rich
             return
         from rich import box
@@ -135,11 +135,10 @@ class BoxTable:
             if isinstance(title, str):
                 title = console.render_str(title, style=Style.pick_first("bold", "table.title"), highlight=False)
             yield from console.render(title, options=render_options.update(justify="left"))
-        yield from self._body(console, box.ROUNDED.substitute(options, safe=console.safe_box))
+        yield from self._body(console, box.ROUNDED.substitute(options, safe=console.safe_box), border)
 
-    def _body(self, console: Console, frame: Box) -> Iterator[Segment]:
+    def _body(self, console: Console, frame: Box, border: Style) -> Iterator[Segment]:
         widths = [c.width + 2 for c in self.columns]
-        border = console.get_style("none") + console.get_style("")
         merge_all = console.color_system is None and not console.record  # no Segment prints a style
         specs, texts = self._specs_and_texts()
         new_line = Segment.line()

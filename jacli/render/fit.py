@@ -153,11 +153,10 @@ def fitted_table(title: str | None, columns: Sequence[Column], width: int) -> Re
     Rich's bytes (no column wraps, nothing Rich would change, big enough to matter), else a Rich table."""
     from jacli.render.box_table import BoxTable, supported  # noqa: PLC0415 (Rich loads only to print a table)
 
+    natural = table_width([c.width for c in columns])
     cells = len(columns) * (len(columns[0].cells) + 1) if columns else 0
-    if columns and cells >= FAST_TABLE_MIN_CELLS and table_width([c.width for c in columns]) <= width:
-        if all(map(supported, columns)):
-            natural = table_width([c.width for c in columns])
-            return BoxTable(plain(title, "bold"), columns, natural, lambda: rich_table(title, columns, natural))
+    if columns and cells >= FAST_TABLE_MIN_CELLS and natural <= width and all(map(supported, columns)):
+        return BoxTable(plain(title, "bold"), columns, natural, lambda: rich_table(title, columns, natural))
     return rich_table(title, columns, width)
 
 

@@ -10,7 +10,7 @@ from rich.columns import Columns
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
-from jacli.render import format_number, trimmed
+from jacli.render import format_number, format_row, trimmed
 from jacli.render.box_table import BoxTable
 from jacli.render.fit import Column, Grid, TooNarrow, fitted_tables, header, print_line, too_narrow_line
 from jacli.results import SYMBOLIC_DISPLAY_LIMIT, InputBlock, Nested, Result, flatten
@@ -25,13 +25,12 @@ def _cells(result: Result, digits: int) -> Nested:
 
 
 def format_nested(nested: Nested, digits: int) -> Nested:
-    """:func:`format_number` of every number in ``nested``, a row of numbers at a time (a 1000 × 1000
-    Hessian in a fraction of a second): ``format(x, ".6g")`` spells nan and inf as it does; only ``-0`` differs."""
+    """:func:`format_number` of every number in ``nested``, a row of numbers at a time
+    (:func:`format_row`: a 1000 × 1000 Hessian in a fraction of a second)."""
     if not isinstance(nested, list):
         return format_number(nested, digits)
     if not any(map(isinstance, nested, itertools.repeat(list))):
-        texts = list(map(f"{{:.{digits}g}}".format, nested))
-        return ["0" if text == "-0" else text for text in texts] if "-0" in texts else texts
+        return format_row(nested, digits)
     return [format_nested(x, digits) for x in nested]
 
 
